@@ -1,0 +1,126 @@
+"""Per-table DAO statements, built as expressions and rendered per dialect.
+
+Every statement a table's DAO runs is fixed here at codegen time. `list`,
+`count` and `delete_where` join fixed fragments (one per column) at run time;
+values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from codegen.dialects.base import Dialect
+from codegen.model import Column, Table
+
+__all__ = ("TableSql", "field_order", "table_sql")
+
+
+@dataclass(frozen=True, slots=True)
+class TableSql:
+    """Rendered statements of one table in one dialect."""
+
+    select: str  # SELECT <fields> FROM t — the prefix of get/list
+    get: str
+    count: str  # SELECT COUNT(*) FROM t — the prefix of count
+    insert: str  # every field, RETURNING every field
+    insert_auto: str | None  # without the autoincrement id
+    bulk: str  # plain INSERT, or COPY … FROM STDIN
+    bulk_auto: str | None
+    upserts: dict[str, str]  # conflict key (comma-joined columns) -> statement
+    update: str | None  # None when every column is in the key
+    delete: str
+    delete_prefix: str  # DELETE FROM t — the prefix of delete_where and clear
+    where_eq: dict[str, str]
+    where_null: dict[str, str]
+
+
+def field_order(table: Table) -> tuple[Column, ...]:
+    """Return columns as dataclass fields: required ones first."""
+    required = [c for c in table.columns if c.required]
+    return tuple(required + [c for c in table.columns if not c.required])
+
+
+def table_sql(table: Table, d: Dialect) -> TableSql:
+    """Render every statement of a table's DAO for one dialect."""
+    fields = field_order(table)
+    names = [c.name for c in fields]
+    auto = table.autoincrement
+    no_auto = [n for n in names if auto is None or n != auto.name]
+
+    def render(tree: exp.Expression) -> str:
+        return d.render(tree)
+
+    def key_match() -> exp.Expression:
+        return exp.and_(*[exp.column(k).eq(exp.Placeholder()) for k in table.primary_key])
+
+    select = exp.select(*names).from_(table.name)
+    return TableSql(
+        select=render(select),
+        get=render(select.where(key_match())),
+        count=render(exp.select(exp.Count(this=exp.Star())).from_(table.name)),
+        insert=render(_insert(table.name, names, names)),
+        insert_auto=render(_insert(table.name, no_auto, names)) if auto else None,
+        bulk=_bulk(table.name, names, d),
+        bulk_auto=_bulk(table.name, no_auto, d) if auto else None,
+        upserts={",".join(key): render(_upsert(table, key, names)) for key in table.unique_keys},
+        update=_update(table, names, d),
+        delete=render(exp.delete(table.name).where(key_match())),
+        delete_prefix=render(exp.delete(table.name)),
+        where_eq={n: render(exp.column(n).eq(exp.Placeholder())) for n in names},
+        where_null={n: render(exp.column(n).is_(exp.null())) for n in names},
+    )
+
+
+def _insert(table: str, columns: list[str], returning: list[str]) -> exp.Insert:
+    values = exp.values([tuple(exp.Placeholder() for _ in columns)])
+    insert = exp.insert(values, table, columns=columns)
+    return insert.returning(", ".join(returning))
+
+
+def _bulk(table: str, columns: list[str], d: Dialect) -> str:
+    if d.SUPPORTS_COPY:
+        # NOTE: sqlglot has no COPY … FROM STDIN for PostgreSQL; the statement is fixed text.
+        return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    values = exp.values([tuple(exp.Placeholder() for _ in columns)])
+    return d.render(exp.insert(values, table, columns=columns))
+
+
+def _upsert(table: Table, key: tuple[str, ...], names: list[str]) -> exp.Insert:
+    auto = table.autoincrement
+    # The autoincrement id is inserted only when it is the conflict key itself.
+    columns = [n for n in names if auto is None or n != auto.name or key == (auto.name,)]
+    updates = [n for n in columns if n not in key]
+    values = exp.values([tuple(exp.Placeholder() for _ in columns)])
+    insert = exp.insert(values, table.name, columns=columns)
+    action = "DO UPDATE" if updates else "DO NOTHING"
+    conflict = exp.OnConflict(
+        conflict_keys=[exp.to_identifier(k) for k in key],
+        action=exp.var(action),
+        expressions=[exp.column(n).eq(exp.column(n, table="excluded")) for n in updates],
+    )
+    insert.set("conflict", conflict)
+    return insert.returning(", ".join(names))
+
+
+def _update(table: Table, names: list[str], d: Dialect) -> str | None:
+    values = [n for n in names if n not in table.primary_key]
+    if not values:
+        return None
+    update = exp.update(table.name, {n: exp.Placeholder() for n in values})
+    where = exp.and_(*[exp.column(k).eq(exp.Placeholder()) for k in table.primary_key])
+    return d.render(update.where(where))
+
+
+def update_param_order(table: Table) -> tuple[list[str], list[str]]:
+    """Return (SET columns, key columns) in the order the UPDATE binds them."""
+    names = [c.name for c in field_order(table)]
+    return [n for n in names if n not in table.primary_key], list(table.primary_key)
+
+
+def upsert_columns(table: Table, key: tuple[str, ...]) -> list[str]:
+    """Return the columns an upsert on key binds, in order."""
+    auto = table.autoincrement
+    names = [c.name for c in field_order(table)]
+    return [n for n in names if auto is None or n != auto.name or key == (auto.name,)]
