@@ -29,6 +29,9 @@ class TableSql:
     bulk: str  # plain INSERT, or COPY … FROM STDIN
     bulk_auto: str | None
     upserts: dict[str, str]  # conflict key (comma-joined columns) -> statement
+    upserts_many: dict[str, str]  # the same without RETURNING, for executemany
+    ignore_many: str  # every column, ON CONFLICT DO NOTHING
+    stage: tuple[str, ...]  # COPY path of ignore_many: create, copy, merge, drop (empty: none)
     update: str | None  # None when every column is in the key
     delete: str
     delete_prefix: str  # DELETE FROM t — the prefix of delete_where and clear
@@ -65,6 +68,9 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         bulk=_bulk(table.name, names, d),
         bulk_auto=_bulk(table.name, no_auto, d) if auto else None,
         upserts={",".join(key): render(_upsert(table, key, names)) for key in table.unique_keys},
+        upserts_many={",".join(key): render(_upsert(table, key, names, returning=False)) for key in table.unique_keys},
+        ignore_many=render(_insert_ignore(table.name, names)),
+        stage=_stage(table.name, names, d),
         update=_update(table, names, d),
         delete=render(exp.delete(table.name).where(key_match())),
         delete_prefix=render(exp.delete(table.name)),
@@ -87,7 +93,38 @@ def _bulk(table: str, columns: list[str], d: Dialect) -> str:
     return d.render(exp.insert(values, table, columns=columns))
 
 
-def _upsert(table: Table, key: tuple[str, ...], names: list[str]) -> exp.Insert:
+def _insert_ignore(table: str, columns: list[str]) -> exp.Insert:
+    values = exp.values([tuple(exp.Placeholder() for _ in columns)])
+    insert = exp.insert(values, table, columns=columns)
+    insert.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))
+    return insert
+
+
+def _stage(table: str, columns: list[str], d: Dialect) -> tuple[str, ...]:
+    """Return COPY into a temporary table, then merge ignoring conflicts.
+
+    COPY cannot skip rows that already exist; staging keeps its speed for
+    idempotent bulk loads (dbmigrate, imports). Runs inside a transaction.
+    """
+    if not d.SUPPORTS_COPY:
+        return ()
+    stage = f"_stage_{table}"
+    cols = ", ".join(columns)
+    return (
+        f"CREATE TEMPORARY TABLE {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP",
+        f"COPY {stage} ({cols}) FROM STDIN",
+        d.render(_insert_ignore_select(table, stage, columns)),
+        f"DROP TABLE {stage}",
+    )
+
+
+def _insert_ignore_select(table: str, stage: str, columns: list[str]) -> exp.Insert:
+    insert = exp.insert(exp.select(*columns).from_(stage), table, columns=columns)
+    insert.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))
+    return insert
+
+
+def _upsert(table: Table, key: tuple[str, ...], names: list[str], returning: bool = True) -> exp.Insert:
     auto = table.autoincrement
     # The autoincrement id is inserted only when it is the conflict key itself.
     columns = [n for n in names if auto is None or n != auto.name or key == (auto.name,)]
@@ -101,7 +138,7 @@ def _upsert(table: Table, key: tuple[str, ...], names: list[str]) -> exp.Insert:
         expressions=[exp.column(n).eq(exp.column(n, table="excluded")) for n in updates],
     )
     insert.set("conflict", conflict)
-    return insert.returning(", ".join(names))
+    return insert.returning(", ".join(names)) if returning else insert
 
 
 def _update(table: Table, names: list[str], d: Dialect) -> str | None:
