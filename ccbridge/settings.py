@@ -1,0 +1,355 @@
+"""Typed, frozen settings read from the environment.
+
+``Settings.from_env`` is the only place that reads configuration variables;
+everything after it gets a ``Settings`` and never looks at ``os.environ``.
+Every bad value fails with one line that names the variable, and secrets
+(database passwords, the access key) never appear in ``repr`` or messages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from psycopg import conninfo as pg_conninfo
+
+from ccbridge.errors import SettingsError
+
+__all__ = (
+    "DatabaseType",
+    "Settings",
+    "StorageBackend",
+    "environ_with_dotenv",
+    "mask_conninfo",
+    "read_env_file",
+)
+
+DatabaseType = Literal["sqlite", "postgres"]
+StorageBackend = Literal["database", "json"]
+
+_DATABASE_TYPES: Final[dict[str, DatabaseType]] = {
+    "sqlite": "sqlite",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+}
+_STORAGE_BACKENDS: Final[tuple[StorageBackend, ...]] = ("database", "json")
+_SSLMODES: Final = frozenset(("disable", "allow", "prefer", "require", "verify-ca", "verify-full"))
+_TRUE: Final = frozenset(("1", "true", "yes", "on"))
+_FALSE: Final = frozenset(("0", "false", "no", "off"))
+_PG_URL_PREFIXES: Final = ("postgres://", "postgresql://")
+_SQLITE_URL_PREFIX: Final = "sqlite:///"
+_MASK: Final = "***"
+
+SQLITE_FILE_NAME: Final = "cc-bridge.db"
+_DEFAULT_DATA_DIR: Final = ".config"
+# NOTE(storage): DB_* defaults follow the reference's compose sample
+# (database and user "ccbridge"); no default password is invented.
+_PG_DEFAULTS: Final = {
+    "host": "localhost",
+    "port": "5432",
+    "dbname": "ccbridge",
+    "user": "ccbridge",
+}
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Settings:
+    """Process settings; build them with ``Settings.from_env``.
+
+    Attributes:
+        database_type: ``"sqlite"`` or ``"postgres"``.
+        sqlite_path: Database file (or ``:memory:``); used with SQLite.
+        postgres_conninfo: libpq URL or conninfo; used with PostgreSQL.
+        data_dir: Directory of local state (``.config`` by default).
+        pool_min: Connections kept open in the PostgreSQL pool.
+        pool_max: Upper bound of the PostgreSQL pool.
+        pool_max_lifetime: Seconds before a pooled connection is replaced.
+        config_poll_interval: Seconds between config revision polls.
+        storage_backend: ``"database"`` or ``"json"`` (legacy files).
+        host: Address the HTTP server binds.
+        port: Port the HTTP server binds.
+        proxy_access_key: Master key of the proxy (secret).
+        max_request_body_mb: Largest accepted request body, in MiB.
+        request_timeout_ms: Upstream request timeout, in milliseconds.
+        workers: Number of server worker processes.
+        skip_migration: Skip importing legacy JSON files at startup.
+    """
+
+    database_type: DatabaseType = "sqlite"
+    sqlite_path: Path = Path(_DEFAULT_DATA_DIR) / SQLITE_FILE_NAME
+    postgres_conninfo: str = ""
+    data_dir: Path = Path(_DEFAULT_DATA_DIR)
+    pool_min: int = 5
+    pool_max: int = 25
+    pool_max_lifetime: float = 300.0
+    config_poll_interval: int = 5
+    storage_backend: StorageBackend = "database"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    proxy_access_key: str = ""
+    max_request_body_mb: int = 20
+    request_timeout_ms: int = 300_000
+    workers: int = 1
+    skip_migration: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
+        """Build settings from environment variables.
+
+        Args:
+            env: Variables, e.g. ``os.environ`` or ``environ_with_dotenv()``.
+            cwd: Directory that relative paths resolve against; defaults
+                to the process working directory.
+
+        Raises:
+            SettingsError: A variable is malformed; the message is one line.
+        """
+        base = cwd if cwd is not None else Path.cwd()
+        data_dir = base / (_get(env, "CCBRIDGE_DATA_DIR") or _DEFAULT_DATA_DIR)
+        database_type = _database_type(env)
+        pool_min = _int(env, "DB_POOL_MIN", 5, minimum=0)
+        pool_max = _int(env, "DB_POOL_MAX", 25, minimum=1)
+        if pool_min > pool_max:
+            raise SettingsError(
+                f"DB_POOL_MIN ({pool_min}) must not exceed DB_POOL_MAX ({pool_max})"
+            )
+        poll = _int(env, "CONFIG_POLL_INTERVAL", 5)
+        return cls(
+            database_type=database_type,
+            sqlite_path=_sqlite_path(env, base, data_dir, database_type),
+            postgres_conninfo=_postgres_conninfo(env) if database_type == "postgres" else "",
+            data_dir=data_dir,
+            pool_min=pool_min,
+            pool_max=pool_max,
+            pool_max_lifetime=_float(env, "DB_POOL_MAX_LIFETIME", 300.0, minimum=1.0),
+            # NOTE(storage): the reference treats a poll interval below 1 as unset.
+            config_poll_interval=poll if poll >= 1 else 5,
+            storage_backend=_storage_backend(env),
+            host=_get(env, "HOST") or "127.0.0.1",
+            port=_int(env, "PORT", 3000, minimum=0, maximum=65535),
+            proxy_access_key=_get(env, "PROXY_ACCESS_KEY") or "",
+            max_request_body_mb=_int(env, "MAX_REQUEST_BODY_MB", 20, minimum=1),
+            request_timeout_ms=_int(env, "REQUEST_TIMEOUT", 300_000, minimum=1),
+            workers=_int(env, "WORKERS", 1, minimum=1),
+            skip_migration=_bool(env, "SKIP_MIGRATION", False),
+        )
+
+    @property
+    def database_display(self) -> str:
+        """Return where the database lives, with any password masked."""
+        if self.database_type == "sqlite":
+            return str(self.sqlite_path)
+        return mask_conninfo(self.postgres_conninfo)
+
+    def __repr__(self) -> str:
+        key = _MASK if self.proxy_access_key else ""
+        return (
+            f"Settings(database_type={self.database_type!r}, "
+            f"database={self.database_display!r}, data_dir={str(self.data_dir)!r}, "
+            f"pool_min={self.pool_min}, pool_max={self.pool_max}, "
+            f"pool_max_lifetime={self.pool_max_lifetime}, "
+            f"config_poll_interval={self.config_poll_interval}, "
+            f"storage_backend={self.storage_backend!r}, host={self.host!r}, "
+            f"port={self.port}, proxy_access_key={key!r}, "
+            f"max_request_body_mb={self.max_request_body_mb}, "
+            f"request_timeout_ms={self.request_timeout_ms}, workers={self.workers}, "
+            f"skip_migration={self.skip_migration})"
+        )
+
+    __str__ = __repr__
+
+
+def mask_conninfo(conninfo: str) -> str:
+    """Return a PostgreSQL URL or conninfo with its password masked.
+
+    The result is always in ``key=value`` form; an unparseable string is
+    not echoed at all, since it may hold a password.
+    """
+    try:
+        params = pg_conninfo.conninfo_to_dict(conninfo)
+    except Exception:  # noqa: BLE001 - any parse failure means "do not echo"
+        return "<invalid conninfo>"
+    if params.get("password"):
+        params["password"] = _MASK
+    return pg_conninfo.make_conninfo("", **params)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a ``.env`` file; a missing file yields an empty mapping.
+
+    Understands ``KEY=value``, ``export KEY=value``, ``#`` comments, and
+    single- or double-quoted values.
+
+    Raises:
+        SettingsError: A line is not ``KEY=value``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key = key.strip()
+        if not sep or not key.replace("_", "").isalnum():
+            raise SettingsError(f"{path}:{number}: expected KEY=value")
+        values[key] = _unquote(value.strip())
+    return values
+
+
+def environ_with_dotenv(
+    path: Path = Path(".env"), environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Return the environment overlaid on a ``.env`` file.
+
+    Real environment variables win over the file, as with docker and
+    systemd ``EnvironmentFile``.
+    """
+    return {**read_env_file(path), **(os.environ if environ is None else environ)}
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    comment = value.find(" #")
+    return value[:comment].rstrip() if comment >= 0 else value
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    # NOTE(storage): blank counts as unset, as compose files write `DB_PASSWORD=`.
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _int(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    return _parse_int(name, raw, minimum, maximum)
+
+
+def _parse_int(name: str, raw: str, minimum: int | None, maximum: int | None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    _check_range(name, value, minimum, maximum)
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    _check_range(name, value, minimum, None)
+    return value
+
+
+def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, got {value}")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _database_type(env: Mapping[str, str]) -> DatabaseType:
+    raw = _get(env, "DATABASE_TYPE") or "sqlite"
+    try:
+        return _DATABASE_TYPES[raw.lower()]
+    except KeyError:
+        raise SettingsError(f"DATABASE_TYPE must be sqlite or postgresql, got {raw!r}") from None
+
+
+def _storage_backend(env: Mapping[str, str]) -> StorageBackend:
+    raw = (_get(env, "STORAGE_BACKEND") or "database").lower()
+    for backend in _STORAGE_BACKENDS:
+        if raw == backend:
+            return backend
+    raise SettingsError(f"STORAGE_BACKEND must be database or json, got {raw!r}")
+
+
+def _sqlite_path(
+    env: Mapping[str, str], base: Path, data_dir: Path, database_type: DatabaseType
+) -> Path:
+    url = _get(env, "DATABASE_URL") if database_type == "sqlite" else None
+    if url is None:
+        return data_dir / SQLITE_FILE_NAME
+    if url.startswith(_PG_URL_PREFIXES):
+        raise SettingsError("DATABASE_URL is a PostgreSQL URL but DATABASE_TYPE is sqlite")
+    if url.startswith("sqlite:"):
+        # NOTE(storage): SQLAlchemy's convention: sqlite:///rel.db is
+        # relative, sqlite:////abs.db absolute.
+        if not url.startswith(_SQLITE_URL_PREFIX) or "?" in url:
+            raise SettingsError("DATABASE_URL must look like sqlite:///path/to/file.db")
+        url = url.removeprefix(_SQLITE_URL_PREFIX)
+        if not url:
+            raise SettingsError("DATABASE_URL names no SQLite file")
+    if url == ":memory:":
+        return Path(url)
+    return base / Path(url).expanduser()
+
+
+def _postgres_conninfo(env: Mapping[str, str]) -> str:
+    url = _get(env, "DATABASE_URL")
+    if url is not None:
+        return _checked_conninfo(url)
+    params = {
+        key: _get(env, f"DB_{name}") or _PG_DEFAULTS[key]
+        for key, name in (("host", "HOST"), ("port", "PORT"), ("dbname", "NAME"), ("user", "USER"))
+    }
+    params["port"] = str(_parse_int("DB_PORT", params["port"], 1, 65535))
+    password = _get(env, "DB_PASSWORD")
+    if password is not None:
+        params["password"] = password
+    sslmode = _get(env, "DB_SSLMODE")
+    if sslmode is not None:
+        if sslmode not in _SSLMODES:
+            raise SettingsError(
+                f"DB_SSLMODE must be one of {', '.join(sorted(_SSLMODES))}, got {sslmode!r}"
+            )
+        params["sslmode"] = sslmode
+    return pg_conninfo.make_conninfo("", **params)
+
+
+def _checked_conninfo(url: str) -> str:
+    if url.startswith("sqlite:"):
+        raise SettingsError("DATABASE_URL is an SQLite URL but DATABASE_TYPE is postgresql")
+    if not url.startswith(_PG_URL_PREFIXES) and "=" not in url:
+        raise SettingsError(
+            "DATABASE_URL must be a postgresql:// URL or a key=value conninfo string"
+        )
+    try:
+        pg_conninfo.conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - the driver's message may echo the password
+        raise SettingsError(
+            "DATABASE_URL is not a valid PostgreSQL URL or conninfo string"
+        ) from None
+    return url
