@@ -19,6 +19,7 @@ from ccbridge.db.base import connect
 from ccbridge.db.check import check_schema
 from ccbridge.db.migrate import MigrationStatus, migrate, status
 from ccbridge.errors import DatabaseClosedError, SettingsError, StorageError
+from ccbridge.serve import add_serve_arguments, run_serve
 from ccbridge.settings import Settings, environ_with_dotenv
 
 __all__ = ("EXIT_DRIFT", "EXIT_ERROR", "EXIT_OK", "build_parser", "main")
@@ -60,8 +61,14 @@ def _run_check(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_check(settings, sys.stdout))
 
 
-# NOTE(cli): serve, import and dbmigrate get their own _Command here.
+# NOTE(cli): import and dbmigrate get their own _Command here.
 _COMMANDS: Final = (
+    _Command(
+        "serve",
+        "run the proxy",
+        add_serve_arguments,
+        run_serve,
+    ),
     _Command(
         "migrate",
         "apply pending schema migrations",

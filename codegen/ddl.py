@@ -66,7 +66,8 @@ def create_index(index: Index) -> exp.Create:
 
 def drop_index(name: str) -> exp.Drop:
     """Return DROP INDEX IF EXISTS."""
-    return exp.Drop(kind="INDEX", this=exp.to_table(name), exists=True)
+    # NOTE: sqlglot 30 keeps the dropped object in `tables`; a `this` is silently not rendered.
+    return exp.Drop(kind="INDEX", tables=[exp.to_table(name)], exists=True)
 
 
 def insert_seed(table: Table, row: dict, d: Dialect) -> exp.Insert:

@@ -192,9 +192,12 @@ def render_ops(ops: list[Op], schema: Schema, old: dict[str, Any] | None, d: Dia
             old_tables[op.table] = old_tables.pop(op.name)
         if op.table in rebuilt and op.kind in ("drop_column", "add_column", "alter_column", "create_index", "drop_index"):
             continue  # the rebuild below covers them
+        if op.table in rebuilt and op.kind == "insert_seed":
+            continue  # a new seed row may name a column only the rebuilt table has
         out += _render(op, schema, d)
     for name in sorted(rebuilt):
         out += _rebuild(schema.table(name), ops, old_tables[name], d)
+        out += [s for op in ops if op.table == name and op.kind == "insert_seed" for s in _render(op, schema, d)]
     return out
 
 
@@ -218,7 +221,7 @@ def _render(op: Op, schema: Schema, d: Dialect) -> list[exp.Expression]:
     if op.kind == "create_table":
         return [create_table(schema.table(op.table), d)]
     if op.kind == "drop_table":
-        return [exp.Drop(kind="TABLE", this=table)]
+        return [exp.Drop(kind="TABLE", tables=[table])]
     if op.kind == "rename_table":
         return [exp.Alter(this=exp.to_table(op.name), kind="TABLE", actions=[exp.AlterRename(this=table)])]
     if op.kind == "rename_column":
@@ -229,7 +232,7 @@ def _render(op: Op, schema: Schema, d: Dialect) -> list[exp.Expression]:
         coldef = column_def(op.column, schema.table(op.table), d)
         return [exp.Alter(this=table, kind="TABLE", actions=[coldef])]
     if op.kind == "drop_column":
-        return [exp.Alter(this=table, kind="TABLE", actions=[exp.Drop(kind="COLUMN", this=exp.column(op.name))])]
+        return [exp.Alter(this=table, kind="TABLE", actions=[exp.Drop(kind="COLUMN", tables=[exp.column(op.name)])])]
     if op.kind == "alter_column":
         return _alter_statements(op, schema.table(op.table), d)
     if op.kind == "create_index":
@@ -254,11 +257,19 @@ def _alter_statements(op: Op, table: Table, d: Dialect) -> list[exp.Expression]:
 
     if "references" in op.changes:
         out.append(_drop_constraint(table.name, f"{table.name}_{col.name}_fkey"))
+    # NOTE: SET DATA TYPE also casts the old default and fails when no implicit cast
+    # exists (boolean -> integer), so drop it first and set the new one after:
+    # https://www.postgresql.org/docs/15/sql-altertable.html (SET DATA TYPE, Notes).
+    reset = "type" in op.changes and "default" in op.old_spec
+    if reset:
+        out.append(alter(drop=True, kind=exp.var("DEFAULT")))
     if "type" in op.changes:
         using = exp.Cast(this=exp.column(col.name), to=d.column_type(col))
         out.append(alter(dtype=d.column_type(col), using=using))
-    if "default" in op.changes:
-        out.append(alter(default=d.default(col)) if col.has_default else alter(drop=True, kind=exp.var("DEFAULT")))
+    if col.has_default and ("default" in op.changes or reset):
+        out.append(alter(default=d.default(col)))
+    elif "default" in op.changes and not reset:
+        out.append(alter(drop=True, kind=exp.var("DEFAULT")))
     if "nullable" in op.changes:
         if not col.nullable and col.has_default:
             fill = exp.update(table.name, {col.name: d.literal(col.type, col.default)}, where=exp.column(col.name).is_(exp.null()))
@@ -273,7 +284,7 @@ def _drop_constraint(table: str, name: str) -> exp.Expression:
     return exp.Alter(
         this=exp.to_table(table),
         kind="TABLE",
-        actions=[exp.Drop(kind="CONSTRAINT", this=exp.to_identifier(name), exists=True)],
+        actions=[exp.Drop(kind="CONSTRAINT", tables=[exp.to_identifier(name)], exists=True)],
     )
 
 
@@ -305,7 +316,7 @@ def _rebuild(table: Table, ops: list[Op], old: dict[str, Any], d: Dialect) -> li
     out: list[exp.Expression] = [
         create_table(table, d, name=temp),
         copy,
-        exp.Drop(kind="TABLE", this=exp.to_table(table.name)),
+        exp.Drop(kind="TABLE", tables=[exp.to_table(table.name)]),
         exp.Alter(this=exp.to_table(temp), kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(table.name))]),
     ]
     out += [create_index(ix) for ix in _sorted(table.indexes)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,10 @@ def _parse_table(src: Located, name: str, spec: Any) -> Table:
             f"table '{name}' has more than one autoincrement column",
         )
     primary_key = _primary_key(src, path, spec, columns)
+    # NOTE: a table-level key's columns are NOT NULL too; SQLite would accept NULL in
+    # them (https://sqlite.org/lang_createtable.html#the_primary_key) and PostgreSQL
+    # reports them NOT NULL, so the model and catalog.py must say so.
+    columns = tuple(replace(c, nullable=False) if c.name in primary_key else c for c in columns)
     if autos and primary_key != (autos[0].name,):
         raise src.error(
             (*path, "columns", autos[0].name, "autoincrement"),
@@ -507,9 +511,9 @@ def _typed_pairs(src: Located, path: tuple, spec: Any) -> tuple[tuple[str, str],
 def _check_ident(src: Located, path: tuple, name: Any, what: str) -> None:
     if not isinstance(name, str) or not _IDENT.match(name):
         raise src.error(path, f"{what} name {name!r} must be lower snake_case")
-    for dialect, words in RESERVED.items():
-        if name in words:
-            raise src.error(path, f"{what} name '{name}' is reserved in {dialect}")
+    reserved_in = [dialect for dialect, words in RESERVED.items() if name in words]
+    if reserved_in:
+        raise src.error(path, f"{what} name '{name}' is reserved in {' and '.join(reserved_in)}")
 
 
 def _check_keys(src: Located, path: tuple, spec: dict, allowed: frozenset[str]) -> None:

@@ -70,6 +70,10 @@ def _double_percent(tree: exp.Expression) -> exp.Expression:
     def escape(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Literal) and node.is_string and "%" in node.this:
             return exp.Literal.string(node.this.replace("%", "%%"))
+        if isinstance(node, exp.Mod):
+            # `a % b` would reach the driver as a broken placeholder; MOD() is the same.
+            args = [node.this.transform(escape), node.expression.transform(escape)]
+            return exp.Anonymous(this="MOD", expressions=args)
         return node
 
     return tree.transform(escape)

@@ -1,0 +1,160 @@
+"""create_app(settings) -> the ASGI application.
+
+Startup (Falcon lifespan, so a failure is a failed startup, not a failed
+first request): open the database, apply migrations, load the config
+snapshot, start the writer, the upstream client and the reloader. Shutdown
+runs in reverse and drains the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import falcon
+import falcon.asgi
+
+from ccbridge.db.base import Database, connect
+from ccbridge.db.migrate import migrate
+from ccbridge.proxy import resources
+from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
+from ccbridge.proxy.relay import Relay
+from ccbridge.runtime import Runtime
+from ccbridge.settings import Settings, environ_with_dotenv
+from ccbridge.store.defaults import seed_defaults
+from ccbridge.store.loader import load_snapshot
+from ccbridge.store.reloader import Reloader
+from ccbridge.store.snapshot import Snapshot
+
+__all__ = ("Gateway", "create_app", "factory")
+
+log = logging.getLogger("ccbridge")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[Any], Awaitable[None]]
+
+
+class Gateway:
+    """The ASGI callable: Falcon plus the runtime it serves from.
+
+    It puts the ASGI ``receive`` into the scope so a streaming relay can
+    notice a client disconnect once the request body has been read.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db: Database = connect(settings)
+        self.runtime: Runtime | None = None
+        self.reloader: Reloader | None = None
+        self.app = falcon.asgi.App(middleware=[_Lifespan(self)])
+        self.app.add_error_handler(ProxyError, _proxy_error)
+        self.app.add_error_handler(Exception, _unexpected)
+        self._routes_ready = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["ccbridge.receive"] = receive
+        await self.app(scope, receive, send)
+
+    async def start(self) -> None:
+        """Open storage, load config and start the background tasks."""
+        await self.db.open()
+        applied = await migrate(self.db)
+        if applied:
+            log.info("applied %d migration(s)", len(applied))
+        await seed_defaults(self.db)
+        snapshot = await load_snapshot(self.db)
+        rt = Runtime(self.settings, self.db, snapshot)
+        self.runtime = rt
+        self._add_routes(rt)
+        await rt.writer.start()
+        await rt.upstream.open()
+        self.reloader = Reloader(rt)
+        await self.reloader.start()
+        _announce(self.settings, snapshot)
+
+    async def stop(self) -> None:
+        """Stop background tasks, drain the writer, close storage."""
+        if self.reloader is not None:
+            await self.reloader.stop()
+        if self.runtime is not None:
+            await self.runtime.upstream.close()
+            await self.runtime.writer.stop()
+        await self.db.close()
+
+    def _add_routes(self, rt: Runtime) -> None:
+        if self._routes_ready:
+            return
+        relay = Relay(rt)
+        app = self.app
+        app.add_route("/v1/messages", resources.Messages(rt, relay))
+        app.add_route("/v1/messages/count_tokens", resources.CountTokens(rt, relay))
+        app.add_route("/v1/responses", resources.Responses(rt, relay))
+        app.add_route("/v1/models", resources.Models(rt))
+        app.add_route("/health", resources.Health(rt))
+        app.add_sink(resources.NotFound(), r"/v1(/.*)?$")
+        self._routes_ready = True
+
+
+class _Lifespan:
+    """Falcon lifespan middleware owning the gateway's resources."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def process_startup(self, scope: Scope, event: Any) -> None:
+        """Start the gateway."""
+        await self.gateway.start()
+
+    async def process_shutdown(self, scope: Scope, event: Any) -> None:
+        """Stop the gateway."""
+        await self.gateway.stop()
+
+
+async def _proxy_error(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: ProxyError, params: Any
+) -> None:
+    render = openai_body if req.path.startswith("/v1/responses") else anthropic_body
+    resp.status = ex.status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = render(ex.status, ex.message, ex.code)
+    for name, value in ex.headers.items():
+        resp.set_header(name, value)
+
+
+async def _unexpected(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: Exception, params: Any
+) -> None:
+    if isinstance(ex, falcon.HTTPError):
+        raise ex
+    log.exception("unhandled error on %s %s", req.method, req.path)
+    await _proxy_error(req, resp, ProxyError(500, "internal error in ccbridge", "INTERNAL"), params)
+
+
+def _announce(settings: Settings, snapshot: Snapshot) -> None:
+    pools = {pool: len(channels) for pool, channels in snapshot.channels.items() if channels}
+    if not pools:
+        print(
+            "ccbridge: no channels configured yet. Add one through the admin API "
+            "(POST /api/channels) or import an existing config.json with "
+            "`ccbridge import --from <dir>`.",
+            file=sys.stderr,
+        )
+    if not settings.proxy_access_key and not snapshot.keys_by_hash:
+        print(
+            "ccbridge: no PROXY_ACCESS_KEY and no client keys: every request will be refused.",
+            file=sys.stderr,
+        )
+
+
+def create_app(settings: Settings) -> Gateway:
+    """Return the ASGI application for settings."""
+    return Gateway(settings)
+
+
+def factory() -> Gateway:
+    """Return the app from the environment (uvicorn --factory, workers)."""
+    return create_app(Settings.from_env(environ_with_dotenv(environ=os.environ)))

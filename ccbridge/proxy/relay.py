@@ -1,0 +1,468 @@
+"""Send one client request upstream and relay the answer (spec §3.5–3.10).
+
+Channels come from the scheduler in order, keys from the channel; every
+failed attempt is decided by the failover rules (retry the key, next key,
+suspend the channel, or return the error) and logged as its own row. The
+first 2xx answer is relayed: small bodies whole, SSE streams chunk by chunk
+as they arrive, with a tap reading usage on the way. Nothing is retried once
+a byte has reached the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from ccbridge.proxy.errors import ProxyError
+from ccbridge.proxy.identity import RequestIdentity
+from ccbridge.proxy.mapping import redirect_channel_model
+from ccbridge.proxy.pricing import price_request
+from ccbridge.proxy.record import LogRecord
+from ccbridge.proxy.rules import Action, Decision, suspend_until
+from ccbridge.proxy.scheduler import CHANNEL_NOT_ALLOWED
+from ccbridge.proxy.upstream import (
+    OutboundHeaders,
+    UpstreamResponse,
+    UpstreamUnavailable,
+    build_outbound_headers,
+    claude_url,
+    responses_url,
+)
+from ccbridge.proxy.usage import SseUsageTap, StreamProtocol, UsageReport, usage_from_json
+from ccbridge.runtime import Runtime
+from ccbridge.store.snapshot import Channel, ClientKey, Snapshot
+
+__all__ = ("Call", "Relay", "Reply")
+
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+
+_SSE_HEADERS = (
+    ("Content-Type", "text/event-stream"),
+    ("Cache-Control", "no-cache"),
+    ("X-Accel-Buffering", "no"),
+)
+_MAX_ERROR_TEXT = 2000
+
+
+@dataclass(slots=True)
+class Call:
+    """One client request, parsed and authorised."""
+
+    pool: str  # "messages" or "responses"
+    endpoint: str  # the log endpoint, e.g. "/v1/messages"
+    path: str  # the client path, forwarded for claude channels
+    query: str
+    body: bytes
+    payload: dict[str, Any]
+    model: str
+    stream: bool
+    key: ClientKey
+    identity: RequestIdentity
+    headers: Mapping[str, str]
+    receive: Receive | None = None
+    logged: bool = True
+
+
+@dataclass(slots=True)
+class Reply:
+    """What to answer the client: a whole body or a stream of chunks."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+
+
+@dataclass(slots=True)
+class _Next:
+    """A channel gave up: the next attempt's record and the last error."""
+
+    record: LogRecord
+    last: Reply | None
+
+
+class Relay:
+    """The attempt loop of the proxy."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def run(self, call: Call) -> Reply:
+        """Serve a call from the first channel that answers."""
+        rt = self.rt
+        snap = rt.snapshot
+        record = self._new_record(call)
+        await self._log(call, record)
+        failed: set[str] = set()
+        last: Reply | None = None
+        plan = None
+        while True:
+            plan = rt.scheduler.plan(
+                snap,
+                call.pool,
+                client_key=call.key,
+                client_id=call.identity.client_id,
+                failed=failed,
+                suspensions=rt.suspensions,
+                quota_exhausted=rt.quota.exhausted,
+            )
+            if plan.first is None:
+                break
+            channel = plan.first.channel
+            failed.add(channel.uid)
+            if channel.rate_limit_rpm and not await rt.scheduler.rpm.acquire(channel):
+                continue
+            outcome = await self._try_channel(call, snap, channel, record)
+            if isinstance(outcome, Reply):
+                return outcome
+            record, last = outcome.record, outcome.last or last
+            if not plan.multi_channel:
+                break
+        return await self._give_up(
+            call, record, last, plan.error if plan else None, plan.details() if plan else ""
+        )
+
+    async def _give_up(
+        self, call: Call, record: LogRecord, last: Reply | None, error: str | None, details: str
+    ) -> Reply:
+        if last is not None:
+            record.finish("error", last.status, "all channels failed", _text(last.body))
+            await self._log(call, record)
+            return last
+        if error == CHANNEL_NOT_ALLOWED:
+            record.finish("error", 403, "channel not allowed")
+            await self._log(call, record)
+            raise ProxyError(
+                403, "no channel of this pool is allowed for this key", CHANNEL_NOT_ALLOWED
+            )
+        message = "all channels unavailable" + (f": {details}" if details else "")
+        record.finish("error", 503, message)
+        await self._log(call, record)
+        raise ProxyError(503, message, "NO_CHANNEL_AVAILABLE")
+
+    async def _try_channel(
+        self, call: Call, snap: Snapshot, channel: Channel, record: LogRecord
+    ) -> Reply | _Next:
+        rt = self.rt
+        tried: list[str] = []
+        last: Reply | None = None
+        domain = urlsplit(channel.base_url).hostname or ""
+        while (key := rt.scheduler.select_key(snap, channel, tried)) is not None:
+            while True:
+                record.attach(channel, domain)
+                try:
+                    up = await self._send(call, snap, channel, key)
+                except UpstreamUnavailable as ex:
+                    rt.scheduler.keys.mark_failed(channel.pool, key)
+                    rt.scheduler.record_failure(channel)
+                    info = f"{ex.phase} > failover > {ex}"
+                    record = await self._next_attempt(call, record, "failover", 0, info, str(ex))
+                    tried.append(key)
+                    break
+                if up.status < 400:
+                    return await self._success(call, snap, channel, key, up, record)
+                body = await self._read_error(up)
+                last = Reply(up.status, [("Content-Type", "application/json")], body)
+                decision = rt.policy.decide(channel.uid, key, up.status, body)
+                if decision.action is Action.NONE:
+                    record.failover_info = decision.failover_info
+                    record.finish("error", up.status, f"upstream returned {up.status}", _text(body))
+                    await self._log(call, record)
+                    return last
+                rt.scheduler.record_failure(channel)
+                outcome = await self._after_failure(call, channel, key, decision, record, body)
+                if outcome is None:  # retry the same key
+                    record = await self._retry(call, record, decision, body)
+                    continue
+                record = outcome
+                if decision.action is Action.SUSPEND:
+                    return _Next(record, last)
+                tried.append(key)
+                break
+        return _Next(record, last)
+
+    async def _after_failure(
+        self,
+        call: Call,
+        channel: Channel,
+        key: str,
+        decision: Decision,
+        record: LogRecord,
+        body: bytes,
+    ) -> LogRecord | None:
+        """Apply a failover decision; None means retry the same key."""
+        if decision.action is Action.RETRY:
+            return None
+        if decision.action is Action.SUSPEND:
+            until = suspend_until(channel, datetime.now(UTC))
+            self.rt.suspend(channel, until, decision.failover_info)
+        elif decision.mark_key_failed:
+            self.rt.scheduler.keys.mark_failed(channel.pool, key)
+        return await self._next_attempt(
+            call, record, "failover", decision.status, decision.failover_info, _text(body)
+        )
+
+    async def _retry(
+        self, call: Call, record: LogRecord, decision: Decision, body: bytes
+    ) -> LogRecord:
+        record.failover_info = decision.failover_info
+        record.finish(
+            "retry_wait",
+            decision.status,
+            f"{decision.status}: retry in {decision.wait_seconds:g}s",
+            _text(body),
+        )
+        await self._log(call, record)
+        # The wait belongs to no attempt: the next row starts after it.
+        await asyncio.sleep(decision.wait_seconds)
+        nxt = record.next_attempt()
+        await self._log(call, nxt)
+        return nxt
+
+    async def _next_attempt(
+        self, call: Call, record: LogRecord, kind: str, status: int, info: str, upstream_error: str
+    ) -> LogRecord:
+        record.failover_info = info
+        record.finish(
+            kind,
+            status,
+            f"{status}: failover to next attempt" if status else "connection failed",
+            upstream_error,
+        )
+        await self._log(call, record)
+        nxt = record.next_attempt()
+        await self._log(call, nxt)
+        return nxt
+
+    async def _send(
+        self, call: Call, snap: Snapshot, channel: Channel, key: str
+    ) -> UpstreamResponse:
+        mapped = redirect_channel_model(channel, call.model)
+        body = call.body if mapped == call.model else _with_model(call.payload, mapped)
+        if call.pool == "messages":
+            url = claude_url(channel.base_url, call.path, call.query)
+            overrides = {"Accept": "text/event-stream"} if call.stream else None
+        else:
+            url = responses_url(channel.base_url)
+            overrides = None
+        headers: OutboundHeaders = build_outbound_headers(
+            call.headers,
+            api_key=key,
+            ua_family="messages" if call.pool == "messages" else "responses",
+            fallback_user_agent=snap.user_agents.get(call.pool),
+            strip_rules=self.rt.strip_rules,
+            overrides=overrides,
+        )
+        return await self.rt.upstream.send(
+            "POST",
+            url,
+            headers,
+            body,
+            header_timeout=channel.response_header_timeout,
+            insecure_skip_verify=channel.insecure_skip_verify,
+        )
+
+    async def _read_error(self, up: UpstreamResponse) -> bytes:
+        try:
+            return await up.read()
+        except UpstreamUnavailable as ex:
+            return json.dumps({"error": {"message": str(ex)}}).encode()
+        finally:
+            up.release()
+
+    async def _success(
+        self,
+        call: Call,
+        snap: Snapshot,
+        channel: Channel,
+        key: str,
+        up: UpstreamResponse,
+        record: LogRecord,
+    ) -> Reply:
+        rt = self.rt
+        rt.policy.record_success(channel.uid, key)
+        rt.scheduler.record_success(channel, call.identity.client_id)
+        protocol = StreamProtocol.CLAUDE if call.pool == "messages" else StreamProtocol.RESPONSES
+        is_sse = "text/event-stream" in (up.content_type or "")
+        if call.stream and is_sse and not up.content_encoding:
+            return await self._stream(call, snap, channel, up, record, protocol)
+        try:
+            async with asyncio.timeout(rt.settings.request_timeout_ms / 1000):
+                body = await up.read()
+        except (UpstreamUnavailable, TimeoutError) as ex:
+            record.finish("error", 502, f"upstream body failed: {ex}")
+            await self._log(call, record)
+            raise ProxyError(502, "upstream response broke off") from None
+        finally:
+            up.release()
+        report = usage_from_json(body, protocol) if not up.content_encoding else UsageReport()
+        await self._settle(call, snap, channel, record, report, up.status)
+        return Reply(up.status, list(up.headers), body)
+
+    async def _stream(
+        self,
+        call: Call,
+        snap: Snapshot,
+        channel: Channel,
+        up: UpstreamResponse,
+        record: LogRecord,
+        protocol: StreamProtocol,
+    ) -> Reply:
+        tap = SseUsageTap(protocol, clock=time.time)
+        chunks = up.iter_chunks()
+        held = await self._hold_start(chunks, tap) if protocol is StreamProtocol.CLAUDE else []
+        if tap.has_error and not tap.output_started:
+            up.close()
+            record.finish("error", 502, tap.error_message)
+            await self._log(call, record)
+            raise ProxyError(
+                502,
+                f"upstream returned Claude stream error: {tap.error_message}",
+                "UPSTREAM_STREAM_ERROR",
+            )
+        gone = asyncio.Event()
+        watcher = (
+            asyncio.create_task(_watch_disconnect(call.receive, up, gone)) if call.receive else None
+        )
+        headers = [(n, v) for n, v in up.headers if n.lower() != "content-type"] + list(
+            _SSE_HEADERS
+        )
+
+        async def relay() -> AsyncIterator[bytes]:
+            broke = ""
+            try:
+                for chunk in held:
+                    yield chunk
+                async for chunk in chunks:
+                    tap.feed(chunk)
+                    yield chunk
+            except UpstreamUnavailable as ex:
+                broke = str(ex)
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+                up.release()
+                await self._end_stream(call, snap, channel, record, tap, gone.is_set(), broke)
+
+        return Reply(up.status, headers, stream=relay())
+
+    async def _hold_start(self, chunks: AsyncIterator[bytes], tap: SseUsageTap) -> list[bytes]:
+        """Hold message_start until the next event (an early error is a 502)."""
+        held: list[bytes] = []
+        events = 0
+        while events < 2 and not tap.has_error:
+            try:
+                chunk = await anext(chunks)
+            except (StopAsyncIteration, UpstreamUnavailable):
+                break
+            tap.feed(chunk)
+            held.append(chunk)
+            events += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
+        return held
+
+    async def _end_stream(
+        self,
+        call: Call,
+        snap: Snapshot,
+        channel: Channel,
+        record: LogRecord,
+        tap: SseUsageTap,
+        client_gone: bool,
+        broke: str,
+    ) -> None:
+        tap.finish()
+        report = tap.report()
+        if report.first_token_at is not None:
+            record.first_token_time = datetime.fromtimestamp(report.first_token_at, UTC)
+        if client_gone:
+            await self._settle(call, snap, channel, record, report, 499, "client disconnected")
+        elif broke:
+            await self._settle(
+                call, snap, channel, record, report, 502, f"upstream stream broke off: {broke}"
+            )
+        elif report.has_error:
+            await self._settle(
+                call, snap, channel, record, report, 200, report.error_message or report.error_type
+            )
+        else:
+            await self._settle(call, snap, channel, record, report, 200)
+
+    async def _settle(
+        self,
+        call: Call,
+        snap: Snapshot,
+        channel: Channel,
+        record: LogRecord,
+        report: UsageReport,
+        http_status: int,
+        error: str = "",
+    ) -> None:
+        usage = report.usage
+        record.set_usage(usage, report.model)
+        priced = price_request(
+            snap.pricing,
+            channel,
+            requested_model=call.model,
+            response_model=report.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_creation_tokens=usage.cache_creation_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            fast=call.identity.fast,
+        )
+        record.set_cost(priced)
+        failed = bool(error) or http_status >= 400
+        record.finish("error" if failed else "completed", http_status, error)
+        await self._log(call, record)
+        if not failed and call.logged:
+            self.rt.quota.record(channel, call.model, priced.cost.total)
+
+    def _new_record(self, call: Call) -> LogRecord:
+        ident = call.identity
+        record = LogRecord(
+            model=call.model,
+            stream=call.stream,
+            endpoint=call.endpoint,
+            client_id=ident.client_id,
+            session_id=ident.session_id,
+            api_key_id=call.key.id,
+            reasoning_effort=ident.reasoning_effort,
+        )
+        record.service_tier = ident.service_tier
+        return record
+
+    async def _log(self, call: Call, record: LogRecord) -> None:
+        if not call.logged:
+            return
+        waiting = self.rt.writer.log(record)
+        if waiting is not None:  # the writer is full: back-pressure
+            await waiting
+
+
+async def _watch_disconnect(
+    receive: Receive | None, up: UpstreamResponse, gone: asyncio.Event
+) -> None:
+    """Cancel the upstream call when the client goes away mid-stream."""
+    assert receive is not None
+    while True:
+        message = await receive()
+        if message.get("type") == "http.disconnect":
+            gone.set()
+            up.close()
+            return
+
+
+def _with_model(payload: dict[str, Any], model: str) -> bytes:
+    return json.dumps(
+        {**payload, "model": model}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def _text(body: bytes) -> str:
+    return body[:_MAX_ERROR_TEXT].decode("utf-8", "replace")

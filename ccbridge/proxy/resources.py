@@ -1,0 +1,216 @@
+"""Falcon resources of the /v1 proxy and /health.
+
+Each responder authenticates from the in-memory snapshot, parses the body,
+checks permissions and limits, and hands a `Call` to the relay. Nothing here
+awaits the database.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import falcon
+import falcon.asgi
+
+from ccbridge.proxy.auth import authenticate, client_secret
+from ccbridge.proxy.errors import ProxyError
+from ccbridge.proxy.identity import (
+    RequestIdentity,
+    claude_identity,
+    header_getter,
+    responses_identity,
+)
+from ccbridge.proxy.permissions import check_endpoint, check_model
+from ccbridge.proxy.relay import Call, Relay, Reply
+from ccbridge.runtime import Runtime
+from ccbridge.store.snapshot import ClientKey
+
+__all__ = ("CountTokens", "Health", "Messages", "Models", "NotFound", "Responses")
+
+_MODELS_CREATED = 1704067200  # the reference's fixed `created` value
+
+
+class _Proxied:
+    """Shared request handling of the proxied endpoints."""
+
+    POOL: str
+    ENDPOINT: str  # permission name
+    LOG_ENDPOINT: str
+
+    def __init__(self, rt: Runtime, relay: Relay) -> None:
+        self.rt = rt
+        self.relay = relay
+
+    def _authorise(self, req: falcon.asgi.Request) -> ClientKey:
+        key = authenticate(
+            client_secret(req.headers, req.params), self.rt.snapshot, self.rt.master_key
+        )
+        if key is None:
+            raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
+        denial = check_endpoint(key, self.ENDPOINT)
+        if denial is not None:
+            raise ProxyError(403, denial.message, denial.code)
+        return key
+
+    async def _payload(self, req: falcon.asgi.Request) -> tuple[bytes, dict[str, Any]]:
+        limit = self.rt.settings.max_request_body_mb * 1024 * 1024
+        if (req.content_length or 0) > limit:
+            raise ProxyError(
+                413, f"request body is larger than {self.rt.settings.max_request_body_mb} MB"
+            )
+        body = await req.stream.read(limit + 1)
+        if len(body) > limit:
+            raise ProxyError(
+                413, f"request body is larger than {self.rt.settings.max_request_body_mb} MB"
+            )
+        try:
+            payload = json.loads(body)
+        except ValueError as ex:
+            raise ProxyError(400, f"request body is not valid JSON: {ex}") from None
+        if not isinstance(payload, dict):
+            raise ProxyError(400, "request body must be a JSON object")
+        return body, payload
+
+    def _limit(self, key: ClientKey, resp: falcon.asgi.Response) -> None:
+        if key.rate_limit_rpm <= 0:
+            return
+        decision = self.rt.rate_limiter.hit(f"key:{key.id}", key.rate_limit_rpm)
+        if not decision.allowed:
+            raise ProxyError(
+                429, "rate limit exceeded for this key", "RATE_LIMITED", decision.headers()
+            )
+        resp.set_headers(decision.headers())
+
+    def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
+        raise NotImplementedError
+
+    async def _call(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, *, logged: bool = True
+    ) -> Call:
+        key = self._authorise(req)
+        body, payload = await self._payload(req)
+        model = payload.get("model")
+        if not isinstance(model, str) or not model:
+            raise ProxyError(400, "'model' is required")
+        denial = check_model(key, model)
+        if denial is not None:
+            raise ProxyError(403, denial.message, denial.code)
+        self._limit(key, resp)
+        return Call(
+            pool=self.POOL,
+            endpoint=self.LOG_ENDPOINT,
+            path=req.path,
+            query=req.query_string,
+            body=body,
+            payload=payload,
+            model=model,
+            stream=payload.get("stream") is True,
+            key=key,
+            identity=self._identity(payload, req),
+            headers=req.headers,
+            receive=req.scope.get("ccbridge.receive"),
+            logged=logged,
+        )
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Proxy the request."""
+        reply = await self.relay.run(await self._call(req, resp))
+        _apply(reply, resp)
+
+
+class Messages(_Proxied):
+    """POST /v1/messages (Anthropic Messages API)."""
+
+    POOL = "messages"
+    ENDPOINT = "messages"
+    LOG_ENDPOINT = "/v1/messages"
+
+    def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
+        return claude_identity(payload, header_getter(req.headers))
+
+
+class CountTokens(Messages):
+    """POST /v1/messages/count_tokens, proxied to a claude channel, unlogged."""
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Proxy the count without a log row or quota use."""
+        call = await self._call(req, resp, logged=False)
+        call.stream = False
+        _apply(await self.relay.run(call), resp)
+
+
+class Responses(_Proxied):
+    """POST /v1/responses (OpenAI Responses API)."""
+
+    POOL = "responses"
+    ENDPOINT = "responses"
+    LOG_ENDPOINT = "/v1/responses"
+
+    def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
+        return responses_identity(payload, header_getter(req.headers))
+
+
+class Models:
+    """GET /v1/models: the priced models, in the reference's format."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """List the exported models."""
+        if (
+            authenticate(
+                client_secret(req.headers, req.params), self.rt.snapshot, self.rt.master_key
+            )
+            is None
+        ):
+            raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
+        models = self.rt.snapshot.pricing.exported_models()
+        data = [
+            {"id": m, "object": "model", "created": _MODELS_CREATED, "owned_by": "cc-bridge"}
+            for m in models
+        ]
+        resp.media = {"object": "list", "data": data}
+
+
+class Health:
+    """GET /health: liveness, database reachability, config revision."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Report health without authentication."""
+        try:
+            await self.rt.db.ping()
+            database = "ok"
+        except Exception as ex:  # health must answer whatever the failure
+            database = f"unreachable: {type(ex).__name__}"
+        resp.status = 200 if database == "ok" else 503
+        resp.media = {
+            "status": "healthy" if database == "ok" else "degraded",
+            "database": database,
+            "databaseType": self.rt.settings.database_type,
+            "configRevision": self.rt.snapshot.revision,
+            "pendingWrites": self.rt.writer.pending,
+        }
+
+
+class NotFound:
+    """Any other /v1 path: 404 in JSON."""
+
+    async def __call__(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_: Any
+    ) -> None:
+        raise ProxyError(404, f"API endpoint not found: {req.method} {req.path}", "NOT_FOUND")
+
+
+def _apply(reply: Reply, resp: falcon.asgi.Response) -> None:
+    resp.status = reply.status
+    for name, value in reply.headers:
+        resp.append_header(name, value)
+    if reply.stream is not None:
+        resp.stream = reply.stream
+    else:
+        resp.data = reply.body

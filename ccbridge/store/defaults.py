@@ -1,0 +1,59 @@
+"""What a new database starts with: list prices of common models.
+
+Seeded once (the `defaults_seeded` setting records it), so a price table
+the operator emptied on purpose stays empty, unlike the reference, which
+refilled it on every boot. USD per million tokens; a None cache price
+means the default (input × 1.25 to write, input × 0.1 to read).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ccbridge.db.base import Database
+from generated.rows import ModelPricingRow, SettingsRow
+
+__all__ = ("DEFAULT_PRICES", "seed_defaults")
+
+# model id: (input, output, cache write, cache read, description)
+DEFAULT_PRICES: dict[str, tuple[float, float, float | None, float | None, str]] = {
+    "claude-opus-4-5": (5.0, 25.0, 6.25, 0.5, "Claude Opus 4.5"),
+    "claude-opus-4-1": (15.0, 75.0, 18.75, 1.5, "Claude Opus 4.1"),
+    "claude-sonnet-4-5": (3.0, 15.0, 3.75, 0.3, "Claude Sonnet 4.5"),
+    "claude-sonnet-4": (3.0, 15.0, 3.75, 0.3, "Claude Sonnet 4"),
+    "claude-haiku-4-5": (1.0, 5.0, 1.25, 0.1, "Claude Haiku 4.5"),
+    "claude-3-5-haiku": (0.8, 4.0, 1.0, 0.08, "Claude Haiku 3.5"),
+    # OpenAI bills no cache writes: writing costs the plain input price.
+    "gpt-5.1": (1.25, 10.0, 1.25, 0.125, "GPT-5.1"),
+    "gpt-5.1-codex": (1.25, 10.0, 1.25, 0.125, "GPT-5.1 Codex"),
+    "gpt-5": (1.25, 10.0, 1.25, 0.125, "GPT-5"),
+    "gpt-5-codex": (1.25, 10.0, 1.25, 0.125, "GPT-5 Codex"),
+    "gpt-5-mini": (0.25, 2.0, 0.25, 0.025, "GPT-5 mini"),
+}
+
+_MARKER = "defaults_seeded"
+
+
+async def seed_defaults(db: Database) -> bool:
+    """Seed default prices into a new database; True if it did."""
+    async with db.transaction() as tx:
+        if await tx.settings.get(_MARKER) is not None:
+            return False
+        if await tx.model_pricing.count() == 0:
+            await tx.model_pricing.insert_many(
+                [
+                    ModelPricingRow(
+                        model_id=model,
+                        input_price=inp,
+                        output_price=out,
+                        cache_creation_price=write,
+                        cache_read_price=read,
+                        description=desc,
+                    )
+                    for model, (inp, out, write, read, desc) in DEFAULT_PRICES.items()
+                ]
+            )
+            await tx.settings.bump_revision()
+        now = datetime.now(UTC).isoformat()
+        await tx.settings.upsert(SettingsRow(key=_MARKER, value=now, category="config_meta"))
+    return True

@@ -1,0 +1,89 @@
+"""Keep this instance's view of shared state fresh.
+
+Every CONFIG_POLL_INTERVAL seconds: reload the config snapshot when the
+revision moved, and refresh suspensions and quota usage written by other
+instances. Every minute: settle stale pending log rows, drop expired
+suspensions, reset quotas whose period ended, sweep in-memory state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from ccbridge.runtime import Runtime
+from ccbridge.store.loader import load_snapshot, read_revision
+
+__all__ = ("Reloader", "STALE_PENDING")
+
+log = logging.getLogger("ccbridge.reloader")
+
+STALE_PENDING = timedelta(seconds=300)
+_MAINTENANCE_EVERY = 60.0
+
+
+class Reloader:
+    """Background refresh of config, suspensions, usage and maintenance."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._task: asyncio.Task[None] | None = None
+        self.reloads = 0
+
+    async def start(self) -> None:
+        """Refresh once now, then keep refreshing in the background."""
+        await self.refresh()
+        await self.maintain()
+        self._task = asyncio.create_task(self._run(), name="ccbridge-reloader")
+
+    async def stop(self) -> None:
+        """Stop refreshing."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def refresh(self) -> None:
+        """Reload what other instances may have changed."""
+        rt = self.rt
+        daos = rt.db.daos
+        if await read_revision(rt.db) != rt.snapshot.revision:
+            rt.swap(await load_snapshot(rt.db))
+            self.reloads += 1
+            log.info("config revision %d loaded", rt.snapshot.revision)
+        rt.load_suspensions(await daos.channel_suspensions.list())
+        rt.quota.load(await daos.channel_usage.list())
+
+    async def maintain(self) -> None:
+        """Run the once-a-minute housekeeping."""
+        rt = self.rt
+        daos = rt.db.daos
+        now = datetime.now(UTC)
+        settled = await daos.request_logs.settle_stale_pending(cutoff=now - STALE_PENDING, now=now)
+        if settled:
+            log.info("%d log row(s) pending for over %s marked timeout", settled, STALE_PENDING)
+        await daos.channel_suspensions.delete_expired(now=now)
+        for channel in rt.snapshot.channels_by_uid.values():
+            start = rt.quota.due_reset(channel, now)
+            if start is not None:
+                await daos.channel_usage.reset(channel_uid=channel.uid, now=now, before=start)
+                rt.quota.reset_local(channel.uid, now)
+        rt.scheduler.sweep()
+        rt.rate_limiter.sweep()
+
+    async def _run(self) -> None:
+        interval = self.rt.settings.config_poll_interval
+        since_maintenance = 0.0
+        while True:
+            await asyncio.sleep(interval)
+            since_maintenance += interval
+            try:
+                await self.refresh()
+                if since_maintenance >= _MAINTENANCE_EVERY:
+                    since_maintenance = 0.0
+                    await self.maintain()
+            except Exception as ex:  # the database may be briefly away; keep serving
+                log.warning("refresh failed, keeping the current config: %s", ex)

@@ -1,0 +1,226 @@
+"""One background writer for everything the request path records.
+
+The request path never awaits the database: it hands over a mutable log
+record (again each time its state changes), a usage increment, a key touch
+or a suspension, and returns. The writer coalesces what arrived since the
+last flush — the latest state of each log row, summed usage per channel,
+the latest use per key — and writes it in one transaction.
+
+A full queue applies back-pressure (`submit` then waits) instead of dropping
+anything; a failed flush is retried with its items kept; `stop` drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from ccbridge.db.base import Database
+from generated.rows import ChannelSuspensionsRow, RequestDebugLogsRow, RequestLogsRow
+
+__all__ = ("LogSource", "UsageAdd", "Writer")
+
+log = logging.getLogger("ccbridge.writer")
+
+
+class LogSource(Protocol):
+    """Anything that can render its current state as a request_logs row."""
+
+    id: str
+
+    def to_row(self) -> RequestLogsRow: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UsageAdd:
+    """Add to a channel's quota usage."""
+
+    channel_uid: str
+    channel_id: int
+    channel_type: str
+    amount: float
+    at: datetime
+
+
+class _Batch:
+    """What arrived since the last flush, already coalesced."""
+
+    __slots__ = ("debug", "keys", "logs", "size", "suspensions", "usage")
+
+    def __init__(self) -> None:
+        self.logs: dict[str, LogSource] = {}
+        self.usage: dict[str, UsageAdd] = {}
+        self.keys: dict[int, datetime] = {}
+        self.suspensions: dict[str, ChannelSuspensionsRow] = {}
+        self.debug: list[RequestDebugLogsRow] = []
+        self.size = 0
+
+
+class Writer:
+    """Batch and write log rows, usage, key touches and suspensions."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_pending: int = 20_000,
+        interval: float = 0.05,
+        on_flush: Callable[[list[RequestLogsRow]], Any] | None = None,
+    ) -> None:
+        self._db = db
+        self._max = max_pending
+        self._interval = interval
+        self._on_flush = on_flush
+        self._batch = _Batch()
+        self._room = asyncio.Condition()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.flushes = 0
+        self.failures = 0
+
+    async def start(self) -> None:
+        """Start the flush loop."""
+        self._task = asyncio.create_task(self._run(), name="ccbridge-writer")
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Write everything still pending, then stop."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            log.error(
+                "writer: %d item(s) not written at shutdown (database unavailable)",
+                self._batch.size,
+            )
+            self._task.cancel()
+        self._task = None
+
+    @property
+    def pending(self) -> int:
+        """Return how many items wait for the next flush."""
+        return self._batch.size
+
+    def log(self, record: LogSource) -> Any:
+        """Record the current state of a log row (latest state wins)."""
+        return self._add(self._batch.logs, record.id, record)
+
+    def usage(self, add: UsageAdd) -> Any:
+        """Add quota usage to a channel."""
+        current = self._batch.usage.get(add.channel_uid)
+        if current is not None:
+            add = UsageAdd(
+                add.channel_uid,
+                add.channel_id,
+                add.channel_type,
+                current.amount + add.amount,
+                add.at,
+            )
+        return self._add(self._batch.usage, add.channel_uid, add)
+
+    def touch_key(self, key_id: int, at: datetime) -> Any:
+        """Record that a managed client key was used."""
+        return self._add(self._batch.keys, key_id, at)
+
+    def suspend(self, row: ChannelSuspensionsRow) -> Any:
+        """Record a channel suspension."""
+        return self._add(self._batch.suspensions, row.channel_uid, row)
+
+    def debug(self, row: RequestDebugLogsRow) -> Any:
+        """Record request/response bodies of a log row."""
+        self._batch.debug.append(row)
+        return self._grew(True)
+
+    def _add(self, bucket: dict[Any, Any], key: Any, value: Any) -> Any:
+        new = key not in bucket
+        bucket[key] = value
+        return self._grew(new)
+
+    def _grew(self, new: bool) -> Any:
+        # PERF(ccbridge): returns None on the fast path so callers need not await;
+        # only a full queue hands back an awaitable (back-pressure).
+        if new:
+            self._batch.size += 1
+        if self._batch.size >= self._max // 4:
+            self._wake.set()
+        if self._batch.size >= self._max:
+            return self._wait_for_room()
+        return None
+
+    async def _wait_for_room(self) -> None:
+        async with self._room:
+            await self._room.wait_for(lambda: self._batch.size < self._max)
+
+    async def _run(self) -> None:
+        backoff = self._interval
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if self._batch.size:
+                batch, self._batch = self._batch, _Batch()
+                try:
+                    await self._flush(batch)
+                    backoff = self._interval
+                except Exception as ex:  # keep the items; the database may come back
+                    self.failures += 1
+                    log.warning("writer: flush of %d item(s) failed, retrying: %s", batch.size, ex)
+                    self._merge_back(batch)
+                    backoff = min(backoff * 2, 5.0)
+                    if self._stopping and self.failures > 50:
+                        raise
+                    await asyncio.sleep(backoff)
+                async with self._room:
+                    self._room.notify_all()
+            elif self._stopping:
+                return
+
+    def _merge_back(self, old: _Batch) -> None:
+        # Items that arrived during the failed flush are newer: they win.
+        new = self._batch
+        for bucket in ("logs", "keys", "suspensions"):
+            merged = {**getattr(old, bucket), **getattr(new, bucket)}
+            setattr(new, bucket, merged)
+        for uid, add in old.usage.items():
+            cur = new.usage.get(uid)
+            new.usage[uid] = (
+                add
+                if cur is None
+                else UsageAdd(
+                    uid, cur.channel_id, cur.channel_type, cur.amount + add.amount, cur.at
+                )
+            )
+        new.debug = old.debug + new.debug
+        new.size = (
+            len(new.logs) + len(new.usage) + len(new.keys) + len(new.suspensions) + len(new.debug)
+        )
+
+    async def _flush(self, batch: _Batch) -> None:
+        rows = [record.to_row() for record in batch.logs.values()]
+        async with self._db.transaction() as tx:
+            await tx.request_logs.upsert_many(rows)
+            for add in batch.usage.values():
+                await tx.channel_usage.add(
+                    channel_uid=add.channel_uid,
+                    channel_id=add.channel_id,
+                    channel_type=add.channel_type,
+                    amount=add.amount,
+                    now=add.at,
+                )
+            for key_id, at in batch.keys.items():
+                await tx.api_keys.touch(id=key_id, at=at)
+            await tx.channel_suspensions.upsert_many(list(batch.suspensions.values()))
+            # Debug rows reference their log row, written above in the same transaction.
+            await tx.request_debug_logs.upsert_many(batch.debug)
+        self.flushes += 1
+        if self._on_flush is not None and rows:
+            self._on_flush(rows)
