@@ -17,8 +17,11 @@ from typing import Any
 import falcon
 import falcon.asgi
 
+from ccbridge import admin
+from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
+from ccbridge.errors import StaleRevision
 from ccbridge.proxy import resources
 from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
 from ccbridge.proxy.relay import Relay
@@ -50,9 +53,10 @@ class Gateway:
         self.db: Database = connect(settings)
         self.runtime: Runtime | None = None
         self.reloader: Reloader | None = None
-        self.app = falcon.asgi.App(middleware=[_Lifespan(self)])
-        self.app.add_error_handler(ProxyError, _proxy_error)
+        self.app = falcon.asgi.App(middleware=[_Lifespan(self), AdminAuth(lambda: self.runtime)])
         self.app.add_error_handler(Exception, _unexpected)
+        self.app.add_error_handler(ProxyError, _proxy_error)
+        self.app.add_error_handler((AdminError, StaleRevision), render_admin_error)
         self._routes_ready = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,6 +100,7 @@ class Gateway:
         app.add_route("/v1/models", resources.Models(rt))
         app.add_route("/health", resources.Health(rt))
         app.add_sink(resources.NotFound(), r"/v1(/.*)?$")
+        admin.register(app, rt)
         self._routes_ready = True
 
 

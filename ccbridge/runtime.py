@@ -7,6 +7,7 @@ through the background writer.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from ccbridge.db.base import Database
@@ -38,15 +39,15 @@ class Runtime:
         self.quota = QuotaBook(self.writer)
         self.suspensions: dict[str, datetime] = {}
         self.snapshot = snapshot
-        self.strip_rules = StripRules.compile(snapshot.outbound_headers.strip_rules)
+        self.strip_rules = _strip_rules(snapshot)
+        # Reload from the database now; the gateway wires in its reloader.
+        self.reload: Callable[[], Awaitable[None]] = _nothing
 
     def swap(self, snapshot: Snapshot) -> None:
         """Adopt a new config snapshot (one attribute store: atomic)."""
         self.policy.update(snapshot.failover)
         self.scheduler.retain(snapshot)
-        self.strip_rules = StripRules.compile(
-            snapshot.outbound_headers.strip_rules if snapshot.outbound_headers.enabled else ()
-        )
+        self.strip_rules = _strip_rules(snapshot)
         self.snapshot = snapshot
 
     def suspend(self, channel: Channel, until: datetime, reason: str) -> None:
@@ -68,3 +69,12 @@ class Runtime:
         self.suspensions = {
             r.channel_uid: r.suspended_until for r in rows if r.suspended_until > now
         }
+
+
+def _strip_rules(snapshot: Snapshot) -> StripRules:
+    policy = snapshot.outbound_headers
+    return StripRules.compile(policy.strip_rules if policy.enabled else ())
+
+
+async def _nothing() -> None:
+    return None

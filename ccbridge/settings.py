@@ -76,6 +76,7 @@ class Settings:
         request_timeout_ms: Upstream request timeout, in milliseconds.
         workers: Number of server worker processes.
         skip_migration: Skip importing legacy JSON files at startup.
+        request_logs: Record every proxied request in request_logs.
     """
 
     database_type: DatabaseType = "sqlite"
@@ -94,6 +95,7 @@ class Settings:
     request_timeout_ms: int = 300_000
     workers: int = 1
     skip_migration: bool = False
+    request_logs: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -135,6 +137,7 @@ class Settings:
             request_timeout_ms=_int(env, "REQUEST_TIMEOUT", 300_000, minimum=1),
             workers=_int(env, "WORKERS", 1, minimum=1),
             skip_migration=_bool(env, "SKIP_MIGRATION", False),
+            request_logs=_bool(env, "REQUEST_LOGS", True),
         )
 
     @property
@@ -156,7 +159,7 @@ class Settings:
             f"port={self.port}, proxy_access_key={key!r}, "
             f"max_request_body_mb={self.max_request_body_mb}, "
             f"request_timeout_ms={self.request_timeout_ms}, workers={self.workers}, "
-            f"skip_migration={self.skip_migration})"
+            f"skip_migration={self.skip_migration}, request_logs={self.request_logs})"
         )
 
     __str__ = __repr__

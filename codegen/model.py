@@ -55,7 +55,7 @@ _COLUMN_KEYS = frozenset(
         "doc",
     )
 )
-_QUERY_KEYS = frozenset(("sql", "params", "returns", "kind", "doc", "dialects"))
+_QUERY_KEYS = frozenset(("sql", "params", "returns", "kind", "doc", "dialects", "raw"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +175,7 @@ class Query:
     params: tuple[tuple[str, str], ...] = ()
     returns: tuple[tuple[str, str], ...] | str | None = None  # columns, or a table name
     dialects: tuple[str, ...] = DIALECTS
+    raw: bool = False  # passed through verbatim: for statements sqlglot cannot parse
     doc: str | None = None
     line: int = 0
 
@@ -253,6 +254,9 @@ def _parse_table(src: Located, name: str, spec: Any) -> Table:
             f"table '{name}' has more than one autoincrement column",
         )
     primary_key = _primary_key(src, path, spec, columns)
+    if not primary_key:
+        # Every DAO method that takes a row's key (get, update, delete, upsert) needs one.
+        raise src.error(path, f"table '{name}' has no primary key: mark a column 'primary_key: true' or list 'primary_key'")
     # NOTE: a table-level key's columns are NOT NULL too; SQLite would accept NULL in
     # them (https://sqlite.org/lang_createtable.html#the_primary_key) and PostgreSQL
     # reports them NOT NULL, so the model and catalog.py must say so.
@@ -471,6 +475,11 @@ def _parse_query(src: Located, name: str, spec: Any) -> Query:
     else:
         raise src.error((*path, "sql"), f"'sql' must be one string or one per dialect ({', '.join(dialects)})")
     params = _typed_pairs(src, (*path, "params"), spec.get("params") or {})
+    raw = _bool(src, (*path, "raw"), spec.get("raw", False))
+    if raw and (neutral is not None or params or kind != "exec"):
+        raise src.error(
+            (*path, "raw"), "a raw query is written per dialect, takes no parameters and is of kind 'exec'"
+        )
     returns_raw = spec.get("returns")
     returns: tuple[tuple[str, str], ...] | str | None
     if isinstance(returns_raw, str):
@@ -493,6 +502,7 @@ def _parse_query(src: Located, name: str, spec: Any) -> Query:
         params=params,
         returns=returns,
         dialects=dialects,
+        raw=raw,
         doc=spec.get("doc"),
         line=src.line(*path),
     )

@@ -10,7 +10,7 @@ pool with ``dedicated()`` so that state dies with the connection.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final
 
@@ -23,7 +23,7 @@ from ccbridge.db import control
 from ccbridge.db.base import BaseDatabase, Params
 from ccbridge.errors import DatabaseClosedError, StorageError
 from ccbridge.settings import mask_conninfo
-from generated.dao import Executor, Stmt
+from generated.dao import Daos, Executor, Stmt
 
 __all__ = ("PostgresDatabase",)
 
@@ -186,6 +186,25 @@ class PostgresDatabase(BaseDatabase):
         conn = await self._connect("dedicated")
         try:
             yield _ConnExecutor(conn)
+        finally:
+            await conn.close()
+
+    async def notifications(
+        self, listen: Callable[[Daos], Awaitable[object]]
+    ) -> AsyncIterator[tuple[str, str]]:
+        """Yield (channel, payload) of NOTIFY messages, until closed.
+
+        Args:
+            listen: Issues the LISTEN statements, given DAOs bound to the
+                listening connection (its own, outside the pool).
+        """
+        conn = await self.unpooled_connection()
+        try:
+            await listen(Daos(_ConnExecutor(conn)))
+            async for note in conn.notifies():
+                yield note.channel, note.payload
+        except psycopg.Error as ex:
+            raise self._connect_error(ex, "listen") from None
         finally:
             await conn.close()
 

@@ -6,7 +6,7 @@ request_logs row at flush time, so the request path builds no row at all.
 
 from __future__ import annotations
 
-import os
+import random
 import time
 from datetime import UTC, datetime
 
@@ -23,7 +23,7 @@ def new_log_id() -> str:
 
     The random tail keeps ids unique across instances sharing a database.
     """
-    return f"req_{time.time_ns()}{os.urandom(2).hex()}"
+    return f"req_{time.time_ns()}{random.getrandbits(16):04x}"
 
 
 class LogRecord:

@@ -110,7 +110,7 @@ class _Proxied:
             identity=self._identity(payload, req),
             headers=req.headers,
             receive=req.scope.get("ccbridge.receive"),
-            logged=logged,
+            logged=logged and self.rt.settings.request_logs,
         )
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ccbridge.runtime import Runtime
+from ccbridge.store.configwrite import CONFIG_CHANNEL
 from ccbridge.store.loader import load_snapshot, read_revision
+from generated.dao import Daos
 
 __all__ = ("Reloader", "STALE_PENDING")
 
@@ -29,22 +32,29 @@ class Reloader:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
         self.reloads = 0
+        # NOTIFY channel -> handler of its payload (config is handled here).
+        self.handlers: dict[str, Callable[[str], object]] = {}
 
     async def start(self) -> None:
         """Refresh once now, then keep refreshing in the background."""
+        self.rt.reload = self.refresh
         await self.refresh()
         await self.maintain()
-        self._task = asyncio.create_task(self._run(), name="ccbridge-reloader")
+        self._tasks.append(asyncio.create_task(self._run(), name="ccbridge-reloader"))
+        if self.rt.db.dialect == "postgres":
+            self._tasks.append(asyncio.create_task(self._listen(), name="ccbridge-listener"))
 
     async def stop(self) -> None:
         """Stop refreshing."""
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks.clear()
 
     async def refresh(self) -> None:
         """Reload what other instances may have changed."""
@@ -54,8 +64,12 @@ class Reloader:
             rt.swap(await load_snapshot(rt.db))
             self.reloads += 1
             log.info("config revision %d loaded", rt.snapshot.revision)
-        rt.load_suspensions(await daos.channel_suspensions.list())
-        rt.quota.load(await daos.channel_usage.list())
+        # With flushes held off, the database plus the writer's queue is
+        # everything: a suspension or increment made here is never dropped.
+        async with rt.writer.paused():
+            suspensions = await daos.channel_suspensions.list()
+            rt.load_suspensions([*suspensions, *rt.writer.unwritten_suspensions()])
+            rt.quota.load(await daos.channel_usage.list(), rt.writer.unwritten_usage())
 
     async def maintain(self) -> None:
         """Run the once-a-minute housekeeping."""
@@ -74,6 +88,22 @@ class Reloader:
         rt.scheduler.sweep()
         rt.rate_limiter.sweep()
 
+    async def _listen(self) -> None:
+        """Reload on NOTIFY from other instances (PostgreSQL), reconnecting."""
+        backoff = 1.0
+        while True:
+            try:
+                async for channel, payload in self.rt.db.notifications(_subscribe):
+                    backoff = 1.0
+                    if channel == CONFIG_CHANNEL:
+                        await self.refresh()
+                    elif channel in self.handlers:
+                        self.handlers[channel](payload)
+            except Exception as ex:  # reconnect; polling covers the gap
+                log.warning("config listener lost its connection, retrying: %s", ex)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
     async def _run(self) -> None:
         interval = self.rt.settings.config_poll_interval
         since_maintenance = 0.0
@@ -87,3 +117,8 @@ class Reloader:
                     await self.maintain()
             except Exception as ex:  # the database may be briefly away; keep serving
                 log.warning("refresh failed, keeping the current config: %s", ex)
+
+
+async def _subscribe(daos: Daos) -> None:
+    await daos.events.listen_config()
+    await daos.events.listen_logs()

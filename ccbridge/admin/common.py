@@ -1,0 +1,173 @@
+"""What every /api resource shares: auth, errors, revisions, input checks.
+
+Errors are JSON problems (RFC 9457) that also carry the reference's
+`error` field, so existing admin clients keep showing a message. Config
+writes take the revision from `If-Match` and answer with `ETag`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import falcon
+import falcon.asgi
+
+from ccbridge.errors import StaleRevision
+from ccbridge.proxy.auth import authenticate, client_secret
+from ccbridge.runtime import Runtime
+from ccbridge.store.snapshot import ClientKey
+
+__all__ = (
+    "AdminAuth",
+    "AdminError",
+    "body_object",
+    "if_match",
+    "opt",
+    "problem",
+    "render_admin_error",
+    "set_etag",
+)
+
+_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
+
+
+class AdminError(Exception):
+    """An /api request that cannot be served, as a JSON problem.
+
+    Args:
+        status: HTTP status (400, 401, 403, 404, 409, 422, …).
+        detail: What went wrong, for a person.
+        code: Stable machine code, e.g. ``CHANNEL_NOT_FOUND``.
+        extra: More members of the problem object (e.g. the field).
+    """
+
+    def __init__(self, status: int, detail: str, code: str = "", **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.extra = extra
+
+
+def problem(status: int, detail: str, code: str = "", **extra: Any) -> bytes:
+    """Return a JSON problem body."""
+    title = falcon.code_to_http_status(status).split(" ", 1)[1]
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "error": detail,
+    }
+    if code:
+        body["code"] = code
+    return json.dumps({**body, **extra}).encode()
+
+
+async def render_admin_error(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: Exception, params: Any
+) -> None:
+    """Falcon error handler for AdminError and StaleRevision."""
+    if isinstance(ex, StaleRevision):
+        ex = AdminError(
+            409,
+            "Configuration changed; reload and retry",
+            "STALE_REVISION",
+            currentRevision=ex.current,
+        )
+    assert isinstance(ex, AdminError)
+    resp.status = ex.status
+    resp.content_type = "application/problem+json"
+    resp.data = problem(ex.status, ex.detail, ex.code, **ex.extra)
+
+
+class AdminAuth:
+    """Falcon middleware: /api needs an admin key or the master key."""
+
+    def __init__(self, rt_ref: Any) -> None:
+        self._rt_ref = rt_ref  # a callable returning the Runtime, set after startup
+
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Authenticate /api requests; put the key on req.context."""
+        if not req.path.startswith("/api/"):
+            return
+        rt: Runtime = self._rt_ref()
+        key = authenticate(client_secret(req.headers, req.params), rt.snapshot, rt.master_key)
+        if key is None:
+            raise AdminError(401, "Invalid or missing access key", "UNAUTHORIZED")
+        if not key.is_admin:
+            raise AdminError(403, "Admin privileges required", "ADMIN_REQUIRED")
+        req.context.key = key
+
+
+def admin_key(req: falcon.asgi.Request) -> ClientKey:
+    """Return the authenticated admin key of a request."""
+    return req.context.key
+
+
+def set_etag(resp: falcon.asgi.Response, revision: int) -> None:
+    """Send the config revision as the entity tag."""
+    resp.set_header("ETag", f'"{revision}"')
+
+
+def if_match(req: falcon.asgi.Request) -> int | None:
+    """Return the revision a write is based on, or None for any.
+
+    Accepts ``"N"``, ``N``, ``W/"N"``, ``*`` and comma lists (every entry
+    must name the same revision); anything else is a 409, as in the
+    reference, because the client's view cannot be trusted.
+    """
+    raw = req.get_header("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    revisions = set()
+    for part in raw.split(","):
+        match = _ETAG.match(part.strip())
+        if match is None:
+            raise AdminError(409, f"If-Match {raw!r} is not a config revision", "STALE_REVISION")
+        revisions.add(int(match.group(1)))
+    if len(revisions) != 1:
+        raise AdminError(409, "If-Match names several revisions", "STALE_REVISION")
+    return revisions.pop()
+
+
+async def body_object(req: falcon.asgi.Request) -> dict[str, Any]:
+    """Return the JSON object body of a request, or raise 400."""
+    raw = await req.stream.read()
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError as ex:
+        raise AdminError(400, f"body is not valid JSON: {ex}", "INVALID_JSON") from None
+    if not isinstance(data, dict):
+        raise AdminError(400, "body must be a JSON object", "INVALID_BODY")
+    return data
+
+
+def opt(
+    data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None
+) -> Any:
+    """Return an optional field of a body, type-checked (422 if wrong)."""
+    if name not in data or data[name] is None:
+        return default
+    value = data[name]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise AdminError(422, f"'{name}' must be {_names(kinds)}", "INVALID_FIELD", field=name)
+    if not isinstance(value, kinds):
+        raise AdminError(422, f"'{name}' must be {_names(kinds)}", "INVALID_FIELD", field=name)
+    return value
+
+
+def _names(kinds: tuple[type, ...]) -> str:
+    words = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "an object",
+    }
+    return " or ".join(words.get(k, k.__name__) for k in kinds)
