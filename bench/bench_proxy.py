@@ -1,0 +1,272 @@
+"""ccbridge vs a minimal pass-through proxy, side by side, in one run.
+
+The floor is a Falcon app on uvicorn forwarding POST /v1/messages with the
+same aiohttp client and nothing else (no auth, routing, logging). Against a
+fake upstream on loopback answering a 599-byte Messages JSON (or a 50-event
+SSE stream) it measures, each as the best of interleaved rounds:
+
+  (a) throughput at 32 connections, logging on: ccbridge / floor (>= 0.80)
+  (b) added p50 latency at 1 connection over calling the upstream directly
+  (c) logging on vs off: throughput cost (<= 8 %)
+  (d) 50-event streams: completed streams/s, added time to first byte
+  (e) --workers 2 vs 1: throughput ratio (>= 1.7)
+
+The proxy under test is pinned to core 0, load generator and upstream to
+core 1 (for (e) the proxy has both cores). ccbridge runs on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp  # noqa: E402
+from bench_upstream_client import CLIENT_HEADERS, REQUEST_BODY  # noqa: E402
+from harness import (  # noqa: E402
+    Children,
+    cpu_plan,
+    cpu_seconds,
+    free_port,
+    load,
+    read_ready,
+    wait_healthy,
+)
+
+from ccbridge.db.migrate import migrate  # noqa: E402
+from ccbridge.db.sqlite import SqliteDatabase  # noqa: E402
+from generated.rows import ChannelsRow  # noqa: E402
+
+MASTER = "bench-master-key-0123456789"
+STREAM_BODY = REQUEST_BODY.replace('"max_tokens"', '"stream":true,"max_tokens"')
+HEADERS = {**CLIENT_HEADERS, "x-api-key": MASTER}
+
+
+async def prepare(db_path: Path, upstream: str) -> None:
+    """Create a migrated ccbridge database with one channel to upstream."""
+    async with SqliteDatabase(db_path) as db:
+        await migrate(db)
+        async with db.transaction() as tx:
+            await tx.channels.insert(
+                ChannelsRow(
+                    channel_id="bench001",
+                    channel_type="messages",
+                    name="bench",
+                    service_type="claude",
+                    base_url=upstream,
+                    api_keys=["sk-ant-api03-bench-not-a-real-key"],
+                )
+            )
+            await tx.settings.bump_revision()
+
+
+class Bench:
+    """Processes and measurements of one run."""
+
+    def __init__(self, args: argparse.Namespace, folder: Path) -> None:
+        self.args = args
+        self.folder = folder
+        self.children = Children()
+        self.proxy_cpus, self.side_cpus = cpu_plan()
+        self.results: dict[str, list[dict[str, Any]]] = {}
+
+    def upstream(self, mode: str) -> str:
+        args = [
+            "-m",
+            "tests.fakes.upstream",
+            "--mode",
+            mode,
+            "--deltas",
+            "44",
+            "--max-seconds",
+            "900",
+        ]
+        return read_ready(self.children.spawn(args, self.side_cpus), timeout=15)
+
+    def start_ccbridge(
+        self, upstream: str, name: str, *, logs: bool = True, workers: int = 1
+    ) -> tuple[Any, str]:
+        db_path = self.folder / name / "cc-bridge.db"
+        if not db_path.exists():
+            asyncio.run(prepare(db_path, upstream))
+        port = free_port()
+        env = {
+            "PROXY_ACCESS_KEY": MASTER,
+            "DATABASE_URL": str(db_path),
+            "CCBRIDGE_DATA_DIR": str(db_path.parent),
+            "REQUEST_LOGS": "true" if logs else "false",
+        }
+        cmd = [
+            "-m",
+            "ccbridge",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
+        proc = self.children.spawn(cmd, self.proxy_cpus if workers == 1 else None, env)
+        wait_healthy(port, proc, timeout=30)
+        return proc, f"http://127.0.0.1:{port}/v1/messages"
+
+    def start_floor(self, upstream: str) -> tuple[Any, str]:
+        port = free_port()
+        cmd = [
+            "bench/bench_upstream_client.py",
+            "serve",
+            "--client",
+            "aiohttp",
+            "--upstream",
+            upstream,
+        ]
+        proc = self.children.spawn([*cmd, "--port", str(port)], self.proxy_cpus)
+        wait_healthy(port, proc)
+        return proc, f"http://127.0.0.1:{port}/v1/messages"
+
+    def measure(
+        self,
+        label: str,
+        url: str,
+        conns: int,
+        body: str = REQUEST_BODY,
+        cpus: Any = "side",
+        pid: int | None = None,
+    ) -> None:
+        side = self.side_cpus if cpus == "side" else cpus
+        before = cpu_seconds(pid) if pid else None
+        result = load(
+            self.children,
+            url,
+            conns,
+            duration=self.args.duration,
+            warmup=self.args.warmup,
+            body=body,
+            headers=HEADERS,
+            cpus=side,
+        )
+        if result["errors"] or result["non_2xx"]:
+            raise RuntimeError(f"{label}: {result['errors']} errors, {result['non_2xx']} non-2xx")
+        if before is not None:
+            # CPU per request of the proxy resists noise from other processes.
+            handled = result["requests"] + result["warmup_requests"]
+            result["cpu_us"] = ((cpu_seconds(pid) or 0) - before) / max(handled, 1) * 1e6
+        self.results.setdefault(label, []).append(result)
+
+    def best(self, label: str, key: str = "rps") -> float:
+        values = [r[key] for r in self.results[label] if key in r]
+        if not values:
+            return float("nan")
+        return max(values) if key == "rps" else min(values)
+
+
+async def _ttfb(url: str, body: str, n: int) -> float:
+    """Return the median time to the first body byte, in ms."""
+    samples = []
+    async with aiohttp.ClientSession(headers=HEADERS) as session:
+        for i in range(n + 20):
+            start = time.perf_counter()
+            async with session.post(url, data=body) as resp:
+                await resp.content.readany()
+                first = time.perf_counter() - start
+                await resp.read()
+            if i >= 20:  # warm-up
+                samples.append(first * 1000)
+    return statistics.median(samples)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run every measurement and print the report."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as folder:
+        bench = Bench(args, Path(folder))
+        try:
+            json_up = bench.upstream("messages-json")
+            sse_up = bench.upstream("messages-sse")
+            for _ in range(args.rounds):
+                proc, url = bench.start_floor(json_up)
+                bench.measure("floor@32", url, 32, pid=proc.pid)
+                bench.measure("floor@1", url, 1, pid=proc.pid)
+                bench.children.stop(proc)
+                proc, url = bench.start_ccbridge(json_up, "logs")
+                bench.measure("ccbridge@32", url, 32, pid=proc.pid)
+                bench.measure("ccbridge@1", url, 1, pid=proc.pid)
+                bench.children.stop(proc)
+                proc, url = bench.start_ccbridge(json_up, "nologs", logs=False)
+                bench.measure("ccbridge-nolog@32", url, 32, pid=proc.pid)
+                bench.children.stop(proc)
+                bench.measure("direct@1", json_up + "/v1/messages", 1, cpus=bench.proxy_cpus)
+            proc, url = bench.start_ccbridge(sse_up, "sse")
+            bench.measure("stream@32", url, 32, STREAM_BODY, pid=proc.pid)
+            proxied_ttfb = asyncio.run(_ttfb(url, STREAM_BODY, 300))
+            direct_ttfb = asyncio.run(_ttfb(sse_up + "/v1/messages", STREAM_BODY, 300))
+            bench.children.stop(proc)
+            for workers in (1, 2):
+                proc, url = bench.start_ccbridge(json_up, f"workers{workers}", workers=workers)
+                for _ in range(args.rounds):
+                    bench.measure(f"workers{workers}@32", url, 32, cpus=None)
+                bench.children.stop(proc)
+        finally:
+            bench.children.stop_all()
+    report(bench, proxied_ttfb, direct_ttfb, time.monotonic() - started)
+
+
+def report(bench: Bench, proxied_ttfb: float, direct_ttfb: float, wall: float) -> None:
+    """Print the figures and ratios."""
+    b = bench.best
+    args = bench.args
+    print(f"proxy bench: {args.duration:g} s per cell, best of {args.rounds} rounds, SQLite")
+    for label in bench.results:
+        cpu = b(label, "cpu_us")
+        print(
+            f"  {label:<20} {b(label):>9,.0f} req/s   p50 {b(label, 'p50_ms'):6.2f} ms   "
+            f"proxy CPU {cpu:6.0f} us/req"
+        )
+    a = b("ccbridge@32") / b("floor@32")
+    added = b("ccbridge@1", "p50_ms") - b("direct@1", "p50_ms")
+    floor_added = b("floor@1", "p50_ms") - b("direct@1", "p50_ms")
+    cost = 1 - b("ccbridge@32") / b("ccbridge-nolog@32")
+    e = b("workers2@32") / b("workers1@32")
+    a_cpu = b("floor@32", "cpu_us") / b("ccbridge@32", "cpu_us")
+    cost_cpu = 1 - b("ccbridge-nolog@32", "cpu_us") / b("ccbridge@32", "cpu_us")
+    print(
+        f"(a) throughput @32, logging on: ccbridge/floor = {a:.2f} by req/s, "
+        f"{a_cpu:.2f} by CPU per request (target >= 0.80)"
+    )
+    print(
+        f"(b) added p50 @1 over direct: ccbridge {added:.2f} ms, floor {floor_added:.2f} ms "
+        "(target <= 0.5 ms)"
+    )
+    print(
+        f"(c) logging cost: {cost:.1%} of throughput, {cost_cpu:.1%} of CPU per request "
+        "(target <= 8 %)"
+    )
+    print(
+        f"(d) 50-event streams: {b('stream@32'):,.0f} streams/s @32 (target >= 1,200); "
+        f"TTFB p50 {proxied_ttfb:.2f} ms vs direct {direct_ttfb:.2f} ms, "
+        f"added {proxied_ttfb - direct_ttfb:.2f} ms (target <= 1 ms)"
+    )
+    print(f"(e) 2 workers / 1 worker @32 = {e:.2f} (target >= 1.7)")
+    print(f"total wall time {wall:.0f} s")
+
+
+def main() -> None:
+    """Parse options and run."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
