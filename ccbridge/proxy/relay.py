@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccbridge.proxy.debuglog import BodyCapture, debug_row
 from ccbridge.proxy.errors import ProxyError
 from ccbridge.proxy.identity import RequestIdentity
 from ccbridge.proxy.mapping import redirect_channel_model
@@ -47,6 +48,8 @@ _SSE_HEADERS = (
     ("Cache-Control", "no-cache"),
     ("X-Accel-Buffering", "no"),
 )
+# Ours replace the upstream's: a repeated Cache-Control would read "no-cache, no-cache".
+_SSE_HEADER_NAMES = frozenset(name.lower() for name, _ in _SSE_HEADERS)
 _MAX_ERROR_TEXT = 2000
 
 
@@ -157,7 +160,7 @@ class Relay:
             while True:
                 record.attach(channel, domain)
                 try:
-                    up = await self._send(call, snap, channel, key)
+                    up, removed = await self._send(call, snap, channel, key)
                 except UpstreamUnavailable as ex:
                     rt.scheduler.keys.mark_failed(channel.pool, key)
                     rt.scheduler.record_failure(channel)
@@ -166,7 +169,7 @@ class Relay:
                     tried.append(key)
                     break
                 if up.status < 400:
-                    return await self._success(call, snap, channel, key, up, record)
+                    return await self._success(call, snap, channel, key, up, record, removed)
                 body = await self._read_error(up)
                 last = Reply(up.status, [("Content-Type", "application/json")], body)
                 decision = rt.policy.decide(channel.uid, key, up.status, body)
@@ -242,7 +245,7 @@ class Relay:
 
     async def _send(
         self, call: Call, snap: Snapshot, channel: Channel, key: str
-    ) -> UpstreamResponse:
+    ) -> tuple[UpstreamResponse, tuple[str, ...]]:
         mapped = redirect_channel_model(channel, call.model)
         body = call.body if mapped == call.model else _with_model(call.payload, mapped)
         if call.pool == "messages":
@@ -259,7 +262,7 @@ class Relay:
             strip_rules=self.rt.strip_rules,
             overrides=overrides,
         )
-        return await self.rt.upstream.send(
+        up = await self.rt.upstream.send(
             "POST",
             url,
             headers,
@@ -267,6 +270,7 @@ class Relay:
             header_timeout=channel.response_header_timeout,
             insecure_skip_verify=channel.insecure_skip_verify,
         )
+        return up, headers.removed
 
     async def _read_error(self, up: UpstreamResponse) -> bytes:
         try:
@@ -284,14 +288,15 @@ class Relay:
         key: str,
         up: UpstreamResponse,
         record: LogRecord,
+        removed: tuple[str, ...],
     ) -> Reply:
         rt = self.rt
         rt.policy.record_success(channel.uid, key)
         rt.scheduler.record_success(channel, call.identity.client_id)
-        protocol = StreamProtocol.CLAUDE if call.pool == "messages" else StreamProtocol.RESPONSES
+        protocol = StreamProtocol.CLAUDE if call.pool == "messages" else StreamProtocol.OPENAI
         is_sse = "text/event-stream" in (up.content_type or "")
         if call.stream and is_sse and not up.content_encoding:
-            return await self._stream(call, snap, channel, up, record, protocol)
+            return await self._stream(call, snap, channel, up, record, protocol, removed)
         try:
             async with asyncio.timeout(rt.settings.request_timeout_ms / 1000):
                 body = await up.read()
@@ -303,6 +308,10 @@ class Relay:
             up.release()
         report = usage_from_json(body, protocol) if not up.content_encoding else UsageReport()
         await self._settle(call, snap, channel, record, report, up.status)
+        if snap.debug_log.enabled:
+            capture = BodyCapture(snap.debug_log.max_body_size)
+            capture.add(body)
+            await self._debug(call, record, removed, up.status, up.headers, capture)
         return Reply(up.status, list(up.headers), body)
 
     async def _stream(
@@ -313,8 +322,10 @@ class Relay:
         up: UpstreamResponse,
         record: LogRecord,
         protocol: StreamProtocol,
+        removed: tuple[str, ...],
     ) -> Reply:
         tap = SseUsageTap(protocol, clock=time.time)
+        capture = BodyCapture(snap.debug_log.max_body_size) if snap.debug_log.enabled else None
         chunks = up.iter_chunks()
         held = await self._hold_start(chunks, tap) if protocol is StreamProtocol.CLAUDE else []
         if tap.has_error and not tap.output_started:
@@ -330,17 +341,20 @@ class Relay:
         watcher = (
             asyncio.create_task(_watch_disconnect(call.receive, up, gone)) if call.receive else None
         )
-        headers = [(n, v) for n, v in up.headers if n.lower() != "content-type"] + list(
-            _SSE_HEADERS
-        )
+        headers = [(n, v) for n, v in up.headers if n.lower() not in _SSE_HEADER_NAMES]
+        headers += _SSE_HEADERS
 
         async def relay() -> AsyncIterator[bytes]:
             broke = ""
             try:
                 for chunk in held:
+                    if capture is not None:
+                        capture.add(chunk)
                     yield chunk
                 async for chunk in chunks:
                     tap.feed(chunk)
+                    if capture is not None:
+                        capture.add(chunk)
                     yield chunk
             except UpstreamUnavailable as ex:
                 broke = str(ex)
@@ -349,6 +363,8 @@ class Relay:
                     watcher.cancel()
                 up.release()
                 await self._end_stream(call, snap, channel, record, tap, gone.is_set(), broke)
+                if capture is not None:
+                    await self._debug(call, record, removed, up.status, up.headers, capture)
 
         return Reply(up.status, headers, stream=relay())
 
@@ -422,6 +438,31 @@ class Relay:
         await self._log(call, record)
         if not failed and call.logged:
             self.rt.quota.record(channel, call.model, priced.cost.total)
+
+    async def _debug(
+        self,
+        call: Call,
+        record: LogRecord,
+        removed: tuple[str, ...],
+        status: int,
+        headers: tuple[tuple[str, str], ...],
+        response: BodyCapture,
+    ) -> None:
+        if not call.logged:
+            return
+        row = debug_row(
+            log_id=record.id,
+            path=call.path,
+            request_headers=call.headers,
+            removed_headers=removed,
+            request_body=call.body,
+            response_status=status,
+            response_headers=headers,
+            response=response,
+        )
+        waiting = self.rt.writer.debug(row)
+        if waiting is not None:
+            await waiting
 
     def _new_record(self, call: Call) -> LogRecord:
         ident = call.identity
