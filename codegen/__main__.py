@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from codegen.migrations import lock_text, next_migration, read_state
+from codegen.migrations import lock_text, next_migration, read_state, sum_text
 from codegen.model import SchemaError, load_schema
 from codegen.render import render_static
 
@@ -26,7 +26,9 @@ def build(schema_path: Path, out: Path, check: bool) -> tuple[dict[str, str], li
     lock_path = out / "schema.lock.json"
     lock = json.loads(lock_path.read_text(encoding="utf-8")) if lock_path.exists() else None
     expected = {**render_static(schema)}
-    expected.update({f"migrations/{d}/{n}": t for d, files in state.files.items() for n, t in files.items()})
+    expected.update(
+        {f"migrations/{d}/{n}": t for d, files in state.files.items() for n, t in files.items()}
+    )
     problems: list[str] = []
     new = next_migration(schema, lock, state)
     if new is None:
@@ -34,11 +36,17 @@ def build(schema_path: Path, out: Path, check: bool) -> tuple[dict[str, str], li
             expected["schema.lock.json"] = lock_text(schema, lock["migration"])
         for d, files in state.files.items():
             if files:
-                expected[f"migrations/{d}/migrations.sum"] = (out / "migrations" / d / "migrations.sum").read_text(
-                    encoding="utf-8"
-                )
+                expected[f"migrations/{d}/migrations.sum"] = (
+                    out / "migrations" / d / "migrations.sum"
+                ).read_text(encoding="utf-8")
     elif check:
         problems.append("schema.yaml has changes without a migration: run `make codegen`")
+        # The missing migration is the problem; the lock and sums on disk are not extra files.
+        if lock is not None:
+            expected["schema.lock.json"] = lock_path.read_text(encoding="utf-8")
+        for d, files in state.files.items():
+            if files:
+                expected[f"migrations/{d}/migrations.sum"] = sum_text(files)
     else:
         expected.update(new)
     return dict(sorted(expected.items())), problems
@@ -56,7 +64,9 @@ def _on_disk(out: Path) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     """Run codegen; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if generated/ is stale; write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if generated/ is stale; write nothing"
+    )
     parser.add_argument("--schema", type=Path, default=Path("schema.yaml"))
     parser.add_argument("--out", type=Path, default=Path("generated"))
     args = parser.parse_args(argv)
@@ -80,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(expected[rel], encoding="utf-8")
     for rel in extra:
         (args.out / rel).unlink()
-    print(f"codegen: {len(changed)} file(s) written, {len(extra)} removed, {len(expected)} in generated/")
+    print(
+        f"codegen: {len(changed)} file(s) written, {len(extra)} removed, "
+        f"{len(expected)} in generated/"
+    )
     return 0
 
 

@@ -68,7 +68,10 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         bulk=_bulk(table.name, names, d),
         bulk_auto=_bulk(table.name, no_auto, d) if auto else None,
         upserts={",".join(key): render(_upsert(table, key, names)) for key in table.unique_keys},
-        upserts_many={",".join(key): render(_upsert(table, key, names, returning=False)) for key in table.unique_keys},
+        upserts_many={
+            ",".join(key): render(_upsert(table, key, names, returning=False))
+            for key in table.unique_keys
+        },
         ignore_many=render(_insert_ignore(table.name, names)),
         stage=_stage(table.name, names, d),
         update=_update(table, names, d),
@@ -124,7 +127,9 @@ def _insert_ignore_select(table: str, stage: str, columns: list[str]) -> exp.Ins
     return insert
 
 
-def _upsert(table: Table, key: tuple[str, ...], names: list[str], returning: bool = True) -> exp.Insert:
+def _upsert(
+    table: Table, key: tuple[str, ...], names: list[str], returning: bool = True
+) -> exp.Insert:
     auto = table.autoincrement
     # The autoincrement id is inserted only when it is the conflict key itself.
     columns = [n for n in names if auto is None or n != auto.name or key == (auto.name,)]

@@ -34,10 +34,14 @@ def column_def(col: Column, table: Table, d: Dialect) -> exp.ColumnDef:
         if not col.nullable:
             constraints.append(exp.ColumnConstraint(kind=exp.NotNullColumnConstraint()))
         if col.has_default:
-            constraints.append(exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(this=d.default(col))))
+            constraints.append(
+                exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(this=d.default(col)))
+            )
     if col.references is not None:
         constraints.append(exp.ColumnConstraint(kind=_reference(col)))
-    return exp.ColumnDef(this=exp.to_identifier(col.name), kind=d.column_type(col), constraints=constraints)
+    return exp.ColumnDef(
+        this=exp.to_identifier(col.name), kind=d.column_type(col), constraints=constraints
+    )
 
 
 def _reference(col: Column) -> exp.Reference:
@@ -48,7 +52,9 @@ def _reference(col: Column) -> exp.Reference:
     return exp.Reference(this=target, options=options)
 
 
-def create_table(table: Table, d: Dialect, name: str | None = None, if_not_exists: bool = False) -> exp.Create:
+def create_table(
+    table: Table, d: Dialect, name: str | None = None, if_not_exists: bool = False
+) -> exp.Create:
     """Return CREATE TABLE for a table (optionally under another name)."""
     items: list[exp.Expression] = [column_def(c, table, d) for c in table.columns]
     if len(table.primary_key) > 1:
@@ -60,7 +66,9 @@ def create_table(table: Table, d: Dialect, name: str | None = None, if_not_exist
 def create_index(index: Index) -> exp.Create:
     """Return CREATE [UNIQUE] INDEX."""
     params = exp.IndexParameters(columns=[exp.column(c) for c in index.columns])
-    target = exp.Index(this=exp.to_identifier(index.name), table=exp.to_table(index.table), params=params)
+    target = exp.Index(
+        this=exp.to_identifier(index.name), table=exp.to_table(index.table), params=params
+    )
     return exp.Create(kind="INDEX", this=target, unique=index.unique)
 
 
@@ -79,7 +87,9 @@ def insert_seed(table: Table, row: dict, d: Dialect) -> exp.Insert:
     return insert
 
 
-def statements_for_table(table: Table, d: Dialect, if_not_exists: bool = False) -> list[exp.Expression]:
+def statements_for_table(
+    table: Table, d: Dialect, if_not_exists: bool = False
+) -> list[exp.Expression]:
     """Return CREATE TABLE, its indexes and its seed rows."""
     out: list[exp.Expression] = [create_table(table, d, if_not_exists=if_not_exists)]
     out += [create_index(ix) for ix in sorted(table.indexes, key=lambda i: i.name)]

@@ -63,7 +63,10 @@ def diff(old: dict[str, Any] | None, schema: Schema, file: str = "schema.yaml") 
     for name in sorted(set(old_tables) - {t.name for t in schema.migrated_tables}):
         if name not in schema.dropped_tables:
             raise SchemaError(
-                file, 1, f"table '{name}' was removed; list it under 'dropped_tables' to drop it and its data"
+                file,
+                1,
+                f"table '{name}' was removed; "
+                "list it under 'dropped_tables' to drop it and its data",
             )
         ops.append(Op("drop_table", name))
     for table in schema.migrated_tables:
@@ -71,7 +74,9 @@ def diff(old: dict[str, Any] | None, schema: Schema, file: str = "schema.yaml") 
             ops += _diff_table(old_tables[table.name], table, file)
         else:
             ops.append(Op("create_table", table.name))
-            ops += [Op("create_index", table.name, ix.name, index=ix) for ix in _sorted(table.indexes)]
+            ops += [
+                Op("create_index", table.name, ix.name, index=ix) for ix in _sorted(table.indexes)
+            ]
             ops += [Op("insert_seed", table.name, row=row) for row in table.seed]
     return ops
 
@@ -84,13 +89,16 @@ def _diff_table(old: dict[str, Any], table: Table, file: str) -> list[Op]:
             ops.append(Op("rename_column", table.name, col.name, old=col.renamed_from))
             old_cols[col.name] = old_cols.pop(col.renamed_from)
     if list(old["primary_key"]) != list(table.primary_key):
-        raise SchemaError(file, table.line, f"table '{table.name}': changing the primary key is not supported")
+        raise SchemaError(
+            file, table.line, f"table '{table.name}': changing the primary key is not supported"
+        )
     for name in [c for c in old_cols if c not in {col.name for col in table.columns}]:
         if name not in table.dropped_columns:
             raise SchemaError(
                 file,
                 table.line,
-                f"column '{table.name}.{name}' was removed; list it under 'dropped_columns' to drop it and its data",
+                f"column '{table.name}.{name}' was removed; "
+                "list it under 'dropped_columns' to drop it and its data",
             )
         ops.append(Op("drop_column", table.name, name))
     for col in table.columns:
@@ -100,17 +108,23 @@ def _diff_table(old: dict[str, Any], table: Table, file: str) -> list[Op]:
             ops += _alter_column(table, col, old_cols[col.name], file)
     ops += _diff_indexes(old.get("indexes", {}), table)
     known = {_seed_key(table, r) for r in old.get("seed", [])}
-    ops += [Op("insert_seed", table.name, row=r) for r in table.seed if _seed_key(table, r) not in known]
+    ops += [
+        Op("insert_seed", table.name, row=r) for r in table.seed if _seed_key(table, r) not in known
+    ]
     return ops
 
 
 def _add_column(table: Table, col: Column, file: str) -> Op:
     if col.required:
         raise SchemaError(
-            file, col.line, f"new column '{table.name}.{col.name}' is NOT NULL without a default; give it one"
+            file,
+            col.line,
+            f"new column '{table.name}.{col.name}' is NOT NULL without a default; give it one",
         )
     if col.autoincrement:
-        raise SchemaError(file, col.line, f"cannot add autoincrement column '{table.name}.{col.name}'")
+        raise SchemaError(
+            file, col.line, f"cannot add autoincrement column '{table.name}.{col.name}'"
+        )
     return Op("add_column", table.name, col.name, column=col)
 
 
@@ -120,14 +134,19 @@ def _alter_column(table: Table, col: Column, spec: dict[str, Any], file: str) ->
         key
         for key, present in (
             ("type", spec["type"] != new["type"]),
-            ("default", ("default" in spec, spec.get("default")) != ("default" in new, new.get("default"))),
+            (
+                "default",
+                ("default" in spec, spec.get("default")) != ("default" in new, new.get("default")),
+            ),
             ("nullable", spec["nullable"] != new["nullable"]),
             ("references", spec.get("references") != new.get("references")),
         )
         if present
     )
     if spec.get("autoincrement", False) != col.autoincrement:
-        raise SchemaError(file, col.line, f"column '{table.name}.{col.name}': autoincrement cannot change")
+        raise SchemaError(
+            file, col.line, f"column '{table.name}.{col.name}': autoincrement cannot change"
+        )
     if "type" in changes and (spec["type"], col.type) not in WIDENING and not col.destructive:
         raise SchemaError(
             file,
@@ -135,7 +154,11 @@ def _alter_column(table: Table, col: Column, spec: dict[str, Any], file: str) ->
             f"column '{table.name}.{col.name}': {spec['type']} -> {col.type} may lose data; "
             "mark the column 'destructive: true' to allow it",
         )
-    return [Op("alter_column", table.name, col.name, column=col, changes=changes, old_spec=spec)] if changes else []
+    return (
+        [Op("alter_column", table.name, col.name, column=col, changes=changes, old_spec=spec)]
+        if changes
+        else []
+    )
 
 
 def _diff_indexes(old: dict[str, Any], table: Table) -> list[Op]:
@@ -182,7 +205,9 @@ def slug_for(ops: list[Op], first: bool) -> str:
     return (slug + ("_and_more" if len(ops) > 1 else ""))[:60]
 
 
-def render_ops(ops: list[Op], schema: Schema, old: dict[str, Any] | None, d: Dialect) -> list[exp.Expression]:
+def render_ops(
+    ops: list[Op], schema: Schema, old: dict[str, Any] | None, d: Dialect
+) -> list[exp.Expression]:
     """Return one dialect's statements for the operations, in order."""
     old_tables = dict((old or {}).get("tables", {}))
     rebuilt = {op.table for op in ops if _needs_rebuild(op, d)}
@@ -190,14 +215,21 @@ def render_ops(ops: list[Op], schema: Schema, old: dict[str, Any] | None, d: Dia
     for op in ops:
         if op.kind == "rename_table":
             old_tables[op.table] = old_tables.pop(op.name)
-        if op.table in rebuilt and op.kind in ("drop_column", "add_column", "alter_column", "create_index", "drop_index"):
+        if op.table in rebuilt and op.kind in (
+            "drop_column",
+            "add_column",
+            "alter_column",
+            "create_index",
+            "drop_index",
+        ):
             continue  # the rebuild below covers them
         if op.table in rebuilt and op.kind == "insert_seed":
             continue  # a new seed row may name a column only the rebuilt table has
         out += _render(op, schema, d)
     for name in sorted(rebuilt):
         out += _rebuild(schema.table(name), ops, old_tables[name], d)
-        out += [s for op in ops if op.table == name and op.kind == "insert_seed" for s in _render(op, schema, d)]
+        seeds = [op for op in ops if op.table == name and op.kind == "insert_seed"]
+        out += [s for op in seeds for s in _render(op, schema, d)]
     return out
 
 
@@ -211,7 +243,9 @@ def _needs_rebuild(op: Op, d: Dialect) -> bool:
         # and a REFERENCES column must default to NULL.
         col = op.column
         assert col is not None
-        expr_default = col.has_default and col.type == "timestamp" and not d.SUPPORTS_ADD_COLUMN_EXPR_DEFAULT
+        expr_default = (
+            col.has_default and col.type == "timestamp" and not d.SUPPORTS_ADD_COLUMN_EXPR_DEFAULT
+        )
         return expr_default or (col.references is not None and col.default is not None)
     return False
 
@@ -223,7 +257,11 @@ def _render(op: Op, schema: Schema, d: Dialect) -> list[exp.Expression]:
     if op.kind == "drop_table":
         return [exp.Drop(kind="TABLE", tables=[table])]
     if op.kind == "rename_table":
-        return [exp.Alter(this=exp.to_table(op.name), kind="TABLE", actions=[exp.AlterRename(this=table)])]
+        return [
+            exp.Alter(
+                this=exp.to_table(op.name), kind="TABLE", actions=[exp.AlterRename(this=table)]
+            )
+        ]
     if op.kind == "rename_column":
         rename = exp.RenameColumn(this=exp.column(op.old), to=exp.column(op.name))
         return [exp.Alter(this=table, kind="TABLE", actions=[rename])]
@@ -232,7 +270,8 @@ def _render(op: Op, schema: Schema, d: Dialect) -> list[exp.Expression]:
         coldef = column_def(op.column, schema.table(op.table), d)
         return [exp.Alter(this=table, kind="TABLE", actions=[coldef])]
     if op.kind == "drop_column":
-        return [exp.Alter(this=table, kind="TABLE", actions=[exp.Drop(kind="COLUMN", tables=[exp.column(op.name)])])]
+        drop = exp.Drop(kind="COLUMN", tables=[exp.column(op.name)])
+        return [exp.Alter(this=table, kind="TABLE", actions=[drop])]
     if op.kind == "alter_column":
         return _alter_statements(op, schema.table(op.table), d)
     if op.kind == "create_index":
@@ -272,7 +311,11 @@ def _alter_statements(op: Op, table: Table, d: Dialect) -> list[exp.Expression]:
         out.append(alter(drop=True, kind=exp.var("DEFAULT")))
     if "nullable" in op.changes:
         if not col.nullable and col.has_default:
-            fill = exp.update(table.name, {col.name: d.literal(col.type, col.default)}, where=exp.column(col.name).is_(exp.null()))
+            fill = exp.update(
+                table.name,
+                {col.name: d.literal(col.type, col.default)},
+                where=exp.column(col.name).is_(exp.null()),
+            )
             out.append(fill)
         out.append(alter(allow_null=col.nullable))
     if "references" in op.changes and col.references is not None:
@@ -295,12 +338,20 @@ def _add_foreign_key(table: str, col: Column) -> exp.Expression:
     fk = exp.ForeignKey(
         expressions=[exp.to_identifier(col.name)],
         reference=exp.Reference(
-            this=exp.Schema(this=exp.to_table(ref.table), expressions=[exp.to_identifier(ref.column)]),
+            this=exp.Schema(
+                this=exp.to_table(ref.table), expressions=[exp.to_identifier(ref.column)]
+            ),
             options=options,
         ),
     )
-    constraint = exp.Constraint(this=exp.to_identifier(f"{table}_{col.name}_fkey"), expressions=[fk])
-    return exp.Alter(this=exp.to_table(table), kind="TABLE", actions=[exp.AddConstraint(expressions=[constraint])])
+    constraint = exp.Constraint(
+        this=exp.to_identifier(f"{table}_{col.name}_fkey"), expressions=[fk]
+    )
+    return exp.Alter(
+        this=exp.to_table(table),
+        kind="TABLE",
+        actions=[exp.AddConstraint(expressions=[constraint])],
+    )
 
 
 def _rebuild(table: Table, ops: list[Op], old: dict[str, Any], d: Dialect) -> list[exp.Expression]:
@@ -313,15 +364,41 @@ def _rebuild(table: Table, ops: list[Op], old: dict[str, Any], d: Dialect) -> li
     kept = [c for c in table.columns if c.name in old_cols]
     select = exp.select(*[_copy_expr(c, old_cols[c.name], d) for c in kept]).from_(table.name)
     copy = exp.insert(select, temp, columns=[c.name for c in kept])
-    out: list[exp.Expression] = [
-        create_table(table, d, name=temp),
-        copy,
+    out: list[exp.Expression] = [create_table(table, d, name=temp), copy]
+    if table.autoincrement is not None:
+        out += _keep_sequence(table.name, temp)
+    out += [
         exp.Drop(kind="TABLE", tables=[exp.to_table(table.name)]),
-        exp.Alter(this=exp.to_table(temp), kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(table.name))]),
+        exp.Alter(
+            this=exp.to_table(temp),
+            kind="TABLE",
+            actions=[exp.AlterRename(this=exp.to_table(table.name))],
+        ),
     ]
     out += [create_index(ix) for ix in _sorted(table.indexes)]
-    out.append(exp.Pragma(this=exp.Anonymous(this="foreign_key_check", expressions=[exp.to_identifier(table.name)])))
+    out.append(
+        exp.Pragma(
+            this=exp.Anonymous(
+                this="foreign_key_check", expressions=[exp.to_identifier(table.name)]
+            )
+        )
+    )
     return out
+
+
+def _keep_sequence(table: str, temp: str) -> list[exp.Expression]:
+    """Carry an AUTOINCREMENT table's counter over to its rebuilt copy.
+
+    The copy's counter would restart at MAX(id), reusing the ids of deleted
+    rows; sqlite_sequence may be edited (https://sqlite.org/autoinc.html).
+    """
+    name = exp.column("name")
+    old_seq = exp.select(exp.Literal.string(temp), "seq").from_("sqlite_sequence")
+    old_seq = old_seq.where(name.eq(exp.Literal.string(table)))
+    return [
+        exp.delete("sqlite_sequence", where=name.eq(exp.Literal.string(temp))),
+        exp.insert(old_seq, "sqlite_sequence", columns=["name", "seq"]),
+    ]
 
 
 def _copy_expr(col: Column, spec: dict[str, Any], d: Dialect) -> exp.Expression:

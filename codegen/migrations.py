@@ -47,7 +47,8 @@ def read_state(out: Path) -> MigrationState:
             actual = sum_path.read_text(encoding="utf-8") if sum_path.exists() else ""
             if actual != sum_text(files[name]):
                 raise ValueError(
-                    f"generated/migrations/{name}: migrations.sum does not match the migration files "
+                    f"generated/migrations/{name}: migrations.sum does not match "
+                    "the migration files "
                     "(a migration was edited, removed or added by hand; migrations are append-only)"
                 )
     names = {d: list(f) for d, f in files.items()}
@@ -60,7 +61,9 @@ def _verify_numbers(dialect: str, names: list[str]) -> None:
     for i, name in enumerate(names, start=1):
         match = _NAME.match(name)
         if not match or int(match.group(1)) != i:
-            raise ValueError(f"generated/migrations/{dialect}/{name}: expected migration number {i:04d}")
+            raise ValueError(
+                f"generated/migrations/{dialect}/{name}: expected migration number {i:04d}"
+            )
 
 
 def sum_text(files: dict[str, str]) -> str:
@@ -73,7 +76,9 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def next_migration(schema: Schema, lock: dict[str, Any] | None, state: MigrationState) -> dict[str, str] | None:
+def next_migration(
+    schema: Schema, lock: dict[str, Any] | None, state: MigrationState
+) -> dict[str, str] | None:
     """Return the files of the next migration and the new lock, or None."""
     ops = diff(lock, schema)
     if not ops:
@@ -84,7 +89,9 @@ def next_migration(schema: Schema, lock: dict[str, Any] | None, state: Migration
     name = f"{number:04d}_{slug_for(ops, first=lock is None)}.sql"
     out: dict[str, str] = {}
     for dname, d in DIALECTS.items():
-        text = render_sql_file(schema, d, render_ops(ops, schema, lock, d), note=f"migration {name[:-4]}")
+        text = render_sql_file(
+            schema, d, render_ops(ops, schema, lock, d), note=f"migration {name[:-4]}"
+        )
         out[f"migrations/{dname}/{name}"] = text
         out[f"migrations/{dname}/migrations.sum"] = sum_text({**state.files[dname], name: text})
     out["schema.lock.json"] = lock_text(schema, name[:-4])
@@ -93,4 +100,10 @@ def next_migration(schema: Schema, lock: dict[str, Any] | None, state: Migration
 
 def lock_text(schema: Schema, migration: str) -> str:
     """Return schema.lock.json for the schema as of a migration."""
-    return canonical_json({"generated_by": f"ccbridge codegen {CODEGEN_VERSION}", "migration": migration, **schema.lock()})
+    return canonical_json(
+        {
+            "generated_by": f"ccbridge codegen {CODEGEN_VERSION}",
+            "migration": migration,
+            **schema.lock(),
+        }
+    )

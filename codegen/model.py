@@ -39,7 +39,16 @@ ON_DELETE = ("cascade", "set null", "restrict", "no action")
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TABLE_KEYS = frozenset(
-    ("columns", "indexes", "primary_key", "seed", "doc", "bootstrap", "renamed_from", "dropped_columns")
+    (
+        "columns",
+        "indexes",
+        "primary_key",
+        "seed",
+        "doc",
+        "bootstrap",
+        "renamed_from",
+        "dropped_columns",
+    )
 )
 _COLUMN_KEYS = frozenset(
     (
@@ -99,7 +108,11 @@ class Column:
             out["autoincrement"] = True
         if self.references:
             ref = self.references
-            out["references"] = {"table": ref.table, "column": ref.column, "on_delete": ref.on_delete}
+            out["references"] = {
+                "table": ref.table,
+                "column": ref.column,
+                "on_delete": ref.on_delete,
+            }
         return out
 
 
@@ -231,7 +244,9 @@ def parse_schema(text: str, file: str = "schema.yaml") -> Schema:
     dropped = tuple(_str_list(src, ("dropped_tables",), root.get("dropped_tables") or []))
     for name in dropped:
         if name in tables_raw:
-            raise src.error(("dropped_tables",), f"table '{name}' is marked dropped but still declared")
+            raise src.error(
+                ("dropped_tables",), f"table '{name}' is marked dropped but still declared"
+            )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Schema(tables=tables, queries=queries, dropped_tables=dropped, source_hash=digest)
 
@@ -256,7 +271,11 @@ def _parse_table(src: Located, name: str, spec: Any) -> Table:
     primary_key = _primary_key(src, path, spec, columns)
     if not primary_key:
         # Every DAO method that takes a row's key (get, update, delete, upsert) needs one.
-        raise src.error(path, f"table '{name}' has no primary key: mark a column 'primary_key: true' or list 'primary_key'")
+        raise src.error(
+            path,
+            f"table '{name}' has no primary key: "
+            "mark a column 'primary_key: true' or list 'primary_key'",
+        )
     # NOTE: a table-level key's columns are NOT NULL too; SQLite would accept NULL in
     # them (https://sqlite.org/lang_createtable.html#the_primary_key) and PostgreSQL
     # reports them NOT NULL, so the model and catalog.py must say so.
@@ -271,7 +290,10 @@ def _parse_table(src: Located, name: str, spec: Any) -> Table:
     dropped = tuple(_str_list(src, (*path, "dropped_columns"), spec.get("dropped_columns") or []))
     for col in dropped:
         if col in names:
-            raise src.error((*path, "dropped_columns"), f"column '{name}.{col}' is marked dropped but still declared")
+            raise src.error(
+                (*path, "dropped_columns"),
+                f"column '{name}.{col}' is marked dropped but still declared",
+            )
     renamed = spec.get("renamed_from")
     if renamed is not None:
         _check_ident(src, (*path, "renamed_from"), renamed, "table")
@@ -299,16 +321,29 @@ def _parse_column(src: Located, table: str, name: str, spec: Any) -> Column:
     if ctype not in TYPES:
         raise src.error(
             (*path, "type"),
-            f"column '{table}.{name}' has unknown type {ctype!r} (expected one of {', '.join(TYPES)})",
+            f"column '{table}.{name}' has unknown type {ctype!r} "
+            f"(expected one of {', '.join(TYPES)})",
         )
-    flags = {k: _bool(src, (*path, k), spec.get(k, False)) for k in ("primary_key", "autoincrement", "unique", "destructive")}
+    flags = {
+        k: _bool(src, (*path, k), spec.get(k, False))
+        for k in ("primary_key", "autoincrement", "unique", "destructive")
+    }
     if flags["autoincrement"] and ctype not in ("integer", "bigint"):
-        raise src.error((*path, "autoincrement"), f"autoincrement column '{table}.{name}' must be integer or bigint")
+        raise src.error(
+            (*path, "autoincrement"),
+            f"autoincrement column '{table}.{name}' must be integer or bigint",
+        )
     nullable = _bool(src, (*path, "nullable"), spec.get("nullable", not flags["primary_key"]))
     if flags["primary_key"] and nullable:
-        raise src.error((*path, "nullable"), f"primary key column '{table}.{name}' cannot be nullable")
+        raise src.error(
+            (*path, "nullable"), f"primary key column '{table}.{name}' cannot be nullable"
+        )
     has_default = "default" in spec
-    default = _check_default(src, (*path, "default"), table, name, ctype, spec.get("default")) if has_default else None
+    default = (
+        _check_default(src, (*path, "default"), table, name, ctype, spec.get("default"))
+        if has_default
+        else None
+    )
     renamed = spec.get("renamed_from")
     if renamed is not None:
         _check_ident(src, (*path, "renamed_from"), renamed, "column")
@@ -344,7 +379,10 @@ def _check_default(src: Located, path: tuple, table: str, col: str, ctype: str, 
         "blob": lambda v: False,
     }[ctype]
     if not ok(value):
-        hint = {"timestamp": " (only 'now' is allowed)", "blob": " (blob columns take no default)"}.get(ctype, "")
+        hint = {
+            "timestamp": " (only 'now' is allowed)",
+            "blob": " (blob columns take no default)",
+        }.get(ctype, "")
         raise src.error(path, f"{where} is {value!r}, which is not a {ctype}{hint}")
     if ctype == "real":
         return float(value)
@@ -364,20 +402,30 @@ def _parse_reference(src: Located, path: tuple, spec: Any) -> Reference | None:
     return Reference(table=spec["table"], column=spec["column"], on_delete=on_delete)
 
 
-def _primary_key(src: Located, path: tuple, spec: dict, columns: tuple[Column, ...]) -> tuple[str, ...]:
+def _primary_key(
+    src: Located, path: tuple, spec: dict, columns: tuple[Column, ...]
+) -> tuple[str, ...]:
     inline = tuple(c.name for c in columns if c.primary_key)
     declared = spec.get("primary_key")
     if declared is None:
         return inline
     if inline:
-        raise src.error((*path, "primary_key"), "declare the primary key on the columns or on the table, not both")
+        raise src.error(
+            (*path, "primary_key"),
+            "declare the primary key on the columns or on the table, not both",
+        )
     names = _str_list(src, (*path, "primary_key"), declared)
     known = {c.name: c for c in columns}
     for name in names:
         if name not in known:
-            raise src.error((*path, "primary_key"), f"primary key column '{name}' is not a column of '{path[1]}'")
+            raise src.error(
+                (*path, "primary_key"),
+                f"primary key column '{name}' is not a column of '{path[1]}'",
+            )
         if known[name].nullable and "nullable" in (spec["columns"].get(name) or {}):
-            raise src.error((*path, "primary_key"), f"primary key column '{name}' cannot be nullable")
+            raise src.error(
+                (*path, "primary_key"), f"primary key column '{name}' cannot be nullable"
+            )
     return tuple(names)
 
 
@@ -399,15 +447,27 @@ def _parse_indexes(
             raise src.error(ipath, f"index '{iname}' needs at least one column")
         for col in cols:
             if col not in names:
-                raise src.error((*ipath, "columns"), f"index '{iname}' names missing column '{table}.{col}'")
-        out.append(Index(iname, table, tuple(cols), _bool(src, (*ipath, "unique"), ispec.get("unique", False)), src.line(*ipath)))
+                raise src.error(
+                    (*ipath, "columns"), f"index '{iname}' names missing column '{table}.{col}'"
+                )
+        out.append(
+            Index(
+                iname,
+                table,
+                tuple(cols),
+                _bool(src, (*ipath, "unique"), ispec.get("unique", False)),
+                src.line(*ipath),
+            )
+        )
     for col in columns:
         if col.unique:
             out.append(Index(f"uq_{table}_{col.name}", table, (col.name,), True, col.line))
     return tuple(out)
 
 
-def _parse_seed(src: Located, path: tuple, spec: Any, columns: tuple[Column, ...]) -> tuple[dict, ...]:
+def _parse_seed(
+    src: Located, path: tuple, spec: Any, columns: tuple[Column, ...]
+) -> tuple[dict, ...]:
     if not isinstance(spec, list):
         raise src.error((*path, "seed"), "'seed' must be a list of rows")
     known = {c.name: c for c in columns}
@@ -421,7 +481,9 @@ def _parse_seed(src: Located, path: tuple, spec: Any, columns: tuple[Column, ...
             _check_default(src, (*path, "seed", i, key), path[1], key, known[key].type, value)
         missing = [c.name for c in columns if c.required and c.name not in row]
         if missing:
-            raise src.error((*path, "seed", i), f"seed row lacks required column(s) {', '.join(missing)}")
+            raise src.error(
+                (*path, "seed", i), f"seed row lacks required column(s) {', '.join(missing)}"
+            )
         rows.append(dict(row))
     return tuple(rows)
 
@@ -436,18 +498,28 @@ def _check_references(src: Located, tables: tuple[Table, ...]) -> None:
             path = ("tables", table.name, "columns", col.name, "references")
             target = by_name.get(ref.table)
             if target is None:
-                raise src.error(path, f"foreign key '{table.name}.{col.name}' references missing table '{ref.table}'")
+                raise src.error(
+                    path,
+                    f"foreign key '{table.name}.{col.name}' references missing table '{ref.table}'",
+                )
             if ref.column not in {c.name for c in target.columns}:
                 raise src.error(
-                    path, f"foreign key '{table.name}.{col.name}' references missing column '{ref.table}.{ref.column}'"
+                    path,
+                    f"foreign key '{table.name}.{col.name}' references missing column "
+                    f"'{ref.table}.{ref.column}'",
                 )
             if (ref.column,) not in target.unique_keys:
-                raise src.error(path, f"foreign key target '{ref.table}.{ref.column}' is not a primary or unique key")
+                raise src.error(
+                    path,
+                    f"foreign key target '{ref.table}.{ref.column}' is not a primary or unique key",
+                )
     index_names: dict[str, str] = {}
     for table in tables:
         for ix in table.indexes:
             if ix.name in index_names:
-                raise src.error(("tables", table.name, "indexes", ix.name), f"duplicate index name '{ix.name}'")
+                raise src.error(
+                    ("tables", table.name, "indexes", ix.name), f"duplicate index name '{ix.name}'"
+                )
             index_names[ix.name] = table.name
 
 
@@ -455,7 +527,9 @@ def _parse_query(src: Located, name: str, spec: Any) -> Query:
     path = ("queries", name)
     owner, dot, method = name.partition(".")
     if not dot or not _IDENT.match(owner) or not _IDENT.match(method):
-        raise src.error(path, f"query name '{name}' must be '<table or group>.<method>' in snake_case")
+        raise src.error(
+            path, f"query name '{name}' must be '<table or group>.<method>' in snake_case"
+        )
     if not isinstance(spec, dict):
         raise src.error(path, f"query '{name}' must be a mapping")
     _check_keys(src, path, spec, _QUERY_KEYS)
@@ -473,12 +547,15 @@ def _parse_query(src: Located, name: str, spec: Any) -> Query:
     elif isinstance(sql, dict) and set(sql) == set(dialects):
         per_dialect = {d: str(s).strip() for d, s in sql.items()}
     else:
-        raise src.error((*path, "sql"), f"'sql' must be one string or one per dialect ({', '.join(dialects)})")
+        raise src.error(
+            (*path, "sql"), f"'sql' must be one string or one per dialect ({', '.join(dialects)})"
+        )
     params = _typed_pairs(src, (*path, "params"), spec.get("params") or {})
     raw = _bool(src, (*path, "raw"), spec.get("raw", False))
     if raw and (neutral is not None or params or kind != "exec"):
         raise src.error(
-            (*path, "raw"), "a raw query is written per dialect, takes no parameters and is of kind 'exec'"
+            (*path, "raw"),
+            "a raw query is written per dialect, takes no parameters and is of kind 'exec'",
         )
     returns_raw = spec.get("returns")
     returns: tuple[tuple[str, str], ...] | str | None
@@ -514,7 +591,10 @@ def _typed_pairs(src: Located, path: tuple, spec: Any) -> tuple[tuple[str, str],
     for key, value in spec.items():
         _check_ident(src, (*path, key), key, "name")
         if value not in TYPES:
-            raise src.error((*path, key), f"'{key}' has unknown type {value!r} (expected one of {', '.join(TYPES)})")
+            raise src.error(
+                (*path, key),
+                f"'{key}' has unknown type {value!r} (expected one of {', '.join(TYPES)})",
+            )
     return tuple(spec.items())
 
 
@@ -529,7 +609,9 @@ def _check_ident(src: Located, path: tuple, name: Any, what: str) -> None:
 def _check_keys(src: Located, path: tuple, spec: dict, allowed: frozenset[str]) -> None:
     for key in spec:
         if key not in allowed:
-            raise src.error((*path, key), f"unknown key '{key}' (expected one of {', '.join(sorted(allowed))})")
+            raise src.error(
+                (*path, key), f"unknown key '{key}' (expected one of {', '.join(sorted(allowed))})"
+            )
 
 
 def _bool(src: Located, path: tuple, value: Any) -> bool:

@@ -29,7 +29,9 @@ class CompiledQuery:
     placeholders: tuple[str, ...]
 
 
-def compile_query(query: Query, schema: Schema, d: Dialect, file: str = "schema.yaml") -> CompiledQuery:
+def compile_query(
+    query: Query, schema: Schema, d: Dialect, file: str = "schema.yaml"
+) -> CompiledQuery:
     """Parse, rewrite and render a named query for a dialect."""
     neutral = query.sql is not None
     text = query.sql if neutral else query.sql_by_dialect[d.NAME]
@@ -40,7 +42,9 @@ def compile_query(query: Query, schema: Schema, d: Dialect, file: str = "schema.
     try:
         tree = sqlglot.parse_one(text, read="postgres" if neutral else d.SQLGLOT)
     except ParseError as ex:
-        raise SchemaError(file, query.line, f"query '{query.name}': {ex.errors[0]['description']}") from None
+        raise SchemaError(
+            file, query.line, f"query '{query.name}': {ex.errors[0]['description']}"
+        ) from None
     if isinstance(query.returns, str):
         tree = _expand_star(tree, query, schema, file)
     if neutral:
@@ -51,7 +55,8 @@ def compile_query(query: Query, schema: Schema, d: Dialect, file: str = "schema.
         raise SchemaError(
             file,
             query.line,
-            f"query '{query.name}' uses parameters {sorted(placeholders)} but declares {sorted(declared)}",
+            f"query '{query.name}' uses parameters {sorted(placeholders)} "
+            f"but declares {sorted(declared)}",
         )
     if d.ESCAPE_PERCENT:
         tree = _double_percent(tree)
@@ -64,9 +69,13 @@ def _expand_star(tree: exp.Expression, query: Query, schema: Schema, file: str) 
     try:
         table = schema.table(str(query.returns))
     except KeyError:
-        raise SchemaError(file, query.line, f"query '{query.name}' returns unknown table '{query.returns}'") from None
+        raise SchemaError(
+            file, query.line, f"query '{query.name}' returns unknown table '{query.returns}'"
+        ) from None
     if not isinstance(tree, exp.Select) or not isinstance(tree.expressions[0], exp.Star):
-        raise SchemaError(file, query.line, f"query '{query.name}' returns rows of a table, so it must SELECT *")
+        raise SchemaError(
+            file, query.line, f"query '{query.name}' returns rows of a table, so it must SELECT *"
+        )
     return tree.select(*[c.name for c in field_order(table)], append=False)
 
 

@@ -33,6 +33,8 @@ _PY_TYPES = {
     "json": "Any",
     "blob": "bytes",
 }
+
+
 def header(schema: Schema, comment: str) -> str:
     """Return the fixed 'generated, do not edit' header."""
     return (
@@ -51,7 +53,9 @@ def _env(schema: Schema) -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["pystr"] = _pystr
-    env.filters["pydict"] = lambda d: "{" + ", ".join(f"{_pystr(k)}: {_pystr(v)}" for k, v in d.items()) + "}"
+    env.filters["pydict"] = lambda d: (
+        "{" + ", ".join(f"{_pystr(k)}: {_pystr(v)}" for k, v in d.items()) + "}"
+    )
     env.globals["header"] = lambda comment: header(schema, comment)
     return env
 
@@ -60,7 +64,8 @@ def render_static(schema: Schema) -> dict[str, str]:
     """Render every generated file that follows from the schema alone."""
     env = _env(schema)
     files: dict[str, str] = {
-        "__init__.py": f'{header(schema, "#")}\n"""Generated storage code; see schema.yaml and docs/storage.md."""\n',
+        "__init__.py": f"{header(schema, '#')}\n"
+        + '"""Generated storage code; see schema.yaml and docs/storage.md."""\n',
         "rows.py": env.get_template("rows.py.j2").render(**_rows_context(schema)),
         "dao.py": env.get_template("dao.py.j2").render(**_dao_context(schema)),
         "catalog.py": _catalog(schema),
@@ -68,7 +73,12 @@ def render_static(schema: Schema) -> dict[str, str]:
     for name, d in DIALECTS.items():
         statements = [s for t in schema.migrated_tables for s in statements_for_table(t, d)]
         files[f"sql/{name}/schema.sql"] = render_sql_file(schema, d, statements)
-        boot = [s for t in schema.tables if t.bootstrap for s in statements_for_table(t, d, if_not_exists=True)]
+        boot = [
+            s
+            for t in schema.tables
+            if t.bootstrap
+            for s in statements_for_table(t, d, if_not_exists=True)
+        ]
         files[f"sql/{name}/bootstrap.sql"] = render_sql_file(schema, d, boot)
     return dict(sorted(files.items()))
 
@@ -117,7 +127,8 @@ def _rows_context(schema: Schema) -> dict[str, Any]:
             "row": f"{_pascal(t.name)}Row",
             "doc": t.doc or f"A row of {t.name}.",
             "fields": [
-                {"name": c.name, "annotation": _annotation(c), "default_src": _py_default(c)} for c in field_order(t)
+                {"name": c.name, "annotation": _annotation(c), "default_src": _py_default(c)}
+                for c in field_order(t)
             ],
         }
         for t in schema.tables
@@ -198,7 +209,10 @@ def _stmts(t: Table, sql: Any) -> dict[str, Any]:
         "bulk": _stmt_src(f"{n}.insert_many", "copyfrom", sql.bulk, True),
         "bulk_auto": _stmt_src(f"{n}.insert_many", "copyfrom", sql.bulk_auto, True),
         "upserts": [(k, _stmt_src(f"{n}.upsert", "one", s, True)) for k, s in sql.upserts.items()],
-        "upserts_many": [(k, _stmt_src(f"{n}.upsert_many", "batchexec", s, True)) for k, s in sql.upserts_many.items()],
+        "upserts_many": [
+            (k, _stmt_src(f"{n}.upsert_many", "batchexec", s, True))
+            for k, s in sql.upserts_many.items()
+        ],
         "ignore_many": _stmt_src(f"{n}.insert_many_ignore", "batchexec", sql.ignore_many, True),
         "stage": [_stmt_src(f"{n}.insert_many_ignore", "exec", s, True) for s in sql.stage],
         "update": _stmt_src(f"{n}.update", "execrows", sql.update, True),
@@ -210,7 +224,9 @@ def _stmts(t: Table, sql: Any) -> dict[str, Any]:
 def _dao_context(schema: Schema) -> dict[str, Any]:
     tables = [_table_context(t) for t in schema.tables]
     by_table = {t["name"]: t for t in tables}
-    owners = list(dict.fromkeys([t.name for t in schema.tables] + [q.owner for q in schema.queries]))
+    owners = list(
+        dict.fromkeys([t.name for t in schema.tables] + [q.owner for q in schema.queries])
+    )
     groups = []
     for owner in owners:
         table = by_table.get(owner)
@@ -219,7 +235,8 @@ def _dao_context(schema: Schema) -> dict[str, Any]:
         doc = f"Rows of {owner}." if table else f"The {owner} queries."
         groups.append({"attr": owner, "dao": dao, "table": table, "queries": queries, "doc": doc})
     row_imports = sorted(
-        {t["row"] for t in tables} | {_result_name(q) for q in schema.queries if isinstance(q.returns, tuple)}
+        {t["row"] for t in tables}
+        | {_result_name(q) for q in schema.queries if isinstance(q.returns, tuple)}
     )
     return {
         "tables": tables,
@@ -239,7 +256,10 @@ def _query_context(q: Query, schema: Schema) -> dict[str, Any]:
         lines = _query_call(q, schema, d, f"_Q_{const}_{d.upper()}")
         if last:
             if len(q.dialects) < len(DIALECTS):
-                body += [f'if ex.dialect != "{d}":', f'    raise ValueError("{q.name} runs on {d} only")']
+                body += [
+                    f'if ex.dialect != "{d}":',
+                    f'    raise ValueError("{q.name} runs on {d} only")',
+                ]
             body += lines
         else:
             body += [f'if ex.dialect == "{d}":'] + ["    " + line for line in lines]
@@ -279,7 +299,9 @@ def _query_call(q: Query, schema: Schema, d: str, stmt: str) -> list[str]:
         decode = f"_{q.returns}_from_{d}(row)"
     else:
         assert q.returns is not None
-        values = [_codec(dialect.RESULT_CODEC.get(t), f"row[{i}]") for i, (_, t) in enumerate(q.returns)]
+        values = [
+            _codec(dialect.RESULT_CODEC.get(t), f"row[{i}]") for i, (_, t) in enumerate(q.returns)
+        ]
         decode = values[0] if q.kind == "scalar" else f"{_result_name(q)}({', '.join(values)})"
     if q.kind == "many":
         return [f"rows = await ex.fetch_all({args})", f"return [{decode} for row in rows]"]
@@ -294,12 +316,16 @@ def _catalog(schema: Schema) -> str:
             cols = {
                 c.name: [
                     d.INTROSPECTED_TYPE[c.type],
-                    not c.nullable and not (c.autoincrement and not d.AUTOINCREMENT_REPORTS_NOT_NULL),
+                    not c.nullable
+                    and not (c.autoincrement and not d.AUTOINCREMENT_REPORTS_NOT_NULL),
                     c.name in t.primary_key,
                 ]
                 for c in t.columns
             }
-            indexes = {ix.name: [ix.unique, list(ix.columns)] for ix in sorted(t.indexes, key=lambda i: i.name)}
+            indexes = {
+                ix.name: [ix.unique, list(ix.columns)]
+                for ix in sorted(t.indexes, key=lambda i: i.name)
+            }
             tables[t.name] = {"columns": cols, "indexes": indexes}
         expected[name] = {"tables": tables}
     body = pprint.pformat(expected, indent=1, width=110, sort_dicts=False)
