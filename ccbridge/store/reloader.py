@@ -60,16 +60,13 @@ class Reloader:
         """Reload what other instances may have changed."""
         rt = self.rt
         daos = rt.db.daos
-        if await read_revision(rt.db) != rt.snapshot.revision:
-            rt.swap(await load_snapshot(rt.db))
-            self.reloads += 1
-            log.info("config revision %d loaded", rt.snapshot.revision)
-        # With flushes held off, the database plus the writer's queue is
-        # everything: a suspension or increment made here is never dropped.
-        async with rt.writer.paused():
-            suspensions = await daos.channel_suspensions.list()
-            rt.load_suspensions([*suspensions, *rt.writer.unwritten_suspensions()])
-            rt.quota.load(await daos.channel_usage.list(), rt.writer.unwritten_usage())
+        async with self._lock:  # a poll and a NOTIFY may arrive together
+            if await read_revision(rt.db) != rt.snapshot.revision:
+                rt.swap(await load_snapshot(rt.db))
+                self.reloads += 1
+                log.info("config revision %d loaded", rt.snapshot.revision)
+            rt.load_suspensions(await daos.channel_suspensions.list())
+            rt.quota.load(await daos.channel_usage.list())
 
     async def maintain(self) -> None:
         """Run the once-a-minute housekeeping."""
