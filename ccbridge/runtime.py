@@ -42,6 +42,8 @@ class Runtime:
         self.strip_rules = _strip_rules(snapshot)
         # Reload from the database now; the gateway wires in its reloader.
         self.reload: Callable[[], Awaitable[None]] = _nothing
+        # Runs after every committed config write (JSON mode writes its files).
+        self.after_config_write: Callable[[], Awaitable[None]] = _nothing
 
     def swap(self, snapshot: Snapshot) -> None:
         """Adopt a new config snapshot (one attribute store: atomic)."""

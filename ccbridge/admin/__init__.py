@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import falcon.asgi
 
+from ccbridge.admin import (
+    aliases,
+    backup,
+    channel_info,
+    channels,
+    keys,
+    logs,
+    openapi,
+    pricing,
+    settings_api,
+)
 from ccbridge.runtime import Runtime
 
 __all__ = ("register",)
 
 
 def register(app: falcon.asgi.App, rt: Runtime) -> None:
-    """Add every admin route to the app."""
-    # NOTE(admin): one line per module, e.g. `channels.register(app, rt)`.
-    del app, rt
+    """Add every admin route to the app (one line per module)."""
+    channels.register(app, rt)
+    channel_info.register(app, rt)
+    keys.register(app, rt)
+    pricing.register(app, rt)
+    aliases.register(app, rt)
+    settings_api.register(app, rt)
+    backup.register(app, rt)
+    logs.register(app, rt)
+    # NOTE(admin): last, so the document describes every module listed in openapi.MODULES.
+    openapi.register(app, openapi.build_document())

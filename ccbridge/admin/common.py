@@ -9,27 +9,39 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import falcon
 import falcon.asgi
 
 from ccbridge.errors import StaleRevision
 from ccbridge.proxy.auth import authenticate, client_secret
+from ccbridge.proxy.blocking import AccessGuard
+from ccbridge.proxy.permissions import check_endpoint
 from ccbridge.runtime import Runtime
+from ccbridge.store.configwrite import config_write
 from ccbridge.store.snapshot import ClientKey
+from generated.dao import Daos
 
 __all__ = (
     "AdminAuth",
     "AdminError",
+    "admin_key",
     "body_object",
     "if_match",
     "opt",
     "problem",
+    "read_config",
     "render_admin_error",
+    "reply",
     "set_etag",
+    "write_config",
 )
+
+T = TypeVar("T")
+# Paths a non-admin key may read when its allowlist names the endpoint.
+_ENDPOINT_PATHS = {"/api/messages/channels/current": "messages_current_channel"}
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
@@ -41,14 +53,24 @@ class AdminError(Exception):
         status: HTTP status (400, 401, 403, 404, 409, 422, …).
         detail: What went wrong, for a person.
         code: Stable machine code, e.g. ``CHANNEL_NOT_FOUND``.
+        headers: Response headers to send with it (e.g. Retry-After).
         extra: More members of the problem object (e.g. the field).
     """
 
-    def __init__(self, status: int, detail: str, code: str = "", **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        code: str = "",
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.code = code
+        self.headers = dict(headers or {})
         self.extra = extra
 
 
@@ -82,25 +104,58 @@ async def render_admin_error(
     resp.status = ex.status
     resp.content_type = "application/problem+json"
     resp.data = problem(ex.status, ex.detail, ex.code, **ex.extra)
+    for name, value in ex.headers.items():
+        resp.set_header(name, value)
 
 
 class AdminAuth:
-    """Falcon middleware: /api needs an admin key or the master key."""
+    """Falcon middleware: /api needs an admin key or the master key.
 
-    def __init__(self, rt_ref: Any) -> None:
+    Before authenticating it applies the /api rate limit of the
+    ``ratelimit`` setting (per client address); a failed authentication is
+    counted by the guard, which blocks the address on every path once a
+    threshold is reached.
+    """
+
+    def __init__(self, rt_ref: Callable[[], Runtime | None], guard: AccessGuard) -> None:
         self._rt_ref = rt_ref  # a callable returning the Runtime, set after startup
+        self._guard = guard
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Authenticate /api requests; put the key on req.context."""
         if not req.path.startswith("/api/"):
             return
-        rt: Runtime = self._rt_ref()
+        rt = self._rt_ref()
+        if rt is None:
+            raise AdminError(503, "ccbridge is starting", "STARTING")
+        guard = self._guard
+        await guard.refresh(rt)
+        address = req.remote_addr or ""
+        decision = guard.admin_hit(address)
+        if not decision.allowed:
+            raise AdminError(
+                429,
+                "Request rate limit exceeded, please try again later",
+                "RATE_LIMITED",
+                headers=decision.headers(),
+            )
         key = authenticate(client_secret(req.headers, req.params), rt.snapshot, rt.master_key)
         if key is None:
+            guard.record_failure(address)
             raise AdminError(401, "Invalid or missing access key", "UNAUTHORIZED")
-        if not key.is_admin:
+        guard.clear_failures(address)
+        if not key.is_admin and not _endpoint_allowed(key, req):
             raise AdminError(403, "Admin privileges required", "ADMIN_REQUIRED")
         req.context.key = key
+
+
+def _endpoint_allowed(key: ClientKey, req: falcon.asgi.Request) -> bool:
+    endpoint = _ENDPOINT_PATHS.get(req.path) if req.method == "GET" else None
+    if endpoint is None or key.allowed_endpoints is None:
+        return False
+    if check_endpoint(key, endpoint) is not None:
+        raise AdminError(403, f"Endpoint {req.path} not allowed", "ENDPOINT_NOT_ALLOWED")
+    return True
 
 
 def admin_key(req: falcon.asgi.Request) -> ClientKey:
@@ -111,6 +166,41 @@ def admin_key(req: falcon.asgi.Request) -> ClientKey:
 def set_etag(resp: falcon.asgi.Response, revision: int) -> None:
     """Send the config revision as the entity tag."""
     resp.set_header("ETag", f'"{revision}"')
+
+
+def reply(
+    resp: falcon.asgi.Response, media: Any, revision: int | None = None, status: int = 200
+) -> None:
+    """Answer with JSON, and the config revision as ETag when given."""
+    resp.status = status
+    resp.media = media
+    if revision is not None:
+        set_etag(resp, revision)
+
+
+async def read_config(rt: Runtime, read: Callable[[Daos], Awaitable[T]]) -> tuple[T, int]:
+    """Run ``read`` in one read-only transaction; return it and the revision."""
+    async with rt.db.transaction(readonly=True) as tx:
+        row = await tx.settings.get("config_revision")
+        result = await read(tx)
+    return result, int(row.value) if row is not None else 0
+
+
+async def write_config(
+    req: falcon.asgi.Request, rt: Runtime, change: Callable[[Daos], Awaitable[T]]
+) -> tuple[T, int]:
+    """Apply ``change`` as one config write based on the request's If-Match.
+
+    Returns:
+        What ``change`` returned, and the new config revision.
+
+    Raises:
+        StaleRevision: If-Match names another revision (409, nothing written).
+        AdminError: Raised by ``change``; the transaction is rolled back.
+    """
+    async with config_write(rt, if_match(req)) as write:
+        result = await change(write.tx)
+    return result, write.revision
 
 
 def if_match(req: falcon.asgi.Request) -> int | None:

@@ -307,7 +307,9 @@ class Relay:
         finally:
             up.release()
         report = usage_from_json(body, protocol) if not up.content_encoding else UsageReport()
-        await self._settle(call, snap, channel, record, report, up.status)
+        # An error body is no success, whatever the status (and uses no quota).
+        error = report.error_message or report.error_type
+        await self._settle(call, snap, channel, record, report, up.status, error)
         if snap.debug_log.enabled:
             capture = BodyCapture(snap.debug_log.max_body_size)
             capture.add(body)

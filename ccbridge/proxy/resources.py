@@ -8,6 +8,7 @@ awaits the database.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import falcon
@@ -97,6 +98,10 @@ class _Proxied:
         if denial is not None:
             raise ProxyError(403, denial.message, denial.code)
         self._limit(key, resp)
+        if not key.is_master:
+            waiting = self.rt.writer.touch_key(key.id, datetime.now(UTC))
+            if waiting is not None:  # the writer is full: back-pressure
+                await waiting
         return Call(
             pool=self.POOL,
             endpoint=self.LOG_ENDPOINT,

@@ -52,3 +52,4 @@ async def config_write(rt: Runtime, expected: int | None = None) -> AsyncIterato
         if rt.db.dialect == "postgres":
             await tx.settings.notify(channel=CONFIG_CHANNEL, payload=str(write.revision))
     await rt.reload()
+    await rt.after_config_write()

@@ -64,10 +64,18 @@ class QuotaBook:
         self._used: dict[str, float] = {}
         self._last_reset: dict[str, datetime | None] = {}
 
-    def load(self, rows: Iterable[ChannelUsageRow]) -> None:
-        """Replace the local view with the database's rows."""
+    def load(self, rows: Iterable[ChannelUsageRow], unwritten: Iterable[UsageAdd] = ()) -> None:
+        """Replace the local view with the database's rows.
+
+        Args:
+            rows: channel_usage rows as read.
+            unwritten: Increments still queued in the writer, so not in rows.
+        """
         self._used = {r.channel_uid: r.used for r in rows}
         self._last_reset = {r.channel_uid: r.last_reset_at for r in rows}
+        for add in unwritten:
+            self._used[add.channel_uid] = self._used.get(add.channel_uid, 0.0) + add.amount
+            self._last_reset.setdefault(add.channel_uid, add.at)
 
     def used(self, channel: Channel) -> float:
         """Return the usage of the channel's current period."""

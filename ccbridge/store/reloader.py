@@ -4,6 +4,7 @@ Every CONFIG_POLL_INTERVAL seconds: reload the config snapshot when the
 revision moved, and refresh suspensions and quota usage written by other
 instances. Every minute: settle stale pending log rows, drop expired
 suspensions, reset quotas whose period ended, sweep in-memory state.
+Every hour: expire debug logs. At start: count rows no rollup holds yet.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ccbridge.runtime import Runtime
+from ccbridge.store import rollupdb
 from ccbridge.store.configwrite import CONFIG_CHANNEL
 from ccbridge.store.loader import load_snapshot, read_revision
+from ccbridge.store.logevents import LOG_EVENTS_CHANNEL
+from ccbridge.store.logmaint import expire_debug_logs
 from generated.dao import Daos
 
 __all__ = ("Reloader", "STALE_PENDING")
@@ -25,6 +30,7 @@ log = logging.getLogger("ccbridge.reloader")
 
 STALE_PENDING = timedelta(seconds=300)
 _MAINTENANCE_EVERY = 60.0
+_DEBUG_EXPIRY_EVERY = 3600.0
 
 
 class Reloader:
@@ -36,12 +42,17 @@ class Reloader:
         self._lock = asyncio.Lock()
         self.reloads = 0
         # NOTIFY channel -> handler of its payload (config is handled here).
-        self.handlers: dict[str, Callable[[str], object]] = {}
+        self.handlers: dict[str, Callable[[str], object]] = {
+            LOG_EVENTS_CHANNEL: rt.writer.events.receive_remote,
+        }
+        self._debug_expired_at: float | None = None
 
     async def start(self) -> None:
         """Refresh once now, then keep refreshing in the background."""
         self.rt.reload = self.refresh
         await self.refresh()
+        if await rollupdb.rebuild_if_missing(self.rt.db):
+            log.info("request log rollups rebuilt from the stored rows")
         await self.maintain()
         self._tasks.append(asyncio.create_task(self._run(), name="ccbridge-reloader"))
         if self.rt.db.dialect == "postgres":
@@ -60,13 +71,16 @@ class Reloader:
         """Reload what other instances may have changed."""
         rt = self.rt
         daos = rt.db.daos
-        async with self._lock:  # a poll and a NOTIFY may arrive together
-            if await read_revision(rt.db) != rt.snapshot.revision:
-                rt.swap(await load_snapshot(rt.db))
-                self.reloads += 1
-                log.info("config revision %d loaded", rt.snapshot.revision)
-            rt.load_suspensions(await daos.channel_suspensions.list())
-            rt.quota.load(await daos.channel_usage.list())
+        if await read_revision(rt.db) != rt.snapshot.revision:
+            rt.swap(await load_snapshot(rt.db))
+            self.reloads += 1
+            log.info("config revision %d loaded", rt.snapshot.revision)
+        # With flushes held off, the database plus the writer's queue is
+        # everything: a suspension or increment made here is never dropped.
+        async with rt.writer.paused():
+            suspensions = await daos.channel_suspensions.list()
+            rt.load_suspensions([*suspensions, *rt.writer.unwritten_suspensions()])
+            rt.quota.load(await daos.channel_usage.list(), rt.writer.unwritten_usage())
 
     async def maintain(self) -> None:
         """Run the once-a-minute housekeeping."""
@@ -84,6 +98,20 @@ class Reloader:
                 rt.quota.reset_local(channel.uid, now)
         rt.scheduler.sweep()
         rt.rate_limiter.sweep()
+        await self._expire_debug_logs(now)
+
+    async def _expire_debug_logs(self, now: datetime) -> None:
+        """Apply the debug-log retention settings, at most once an hour."""
+        clock = time.monotonic()
+        if (
+            self._debug_expired_at is not None
+            and clock - self._debug_expired_at < _DEBUG_EXPIRY_EVERY
+        ):
+            return
+        self._debug_expired_at = clock
+        done = await expire_debug_logs(self.rt.db.daos, self.rt.snapshot.debug_log, now)
+        if done.stripped or done.deleted:
+            log.info("debug logs: %d bodies dropped, %d rows deleted", done.stripped, done.deleted)
 
     async def _listen(self) -> None:
         """Reload on NOTIFY from other instances (PostgreSQL), reconnecting."""

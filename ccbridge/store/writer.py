@@ -6,6 +6,10 @@ or a suspension, and returns. The writer coalesces what arrived since the
 last flush — the latest state of each log row, summed usage per channel,
 the latest use per key — and writes it in one transaction.
 
+Log rows are written with their rollup deltas (`ccbridge.store.rollup`)
+in that transaction; after the commit their ids go to the live log stream
+(`events`), and on PostgreSQL to the other instances by NOTIFY.
+
 A full queue applies back-pressure (`submit` then waits) instead of dropping
 anything; a failed flush is retried with its items kept; `stop` drains.
 """
@@ -14,12 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from ccbridge.db.base import Database
+from ccbridge.store import rollupdb
+from ccbridge.store.logevents import LogEvents
+from ccbridge.store.rollup import deltas
+from generated.dao import Daos
 from generated.rows import ChannelSuspensionsRow, RequestDebugLogsRow, RequestLogsRow
 
 __all__ = ("LogSource", "UsageAdd", "Writer")
@@ -75,7 +84,9 @@ class Writer:
         self._max = max_pending
         self._interval = interval
         self._on_flush = on_flush
+        self.events = LogEvents()
         self._batch = _Batch()
+        self._flushing = asyncio.Lock()
         self._room = asyncio.Condition()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -107,6 +118,23 @@ class Writer:
     def pending(self) -> int:
         """Return how many items wait for the next flush."""
         return self._batch.size
+
+    def paused(self) -> asyncio.Lock:
+        """Return the lock that keeps flushes out while it is held.
+
+        Hold it while reading usage or suspensions back from the database:
+        what such a read misses is then exactly what `unwritten_usage` and
+        `unwritten_suspensions` report.
+        """
+        return self._flushing
+
+    def unwritten_usage(self) -> list[UsageAdd]:
+        """Return the usage increments not written yet."""
+        return list(self._batch.usage.values())
+
+    def unwritten_suspensions(self) -> list[ChannelSuspensionsRow]:
+        """Return the suspensions not written yet."""
+        return list(self._batch.suspensions.values())
 
     def log(self, record: LogSource) -> Any:
         """Record the current state of a log row (latest state wins)."""
@@ -167,17 +195,24 @@ class Writer:
                 pass
             self._wake.clear()
             if self._batch.size:
-                batch, self._batch = self._batch, _Batch()
-                try:
-                    await self._flush(batch)
+                async with self._flushing:  # taken and written, or merged back, as one step
+                    batch, self._batch = self._batch, _Batch()
+                    try:
+                        await self._flush(batch)
+                        failed: Exception | None = None
+                    except Exception as ex:  # keep the items; the database may come back
+                        failed = ex
+                        self._merge_back(batch)
+                if failed is None:
                     backoff = self._interval
-                except Exception as ex:  # keep the items; the database may come back
+                else:
                     self.failures += 1
-                    log.warning("writer: flush of %d item(s) failed, retrying: %s", batch.size, ex)
-                    self._merge_back(batch)
+                    log.warning(
+                        "writer: flush of %d item(s) failed, retrying: %s", batch.size, failed
+                    )
                     backoff = min(backoff * 2, 5.0)
                     if self._stopping and self.failures > 50:
-                        raise
+                        raise failed
                     await asyncio.sleep(backoff)
                 async with self._room:
                     self._room.notify_all()
@@ -207,7 +242,7 @@ class Writer:
     async def _flush(self, batch: _Batch) -> None:
         rows = [record.to_row() for record in batch.logs.values()]
         async with self._db.transaction() as tx:
-            await tx.request_logs.upsert_many(rows)
+            created, updated = await self._write_logs(tx, rows)
             for add in batch.usage.values():
                 await tx.channel_usage.add(
                     channel_uid=add.channel_uid,
@@ -222,5 +257,26 @@ class Writer:
             # Debug rows reference their log row, written above in the same transaction.
             await tx.request_debug_logs.upsert_many(batch.debug)
         self.flushes += 1
+        self.events.publish(created, updated)
         if self._on_flush is not None and rows:
             self._on_flush(rows)
+
+    async def _write_logs(
+        self, tx: Daos, rows: list[RequestLogsRow]
+    ) -> tuple[list[str], list[str]]:
+        """Write log rows and their rollup deltas; return the created and updated ids."""
+        if not rows:
+            return [], []
+        dialect = self._db.dialect
+        await rollupdb.lock_rollups(tx, dialect, exclusive=False)
+        # What the rows were before this flush: a row is counted once, when final.
+        prior = await tx.request_logs.prior_states(ids=[row.id for row in rows])
+        await tx.request_logs.upsert_many(rows)
+        await rollupdb.apply_deltas(tx, deltas(prior, rows))
+        known = {row.id for row in prior}
+        created = [row.id for row in rows if row.id not in known]
+        updated = [row.id for row in rows if row.id in known]
+        if dialect == "postgres":
+            for payload in self.events.notify_payloads(created, updated, int(time.time())):
+                await tx.events.notify_logs(payload=payload)
+        return created, updated

@@ -1,0 +1,434 @@
+"""Channel objects of the admin API: body fields in, masked view out.
+
+Bodies use the reference's camelCase channel object (spec §2.1); each field
+maps to one ``channels`` column, JSON columns keep camelCase objects as the
+loader expects. Keys and OAuth tokens never leave in clear: the view shows
+``maskedKeys`` (first 8 + ``...`` + last 4).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, Final
+
+from ccbridge.admin import spec
+from ccbridge.admin.common import AdminError
+from ccbridge.admin.validate import (
+    boolean,
+    check_fields,
+    choice,
+    integer,
+    invalid,
+    number,
+    text,
+    text_list,
+    text_map,
+    timestamp,
+    url,
+)
+from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, POOLS
+from generated.rows import ChannelsRow
+
+__all__ = (
+    "CHANNEL_INPUT_SCHEMA",
+    "CHANNEL_VIEW_SCHEMA",
+    "SERVICE_TYPES",
+    "channel_columns",
+    "channel_object",
+    "channel_view",
+    "mask_key",
+    "new_channel_id",
+    "validate_keys",
+)
+
+SERVICE_TYPES: Final = frozenset(
+    {
+        "claude",
+        "openai",
+        "openaiold",
+        "openai_chat",
+        "gemini",
+        "responses",
+        "openai-oauth",
+        "composite",
+    }
+)
+_ID_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+# Fields a client may send back from a list response; they are ignored.
+READ_ONLY: Final = frozenset({"index", "apiKeyCount", "maskedKeys", "latency", "hasOAuthTokens"})
+_MULTIPLIER_KEYS: Final = (
+    "inputMultiplier",
+    "outputMultiplier",
+    "cacheCreationMultiplier",
+    "cacheReadMultiplier",
+)
+_OAUTH_KEYS: Final = ("access_token", "account_id", "id_token", "refresh_token", "last_refresh")
+
+
+def mask_key(key: str) -> str:
+    """Return a key shown safely: first 8 + ``...`` + last 4."""
+    return f"{key[:8]}...{key[-4:]}" if len(key) > 12 else "***"
+
+
+def new_channel_id(taken: set[str]) -> str:
+    """Return 8 random hex characters not in ``taken``.
+
+    All-digit ids are skipped: a numeric path segment means an index.
+    """
+    while True:
+        uid = secrets.token_hex(4)
+        if uid not in taken and not uid.isdigit():
+            return uid
+
+
+def channel_id(name: str, value: Any) -> str:
+    """Return a client-chosen stable id (letters, digits, _ and -)."""
+    uid = text(name, value, max_len=64, required=True)
+    if uid.startswith("__invalid_") or not set(uid) <= _ID_CHARS:
+        raise invalid(name, "must use letters, digits, '_' or '-' and not start with __invalid_")
+    return uid
+
+
+def validate_keys(name: str, value: Any) -> list[str]:
+    """Return upstream API keys: non-empty, no spaces, no repeats."""
+    keys = text_list(name, value, max_items=500, max_len=4096, unique=True)
+    for key in keys:
+        if not (key.isascii() and key.isprintable()) or " " in key:
+            raise invalid(name, "must hold printable ASCII keys without spaces")
+    return keys
+
+
+def _multipliers(name: str, value: Any) -> dict[str, dict[str, float]]:
+    if not isinstance(value, dict) or len(value) > 500:
+        raise invalid(name, "must be an object of model -> multipliers")
+    out = {}
+    for model, entry in value.items():
+        model = text(f"{name} key", model, max_len=200, required=True)
+        where = f"{name}.{model}"
+        if not isinstance(entry, dict):
+            raise invalid(where, "must be an object")
+        out[model] = check_fields(entry, dict.fromkeys(_MULTIPLIER_KEYS, _multiplier))
+    return out
+
+
+def _multiplier(name: str, value: Any) -> float:
+    return number(name, value, 0.0, 1000.0)
+
+
+def _oauth(name: str, value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid(name, "must be an object")
+    fields = {k: partial(text, max_len=20_000) for k in _OAUTH_KEYS}
+    return check_fields(value, fields)
+
+
+def _composite_target(name: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise invalid(name, "must be an object")
+    return check_fields(value, {"pool": partial(choice, options=POOLS), "channelId": _req_text})
+
+
+def _req_text(name: str, value: Any) -> str:
+    return text(name, value, max_len=200, required=True)
+
+
+def _composite(name: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or len(value) > 50:
+        raise invalid(name, "must be a list of at most 50 mappings")
+    fields: dict[str, Callable[[str, Any], Any]] = {
+        "pattern": _req_text,
+        "targetChannelId": partial(text, max_len=200),
+        "targetPool": partial(choice, options=("messages", "responses")),
+        "failoverChain": partial(text_list, max_items=50, max_len=200),
+        "failoverTargets": partial(_list_of, item=_composite_target, max_items=50),
+        "targetModel": partial(text, max_len=200),
+        "targetChannel": partial(integer, lo=0, hi=100_000),
+    }
+    out = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise invalid(f"{name}[{i}]", "must be an object")
+        out.append(check_fields(entry, fields))
+    return out
+
+
+def _list_of(name: str, value: Any, *, item: Callable[[str, Any], Any], max_items: int) -> list:
+    if not isinstance(value, list) or len(value) > max_items:
+        raise invalid(name, f"must be a list of at most {max_items} entries")
+    return [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _filter_rule(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid(name, "must be an object")
+    fields = {"keyword": _req_text, "statusCode": partial(integer, lo=100, hi=599)}
+    return check_fields(value, fields)
+
+
+def _content_filter(name: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid(name, "must be an object")
+    fields: dict[str, Callable[[str, Any], Any]] = {
+        "enabled": boolean,
+        "rules": partial(_list_of, item=_filter_rule, max_items=500),
+        "keywords": partial(text_list, max_items=500, max_len=200),
+        "statusCode": partial(integer, lo=100, hi=599),
+    }
+    return check_fields(value, fields)
+
+
+def _reasoning_mode(name: str, value: Any) -> str:
+    mode = choice(name, value, ("", "auto", "always", "off", "on"))
+    return "always" if mode == "on" else mode
+
+
+# camelCase field -> (column, validator)
+_FIELDS: Final[dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
+    "id": ("channel_id", channel_id),
+    "name": ("name", partial(text, max_len=200, required=True)),
+    "serviceType": ("service_type", partial(choice, options=SERVICE_TYPES)),
+    "baseUrl": ("base_url", url),
+    "apiKeys": ("api_keys", validate_keys),
+    "description": ("description", partial(text, max_len=2000)),
+    "website": ("website", url),
+    "insecureSkipVerify": ("insecure_skip_verify", boolean),
+    "modelMapping": ("model_mapping", text_map),
+    "responseHeaderTimeout": ("response_header_timeout", partial(integer, lo=1, hi=3600)),
+    "priority": ("priority", partial(integer, lo=0, hi=1_000_000)),
+    "status": ("status", partial(choice, options=CHANNEL_STATUSES | {""})),
+    "promotionUntil": ("promotion_until", timestamp),
+    "priceMultipliers": ("price_multipliers", _multipliers),
+    "oauthTokens": ("oauth_tokens", _oauth),
+    "codexServiceTierOverride": (
+        "codex_service_tier_override",
+        partial(choice, options=("", "off", "force_priority", "force_default")),
+    ),
+    "responsesEncryptedReasoningMode": ("responses_encrypted_reasoning_mode", _reasoning_mode),
+    "responsesWebSocketEnabled": ("responses_websocket_enabled", boolean),
+    "continueThinkingEnabled": ("continue_thinking_enabled", boolean),
+    "quotaType": ("quota_type", partial(choice, options=("", "requests", "credit"))),
+    "quotaLimit": ("quota_limit", partial(number, lo=0.0, hi=1e12)),
+    "quotaResetAt": ("quota_reset_at", timestamp),
+    "quotaResetInterval": ("quota_reset_interval", partial(integer, lo=0, hi=100_000)),
+    "quotaResetUnit": (
+        "quota_reset_unit",
+        partial(choice, options=("", "hours", "days", "weeks", "months")),
+    ),
+    "quotaModels": ("quota_models", partial(text_list, max_items=500, max_len=200)),
+    "quotaResetMode": ("quota_reset_mode", partial(choice, options=("", "fixed", "rolling"))),
+    "rateLimitRpm": ("rate_limit_rpm", partial(integer, lo=0, hi=1_000_000)),
+    "queueEnabled": ("queue_enabled", boolean),
+    "queueTimeout": ("queue_timeout", partial(integer, lo=0, hi=86_400)),
+    "keyLoadBalance": (
+        "key_load_balance",
+        partial(choice, options=LOAD_BALANCE_STRATEGIES | {""}),
+    ),
+    "compositeMappings": ("composite_mappings", _composite),
+    "contentFilter": ("content_filter", _content_filter),
+}
+
+
+def channel_columns(data: Mapping[str, Any], pool: str, *, creating: bool) -> dict[str, Any]:
+    """Return ``channels`` column values for a create or update body.
+
+    Args:
+        data: The JSON body (camelCase channel object, partial on update).
+        pool: The pool the channel belongs to.
+        creating: Require ``name`` and ``serviceType``.
+
+    Raises:
+        AdminError: 422 naming the first bad, unknown or missing field.
+    """
+    body = {k: v for k, v in data.items() if k not in READ_ONLY}
+    validators = {name: _nullable(check) for name, (_, check) in _FIELDS.items()}
+    values = check_fields(body, validators)
+    if creating:
+        for required in ("name", "serviceType"):
+            if values.get(required) in (None, ""):
+                raise invalid(required, "is required")
+    service = values.get("serviceType")
+    if service == "composite" and pool != "messages":
+        raise invalid("serviceType", "composite channels exist only in the messages pool")
+    if service == "openai-oauth" and pool not in ("messages", "responses"):
+        raise invalid("serviceType", "openai-oauth channels exist only in messages or responses")
+    return {_FIELDS[name][0]: value for name, value in values.items() if value is not None}
+
+
+def _nullable(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    def run(name: str, value: Any) -> Any:
+        return None if value is None else check(name, value)
+
+    return run
+
+
+def check_composite(row: ChannelsRow, pools: Mapping[str, Sequence[ChannelsRow]]) -> None:
+    """Refuse a composite channel whose mappings point nowhere useful."""
+    if row.service_type != "composite":
+        return
+    mappings = row.composite_mappings or []
+    if row.api_keys:
+        raise invalid("apiKeys", "a composite channel routes only; it has no keys")
+    for i, mapping in enumerate(mappings):
+        target_pool = mapping.get("targetPool") or "messages"
+        target = mapping.get("targetChannelId") or ""
+        by_id = {r.channel_id: r for r in pools.get(target_pool, ())}
+        if target and target not in by_id:
+            raise AdminError(
+                422,
+                f"compositeMappings[{i}] targets unknown channel {target!r}",
+                "INVALID_FIELD",
+                field="compositeMappings",
+            )
+        if target and by_id[target].service_type == "composite":
+            raise invalid("compositeMappings", "must not target another composite channel")
+
+
+def channel_view(row: ChannelsRow, index: int) -> dict[str, Any]:
+    """Return the admin view of a channel: every field, keys masked."""
+    keys = [k for k in row.api_keys or () if isinstance(k, str)]
+    return {
+        "index": index,
+        "id": row.channel_id,
+        "name": row.name,
+        "serviceType": row.service_type,
+        "baseUrl": row.base_url or "",
+        "apiKeyCount": len(keys),
+        "maskedKeys": [{"index": i, "masked": mask_key(k)} for i, k in enumerate(keys)],
+        "description": row.description or "",
+        "website": row.website or "",
+        "insecureSkipVerify": bool(row.insecure_skip_verify),
+        "responseHeaderTimeout": row.response_header_timeout or 120,
+        "modelMapping": row.model_mapping or {},
+        "priceMultipliers": row.price_multipliers or {},
+        "codexServiceTierOverride": row.codex_service_tier_override or "",
+        "responsesEncryptedReasoningMode": row.responses_encrypted_reasoning_mode or "",
+        "responsesWebSocketEnabled": bool(row.responses_websocket_enabled),
+        "continueThinkingEnabled": bool(row.continue_thinking_enabled),
+        "hasOAuthTokens": bool((row.oauth_tokens or {}).get("access_token")),
+        "latency": None,
+        "status": row.status or "active",
+        "priority": row.priority or index,
+        "promotionUntil": _iso(row.promotion_until),
+        "quotaType": row.quota_type or "",
+        "quotaLimit": row.quota_limit or 0.0,
+        "quotaResetAt": _iso(row.quota_reset_at),
+        "quotaResetInterval": row.quota_reset_interval or 0,
+        "quotaResetUnit": row.quota_reset_unit or "",
+        "quotaModels": row.quota_models or [],
+        "quotaResetMode": row.quota_reset_mode or "fixed",
+        "rateLimitRpm": row.rate_limit_rpm or 0,
+        "queueEnabled": bool(row.queue_enabled),
+        "queueTimeout": row.queue_timeout or 60,
+        "keyLoadBalance": row.key_load_balance or "",
+        "compositeMappings": row.composite_mappings or [],
+        "contentFilter": row.content_filter,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+_S = spec
+_STRS = _S.array(_S.STR)
+_PROPS: Final[dict[str, Any]] = {
+    "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "serviceType": {"type": "string", "enum": sorted(SERVICE_TYPES)},
+    "baseUrl": {"type": "string", "maxLength": 2048},
+    "apiKeys": _STRS,
+    "description": _S.STR,
+    "website": _S.STR,
+    "insecureSkipVerify": _S.BOOL,
+    "modelMapping": {"type": "object", "additionalProperties": _S.STR},
+    "responseHeaderTimeout": {"type": "integer", "minimum": 1, "maximum": 3600},
+    "priority": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+    "status": {"type": "string", "enum": ["active", "suspended", "disabled", ""]},
+    "promotionUntil": _S.DATETIME,
+    "priceMultipliers": {
+        "type": "object",
+        "additionalProperties": _S.obj({k: {"type": "number"} for k in _MULTIPLIER_KEYS}),
+    },
+    "oauthTokens": _S.nullable(_S.obj({k: _S.STR for k in _OAUTH_KEYS})),
+    "codexServiceTierOverride": {
+        "type": "string",
+        "enum": ["", "off", "force_priority", "force_default"],
+    },
+    "responsesEncryptedReasoningMode": {
+        "type": "string",
+        "enum": ["", "auto", "always", "off", "on"],
+    },
+    "responsesWebSocketEnabled": _S.BOOL,
+    "continueThinkingEnabled": _S.BOOL,
+    "quotaType": {"type": "string", "enum": ["", "requests", "credit"]},
+    "quotaLimit": {"type": "number", "minimum": 0},
+    "quotaResetAt": _S.DATETIME,
+    "quotaResetInterval": {"type": "integer", "minimum": 0, "maximum": 100_000},
+    "quotaResetUnit": {"type": "string", "enum": ["", "hours", "days", "weeks", "months"]},
+    "quotaModels": _STRS,
+    "quotaResetMode": {"type": "string", "enum": ["", "fixed", "rolling"]},
+    "rateLimitRpm": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+    "queueEnabled": _S.BOOL,
+    "queueTimeout": {"type": "integer", "minimum": 0, "maximum": 86_400},
+    "keyLoadBalance": {"type": "string", "enum": ["", *sorted(LOAD_BALANCE_STRATEGIES)]},
+    "compositeMappings": _S.array(_S.ANY_OBJECT),
+    "contentFilter": _S.nullable(_S.ANY_OBJECT),
+}
+CHANNEL_INPUT_SCHEMA: Final = _S.obj(
+    {**_PROPS, **{k: {} for k in sorted(READ_ONLY)}}, additional=False
+)
+_LOOSE: Final = ("enum", "minimum", "maximum", "pattern", "minLength", "maxLength")
+CHANNEL_VIEW_SCHEMA: Final = _S.obj(
+    {
+        **{
+            k: {key: val for key, val in v.items() if key not in _LOOSE}
+            for k, v in _PROPS.items()
+            if k not in ("apiKeys", "oauthTokens", "id")
+        },
+        "index": _S.INT,
+        "id": _S.STR,
+        "status": _S.STR,
+        "priority": _S.INT,
+        "apiKeyCount": _S.INT,
+        "maskedKeys": _S.array(_S.obj({"index": _S.INT, "masked": _S.STR}, ["index", "masked"])),
+        "hasOAuthTokens": _S.BOOL,
+        "latency": {"type": "null"},
+        "quotaLimit": _S.NUMBER,
+        "promotionUntil": _S.DATETIME,
+        "quotaResetAt": _S.DATETIME,
+    },
+    [
+        "index",
+        "id",
+        "name",
+        "serviceType",
+        "baseUrl",
+        "apiKeyCount",
+        "maskedKeys",
+        "status",
+        "priority",
+    ],
+    additional=True,
+)
+
+
+def channel_object(row: ChannelsRow, *, include_secrets: bool) -> dict[str, Any]:
+    """Return the reference's channel object of a row (for backups).
+
+    Keys and OAuth tokens are included only with ``include_secrets``.
+    """
+    out: dict[str, Any] = {}
+    for name, (column, _) in _FIELDS.items():
+        if not include_secrets and column in ("api_keys", "oauth_tokens"):
+            continue
+        value = getattr(row, column)
+        if value is None:
+            continue
+        out[name] = _iso(value) if hasattr(value, "isoformat") else value
+    return out

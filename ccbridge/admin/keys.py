@@ -1,0 +1,376 @@
+"""Client API keys: list, create, edit, rotate, enable, disable, revoke.
+
+A key is ``sk-`` + 48 letters and digits; only its SHA-256 hash is stored
+and the plain key is shown once, in the create or rotate response. Keys are
+part of the config snapshot, so every change is a config write: a revoked
+or disabled key stops on every instance at its next reload. Revocation is
+terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import string
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Final
+
+import falcon.asgi
+
+from ccbridge.admin import spec
+from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
+from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
+from ccbridge.proxy.auth import hash_key
+from ccbridge.runtime import Runtime
+from generated.dao import Daos
+from generated.rows import ApiKeysRow
+
+__all__ = ("KEY_STATUSES", "OPENAPI_PATHS", "KeysResource", "new_key", "register")
+
+KEY_STATUSES: Final = ("active", "disabled", "revoked")
+ENDPOINTS: Final = ("messages", "responses", "gemini", "chat", "messages_current_channel")
+_ALPHABET: Final = string.ascii_letters + string.digits
+_MAX_LIMIT: Final = 1000
+
+
+def new_key() -> str:
+    """Return a new client key: ``sk-`` + 48 letters and digits."""
+    return "sk-" + "".join(secrets.choice(_ALPHABET) for _ in range(48))
+
+
+def _endpoints(name: str, value: Any) -> list[str]:
+    items = [v.lower() for v in text_list(name, value, max_items=10, max_len=50)]
+    for item in items:
+        if item not in ENDPOINTS:
+            raise invalid(name, f"must only name {', '.join(ENDPOINTS)}")
+    return items
+
+
+_ids = partial(text_list, max_items=1000, max_len=200)
+
+# camelCase field -> (column, validator); empty lists are stored as NULL.
+_FIELDS: Final[dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
+    "name": ("name", partial(text, max_len=200, required=True)),
+    "description": ("description", partial(text, max_len=2000)),
+    "isAdmin": ("is_admin", boolean),
+    "rateLimitRpm": ("rate_limit_rpm", partial(integer, lo=0, hi=10_000)),
+    "allowedEndpoints": ("allowed_endpoints", _endpoints),
+    "allowedChannelsMsg": ("allowed_channels_msg", _ids),
+    "allowedChannelsResp": ("allowed_channels_resp", _ids),
+    "allowedChannelsGemini": ("allowed_channels_gemini", _ids),
+    "allowedChannelsChat": ("allowed_channels_chat", _ids),
+    "allowedModels": ("allowed_models", partial(text_list, max_items=1000, max_len=200)),
+}
+_LISTS: Final = frozenset(c for c, _ in _FIELDS.values() if c.startswith("allowed_"))
+
+
+def _columns(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    fields = {name: _skip_null(check) for name, (_, check) in _FIELDS.items()}
+    if not creating:
+        fields["status"] = lambda n, v: choice(n, v, KEY_STATUSES)
+    values = check_fields(data, fields)
+    if creating and not values.get("name"):
+        raise invalid("name", "is required")
+    columns = {}
+    for name, value in values.items():
+        column = _FIELDS[name][0] if name in _FIELDS else name
+        if column in _LISTS:
+            columns[column] = value or None
+        elif value is not None:
+            columns[column] = value
+    return columns
+
+
+def _skip_null(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    def run(name: str, value: Any) -> Any:
+        return None if value is None else check(name, value)
+
+    return run
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def key_view(row: ApiKeysRow) -> dict[str, Any]:
+    """Return the admin view of a key (never the key or its hash)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "keyPrefix": row.key_prefix,
+        "description": row.description or "",
+        "status": row.status,
+        "isAdmin": row.is_admin,
+        "rateLimitRpm": row.rate_limit_rpm,
+        "allowedEndpoints": row.allowed_endpoints,
+        "allowedChannelsMsg": row.allowed_channels_msg,
+        "allowedChannelsResp": row.allowed_channels_resp,
+        "allowedChannelsGemini": row.allowed_channels_gemini,
+        "allowedChannelsChat": row.allowed_channels_chat,
+        "allowedModels": row.allowed_models,
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+        "lastUsedAt": _iso(row.last_used_at),
+    }
+
+
+def _key_id(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 2**62:
+        raise AdminError(404, f"API key {raw!r} not found", "KEY_NOT_FOUND")
+    return int(raw)
+
+
+async def _get(tx: Daos, key_id: int) -> ApiKeysRow:
+    row = await tx.api_keys.get(key_id)
+    if row is None:
+        raise AdminError(404, f"API key {key_id} not found", "KEY_NOT_FOUND")
+    return row
+
+
+def _set_status(row: ApiKeysRow, status: str) -> ApiKeysRow:
+    if row.status == "revoked" and status != "revoked":
+        raise AdminError(409, "A revoked key cannot be changed back", "KEY_REVOKED")
+    return dataclasses.replace(row, status=status)
+
+
+class KeysResource:
+    """/api/keys routes."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """List keys, optionally by status, paged (limit, offset)."""
+        status = req.get_param("status") or None
+        if status is not None:
+            choice("status", status, KEY_STATUSES)
+        limit = _int_param(req, "limit", 100, 1, _MAX_LIMIT)
+        offset = _int_param(req, "offset", 0, 0, 2**31)
+        where = {"status": status} if status else None
+
+        async def read(tx: Daos) -> dict[str, Any]:
+            total = await tx.api_keys.count(where)
+            rows = await tx.api_keys.list(where, order_by="id", limit=limit, offset=offset)
+            return {
+                "keys": [key_view(r) for r in rows],
+                "total": total,
+                "hasMore": offset + len(rows) < total,
+            }
+
+        reply(resp, *await read_config(self.rt, read))
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Create a key; the response is the only place the key appears."""
+        columns = _columns(await body_object(req), creating=True)
+        plain = new_key()
+        row = ApiKeysRow(key_hash=hash_key(plain), key_prefix=plain[:8] + "...", **columns)
+
+        async def change(tx: Daos) -> ApiKeysRow:
+            return await tx.api_keys.insert(row)
+
+        stored, revision = await write_config(req, self.rt, change)
+        reply(resp, {**key_view(stored), "key": plain}, revision, status=201)
+
+    async def on_get_item(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
+    ) -> None:
+        """Return one key."""
+        number = _key_id(key_id)
+
+        async def read(tx: Daos) -> dict[str, Any]:
+            return key_view(await _get(tx, number))
+
+        reply(resp, *await read_config(self.rt, read))
+
+    async def on_put_item(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
+    ) -> None:
+        """Change a key's name, description, permissions, limit or status."""
+        columns = _columns(await body_object(req), creating=False)
+        status = columns.pop("status", None)
+
+        def change(row: ApiKeysRow) -> ApiKeysRow:
+            row = dataclasses.replace(row, **columns)
+            return _set_status(row, status) if status else row
+
+        await self._edit(req, resp, key_id, change)
+
+    async def on_delete_item(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
+    ) -> None:
+        """Delete a key."""
+        number = _key_id(key_id)
+
+        async def change(tx: Daos) -> None:
+            await _get(tx, number)
+            await tx.api_keys.delete(number)
+
+        _, revision = await write_config(req, self.rt, change)
+        reply(resp, {"success": True, "message": "API key deleted", "id": number}, revision)
+
+    async def on_post_rotate(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
+    ) -> None:
+        """Replace a key's secret; answer with the new key (shown once)."""
+        plain = new_key()
+
+        def change(row: ApiKeysRow) -> ApiKeysRow:
+            if row.status == "revoked":
+                raise AdminError(409, "A revoked key cannot be rotated", "KEY_REVOKED")
+            return dataclasses.replace(row, key_hash=hash_key(plain), key_prefix=plain[:8] + "...")
+
+        await self._edit(req, resp, key_id, change, plain=plain)
+
+    async def on_post_enable(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
+    ) -> None:
+        """Enable a disabled key (a revoked one stays revoked: 409)."""
+        await self._edit(req, resp, key_id, lambda row: _set_status(row, "active"))
+
+    async def on_post_disable(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
+    ) -> None:
+        """Disable a key."""
+        await self._edit(req, resp, key_id, lambda row: _set_status(row, "disabled"))
+
+    async def on_post_revoke(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
+    ) -> None:
+        """Revoke a key for good."""
+        await self._edit(req, resp, key_id, lambda row: _set_status(row, "revoked"))
+
+    async def _edit(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        key_id: str,
+        change: Callable[[ApiKeysRow], ApiKeysRow],
+        plain: str | None = None,
+    ) -> None:
+        number = _key_id(key_id)
+
+        async def write(tx: Daos) -> ApiKeysRow:
+            row = dataclasses.replace(change(await _get(tx, number)), updated_at=datetime.now(UTC))
+            await tx.api_keys.update(row)
+            return row
+
+        row, revision = await write_config(req, self.rt, write)
+        body = key_view(row) if plain is None else {**key_view(row), "key": plain}
+        reply(resp, body, revision)
+
+
+def _int_param(req: falcon.asgi.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = req.get_param(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.lstrip("-").isdigit()):
+        raise AdminError(400, f"'{name}' must be an integer", "INVALID_PARAM", field=name)
+    return integer(name, int(raw), lo, hi)
+
+
+def register(app: falcon.asgi.App, rt: Runtime) -> None:
+    """Add the /api/keys routes."""
+    res = KeysResource(rt)
+    app.add_route("/api/keys", res)
+    app.add_route("/api/keys/{key_id}", res, suffix="item")
+    for action in ("rotate", "enable", "disable", "revoke"):
+        app.add_route("/api/keys/{key_id}/" + action, res, suffix=action)
+
+
+_STRS: Final = spec.nullable(spec.array(spec.STR))
+_INPUT_PROPS: Final[dict[str, Any]] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": spec.STR,
+    "isAdmin": spec.BOOL,
+    "rateLimitRpm": {"type": "integer", "minimum": 0, "maximum": 10_000},
+    "allowedEndpoints": spec.nullable(spec.array({"type": "string", "enum": list(ENDPOINTS)})),
+    "allowedChannelsMsg": _STRS,
+    "allowedChannelsResp": _STRS,
+    "allowedChannelsGemini": _STRS,
+    "allowedChannelsChat": _STRS,
+    "allowedModels": _STRS,
+}
+KEY_VIEW_SCHEMA: Final = spec.obj(
+    {
+        **{k: {"type": v["type"]} if "type" in v else v for k, v in _INPUT_PROPS.items()},
+        "id": spec.INT,
+        "keyPrefix": spec.STR,
+        "status": {"type": "string", "enum": list(KEY_STATUSES)},
+        "createdAt": spec.DATETIME,
+        "updatedAt": spec.DATETIME,
+        "lastUsedAt": spec.DATETIME,
+    },
+    ["id", "name", "keyPrefix", "status", "isAdmin", "rateLimitRpm"],
+)
+_WITH_KEY: Final = {
+    **KEY_VIEW_SCHEMA,
+    "properties": {
+        **KEY_VIEW_SCHEMA["properties"],
+        "key": {"type": "string", "pattern": "^sk-[A-Za-z0-9]{48}$"},
+    },
+    "required": [*KEY_VIEW_SCHEMA["required"], "key"],
+}
+
+
+def _openapi() -> dict[str, Any]:
+    tag = "api keys"
+    key_id = spec.path_param("key_id", spec.STR, "Key id", "1")
+    paths: dict[str, Any] = {
+        "/api/keys": {
+            "get": spec.operation(
+                "List keys",
+                tag,
+                etag=True,
+                params=[
+                    spec.query_param("status", {"type": "string", "enum": list(KEY_STATUSES)}),
+                    spec.query_param(
+                        "limit", {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT}
+                    ),
+                    spec.query_param("offset", {"type": "integer", "minimum": 0}),
+                ],
+                ok_schema=spec.obj(
+                    {"keys": spec.array(KEY_VIEW_SCHEMA), "total": spec.INT, "hasMore": spec.BOOL},
+                    ["keys", "total", "hasMore"],
+                ),
+            ),
+            "post": spec.operation(
+                "Create a key (the key is shown only here)",
+                tag,
+                etag=True,
+                ok=201,
+                body=spec.obj(_INPUT_PROPS, ["name"]),
+                ok_schema=_WITH_KEY,
+            ),
+        },
+        "/api/keys/{key_id}": {
+            "get": spec.operation(
+                "Get a key", tag, etag=True, params=[key_id], ok_schema=KEY_VIEW_SCHEMA
+            ),
+            "put": spec.operation(
+                "Change a key",
+                tag,
+                etag=True,
+                params=[key_id],
+                body=spec.obj(
+                    {**_INPUT_PROPS, "status": {"type": "string", "enum": list(KEY_STATUSES)}}
+                ),
+                ok_schema=KEY_VIEW_SCHEMA,
+            ),
+            "delete": spec.operation("Delete a key", tag, etag=True, params=[key_id]),
+        },
+    }
+    for action, summary, schema in (
+        ("rotate", "Replace the key's secret (shown only here)", _WITH_KEY),
+        ("enable", "Enable a key", KEY_VIEW_SCHEMA),
+        ("disable", "Disable a key", KEY_VIEW_SCHEMA),
+        ("revoke", "Revoke a key for good", KEY_VIEW_SCHEMA),
+    ):
+        paths["/api/keys/{key_id}/" + action] = {
+            "post": spec.operation(summary, tag, etag=True, params=[key_id], ok_schema=schema)
+        }
+    return paths
+
+
+OPENAPI_PATHS: Final[dict[str, Any]] = _openapi()

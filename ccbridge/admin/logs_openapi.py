@@ -1,0 +1,286 @@
+"""OpenAPI 3.1 paths of the /api/logs routes (merged by `openapi`)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ccbridge.admin import spec
+
+__all__ = ("OPENAPI_PATHS",)
+
+_TAG: Final = "logs"
+_DT: Final = spec.DATETIME
+_NUM: Final = spec.NUMBER
+_INT: Final = spec.INT
+_STR: Final = spec.STR
+
+_TOKENS: Final = {
+    "inputTokens": _INT,
+    "outputTokens": _INT,
+    "cacheCreationInputTokens": _INT,
+    "cacheReadInputTokens": _INT,
+}
+
+LOG: Final = spec.obj(
+    {
+        "id": _STR,
+        "status": {"enum": ["pending", "completed", "error", "timeout", "failover", "retry_wait"]},
+        "initialTime": _DT,
+        "firstTokenTime": _DT,
+        "firstTokenDurationMs": _INT,
+        "completeTime": _DT,
+        "durationMs": _INT,
+        "type": {**_STR, "description": "service type of the channel"},
+        "providerName": {**_STR, "description": "channel name"},
+        "model": _STR,
+        "responseModel": _STR,
+        "reasoningEffort": _STR,
+        "serviceTier": _STR,
+        "serviceTierOverridden": spec.BOOL,
+        **_TOKENS,
+        "totalTokens": _INT,
+        "price": _NUM,
+        "inputCost": _NUM,
+        "outputCost": _NUM,
+        "cacheCreationCost": _NUM,
+        "cacheReadCost": _NUM,
+        "httpStatus": _INT,
+        "stream": spec.BOOL,
+        "transport": _STR,
+        "channelId": _INT,
+        "channelUid": _STR,
+        "channelName": _STR,
+        "endpoint": _STR,
+        "domain": _STR,
+        "clientId": _STR,
+        "sessionId": _STR,
+        "apiKeyId": {**spec.nullable(_INT), "description": "null unset, 0 master key"},
+        "error": _STR,
+        "upstreamError": _STR,
+        "failoverInfo": _STR,
+        "hasDebugData": spec.BOOL,
+        "createdAt": _DT,
+    },
+    ["id", "status", "initialTime", "model", "hasDebugData"],
+)
+
+_PAGE: Final = spec.obj(
+    {
+        "requests": spec.array(LOG),
+        "total": {**_INT, "description": "matching rows, counted up to 10000"},
+        "totalExact": {**spec.BOOL, "description": "false when total stopped at 10000"},
+        "hasMore": spec.BOOL,
+        "nextCursor": {**spec.nullable(_STR), "description": "pass as cursor for the next page"},
+    },
+    ["requests", "total", "hasMore", "nextCursor"],
+)
+
+_HEADERS: Final = {"type": "object", "additionalProperties": True}
+_DEBUG: Final = spec.obj(
+    {
+        "requestId": _STR,
+        "requestMethod": _STR,
+        "requestPath": _STR,
+        "requestHeaders": {**_HEADERS, "description": "masked: authorization, x-api-key, …"},
+        "requestRemovedHeaders": spec.array(_STR),
+        "requestModifiedHeaders": _HEADERS,
+        "requestBody": _STR,
+        "requestBodySize": _INT,
+        "responseStatus": _INT,
+        "responseHeaders": _HEADERS,
+        "responseBody": _STR,
+        "responseBodySize": _INT,
+        "createdAt": _DT,
+    },
+    ["requestId", "requestMethod", "requestPath", "requestHeaders", "responseHeaders"],
+)
+
+_GROUP: Final = spec.obj(
+    {
+        "count": _INT,
+        "success": _INT,
+        "failure": _INT,
+        **_TOKENS,
+        "cost": _NUM,
+        "avgLatencyMs": _NUM,
+    }
+)
+_GROUPS: Final = {"type": "object", "additionalProperties": _GROUP}
+
+_STATS: Final = spec.obj(
+    {
+        "totalRequests": _INT,
+        "totalSuccess": _INT,
+        "totalFailure": _INT,
+        "totalTokens": spec.obj({**_TOKENS, "totalTokens": _INT}),
+        "totalCost": _NUM,
+        "avgLatencyMs": _NUM,
+        "p95LatencyMs": {**_INT, "description": "from a √2-step latency histogram, interpolated"},
+        "tps": {**_NUM, "description": "output tokens per second of request duration"},
+        "byProvider": {**_GROUPS, "description": "keyed by channel name (else service type)"},
+        "byModel": _GROUPS,
+        "byClient": {**_GROUPS, "description": "'<unknown>' for rows without a client"},
+        "bySession": _GROUPS,
+        "byApiKey": {**_GROUPS, "description": "key id, 'master', or '<unknown>'"},
+        "timeRange": spec.obj({"from": _DT, "to": _DT}),
+    }
+)
+
+_POINT: Final = {
+    "requests": _INT,
+    "success": _INT,
+    "failure": _INT,
+    **_TOKENS,
+    "cost": _NUM,
+    "avgDurationMs": _NUM,
+}
+_DAILY: Final = spec.obj(
+    {"dataPoints": spec.array(spec.obj({"date": {**_STR, "format": "date"}, **_POINT}))}
+)
+_HISTORY: Final = spec.obj(
+    {
+        "dataPoints": spec.array(
+            spec.obj({"timestamp": _DT, **_POINT, "p50DurationMs": _INT, "p95DurationMs": _INT})
+        ),
+        "summary": spec.obj(
+            {
+                "totalRequests": _INT,
+                "totalSuccess": _INT,
+                "totalFailure": _INT,
+                "totalInputTokens": _INT,
+                "totalOutputTokens": _INT,
+                "totalCacheCreationTokens": _INT,
+                "totalCacheReadTokens": _INT,
+                "totalCost": _NUM,
+                "avgSuccessRate": _NUM,
+                "avgDurationMs": _NUM,
+                "p50DurationMs": _INT,
+                "p95DurationMs": _INT,
+                "duration": _STR,
+            }
+        ),
+    }
+)
+_SESSIONS: Final = spec.array(
+    spec.obj(
+        {
+            "sessionId": _STR,
+            "type": _STR,
+            "firstRequestTime": _DT,
+            "lastRequestTime": _DT,
+            "count": _INT,
+            **_TOKENS,
+            "cost": _NUM,
+        }
+    )
+)
+_DAYS: Final = {**_INT, "minimum": 1, "maximum": 2**31 - 1}
+_MESSAGE: Final = spec.obj({"message": _STR}, ["message"], additional=True)
+
+_TIME: Final = {"type": "string", "format": "date-time"}
+_FROM: Final = spec.query_param("from", _TIME, "RFC3339, inclusive")
+_TO: Final = spec.query_param("to", _TIME, "RFC3339, inclusive")
+_ENDPOINT: Final = spec.query_param("endpoint", _STR, "e.g. /v1/messages")
+_CLIENT: Final = spec.query_param("clientId", _STR)
+_SESSION: Final = spec.query_param("sessionId", _STR)
+_SOURCE: Final = spec.query_param(
+    "source", {"enum": ["rollups", "raw"]}, "raw recomputes from raw rows only (slow; for checks)"
+)
+_LOG_ID: Final = spec.path_param("log_id", _STR, "Log row id (req_…)")
+
+_LIST_PARAMS: Final = (
+    spec.query_param("provider", _STR, "service type"),
+    spec.query_param("channel", _STR, "channel name, provider name or service type"),
+    spec.query_param("model", _STR),
+    _ENDPOINT,
+    _CLIENT,
+    _SESSION,
+    spec.query_param("httpStatus", {**_INT, "minimum": 0, "maximum": 999}),
+    _FROM,
+    _TO,
+    spec.query_param("limit", {**_INT, "minimum": 1, "maximum": 1000, "default": 100}),
+    spec.query_param("cursor", _STR, "nextCursor of the previous page"),
+    spec.query_param(
+        "offset", {**_INT, "minimum": 0, "maximum": 2**31 - 1}, "legacy paging; ignored with cursor"
+    ),
+)
+
+
+def _op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return spec.operation(summary, _TAG, ok_schema=ok, **extra)
+
+
+def _stream_op() -> dict[str, Any]:
+    op = _op(
+        "Live log events (SSE)",
+        spec.ANY_OBJECT,
+        params=[spec.query_param("heartbeat", _NUM, "idle seconds between pings (15)")],
+        errors=(400, 401, 403, 429),
+    )
+    event = spec.obj({"type": {"enum": ["created", "updated"]}, "log_id": _STR, "ts": _INT})
+    op["responses"]["200"] = {
+        "description": "text/event-stream of `event: created|updated` with JSON data",
+        "content": {"text/event-stream": {"schema": event}},
+    }
+    return op
+
+
+def _paths() -> dict[str, Any]:
+    scope = [_FROM, _TO, _ENDPOINT, _CLIENT, _SESSION, _SOURCE]
+    return {
+        "/api/logs": {
+            "get": _op("List log rows, newest first", _PAGE, params=_LIST_PARAMS),
+            "delete": _op("Delete every log row and its stats", _MESSAGE),
+        },
+        "/api/logs/{log_id}": {"get": _op("Get one log row", LOG, params=[_LOG_ID])},
+        "/api/logs/{log_id}/debug": {
+            "get": _op("Get a row's debug data (headers masked)", _DEBUG, params=[_LOG_ID])
+        },
+        "/api/logs/cleanup": {
+            "post": _op(
+                "Delete rows older than days (rows with debug data stay)",
+                _MESSAGE,
+                params=[
+                    {
+                        **spec.query_param("days", {"enum": [30, 60, 90, 180, 365]}),
+                        "required": True,
+                    }
+                ],
+            )
+        },
+        "/api/logs/rollups/rebuild": {
+            "post": _op("Recompute the stats rollups from the rows", _MESSAGE)
+        },
+        "/api/logs/stats": {"get": _op("Totals and breakdowns", _STATS, params=scope)},
+        "/api/logs/stats/daily": {
+            "get": _op(
+                "Per UTC day",
+                _DAILY,
+                params=[*scope, spec.query_param("days", _DAYS, "without from: last N days (30)")],
+            )
+        },
+        "/api/logs/stats/history": {
+            "get": _op(
+                "Per time bucket (1m … 4h by window length)",
+                _HISTORY,
+                params=[
+                    spec.query_param("duration", {"enum": ["1h", "6h", "24h", "today", "period"]}),
+                    _FROM,
+                    _TO,
+                    _ENDPOINT,
+                    _SOURCE,
+                ],
+            )
+        },
+        "/api/logs/sessions/active": {
+            "get": _op(
+                "Sessions active within threshold",
+                _SESSIONS,
+                params=[spec.query_param("threshold", _STR, "Go duration, default 30m")],
+            )
+        },
+        "/api/logs/stream": {"get": _stream_op()},
+    }
+
+
+OPENAPI_PATHS: Final[dict[str, Any]] = _paths()

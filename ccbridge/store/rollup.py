@@ -1,0 +1,394 @@
+"""Request-log rollups: finished rows summed per hour and per UTC day.
+
+The invariant: for every bucket (an hour, or a UTC day) the rows of
+``request_log_rollups`` (per endpoint, channel, provider label, model, api
+key and client), ``request_log_session_rollups`` (per endpoint, client and
+session) and ``request_log_latency`` (a histogram per endpoint and client)
+hold the sums over exactly the request_logs rows whose status is final
+(completed or error) and whose initial_time falls in the bucket. Sessions
+and latency bins have tables of their own so that they neither multiply
+the rows of the first one nor widen it (reads stay fast).
+
+The writer keeps the invariant in the transaction that writes the log
+rows: it reads the stored state of the rows it is about to overwrite
+(``prior``) and adds ``contribution(new) - contribution(old)`` (`deltas`).
+A row that is not final contributes nothing, so a row is counted when it
+first becomes final, is never counted twice however often it is flushed
+again (the two contributions cancel), and a later correction moves its
+numbers instead of adding them. Rows written any other way (the legacy
+import, a database from before the rollups) are counted by a rebuild
+(`ccbridge.store.rollupdb`).
+
+Latency is kept as a histogram (bins with edges `LATENCY_EDGES_MS`, each
+about √2 times the previous), so a percentile read from rollups is
+approximate (see `percentile`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, NamedTuple, Protocol
+
+__all__ = (
+    "BINS",
+    "DAY",
+    "EPOCH",
+    "FAR_FUTURE",
+    "FINAL",
+    "HOUR",
+    "LATENCY_EDGES_MS",
+    "Deltas",
+    "LatencyKey",
+    "RollupKey",
+    "RollupSource",
+    "SessionKey",
+    "Sums",
+    "ceil_time",
+    "deltas",
+    "floor_time",
+    "latency_bin",
+    "percentile",
+)
+
+FINAL: Final = frozenset(("completed", "error"))
+HOUR: Final = 3600
+DAY: Final = 86400
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE: Final = datetime(9999, 1, 1, tzinfo=UTC)
+# Upper edges (exclusive) of the latency bins, in ms. Changing them needs a rebuild.
+LATENCY_EDGES_MS: Final = (
+    50, 70, 100, 140, 200, 280, 400, 560, 800, 1100,
+    1600, 2200, 3200, 4500, 6400, 9000, 12800, 18000, 25600, 36000,
+    51200, 72000, 102400, 144000, 204800, 288000, 409600, 576000, 819200, 1152000,
+)  # fmt: skip
+BINS: Final = len(LATENCY_EDGES_MS) + 1
+
+
+class RollupSource(Protocol):
+    """What a request_logs row (or a narrow read of one) must offer."""
+
+    initial_time: datetime | None
+    status: str | None
+    endpoint: str | None
+    channel_uid: str | None
+    provider: str | None
+    provider_name: str | None
+    model: str | None
+    api_key_id: int | None
+    client_id: str | None
+    session_id: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_creation_input_tokens: int | None
+    cache_read_input_tokens: int | None
+    total_tokens: int | None
+    price: float | None
+    duration_ms: int | None
+
+
+class RollupKey(NamedTuple):
+    """What request_log_rollups counts a finished row under (besides its bucket)."""
+
+    endpoint: str
+    channel_uid: str
+    provider: str  # COALESCE(provider_name, provider): the byProvider label
+    model: str
+    api_key_id: int  # -1 when unset; 0 is the master key
+    client_id: str
+
+    @classmethod
+    def of(cls, row: RollupSource) -> RollupKey:
+        """Return the key of a log row."""
+        return cls(
+            row.endpoint or "",
+            row.channel_uid or "",
+            row.provider_name or row.provider or "",
+            row.model or "",
+            -1 if row.api_key_id is None else row.api_key_id,
+            row.client_id or "",
+        )
+
+
+class LatencyKey(NamedTuple):
+    """What request_log_latency counts a timed finished row under (and its bin)."""
+
+    endpoint: str
+    client_id: str
+
+    @classmethod
+    def of(cls, row: RollupSource) -> LatencyKey:
+        """Return the key of a log row."""
+        return cls(row.endpoint or "", row.client_id or "")
+
+
+class SessionKey(NamedTuple):
+    """What request_log_session_rollups counts a finished row under."""
+
+    endpoint: str
+    client_id: str
+    session_id: str
+
+    @classmethod
+    def of(cls, row: RollupSource) -> SessionKey:
+        """Return the key of a log row."""
+        return cls(row.endpoint or "", row.client_id or "", row.session_id or "")
+
+
+class Sums:
+    """Summed numbers of some finished log rows (mutable).
+
+    Args:
+        histogram: Whether `add_row` keeps the latency histogram (groups
+            that report only a mean, and rollup rows, do without).
+    """
+
+    __slots__ = (
+        "cache_creation",
+        "cache_read",
+        "cost",
+        "duration_ms",
+        "failure",
+        "first_at",
+        "histogram",
+        "input_tokens",
+        "last_at",
+        "latency",
+        "output_tokens",
+        "requests",
+        "success",
+        "timed",
+        "total_tokens",
+    )
+
+    def __init__(self, histogram: bool = True) -> None:
+        self.histogram = histogram
+        self.requests = self.success = self.failure = 0
+        self.input_tokens = self.output_tokens = 0
+        self.cache_creation = self.cache_read = self.total_tokens = 0
+        self.cost = 0.0
+        self.duration_ms = self.timed = 0
+        self.first_at: datetime | None = None
+        self.last_at: datetime | None = None
+        self.latency = [0] * BINS
+
+    def add_row(self, row: RollupSource, sign: int = 1) -> None:
+        """Add (or with sign -1, take away) one finished row."""
+        self.requests += sign
+        if row.status == "completed":
+            self.success += sign
+        else:
+            self.failure += sign
+        self.input_tokens += sign * (row.input_tokens or 0)
+        self.output_tokens += sign * (row.output_tokens or 0)
+        self.cache_creation += sign * (row.cache_creation_input_tokens or 0)
+        self.cache_read += sign * (row.cache_read_input_tokens or 0)
+        self.total_tokens += sign * (row.total_tokens or 0)
+        self.cost += sign * (row.price or 0.0)
+        duration = row.duration_ms or 0
+        if duration > 0:
+            self.timed += sign
+            self.duration_ms += sign * duration
+            if self.histogram:
+                self.latency[latency_bin(duration)] += sign
+        if sign > 0 and row.initial_time is not None:
+            self._see(row.initial_time, row.initial_time)
+
+    def merge(self, other: Any, *, with_latency: bool = True) -> None:
+        """Add another Sums, or a rollup row or query result with such fields.
+
+        A result without first/last times adds only what it has;
+        ``with_latency=False`` skips the histogram of another Sums (cheaper,
+        for groups that report only an average).
+        """
+        self.requests += other.requests or 0
+        self.success += other.success or 0
+        self.failure += other.failure or 0
+        self.input_tokens += other.input_tokens or 0
+        self.output_tokens += other.output_tokens or 0
+        self.total_tokens += other.total_tokens or 0
+        self.cost += other.cost or 0.0
+        self.duration_ms += other.duration_ms or 0
+        self.timed += other.timed or 0
+        if isinstance(other, Sums):
+            self.cache_creation += other.cache_creation
+            self.cache_read += other.cache_read
+            if with_latency:
+                self.add_latency(other.latency)
+        else:
+            self.cache_creation += other.cache_creation_input_tokens or 0
+            self.cache_read += other.cache_read_input_tokens or 0
+        first, last = getattr(other, "first_at", None), getattr(other, "last_at", None)
+        if first is not None and last is not None:
+            self._see(first, last)
+
+    def add_latency(self, latency: Iterable[int]) -> None:
+        """Add a latency histogram to this one."""
+        self.latency = [a + b for a, b in zip(self.latency, latency, strict=True)]
+
+    def _see(self, first: datetime, last: datetime) -> None:
+        if self.first_at is None or first < self.first_at:
+            self.first_at = first
+        if self.last_at is None or last > self.last_at:
+            self.last_at = last
+
+    @property
+    def is_zero(self) -> bool:
+        """Return True when adding these sums changes nothing but times."""
+        numbers = (
+            self.requests,
+            self.success,
+            self.failure,
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_creation,
+            self.cache_read,
+            self.total_tokens,
+            self.duration_ms,
+            self.timed,
+            *self.latency,
+        )
+        return not any(numbers) and not self.cost
+
+    @property
+    def avg_latency_ms(self) -> float:
+        """Return the mean duration of the timed rows (0 without any)."""
+        return self.duration_ms / self.timed if self.timed else 0.0
+
+    def columns(self) -> dict[str, Any]:
+        """Return the summed columns shared by both rollup tables."""
+        return {
+            "requests": self.requests,
+            "success": self.success,
+            "failure": self.failure,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cache_creation,
+            "cache_read_input_tokens": self.cache_read,
+            "total_tokens": self.total_tokens,
+            "cost": self.cost,
+            "duration_ms": self.duration_ms,
+            "timed": self.timed,
+        }
+
+    def rollup_columns(self) -> dict[str, Any]:
+        """Return the request_log_rollups column values (first/last times too)."""
+        return {**self.columns(), "first_at": self.first_at, "last_at": self.last_at}
+
+
+def latency_bin(duration_ms: int) -> int:
+    """Return the histogram bin of a duration."""
+    return bisect.bisect_right(LATENCY_EDGES_MS, duration_ms)
+
+
+def percentile(latency: list[int], p: float) -> int:
+    """Return the p-th percentile (0..100) of a latency histogram, in ms.
+
+    The rank is the reference's (p/100 · (n-1), 0-based). Inside its bin
+    the rows are taken as spread evenly (row j of c at (j + 0.5)/c of the
+    bin's width), so the answer is off by at most one bin width. The open
+    last bin answers its lower edge.
+    """
+    n = sum(latency)
+    if n <= 0:
+        return 0
+    rank = p / 100 * (n - 1)
+    seen = 0
+    for index, count in enumerate(latency):
+        if count > 0 and rank < seen + count:
+            low = LATENCY_EDGES_MS[index - 1] if index else 0
+            if index == len(LATENCY_EDGES_MS):
+                return low
+            high = LATENCY_EDGES_MS[index]
+            return round(low + min((rank - seen + 0.5) / count, 1.0) * (high - low))
+        seen += max(count, 0)
+    return LATENCY_EDGES_MS[-1]
+
+
+def floor_time(at: datetime, span: int) -> datetime:
+    """Return the start of the UTC bucket of length span holding a time."""
+    seconds = int((at - EPOCH).total_seconds() // span) * span
+    return EPOCH + timedelta(seconds=seconds)
+
+
+def ceil_time(at: datetime, span: int) -> datetime:
+    """Return the first bucket start at or after a time."""
+    start = floor_time(at, span)
+    return start if start == at else start + timedelta(seconds=span)
+
+
+Slot = tuple[int, datetime, RollupKey]  # (span, bucket start, key)
+SessionSlot = tuple[int, datetime, SessionKey]
+LatencySlot = tuple[int, datetime, LatencyKey, int]  # ..., bin
+_HOURS: dict[int, datetime] = {}  # hour number since 1970 -> its start (a cache)
+
+
+def _hour(at: datetime) -> datetime:
+    number = int(at.timestamp() // HOUR)
+    start = _HOURS.get(number)
+    if start is None:
+        start = _HOURS[number] = EPOCH + timedelta(seconds=number * HOUR)
+    return start
+
+
+@dataclass(slots=True)
+class Deltas:
+    """Changes to the three rollup tables, per rollup row.
+
+    `add` counts rows into hour rows only; `finish` derives the day rows
+    from them (a day is the sum of its hours), which halves the per-row work.
+    """
+
+    groups: dict[Slot, Sums] = field(default_factory=dict)
+    sessions: dict[SessionSlot, Sums] = field(default_factory=dict)
+    latency: dict[LatencySlot, int] = field(default_factory=dict)
+
+    def add(self, row: RollupSource, sign: int = 1) -> None:
+        """Count a row in (sign 1) or out (sign -1); rows not final count nothing."""
+        if row.status not in FINAL or row.initial_time is None:
+            return
+        hour = _hour(row.initial_time)
+        _sums(self.groups, (HOUR, hour, RollupKey.of(row))).add_row(row, sign)
+        _sums(self.sessions, (HOUR, hour, SessionKey.of(row))).add_row(row, sign)
+        duration = row.duration_ms or 0
+        if duration > 0:
+            slot = (HOUR, hour, LatencyKey.of(row), latency_bin(duration))
+            self.latency[slot] = self.latency.get(slot, 0) + sign
+
+    def finish(self) -> Deltas:
+        """Return the hour and day rows that change something."""
+        latency = dict(self.latency)
+        for (_, hour, key, bin_), count in self.latency.items():
+            slot = (DAY, floor_time(hour, DAY), key, bin_)
+            latency[slot] = latency.get(slot, 0) + count
+        return Deltas(
+            {k: v for k, v in _with_days(self.groups).items() if not v.is_zero},
+            {k: v for k, v in _with_days(self.sessions).items() if not v.is_zero},
+            {k: v for k, v in latency.items() if v},
+        )
+
+
+def _with_days(hours: dict[Any, Sums]) -> dict[Any, Sums]:
+    out = dict(hours)
+    for (_, hour, key), sums in hours.items():
+        _sums(out, (DAY, floor_time(hour, DAY), key)).merge(sums, with_latency=False)
+    return out
+
+
+def _sums(table: dict[Any, Sums], slot: Any) -> Sums:
+    sums = table.get(slot)
+    if sums is None:
+        sums = table[slot] = Sums(histogram=False)
+    return sums
+
+
+def deltas(prior: Iterable[RollupSource], rows: Iterable[RollupSource]) -> Deltas:
+    """Return what writing rows over their prior stored state adds to the rollups."""
+    out = Deltas()
+    for old in prior:
+        out.add(old, -1)
+    for new in rows:
+        out.add(new, +1)
+    return out.finish()
