@@ -22,7 +22,10 @@ from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
 from ccbridge.errors import StaleRevision
+from ccbridge.legacy.importer import import_on_start
+from ccbridge.legacy.jsonmode import JsonMode
 from ccbridge.proxy import resources
+from ccbridge.proxy.blocking import AccessGuard
 from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
 from ccbridge.proxy.relay import Relay
 from ccbridge.runtime import Runtime
@@ -53,7 +56,11 @@ class Gateway:
         self.db: Database = connect(settings)
         self.runtime: Runtime | None = None
         self.reloader: Reloader | None = None
-        self.app = falcon.asgi.App(middleware=[_Lifespan(self), AdminAuth(lambda: self.runtime)])
+        self.json_mode: JsonMode | None = None
+        self.guard = AccessGuard()
+        self.app = falcon.asgi.App(
+            middleware=[_Lifespan(self), self.guard, AdminAuth(lambda: self.runtime, self.guard)]
+        )
         self.app.add_error_handler(Exception, _unexpected)
         self.app.add_error_handler(ProxyError, _proxy_error)
         self.app.add_error_handler((AdminError, StaleRevision), render_admin_error)
@@ -69,6 +76,11 @@ class Gateway:
         applied = await migrate(self.db)
         if applied:
             log.info("applied %d migration(s)", len(applied))
+        settings = self.settings
+        if settings.storage_backend == "database":
+            report = await import_on_start(self.db, settings.data_dir, skip=settings.skip_migration)
+            for line in report.lines():
+                log.info("legacy import: %s", line)
         await seed_defaults(self.db)
         snapshot = await load_snapshot(self.db)
         rt = Runtime(self.settings, self.db, snapshot)
@@ -78,10 +90,15 @@ class Gateway:
         await rt.upstream.open()
         self.reloader = Reloader(rt)
         await self.reloader.start()
-        _announce(self.settings, snapshot)
+        if settings.storage_backend == "json":
+            self.json_mode = JsonMode(rt, settings.data_dir)
+            await self.json_mode.start()
+        _announce(self.settings, rt.snapshot)
 
     async def stop(self) -> None:
         """Stop background tasks, drain the writer, close storage."""
+        if self.json_mode is not None:
+            await self.json_mode.stop()
         if self.reloader is not None:
             await self.reloader.stop()
         if self.runtime is not None:

@@ -19,6 +19,7 @@ from ccbridge.db.base import connect
 from ccbridge.db.check import check_schema
 from ccbridge.db.migrate import MigrationStatus, migrate, status
 from ccbridge.errors import DatabaseClosedError, SettingsError, StorageError
+from ccbridge.legacy.cli import add_dbmigrate_command, add_import_command
 from ccbridge.serve import add_serve_arguments, run_serve
 from ccbridge.settings import Settings, environ_with_dotenv
 
@@ -61,7 +62,7 @@ def _run_check(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_check(settings, sys.stdout))
 
 
-# NOTE(cli): import and dbmigrate get their own _Command here.
+# NOTE(cli): import and dbmigrate are added by ccbridge.legacy.cli.
 _COMMANDS: Final = (
     _Command(
         "serve",
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
         command.add_arguments(sub)
         sub.set_defaults(run=command.run)
+    add_import_command(commands)
+    add_dbmigrate_command(commands)
     return parser
 
 

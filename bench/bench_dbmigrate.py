@@ -1,0 +1,188 @@
+"""dbmigrate SQLite → PostgreSQL beside a bare COPY of the same rows.
+
+1,000,000 request_logs rows (``BENCH_ROWS`` to change) in an SQLite
+ccbridge database, built once and kept in bench/out/. In one run:
+  bare COPY: the rows already in memory, encoded, written with one psycopg
+      COPY in one transaction into a freshly migrated database;
+  dbmigrate: ``copy_database`` from the SQLite file into another fresh
+      database: read in key order, decode, checksum, encode, COPY, commit
+      per batch; then the verification (both sides re-counted, the
+      target re-read and checksummed) timed on its own.
+Target: dbmigrate's copy at 100,000 rows/s or more; the ratio to the bare
+COPY shows what the copy itself costs on this machine.
+
+PostgreSQL comes from CCBRIDGE_TEST_PG_DSN or a throwaway server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from ccbridge.db.migrate import load_migrations, migrate  # noqa: E402
+from ccbridge.db.postgres import PostgresDatabase  # noqa: E402
+from ccbridge.db.sqlite import SqliteDatabase  # noqa: E402
+from ccbridge.legacy.dbmigrate import copy_database, verify  # noqa: E402
+from generated.dao import _REQUEST_LOGS_POSTGRES  # noqa: E402
+from generated.rows import RequestLogsRow  # noqa: E402
+from tests.pgserver import PgServer  # noqa: E402
+
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+TARGET = 100_000  # rows/s
+BATCH = 5000
+OUT = ROOT / "bench" / "out"
+
+
+def make_row(i: int) -> RequestLogsRow:
+    """Return a realistic finished log row."""
+    t = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=37 * i)
+    return RequestLogsRow(
+        id=f"req_{1_767_225_600_000_000_000 + i * 37_000_000}",
+        initial_time=t,
+        provider="claude",
+        model="claude-sonnet-4-5" if i % 3 else "claude-haiku-4-5",
+        status="completed" if i % 10 else "error",
+        complete_time=t + timedelta(seconds=3),
+        duration_ms=3000 + i % 997,
+        provider_name="primary",
+        response_model="claude-sonnet-4-5-20250929",
+        input_tokens=i % 5000,
+        output_tokens=i % 777,
+        cache_read_input_tokens=i % 4096,
+        total_tokens=i % 5000 + i % 777,
+        price=(i % 1000) / 7919,
+        http_status=200 if i % 10 else 529,
+        stream=bool(i % 2),
+        transport="sse",
+        channel_id=i % 4,
+        channel_name="primary",
+        endpoint="/v1/messages",
+        domain="api.anthropic.com",
+        client_id=f"client-{i % 17}",
+        session_id=f"session-{i % 1013}",
+        error=None if i % 10 else "overloaded",
+        api_key_id=i % 3,
+        created_at=t,
+        channel_uid="a1b2c3d4",
+        first_token_time=t + timedelta(milliseconds=800),
+        first_token_duration_ms=800,
+    )
+
+
+async def source_database() -> Path:
+    """Return the SQLite source, building it if missing or stale."""
+    stamp = load_migrations("sqlite")[-1].checksum[:12]
+    path = OUT / f"dbmigrate-{ROWS}-{stamp}.db"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    for leftover in partial.parent.glob(partial.name + "*"):
+        leftover.unlink()
+    start = time.perf_counter()
+    async with SqliteDatabase(partial) as db:
+        await migrate(db)
+        for first in range(0, ROWS, 50_000):
+            async with db.transaction() as tx:
+                rows = [make_row(i) for i in range(first, min(ROWS, first + 50_000))]
+                await tx.request_logs.insert_many(rows)
+    partial.rename(path)
+    print(f"built the source ({ROWS:,} rows) in {time.perf_counter() - start:.0f} s")
+    return path
+
+
+async def load_rows(path: Path) -> list[tuple[object, ...]]:
+    """Read the source rows and encode them for COPY (not timed)."""
+    encoded: list[tuple[object, ...]] = []
+    async with SqliteDatabase(path) as db, db.transaction(readonly=True) as tx:
+        for offset in range(0, ROWS, 50_000):
+            page = await tx.request_logs.list(order_by="id", limit=50_000, offset=offset)
+            encoded.extend(map(_REQUEST_LOGS_POSTGRES.encode, page))
+    return encoded
+
+
+async def bare_copy(encoded: list[tuple[object, ...]], server: PgServer) -> float:
+    """Seconds for one psycopg COPY of the encoded rows, one transaction."""
+    dsn = server.create_database()
+    try:
+        async with PostgresDatabase(dsn, min_size=1, max_size=2) as db:
+            await migrate(db)
+        async with await psycopg.AsyncConnection.connect(dsn, options="-c TimeZone=UTC") as conn:
+            start = time.perf_counter()
+            async with conn.transaction(), conn.cursor() as cur:
+                async with cur.copy(_REQUEST_LOGS_POSTGRES.bulk.sql) as copy:
+                    for row in encoded:
+                        await copy.write_row(row)
+            return time.perf_counter() - start
+    finally:
+        server.drop_database(dsn)
+
+
+async def dbmigrate(path: Path, server: PgServer) -> tuple[float, float, bool]:
+    """Return (copy seconds, verification seconds, ok) of copy_database."""
+    dsn = server.create_database()
+    try:
+        async with (
+            SqliteDatabase(path) as src,
+            PostgresDatabase(dsn, min_size=1, max_size=2) as dst,
+        ):
+            await migrate(dst)
+            start = time.perf_counter()
+            result = await copy_database(src, dst, ["request_logs"], batch_size=BATCH)
+            total = time.perf_counter() - start
+            copied = result.tables[0].seconds
+            # Time the verification alone (copy_database ran it once already).
+            for table in result.tables:
+                table.target_checksum = ""
+            start = time.perf_counter()
+            await verify(src, dst, result.tables)
+            checked = time.perf_counter() - start
+            print(f"copy_database total (copy + sequences + verification) {total:.1f} s")
+            return copied, checked, result.ok
+    finally:
+        server.drop_database(dsn)
+
+
+def calibration() -> float:
+    """Seconds for 10 million Python additions: this machine's speed."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
+async def main() -> None:
+    """Build the source, run both copies, print rates and the ratio."""
+    print(f"dbmigrate vs bare COPY, {ROWS:,} request_logs rows, SQLite -> PostgreSQL")
+    print(f"machine: 10M Python additions in {calibration():.2f} s, {os.cpu_count()} CPUs")
+    path = await source_database()
+    dsn = os.environ.get("CCBRIDGE_TEST_PG_DSN")
+    server = PgServer.external(dsn) if dsn else PgServer.start()
+    try:
+        encoded = await load_rows(path)
+        bare = await bare_copy(encoded, server)
+        del encoded
+        copied, checked, ok = await dbmigrate(path, server)
+    finally:
+        server.stop()
+    bare_rate, copy_rate = ROWS / bare, ROWS / copied
+    print(f"bare COPY        {bare_rate:>10,.0f} rows/s ({bare:.1f} s)")
+    print(
+        f"dbmigrate copy   {copy_rate:>10,.0f} rows/s ({copied:.1f} s)   "
+        f"{copy_rate / bare_rate:.2f}x of bare COPY   target >= {TARGET:,} rows/s"
+    )
+    print(f"verification     {ROWS / checked:>10,.0f} rows/s ({checked:.1f} s), match: {ok}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,319 @@
+"""dbmigrate: SQLite ↔ PostgreSQL copies, dry-run SQL, resumption."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from ccbridge.db.base import Database
+from ccbridge.db.migrate import migrate
+from ccbridge.db.postgres import PostgresDatabase
+from ccbridge.db.sqlite import SqliteDatabase
+from ccbridge.legacy.cli import main
+from ccbridge.legacy.dbmigrate import TableResult, copy_database, dump_sql, table_order, verify
+from ccbridge.legacy.importer import import_directory
+from ccbridge.store import rollupdb
+from generated.rows import (
+    ApiKeysRow,
+    ChannelQuotaRow,
+    ChannelsRow,
+    ModelPricingRow,
+    RequestDebugLogsRow,
+    RequestLogsRow,
+    SettingsRow,
+)
+from tests.legacy.test_importer import legacy_dir
+
+T0 = datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=UTC)
+ODD_TEXT = 'it\'s \\ a ? %s %% "quoted" — ünïcødé ✓ \n\t line'
+RESUME_ROWS = 60_000
+
+
+def pg(dsn: str) -> PostgresDatabase:
+    return PostgresDatabase(dsn, min_size=1, max_size=2)
+
+
+async def add_edge_rows(db: Database) -> None:
+    """Rows with every awkward value the copy must keep exactly."""
+    async with db.transaction() as tx:
+        await tx.settings.upsert(SettingsRow("odd", ODD_TEXT, "general", None))
+        await tx.channels.insert(
+            ChannelsRow(
+                "eeeeeeee",
+                "chat",
+                ODD_TEXT,
+                "openai",
+                priority=-3,
+                quota_limit=1e-300,
+                promotion_until=T0,
+                api_keys=[],
+                model_mapping={"ü": "✓", "nested": {"list": [1, 2.5, None, True, "x'y"]}},
+                content_filter={"big": 2**53 + 1, "float": 0.1},
+                insecure_skip_verify=None,
+                status=None,
+                created_at=None,
+            )
+        )
+        await tx.model_pricing.insert(ModelPricingRow("m'odel?", 0.1, 1 / 3, None, 0.0, None, None))
+        await tx.api_keys.insert(ApiKeysRow("edge", "e" * 64, "sk-eeeee...", id=99))
+        await tx.request_logs.insert(
+            RequestLogsRow(
+                "req_edge",
+                T0,
+                "p",
+                "m",
+                stream=True,
+                api_key_id=2**40,
+                error=ODD_TEXT,
+                duration_ms=None,
+                service_tier_overridden=None,
+                created_at=T0 - timedelta(days=20000),
+            )
+        )
+        await tx.request_debug_logs.insert(
+            RequestDebugLogsRow(
+                "req_edge", "POST", "/v1/x", request_body=bytes(range(256)), response_body=b"'\\"
+            )
+        )
+        await tx.channel_quota.insert(
+            ChannelQuotaRow("eeeeeeee", "q", codex_quota_snapshot=[{"a": None}], is_exceeded=None)
+        )
+
+
+@pytest.fixture
+async def source(tmp_path: Path) -> AsyncIterator[Path]:
+    """An SQLite ccbridge database with imported legacy data and edge rows."""
+    path = tmp_path / "source.db"
+    async with SqliteDatabase(path) as db:
+        await migrate(db)
+        await import_directory(db, legacy_dir(tmp_path))
+        await add_edge_rows(db)
+        await rollupdb.rebuild(db)
+    yield path
+
+
+async def rows_of(db: Database) -> dict[str, list[Any]]:
+    """Every row of every copied table, sorted in Python (collation-free)."""
+    result = {}
+    for table in table_order():
+        dao = getattr(db.daos, table)
+        rows = await dao.list()
+        result[table] = sorted(rows, key=lambda r: tuple(str(getattr(r, k)) for k in dao.KEY))
+    return result
+
+
+async def test_round_trip_keeps_every_value(source: Path, pg_dsn: str, tmp_path: Path) -> None:
+    back = tmp_path / "back.db"
+    async with SqliteDatabase(source) as src, pg(pg_dsn) as mid, SqliteDatabase(back) as dst:
+        there = await copy_database(src, mid, list(table_order()), batch_size=7)
+        assert there.ok, [t.line() for t in there.tables]
+        home = await copy_database(mid, dst, list(table_order()), batch_size=7)
+        assert home.ok, [t.line() for t in home.tables]
+        original = await rows_of(src)
+        assert await rows_of(mid) == original
+        assert await rows_of(dst) == original
+        assert len(original["request_logs"]) == 41 and len(original["settings"]) == 17
+        assert original["request_log_rollups"] and original["request_debug_logs"]
+        # The destination's own seeded revision was overwritten by the source's.
+        assert (await mid.daos.settings.get("config_revision")).value == "2"  # type: ignore[union-attr]
+        again = await copy_database(src, mid, list(table_order()), batch_size=7)
+        assert again.ok and [t.target_count for t in again.tables] == [
+            t.target_count for t in there.tables
+        ]
+
+
+def test_every_table_is_copied_parents_first() -> None:
+    order = table_order()
+    assert "schema_migrations" not in order and len(order) == len(set(order))
+    assert order.index("request_logs") < order.index("request_debug_logs")
+    assert set(order) >= {"settings", "channels", "request_logs", "request_log_rollups"}
+
+
+async def test_new_rows_after_copy_get_fresh_ids(source: Path, pg_dsn: str) -> None:
+    async with SqliteDatabase(source) as src, pg(pg_dsn) as dst:
+        result = await copy_database(src, dst, list(table_order()))
+        assert not result.warnings
+        row = await dst.daos.channels.insert(ChannelsRow("ffffffff", "messages", "new", "claude"))
+        assert row.id is not None and row.id > 9
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+async def test_dry_run_sql_runs_on_the_target(
+    source: Path, pg_dsn: str, tmp_path: Path, dialect: str
+) -> None:
+    script = tmp_path / "dump.sql"
+    target: Database = SqliteDatabase(tmp_path / "t.db") if dialect == "sqlite" else pg(pg_dsn)
+    async with SqliteDatabase(source) as src, target as dst:
+        with script.open("w", encoding="utf-8") as out:
+            rows = await dump_sql(src, dialect, out, list(table_order()))
+        assert rows == sum(len(v) for v in (await rows_of(src)).values())
+        await migrate(dst)
+        text = script.read_text(encoding="utf-8")
+        assert ("TRUE" in text) is (dialect == "postgres")
+        await asyncio.to_thread(_run_script, dialect, tmp_path / "t.db", pg_dsn, text)
+        results = [TableResult(t) for t in table_order()]
+        await verify(src, dst, results)
+        assert all(r.ok for r in results), [r.line() for r in results]
+        assert await rows_of(dst) == await rows_of(src)
+
+
+def _run_script(dialect: str, path: Path, dsn: str, text: str) -> None:
+    if dialect == "sqlite":
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.executescript(text)
+        finally:
+            conn.close()
+        return
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(text.encode())  # no parameters: psycopg runs the whole script
+
+
+async def test_mismatch_is_reported(source: Path, pg_dsn: str) -> None:
+    async with SqliteDatabase(source) as src, pg(pg_dsn) as dst:
+        assert (await copy_database(src, dst, ["settings", "model_pricing"])).ok
+        await dst.daos.model_pricing.upsert(ModelPricingRow("m'odel?", 0.2, 1 / 3))
+        results = [TableResult("settings"), TableResult("model_pricing")]
+        await verify(src, dst, results)
+        assert [r.ok for r in results] == [True, False]
+        assert results[1].source_count == results[1].target_count
+        assert "MISMATCH" in results[1].line()
+
+
+def test_cli_reference_flags(source: Path, pg_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "dbmigrate",
+            "-src-type",
+            "sqlite",
+            "-src-url",
+            str(source),
+            "-dst-type",
+            "postgresql",
+            "-dst-url",
+            pg_dsn,
+            "-tables",
+            "request_logs,settings",
+            "-batch-size",
+            "10",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["settings", "request_logs"]
+    assert "password" not in out
+
+
+def test_cli_usage_errors(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dbmigrate", "--from", str(source), "--tables", "nope", "--dry-run"]) == 2
+    assert "unknown table(s) nope" in capsys.readouterr().err
+    assert main(["dbmigrate", "--from", str(tmp_path / "missing.db"), "--to", "x.db"]) == 2
+    assert main(["dbmigrate", "--from", str(source)]) == 2
+    assert "--to is required" in capsys.readouterr().err
+    assert main(["dbmigrate", "--from", str(source), "--to", str(source)]) == 2
+
+
+def test_cli_refuses_a_legacy_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    legacy = legacy_dir(tmp_path) / "request_logs.db"
+    assert main(["dbmigrate", "--from", str(legacy), "--to", str(tmp_path / "x.db")]) == 2
+    assert "ccbridge import" in capsys.readouterr().err
+
+
+def test_cli_dry_run_to_stdout(source: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dbmigrate", "--from", str(source), "-dry-run", "-tables", "api_keys"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("-- ccbridge dbmigrate --dry-run")
+    assert "INSERT INTO api_keys" in captured.out and "TRUE" in captured.out
+    assert "rows written as postgres SQL" in captured.err
+
+
+# -- an interrupted copy resumes ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def big_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database with RESUME_ROWS request logs (built once)."""
+    path = tmp_path_factory.mktemp("big") / "big.db"
+
+    async def build() -> None:
+        async with SqliteDatabase(path) as db:
+            await migrate(db)
+            async with db.transaction() as tx:
+                for start in range(0, RESUME_ROWS, 10_000):
+                    await tx.request_logs.insert_many(
+                        [_log(i) for i in range(start, start + 10_000)]
+                    )
+
+    asyncio.run(build())
+    return path
+
+
+def _log(i: int) -> RequestLogsRow:
+    t = T0 + timedelta(milliseconds=i)
+    return RequestLogsRow(
+        f"req_{i:09d}", t, "claude", f"m{i % 7}", complete_time=t, input_tokens=i, stream=i % 2 == 0
+    )
+
+
+async def test_killed_copy_resumes_exactly(big_source: Path, pg_dsn: str) -> None:
+    command = [sys.executable, "-m", "ccbridge.legacy", "dbmigrate", "--from", str(big_source)]
+    command += ["--to", pg_dsn, "--tables", "request_logs", "--batch-size", "500"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        copied = await _wait_for_rows(pg_dsn, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert 0 < copied < RESUME_ROWS, "the copy was not interrupted mid-table"
+    async with pg(pg_dsn) as dst:
+        partial = await dst.daos.request_logs.count()
+    assert 0 < partial < RESUME_ROWS and partial % 500 == 0  # whole batches only
+    # Resume with larger batches: the batch size is not part of the state.
+    rerun = subprocess.run(
+        [*command[:-1], "5000"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    line = next(line for line in rerun.stdout.splitlines() if line.startswith("request_logs"))
+    assert f"source {RESUME_ROWS:>10,}  target {RESUME_ROWS:>10,}" in line and line.endswith("ok")
+
+
+async def _wait_for_rows(dsn: str, proc: subprocess.Popen[bytes]) -> int:
+    async with pg(dsn) as db:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                count = await db.daos.request_logs.count()
+            except Exception:  # noqa: BLE001 - the table may not exist yet
+                count = 0
+            if count >= 2_000:
+                return count
+            await asyncio.sleep(0.02)
+    return 0
+
+
+def test_copy_file_left_alone(source: Path, tmp_path: Path) -> None:
+    before = source.read_bytes()
+    shutil.copy(source, tmp_path / "copy.db")
+    assert main(["dbmigrate", "--from", str(source), "--to", str(tmp_path / "o.db")]) == 0
+    assert source.read_bytes() == before
+
+
+def test_dry_run_file_is_private(source: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.sql"
+    assert main(["dbmigrate", "--from", str(source), "--dry-run", "-o", str(plan)]) == 0
+    assert plan.stat().st_mode & 0o777 == 0o600
+    assert "sk-ant-secret-1" in plan.read_text(encoding="utf-8")  # everything is in it
