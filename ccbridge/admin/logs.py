@@ -112,8 +112,9 @@ async def _page(
     if filters.session_id is None:
         return await daos.request_logs.page(**params, **filters.equality())
     # A session's rows are few: read them through its index, not along the time index.
-    others = {k: v for k, v in filters.equality().items() if k != "session_id"}
-    return await daos.request_logs.session_page(session_id=filters.session_id, **params, **others)
+    return await daos.request_logs.session_page(
+        session_id=filters.session_id, **params, **filters.equality(session=False)
+    )
 
 
 async def _count(daos: Daos, filters: LogFilter) -> int:

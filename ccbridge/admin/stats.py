@@ -64,7 +64,10 @@ def _group_json(s: Sums) -> dict[str, Any]:
         "count": s.requests,
         "success": s.success,
         "failure": s.failure,
-        **_tokens(s),
+        "inputTokens": s.input_tokens,
+        "outputTokens": s.output_tokens,
+        "cacheCreationInputTokens": s.cache_creation,
+        "cacheReadInputTokens": s.cache_read,
         "cost": s.cost,
         "avgLatencyMs": s.avg_latency_ms,
     }
@@ -113,7 +116,7 @@ def stats_json(groups: StatsGroups) -> dict[str, Any]:
         _add(by_model, model, sums)
         _add(by_key, _key_label(key_id), sums)
         _add(by_client, _label(client), sums)
-    by_session = _by_label((_label(session), s) for (_, session), s in groups.sessions.items())
+    by_session = _by_label((_label(session), s) for session, s in groups.sessions.items())
     total.add_latency(groups.latency)
     seconds = total.duration_ms / 1000
     return {

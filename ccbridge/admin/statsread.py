@@ -47,7 +47,7 @@ __all__ = (
 _BATCH: Final = 5000
 
 GroupKey = tuple[str, str, int, str]  # provider label, model, api key id (-1 unset), client
-SessionGroup = tuple[str, str]  # client id, session id ('' unset)
+SessionGroup = str  # session id ('' unset)
 _SPANS: Final = (DAY, HOUR)
 
 
@@ -61,7 +61,7 @@ class Segment(NamedTuple):
 
 @dataclass(slots=True)
 class StatsGroups:
-    """Sums of a window per (provider, model, key, client) and per (client, session).
+    """Sums of a window per (provider, model, key, client) and per session.
 
     Both cover the same rows; ``latency`` is their histogram.
     """
@@ -75,7 +75,7 @@ class StatsGroups:
         group = (row.provider_name or row.provider or "", row.model or "")
         key_id = -1 if row.api_key_id is None else row.api_key_id
         _sums(self.groups, (*group, key_id, row.client_id or "")).add_row(row)
-        _sums(self.sessions, (row.client_id or "", row.session_id or "")).add_row(row)
+        _sums(self.sessions, row.session_id or "").add_row(row)
         if (row.duration_ms or 0) > 0:
             self.latency[latency_bin(row.duration_ms or 0)] += 1
 
@@ -164,7 +164,7 @@ async def read_groups(daos: Daos, scope: Scope, *, rollups: bool = True) -> Stat
             )
             _sums(out.groups, key).merge(result)
         for result in await daos.request_log_session_rollups.by_session(**window):
-            _sums(out.sessions, (result.client_id or "", result.session_id or "")).merge(result)
+            _sums(out.sessions, result.session_id or "").merge(result)
         for hit in await daos.request_log_latency.by_bin(**window):
             out.latency[hit.bin or 0] += hit.requests or 0
     return out

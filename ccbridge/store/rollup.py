@@ -27,7 +27,7 @@ approximate (see `percentile`).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple, Protocol
@@ -65,6 +65,7 @@ LATENCY_EDGES_MS: Final = (
     51200, 72000, 102400, 144000, 204800, 288000, 409600, 576000, 819200, 1152000,
 )  # fmt: skip
 BINS: Final = len(LATENCY_EDGES_MS) + 1
+_NO_LATENCY: Final = (0,) * BINS
 
 
 class RollupSource(Protocol):
@@ -172,7 +173,8 @@ class Sums:
         self.duration_ms = self.timed = 0
         self.first_at: datetime | None = None
         self.last_at: datetime | None = None
-        self.latency = [0] * BINS
+        # PERF(stats): only histogram sums own a list; the others share zeros.
+        self.latency: list[int] | tuple[int, ...] = [0] * BINS if histogram else _NO_LATENCY
 
     def add_row(self, row: RollupSource, sign: int = 1) -> None:
         """Add (or with sign -1, take away) one finished row."""
@@ -208,7 +210,7 @@ class Sums:
         self.failure += other.failure or 0
         self.input_tokens += other.input_tokens or 0
         self.output_tokens += other.output_tokens or 0
-        self.total_tokens += other.total_tokens or 0
+        self.total_tokens += getattr(other, "total_tokens", 0) or 0
         self.cost += other.cost or 0.0
         self.duration_ms += other.duration_ms or 0
         self.timed += other.timed or 0
@@ -283,7 +285,7 @@ def latency_bin(duration_ms: int) -> int:
     return bisect.bisect_right(LATENCY_EDGES_MS, duration_ms)
 
 
-def percentile(latency: list[int], p: float) -> int:
+def percentile(latency: Sequence[int], p: float) -> int:
     """Return the p-th percentile (0..100) of a latency histogram, in ms.
 
     The rank is the reference's (p/100 · (n-1), 0-based). Inside its bin

@@ -118,14 +118,11 @@ async def test_stream_needs_admin(gateway: Running) -> None:
 
 
 async def test_log_written_on_one_instance_streams_on_the_other(
-    engine: str, request: pytest.FixtureRequest, tmp_path: Path, upstreams: UpstreamFactory,
-    streams: list[Any],
-) -> None:  # fmt: skip
-    if engine != "postgres":
-        pytest.skip("cross-instance events travel by PostgreSQL NOTIFY")
-    dsn = request.getfixturevalue("pg_dsn")
-    a, close_a = await start_gateway(engine, tmp_path, dsn)
-    b, close_b = await start_gateway(engine, tmp_path, dsn)
+    pg_dsn: str, tmp_path: Path, upstreams: UpstreamFactory, streams: list[Any]
+) -> None:
+    """Cross-instance events travel by PostgreSQL NOTIFY, so PostgreSQL only."""
+    a, close_a = await start_gateway("postgres", tmp_path, pg_dsn)
+    b, close_b = await start_gateway("postgres", tmp_path, pg_dsn)
     try:
         up = await upstreams(default=messages_json_reply(delay=0.3))
         await a.add_channel("messages", "shared", up.url, [ANT_KEY])
