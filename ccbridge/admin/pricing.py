@@ -18,7 +18,7 @@ from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
 from ccbridge.admin.validate import boolean, check_fields, invalid, number, text
 from ccbridge.runtime import Runtime
-from ccbridge.store.defaults import DEFAULT_PRICES
+from ccbridge.store.defaults import default_price_rows
 from generated.dao import Daos
 from generated.rows import ModelPricingRow, SettingsRow
 
@@ -119,20 +119,6 @@ async def replace_pricing(tx: Daos, rows: list[ModelPricingRow], currency: str) 
     )
 
 
-def _default_rows() -> list[ModelPricingRow]:
-    return [
-        ModelPricingRow(
-            model_id=m,
-            input_price=i,
-            output_price=o,
-            cache_creation_price=w,
-            cache_read_price=r,
-            description=d,
-        )
-        for m, (i, o, w, r, d) in DEFAULT_PRICES.items()
-    ]
-
-
 class PricingResource:
     """/api/pricing routes."""
 
@@ -150,7 +136,7 @@ class PricingResource:
 
     async def on_post_reset(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the table with the built-in defaults."""
-        await self._replace(req, resp, _default_rows(), "USD", "Pricing reset to defaults")
+        await self._replace(req, resp, default_price_rows(), "USD", "Pricing reset to defaults")
 
     async def _replace(
         self,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from ccbridge.db.base import Database
 from generated.rows import ModelPricingRow, SettingsRow
 
-__all__ = ("DEFAULT_PRICES", "seed_defaults")
+__all__ = ("DEFAULT_PRICES", "default_price_rows", "seed_defaults")
 
 # model id: (input, output, cache write, cache read, description)
 DEFAULT_PRICES: dict[str, tuple[float, float, float | None, float | None, str]] = {
@@ -34,25 +34,28 @@ DEFAULT_PRICES: dict[str, tuple[float, float, float | None, float | None, str]] 
 _MARKER = "defaults_seeded"
 
 
+def default_price_rows() -> list[ModelPricingRow]:
+    """Return the default prices as model_pricing rows."""
+    return [
+        ModelPricingRow(
+            model_id=model,
+            input_price=inp,
+            output_price=out,
+            cache_creation_price=write,
+            cache_read_price=read,
+            description=desc,
+        )
+        for model, (inp, out, write, read, desc) in DEFAULT_PRICES.items()
+    ]
+
+
 async def seed_defaults(db: Database) -> bool:
     """Seed default prices into a new database; True if it did."""
     async with db.transaction() as tx:
         if await tx.settings.get(_MARKER) is not None:
             return False
         if await tx.model_pricing.count() == 0:
-            await tx.model_pricing.insert_many(
-                [
-                    ModelPricingRow(
-                        model_id=model,
-                        input_price=inp,
-                        output_price=out,
-                        cache_creation_price=write,
-                        cache_read_price=read,
-                        description=desc,
-                    )
-                    for model, (inp, out, write, read, desc) in DEFAULT_PRICES.items()
-                ]
-            )
+            await tx.model_pricing.insert_many(default_price_rows())
             await tx.settings.bump_revision()
         now = datetime.now(UTC).isoformat()
         await tx.settings.upsert(SettingsRow(key=_MARKER, value=now, category="config_meta"))
