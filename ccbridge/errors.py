@@ -9,7 +9,6 @@ from __future__ import annotations
 __all__ = (
     "DatabaseClosedError",
     "MigrationError",
-    "NoChannelAvailable",
     "SettingsError",
     "StaleRevision",
     "StorageError",
@@ -70,7 +69,3 @@ class StaleRevision(Exception):
         super().__init__(f"config revision is {current}, write was based on {expected}")
         self.expected = expected
         self.current = current
-
-
-class NoChannelAvailable(Exception):
-    """No upstream channel can serve a request."""

@@ -48,7 +48,7 @@ import ssl
 import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 from urllib.parse import unquote_plus, urlsplit
 
 import aiohttp
@@ -63,7 +63,6 @@ __all__ = (
     "StripRules",
     "UAFamily",
     "UpstreamClient",
-    "UpstreamClientLifespan",
     "UpstreamResponse",
     "UpstreamUnavailable",
     "auth_header",
@@ -521,7 +520,7 @@ class UpstreamClient:
     """One shared aiohttp session for all upstream calls of a process.
 
     Construct anywhere (no I/O); `open` at app startup and `close` at
-    shutdown, e.g. through `UpstreamClientLifespan`.
+    shutdown (the gateway's lifespan does both).
 
     Args:
         max_connections: Total pooled connections; 0 means no limit (long
@@ -661,22 +660,3 @@ class UpstreamClient:
             state = "closed" if self._closed else "not open"
             raise RuntimeError(f"upstream client is {state}")
         return self._session
-
-
-class UpstreamClientLifespan:
-    """Falcon ASGI middleware that opens and closes an `UpstreamClient`.
-
-    Args:
-        client: The process-wide client.
-    """
-
-    def __init__(self, client: UpstreamClient) -> None:
-        self._client = client
-
-    async def process_startup(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        """Open the client before the first request."""
-        await self._client.open()
-
-    async def process_shutdown(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        """Close the client after the last request."""
-        await self._client.close()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -78,12 +77,10 @@ class Writer:
         *,
         max_pending: int = 20_000,
         interval: float = 0.05,
-        on_flush: Callable[[list[RequestLogsRow]], Any] | None = None,
     ) -> None:
         self._db = db
         self._max = max_pending
         self._interval = interval
-        self._on_flush = on_flush
         self.events = LogEvents()
         self._batch = _Batch()
         self._flushing = asyncio.Lock()
@@ -258,8 +255,6 @@ class Writer:
             await tx.request_debug_logs.upsert_many(batch.debug)
         self.flushes += 1
         self.events.publish(created, updated)
-        if self._on_flush is not None and rows:
-            self._on_flush(rows)
 
     async def _write_logs(
         self, tx: Daos, rows: list[RequestLogsRow]

@@ -14,8 +14,6 @@ import traceback
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import falcon.asgi
-import falcon.testing
 import pytest
 
 from ccbridge.proxy.upstream import (
@@ -25,7 +23,6 @@ from ccbridge.proxy.upstream import (
     OutboundHeaders,
     StripRules,
     UpstreamClient,
-    UpstreamClientLifespan,
     UpstreamUnavailable,
     auth_header,
     build_outbound_headers,
@@ -565,14 +562,6 @@ async def test_lifecycle() -> None:
     assert repr(upstream_client) == "<UpstreamClient closed>"
     with pytest.raises(RuntimeError, match="closed"):
         await upstream_client.send("GET", "http://127.0.0.1:1/", (), header_timeout=1)
-
-
-async def test_lifespan_middleware_opens_and_closes() -> None:
-    upstream_client = UpstreamClient()
-    app = falcon.asgi.App(middleware=[UpstreamClientLifespan(upstream_client)])
-    async with falcon.testing.ASGIConductor(app):
-        assert upstream_client.is_open
-    assert not upstream_client.is_open
 
 
 # ------------------------------------------------------------------ TLS
