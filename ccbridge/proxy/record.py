@@ -6,6 +6,7 @@ request_logs row at flush time, so the request path builds no row at all.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from datetime import UTC, datetime
@@ -18,16 +19,21 @@ from generated.rows import RequestLogsRow
 __all__ = ("LogRecord", "new_log_id")
 
 
-def new_log_id() -> str:
-    """Return a unique log id: ``req_<unix nanos><4 random hex>``.
+# A counter from a random start: ids stay unique within a process whatever the
+# clock does, and across instances sharing a database unless two of them hit
+# the same nanosecond with the same tail.
+_tails = itertools.count(random.getrandbits(16))
 
-    The random tail keeps ids unique across instances sharing a database.
-    """
-    return f"req_{time.time_ns()}{random.getrandbits(16):04x}"
+
+def new_log_id() -> str:
+    """Return a unique log id: ``req_<unix nanos><4 hex>``."""
+    return f"req_{time.time_ns()}{next(_tails) & 0xFFFF:04x}"
 
 
 class LogRecord:
     """One attempt's log state; `to_row` renders it for the writer."""
+
+    fresh = True  # its id is minted here (see `ccbridge.store.writer.LogSource`)
 
     __slots__ = (
         "api_key_id",
@@ -61,6 +67,7 @@ class LogRecord:
         "stream",
         "upstream_error",
         "wait_excluded",
+        "written",
     )
 
     def __init__(
@@ -100,6 +107,7 @@ class LogRecord:
         self.cache_creation_input_tokens = self.cache_read_input_tokens = 0
         self.price = self.input_cost = self.output_cost = 0.0
         self.cache_creation_cost = self.cache_read_cost = 0.0
+        self.written: RequestLogsRow | None = None  # set by the writer
 
     def next_attempt(self) -> LogRecord:
         """Return a fresh pending record for the next attempt."""

@@ -8,7 +8,12 @@ the latest use per key — and writes it in one transaction.
 
 Log rows are written with their rollup deltas (`ccbridge.store.rollup`)
 in that transaction; after the commit their ids go to the live log stream
-(`events`), and on PostgreSQL to the other instances by NOTIFY.
+(`events`), and on PostgreSQL to the other instances by NOTIFY. A source
+remembers the row last written for it (`written`); for the proxy's own
+records (`fresh`: the id was minted for the record, nothing else writes it)
+that is the stored state, so the deltas need no read of the database. The
+log maintenance only moves pending rows to timeout, which counts nothing
+either way.
 
 A full queue applies back-pressure (`submit` then waits) instead of dropping
 anything; a failed flush is retried with its items kept; `stop` drains.
@@ -36,9 +41,16 @@ log = logging.getLogger("ccbridge.writer")
 
 
 class LogSource(Protocol):
-    """Anything that can render its current state as a request_logs row."""
+    """Anything that can render its current state as a request_logs row.
+
+    `written` is the row the writer last stored for it (None: not yet),
+    set by the writer after the commit. `fresh` says the id was minted for
+    this source, so nothing is stored under it before its first write.
+    """
 
     id: str
+    written: RequestLogsRow | None
+    fresh: bool
 
     def to_row(self) -> RequestLogsRow: ...
 
@@ -237,9 +249,10 @@ class Writer:
         )
 
     async def _flush(self, batch: _Batch) -> None:
-        rows = [record.to_row() for record in batch.logs.values()]
+        sources = list(batch.logs.values())
+        rows = [source.to_row() for source in sources]
         async with self._db.transaction() as tx:
-            created, updated = await self._write_logs(tx, rows)
+            created, updated = await self._write_logs(tx, sources, rows)
             for add in batch.usage.values():
                 await tx.channel_usage.add(
                     channel_uid=add.channel_uid,
@@ -253,11 +266,13 @@ class Writer:
             await tx.channel_suspensions.upsert_many(list(batch.suspensions.values()))
             # Debug rows reference their log row, written above in the same transaction.
             await tx.request_debug_logs.upsert_many(batch.debug)
+        for source, row in zip(sources, rows, strict=True):
+            source.written = row
         self.flushes += 1
         self.events.publish(created, updated)
 
     async def _write_logs(
-        self, tx: Daos, rows: list[RequestLogsRow]
+        self, tx: Daos, sources: list[LogSource], rows: list[RequestLogsRow]
     ) -> tuple[list[str], list[str]]:
         """Write log rows and their rollup deltas; return the created and updated ids."""
         if not rows:
@@ -265,7 +280,10 @@ class Writer:
         dialect = self._db.dialect
         await rollupdb.lock_rollups(tx, dialect, exclusive=False)
         # What the rows were before this flush: a row is counted once, when final.
-        prior = await tx.request_logs.prior_states(ids=[row.id for row in rows])
+        prior = [source.written for source in sources if source.written is not None]
+        unknown = [s.id for s in sources if s.written is None and not s.fresh]
+        if unknown:
+            prior += await tx.request_logs.prior_states(ids=unknown)
         await tx.request_logs.upsert_many(rows)
         await rollupdb.apply_deltas(tx, deltas(prior, rows))
         known = {row.id for row in prior}

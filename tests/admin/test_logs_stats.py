@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ccbridge.proxy.record import LogRecord
 from ccbridge.store import rollupdb
 from ccbridge.store.rollup import DAY, LATENCY_EDGES_MS, floor_time, latency_bin
 from generated.rows import RequestLogsRow
@@ -17,6 +18,7 @@ from tests.admin.conftest import Running
 from tests.admin.test_logs_support import (
     BASE,
     approx_equal,
+    drain,
     exact_percentile,
     log_row,
     with_status,
@@ -260,6 +262,46 @@ async def test_a_row_is_counted_once(gateway: Running, api: httpx.AsyncClient) -
     assert (await _stats(api))["totalRequests"] == 5
     await write_rows(gateway, [legacy])  # flushed again unchanged: still once
     approx_equal(await _stats(api), await _stats(api, source="raw"))
+
+
+async def test_proxy_records_are_counted_once_without_reading_back(
+    gateway: Running, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy record is flushed pending, then final, then again unchanged; the
+    # writer knows what it stored, so it reads nothing back and counts it once.
+    record = LogRecord(
+        model="claude-sonnet-4-5",
+        stream=False,
+        endpoint="/v1/messages",
+        client_id="c",
+        session_id="s",
+        api_key_id=None,
+    )
+    writer = gateway.rt.writer
+    seen: list[tuple[list[str], list[str]]] = []
+    writer.events.publish = lambda created, updated: seen.append((created, updated))
+    reads = 0
+    dao_class = type(gateway.db.daos.request_logs)
+    prior_states = dao_class.prior_states
+
+    async def counting(self: Any, **kw: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await prior_states(self, **kw)
+
+    monkeypatch.setattr(dao_class, "prior_states", counting)
+    for step in range(3):
+        if step == 1:
+            record.input_tokens, record.output_tokens = 40, 2
+            record.finish("completed", 200)
+        writer.log(record)
+        await drain(gateway)
+    stats = await _stats(api)
+    assert (stats["totalRequests"], stats["totalTokens"]["inputTokens"]) == (1, 40)
+    approx_equal(stats, await _stats(api, source="raw"))
+    assert seen == [([record.id], []), ([], [record.id]), ([], [record.id])]
+    assert record.written == await gateway.db.daos.request_logs.get(record.id)
+    assert reads == 0
 
 
 async def test_missing_rollups_are_rebuilt_at_start(

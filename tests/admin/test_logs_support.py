@@ -41,9 +41,12 @@ BASE = datetime(2026, 3, 10, 14, 25, 0, tzinfo=UTC)
 class StaticRecord:
     """A LogSource that renders a fixed row (the writer's input type)."""
 
+    fresh = False  # the row may be stored already: the writer reads it
+
     def __init__(self, row: RequestLogsRow) -> None:
         self.id = row.id
         self.row = row
+        self.written: RequestLogsRow | None = None
 
     def to_row(self) -> RequestLogsRow:
         """Return the row."""
