@@ -11,6 +11,7 @@ a byte has reached the client.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -155,7 +156,7 @@ class Relay:
         rt = self.rt
         tried: list[str] = []
         last: Reply | None = None
-        domain = urlsplit(channel.base_url).hostname or ""
+        domain = _domain(channel.base_url)
         while (key := rt.scheduler.select_key(snap, channel, tried)) is not None:
             while True:
                 record.attach(channel, domain)
@@ -247,7 +248,7 @@ class Relay:
         self, call: Call, snap: Snapshot, channel: Channel, key: str
     ) -> tuple[UpstreamResponse, tuple[str, ...]]:
         mapped = redirect_channel_model(channel, call.model)
-        body = call.body if mapped == call.model else _with_model(call.payload, mapped)
+        body = call.body if mapped == call.model else _with_model(call.body, mapped)
         if call.pool == "messages":
             url = claude_url(channel.base_url, call.path, call.query)
             overrides = {"Accept": "text/event-stream"} if call.stream else None
@@ -501,10 +502,16 @@ async def _watch_disconnect(
             return
 
 
-def _with_model(payload: dict[str, Any], model: str) -> bytes:
+def _with_model(body: bytes, model: str) -> bytes:
+    # The stdlib parse is exact (big integers stay integers), unlike the payload's.
     return json.dumps(
-        {**payload, "model": model}, ensure_ascii=False, separators=(",", ":")
+        {**json.loads(body), "model": model}, ensure_ascii=False, separators=(",", ":")
     ).encode()
+
+
+@functools.lru_cache(maxsize=256)  # PERF(proxy): one per channel base URL
+def _domain(base_url: str) -> str:
+    return urlsplit(base_url).hostname or ""
 
 
 def _text(body: bytes) -> str:

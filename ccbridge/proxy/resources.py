@@ -7,13 +7,13 @@ awaits the database.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import falcon
 import falcon.asgi
 
+from ccbridge.proxy import jsonread
 from ccbridge.proxy.auth import authenticate, client_secret
 from ccbridge.proxy.errors import ProxyError
 from ccbridge.proxy.identity import (
@@ -66,7 +66,7 @@ class _Proxied:
                 413, f"request body is larger than {self.rt.settings.max_request_body_mb} MB"
             )
         try:
-            payload = json.loads(body)
+            payload = jsonread.loads(body)
         except ValueError as ex:
             raise ProxyError(400, f"request body is not valid JSON: {ex}") from None
         if not isinstance(payload, dict):
@@ -132,7 +132,7 @@ class Messages(_Proxied):
     LOG_ENDPOINT = "/v1/messages"
 
     def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
-        return claude_identity(payload, header_getter(req.headers))
+        return claude_identity(payload, header_getter(req.headers, lowered=True))
 
 
 class CountTokens(Messages):
@@ -153,7 +153,7 @@ class Responses(_Proxied):
     LOG_ENDPOINT = "/v1/responses"
 
     def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
-        return responses_identity(payload, header_getter(req.headers))
+        return responses_identity(payload, header_getter(req.headers, lowered=True))
 
 
 class Models:

@@ -8,13 +8,14 @@ that carry usage, errors or the first content token.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
+
+from ccbridge.proxy import jsonread
 
 __all__ = (
     "SseUsageTap",
@@ -144,7 +145,7 @@ def _dig(node: object, *path: str) -> object:
 
 def _loads(payload: bytes | bytearray) -> dict[str, Any] | None:
     try:
-        obj = json.loads(payload)
+        obj = jsonread.loads(payload)
     except (ValueError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
