@@ -118,6 +118,10 @@ class FailureBlocker:
             self.sweep()
         self._entries[address] = (count, until, now)
 
+    def __bool__(self) -> bool:
+        """Return whether any address has failures on record."""
+        return bool(self._entries)
+
     def clear(self, address: str) -> None:
         """Forget the failures of ``address`` (it authenticated)."""
         self._entries.pop(address, None)
@@ -160,6 +164,8 @@ class AccessGuard:
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Answer 429 at once for a blocked client address."""
+        if not self.blocker:  # the usual case: skip resolving the address
+            return
         seconds = self.blocker.blocked_for(req.remote_addr or "")
         if not seconds:
             return

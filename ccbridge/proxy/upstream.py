@@ -123,6 +123,7 @@ _CLEANUP_CLOSED: Final = sys.version_info < (3, 12, 7)
 # --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # PERF(upstream): one per channel base URL
 def _versioned_base(base_url: str) -> str:
     base = base_url.strip().rstrip("/")
     return base if re.search(_VERSION_SUFFIX, base) else base + "/v1"
@@ -237,6 +238,7 @@ def _ua_regex(family: UAFamily) -> re.Pattern[str]:
     return re.compile(_UA_PATTERNS[family], re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=256)  # PERF(upstream): clients send few distinct UAs
 def user_agent_version(user_agent: str, family: UAFamily) -> tuple[int, ...] | None:
     """Return the CLI version in a User-Agent, or None if not valid.
 
