@@ -1,8 +1,20 @@
-"""Closed-loop HTTP load generator for loopback benchmarks.
+"""Closed-loop HTTP/1.1 load generator for loopback benchmarks.
 
-N workers each send a request, wait for the whole response, and send
+N connections each send a request, wait for the whole response, and send
 the next one, for a fixed duration or request count. Targets must be on
 loopback; durations and counts are capped, so a run always ends.
+
+The engine must cost far less CPU than the proxy it measures, so it has no
+task or client object per request: one `asyncio.Protocol` per keep-alive
+connection reacts to callbacks, the request bytes are built once, and
+responses (Content-Length or chunked) are framed by httptools. On uvloop
+that is about 20 µs of CPU per request.
+
+Transport errors, unparsable responses and timeouts (checked every 0.1 s)
+count as errors; the connection is then replaced and the load goes on. A
+server closing a keep-alive connection (``Connection: close``, or EOF
+before answering a request sent on a reused connection) is reconnected to
+without an error. HEAD is not supported (its responses cannot be framed).
 
 Library use (from a script in ``bench/``)::
 
@@ -31,13 +43,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
+import httptools
 
 __all__ = ("MAX_DURATION_S", "MAX_REQUESTS", "Result", "main", "run_load")
 
 MAX_DURATION_S = 300.0
 MAX_REQUESTS = 10_000_000
 MAX_CONCURRENCY = 4096
+_SWEEP_S = 0.1  # how often requests in flight are checked for timeouts
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +105,8 @@ class _Phase:
     deadline: float
     remaining: int | None
     record: bool
+    done: asyncio.Future[None]
+    active: int
     latencies_ns: list[int] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: int = 0
@@ -106,6 +121,20 @@ class _Phase:
             self.remaining -= 1
         self.sent += 1
         return True
+
+    def release(self) -> None:
+        """Note one worker gone idle; the phase is done when all are."""
+        self.active -= 1
+        if not self.active:
+            self.done.set_result(None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    host: str
+    port: int
+    ssl: bool | None
+    request: bytes
 
 
 def _check_target(url: str) -> None:
@@ -129,39 +158,195 @@ def _check_bounds(concurrency: int, duration_s: float | None, requests: int | No
         raise ValueError(f"requests must be in 1..{MAX_REQUESTS}")
 
 
+def _target(url: str, method: str, headers: Mapping[str, str], body: bytes) -> _Target:
+    """Parse the URL and build the request bytes sent on every request."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"URL scheme must be http or https, not {parts.scheme!r}")
+    if method.upper() == "HEAD":
+        raise ValueError("HEAD is not supported")
+    https = parts.scheme == "https"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # The body is fixed, so its length is ours to state, never the caller's.
+    fields = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+    if not any(k.lower() == "host" for k, _ in fields):
+        fields.insert(0, ("Host", parts.netloc))
+    fields.append(("Content-Length", str(len(body))))
+    lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in fields)]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    port = parts.port or (443 if https else 80)
+    return _Target(parts.hostname or "", port, True if https else None, request)
+
+
+class _Conn(asyncio.Protocol):
+    """One TCP connection of a worker; frames its responses with httptools.
+
+    Callbacks from a connection its worker has dropped are ignored.
+    """
+
+    __slots__ = ("worker", "parser", "transport", "task", "served", "partial")
+
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.served = False  # a response completed: the connection was reused
+        self.partial = False  # bytes of the current response arrived
+
+    def opened(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.worker.failed(self)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.worker.connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.partial = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            raise  # a bug of ours, not of the server
+        except httptools.HttpParserError:
+            self.worker.failed(self)
+
+    def on_message_complete(self) -> None:
+        self.served = True
+        self.partial = False
+        parser = self.parser
+        self.worker.completed(self, parser.get_status_code(), parser.should_keep_alive())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.lost(self)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        elif self.task is not None:
+            self.task.cancel()
+
+
+class _Worker:
+    """One closed-loop slot: at most one request in flight, on its own connection.
+
+    `started` is the send time of the request in flight, 0 when idle.
+    """
+
+    __slots__ = ("client", "conn", "started")
+
+    def __init__(self, client: _Client) -> None:
+        self.client = client
+        self.conn: _Conn | None = None
+        self.started = 0
+
+    def next(self) -> None:
+        """Send the next request if the phase has one left, else go idle."""
+        phase = self.client.phase
+        if not phase.take():
+            self.started = 0
+            phase.release()
+            return
+        self.started = time.perf_counter_ns()
+        conn = self.conn
+        # An idle connection may be closed with its connection_lost still
+        # pending; uvloop raises on a write to it.
+        if conn is None or conn.transport.is_closing():  # type: ignore[union-attr]
+            self._connect()
+        else:
+            conn.transport.write(self.client.target.request)  # type: ignore[union-attr]
+
+    def connected(self, conn: _Conn) -> None:
+        if conn is self.conn:
+            conn.transport.write(self.client.target.request)  # type: ignore[union-attr]
+        else:
+            conn.close()
+
+    def completed(self, conn: _Conn, status: int, keep_alive: bool) -> None:
+        if conn is not self.conn or not self.started:
+            return
+        phase = self.client.phase
+        if phase.record:
+            phase.latencies_ns.append(time.perf_counter_ns() - self.started)
+            phase.statuses[status] += 1
+        if not keep_alive:
+            self.drop()
+        self.next()
+
+    def lost(self, conn: _Conn) -> None:
+        if conn is not self.conn:
+            return
+        self.conn = None
+        if not self.started:
+            return  # an idle keep-alive connection: the next request reconnects
+        if conn.served and not conn.partial:
+            self._connect()  # closed before answering a reused connection: resend
+        else:
+            self._error()
+
+    def failed(self, conn: _Conn) -> None:
+        if conn is self.conn and self.started:
+            self._error()
+
+    def expire(self, sent_before_ns: int) -> None:
+        if 0 < self.started < sent_before_ns:
+            self._error()
+
+    def drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+
+    def _error(self) -> None:
+        self.client.phase.errors += 1
+        self.drop()
+        self.next()
+
+    def _connect(self) -> None:
+        self.conn = conn = _Conn(self)
+        target = self.client.target
+        opening = self.client.loop.create_connection(
+            lambda: conn, target.host, target.port, ssl=target.ssl
+        )
+        conn.task = self.client.loop.create_task(opening)
+        conn.task.add_done_callback(conn.opened)
+
+
+class _Client:
+    """The workers of a run and the phase they are in."""
+
+    def __init__(self, target: _Target, concurrency: int, timeout_s: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.target = target
+        self.timeout_ns = int(timeout_s * 1e9)
+        self.workers = [_Worker(self) for _ in range(concurrency)]
+        self.phase: _Phase
+
+    async def run(self, seconds: float, requests: int | None, record: bool) -> tuple[_Phase, float]:
+        """Run one phase until every worker is idle; return it and its wall time."""
+        started = time.perf_counter()
+        done = self.loop.create_future()
+        self.phase = _Phase(started + seconds, requests, record, done, len(self.workers))
+        for worker in self.workers:
+            worker.next()
+        # PERF: one sweep for timeouts instead of a timer per request.
+        while not done.done():
+            await asyncio.wait((done,), timeout=_SWEEP_S)
+            sent_before = time.perf_counter_ns() - self.timeout_ns
+            for worker in self.workers:
+                worker.expire(sent_before)
+        return self.phase, time.perf_counter() - started
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.drop()
+
+
 def _percentile(sorted_ns: Sequence[int], pct: float) -> float:
     if not sorted_ns:
         return math.nan
     rank = max(1, math.ceil(pct / 100 * len(sorted_ns)))
     return sorted_ns[rank - 1] / 1e6
-
-
-async def _worker(send: Callable[[], Any], phase: _Phase) -> None:
-    while phase.take():
-        started = time.perf_counter_ns()
-        try:
-            async with send() as resp:
-                await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, OSError, TimeoutError):
-            phase.errors += 1
-            continue
-        if phase.record:
-            phase.latencies_ns.append(time.perf_counter_ns() - started)
-            phase.statuses[status] += 1
-
-
-async def _run_phase(
-    send: Callable[[], Any],
-    concurrency: int,
-    seconds: float,
-    requests: int | None,
-    record: bool,
-) -> tuple[_Phase, float]:
-    started = time.perf_counter()
-    phase = _Phase(deadline=started + seconds, remaining=requests, record=record)
-    await asyncio.gather(*(_worker(send, phase) for _ in range(concurrency)))
-    return phase, time.perf_counter() - started
 
 
 def _result(
@@ -219,20 +404,14 @@ async def run_load(
     _check_target(url)
     _check_bounds(concurrency, duration_s, requests)
     seconds = duration_s if duration_s is not None else MAX_DURATION_S
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
-    ) as session:
-        fixed_headers = dict(headers)
-
-        def send() -> Any:
-            return session.request(method, url, data=body, headers=fixed_headers)
-
+    client = _Client(_target(url, method, headers, body), concurrency, timeout_s)
+    try:
         warmup = None
         if warmup_s > 0:
-            warmup, _ = await _run_phase(send, concurrency, min(warmup_s, 60.0), None, False)
-        phase, elapsed = await _run_phase(send, concurrency, seconds, requests, True)
+            warmup, _ = await client.run(min(warmup_s, 60.0), None, False)
+        phase, elapsed = await client.run(seconds, requests, True)
+    finally:
+        client.close()
     return _result(url, concurrency, phase, elapsed, warmup)
 
 
