@@ -13,6 +13,10 @@ Import (``ccbridge import``, and :func:`importer.import_on_start` at start):
 Copy (``ccbridge dbmigrate``):
   dbmigrate       copy, resume, verify; checksum, sqldump, targets,
                   progress, sequences
+  table_layout    a table's columns as typed tuples (no row objects)
+  row_readers, row_writers   stream a table out, write batches in
+  pg_binary       rows in binary COPY format (also what checksums hash)
+  copy_sql, secondary_indexes   bulk statements; indexes off while loading
 Nothing runs at import time; ``cli`` holds the argparse wiring.
 """
 

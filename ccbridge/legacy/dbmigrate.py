@@ -2,9 +2,12 @@
 
 The destination schema is created or brought up to date by the migration
 runner; then every table (``schema_migrations`` excepted) is copied in
-dependency order, in key order, in batches. Rows pass through the typed
-DAOs of both sides, so booleans, timestamps, json, blobs and NULLs are
-converted by the generated codecs. Writes are insert-or-ignore (settings:
+dependency order, each read by one statement and written in batches that
+commit on their own. Rows travel as typed tuples (``table_layout``:
+booleans, timestamps, json, blobs and NULLs converted exactly as the
+generated codecs do) and reach PostgreSQL by binary COPY. A table that
+is empty when its copy starts loses its non-unique indexes until the end
+of its copy (``secondary_indexes``). Writes skip existing keys (settings:
 upsert), so a re-run adds nothing twice and an interrupted run resumes;
 the end compares per table the row counts and an order-independent
 content checksum.
@@ -15,21 +18,25 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final, TextIO
 
-import generated.rows
 from ccbridge.db.base import Database
 from ccbridge.db.migrate import generated_root, migrate
 from ccbridge.db.migrate import status as migration_status
 from ccbridge.errors import MigrationError, StorageError
 from ccbridge.legacy.checksum import TableChecksum
+from ccbridge.legacy.pg_binary import BinaryRows
 from ccbridge.legacy.progress import Progress
+from ccbridge.legacy.row_readers import table_rows
+from ccbridge.legacy.row_writers import table_writer
+from ccbridge.legacy.secondary_indexes import drop_secondary, rebuild_missing
 from ccbridge.legacy.sequences import sync_id_sequences
 from ccbridge.legacy.sqldump import Recorder, SqlRenderer
+from ccbridge.legacy.table_layout import layout
 from generated.dao import Daos, Stmt
 
 __all__ = (
@@ -39,19 +46,16 @@ __all__ = (
     "check_source",
     "copy_database",
     "dump_sql",
-    "row_type",
     "select_tables",
     "table_order",
     "verify",
 )
 
 DEFAULT_BATCH_SIZE: Final = 5000
-# Rows per source read: large, so LIMIT/OFFSET re-skips few rows.
-_READ_PAGE: Final = 20_000
+# Rows per read when only checking or dumping (nothing is committed).
+_READ_BATCH: Final = 20_000
 # Settings are upserted: the destination's migrations seed config_revision.
 _UPSERTED: Final = frozenset(("settings",))
-# SQLite commits once per this many rows (one writer; fewer, larger commits).
-_SQLITE_ROWS_PER_COMMIT: Final = 100_000
 # BEGIN/COMMIT around a dry-run script. NOTE(legacy): framing of an output
 # file, not statements ccbridge runs; both engines spell them alike.
 _SCRIPT_BEGIN: Final = "BEGIN;"
@@ -125,12 +129,6 @@ def table_order() -> tuple[str, ...]:
     for name in (n for n in Daos.__slots__ if n in tables):
         visit(name)
     return tuple(ordered)
-
-
-def row_type(table: str) -> type:
-    """Return the generated row dataclass of ``table``."""
-    name = "".join(part.capitalize() for part in table.split("_")) + "Row"
-    return getattr(generated.rows, name)  # type: ignore[no-any-return]
 
 
 def select_tables(names: str | Sequence[str] | None) -> list[str]:
@@ -232,37 +230,23 @@ async def verify(
 
 
 async def _checksum(db: Database, table: str, progress: Progress, side: str) -> TableChecksum:
-    checksum = TableChecksum(row_type(table))
+    checksum, lay = TableChecksum(), layout(table)
+    encoder = BinaryRows(lay)
     progress.start(f"check {side} {table}", await getattr(db.daos, table).count())
-    async with aclosing(_prefetched(_pages(db, table))) as pages:
-        async for page in pages:
-            checksum.add(page)
-            progress.advance(len(page))
+    async with aclosing(_prefetched(table_rows(db, lay, _READ_BATCH))) as batches:
+        async for rows in batches:
+            checksum.add(*encoder.encode(rows))
+            progress.advance(len(rows))
     progress.finish(transient=True)
     return checksum
 
 
-async def _pages(db: Database, table: str) -> AsyncIterator[list[Any]]:
-    """Yield a table's rows in key order, from one read snapshot."""
-    async with db.transaction(readonly=True) as tx:
-        dao = getattr(tx, table)
-        offset = 0
-        while True:
-            # NOTE(legacy): LIMIT/OFFSET paging, in large pages to bound the
-            # rows skipped again; a generated keyset query would avoid it.
-            page = await dao.list(order_by=list(dao.KEY), limit=_READ_PAGE, offset=offset)
-            if page:
-                yield page
-            if len(page) < _READ_PAGE:
-                return
-            offset += len(page)
-
-
 async def _prefetched(pages: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
-    """Read the next page in a task while the caller works on this one.
+    """Read the next batch in a task while the caller works on this one.
 
-    PERF(legacy): the source's reads overlap the target's writes (and the
-    PostgreSQL server's index work), instead of alternating with them.
+    PERF(legacy): the source's reads (an SQLite read runs in a thread)
+    overlap the target's writes and the PostgreSQL server's work,
+    instead of alternating with them.
     """
     queue: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=1)
 
@@ -299,63 +283,43 @@ async def _next_page(
 async def _copy_table(
     source: Database, target: Database, table: str, batch_size: int, progress: Progress
 ) -> TableResult:
-    result = TableResult(table)
+    result, lay = TableResult(table), layout(table)
     started = time.monotonic()
     total = await getattr(source.daos, table).count()
     present = await getattr(target.daos, table).count()
     progress.start(table, total)
-    if table not in _UPSERTED and present == total:
+    upsert = table in _UPSERTED
+    if not upsert and present == total:
         result.skipped = True  # complete already (an earlier run); verified below
+        await _rebuild_indexes(target, table)  # that run may have died before it
         progress.advance(total)
         progress.finish("(already copied)")
         return result
-    checksum = TableChecksum(row_type(table))
-    write = _writer(table, target.dialect, fresh=present == 0)
-    per_commit = _SQLITE_ROWS_PER_COMMIT if target.dialect == "sqlite" else batch_size
-    async with aclosing(_batches(source, table, batch_size, checksum)) as batches:
-        batch = await anext(batches, None)
-        while batch is not None:
-            async with target.transaction() as tx:
-                dao, in_commit = getattr(tx, table), 0
-                while batch is not None and in_commit < per_commit:
-                    await write(dao, batch)
-                    in_commit += len(batch)
-                    result.copied += len(batch)
-                    progress.advance(len(batch))
-                    batch = await anext(batches, None)
+    fresh = present == 0 and not upsert
+    if fresh and total:
+        async with target.transaction() as tx:
+            await drop_secondary(tx, table)
+    checksum, encoder = TableChecksum(), BinaryRows(lay)
+    async with (
+        table_writer(target, lay, fresh=fresh, upsert=upsert) as write,
+        aclosing(_prefetched(table_rows(source, lay, batch_size))) as batches,
+    ):
+        async for rows in batches:
+            data, ends = encoder.encode(rows)
+            checksum.add(data, ends)
+            await write(rows, data)
+            result.copied += len(rows)
+            progress.advance(len(rows))
+    await _rebuild_indexes(target, table)
     result.source_count, result.source_checksum = checksum.count, checksum.hexdigest
     progress.finish()
     result.seconds = time.monotonic() - started
     return result
 
 
-async def _batches(
-    db: Database, table: str, size: int, checksum: TableChecksum
-) -> AsyncIterator[list[Any]]:
-    """Yield the source rows in batches of ``size``, checksumming them."""
-    async with aclosing(_prefetched(_pages(db, table))) as pages:
-        async for page in pages:
-            checksum.add(page)
-            for start in range(0, len(page), size):
-                yield page[start : start + size]
-
-
-Writer = Callable[[Any, list[Any]], Any]
-
-
-def _writer(table: str, dialect: str, *, fresh: bool) -> Writer:
-    """Choose how a batch is written.
-
-    A PostgreSQL table that was empty when this run reached it takes a
-    plain COPY: keys are unique in the source and each batch commits on
-    its own, so nothing can conflict. Otherwise (a resumed run) COPY
-    stages through a temporary table and skips existing keys.
-    """
-    if table in _UPSERTED:
-        return lambda dao, rows: dao.upsert_many(rows)
-    if fresh and dialect == "postgres":
-        return lambda dao, rows: dao.insert_many(rows)
-    return lambda dao, rows: dao.insert_many(rows, ignore_conflicts=True)
+async def _rebuild_indexes(target: Database, table: str) -> None:
+    async with target.transaction() as tx:
+        await rebuild_missing(tx, table)
 
 
 async def dump_sql(
@@ -392,11 +356,12 @@ async def dump_sql(
     for table in tables:
         progress.start(table, await getattr(source.daos, table).count())
         out.write(f"-- {table}\n")
-        async with aclosing(_prefetched(_pages(source, table))) as pages:
-            async for page in pages:
-                await getattr(recorder, table).upsert_many(page)
-                rows += len(page)
-                progress.advance(len(page))
+        lay = layout(table)
+        async with aclosing(_prefetched(table_rows(source, lay, _READ_BATCH))) as batches:
+            async for batch in batches:
+                await getattr(recorder, table).upsert_many([lay.row(v) for v in batch])
+                rows += len(batch)
+                progress.advance(len(batch))
         progress.finish()
     if dialect == "postgres":
         await sync_id_sequences(recorder, tables)

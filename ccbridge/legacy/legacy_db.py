@@ -8,8 +8,8 @@ table_info``), missing ones take the row type's default, the old
 mapped to stable ids through the imported channels (unmappable ones are
 skipped, never attached to another channel) and ``request_logs.channel_uid``
 is backfilled by the reference's migration 005 rule. Rows stream in
-batches into ``insert_many(ignore_conflicts=True)``: re-importing adds
-nothing twice.
+batches, as typed tuples, into inserts that skip existing keys
+(``row_writers.insert_ignoring``): re-importing adds nothing twice.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from ccbridge.legacy.row_mapper import (
     no_fix,
     per_row,
 )
+from ccbridge.legacy.row_writers import insert_ignoring
+from ccbridge.legacy.secondary_indexes import drop_secondary, rebuild_missing
+from ccbridge.legacy.table_layout import layout
 from generated.dao import Daos
 from generated.rows import (
     ApiKeysRow,
@@ -107,10 +110,14 @@ def _fix_request_logs(cols: Columns, n: int, ctx: ImportContext) -> list[str | N
     return reasons
 
 
-def _accept_request_logs(rows: list[Any], ctx: ImportContext) -> None:
+def _accept_request_logs(cols: Columns, reasons: list[str | None], ctx: ImportContext) -> None:
     if ctx.debug_parents:
         parents = ctx.debug_parents
-        ctx.imported_parents.update(row.id for row in rows if row.id in parents)
+        ctx.imported_parents.update(
+            i
+            for i, reason in zip(cols["id"], reasons, strict=True)
+            if reason is None and i in parents
+        )
 
 
 def _fix_api_key(v: Values, ctx: ImportContext) -> str | None:
@@ -282,9 +289,14 @@ async def _import_table(
     batch_size: int,
 ) -> None:
     columns = await asyncio.to_thread(legacy.columns, spec.table)
-    mapper = RowMapper(spec, columns, ctx)
+    mapper, lay = RowMapper(spec, columns, ctx), layout(spec.table)
     dao = getattr(tx, spec.table) if tx is not None else None
     before = await dao.count() if dao is not None else 0
+    # An empty table is loaded without its non-unique indexes, rebuilt in
+    # the same transaction (a failed import rolls the drop back too).
+    bare = tx is not None and before == 0
+    if tx is not None and bare:
+        await drop_secondary(tx, spec.table)
     batches: Iterator[list[tuple[Any, ...]]] = legacy.batches(spec.table, columns, batch_size)
     # PERF(legacy): a three-stage pipeline: the next batch is read (thread)
     # and the previous one written (the driver's thread) while this one is
@@ -294,17 +306,19 @@ async def _import_table(
     try:
         while (batch := await reading) is not None:
             reading = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-            rows = mapper.convert(batch, report)
+            rows = mapper.values(batch, report, lay.columns)
             if writing is not None:
                 await writing
                 writing = None
-            if dao is not None and rows:
-                writing = asyncio.ensure_future(dao.insert_many(rows, ignore_conflicts=True))
+            if tx is not None and rows:
+                writing = asyncio.ensure_future(insert_ignoring(tx, lay, rows))
         if writing is not None:
             await writing
             writing = None
     finally:
         await _settle(reading, writing)
+    if tx is not None and bare:
+        await rebuild_missing(tx, spec.table)
     if dao is not None:
         report.added = (report.added or 0) + await dao.count() - before
 

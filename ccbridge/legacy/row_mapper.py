@@ -34,8 +34,8 @@ class TableSpec:
     """How one legacy table becomes rows of the same-named table.
 
     ``fix`` works on whole columns (converted values, edited in place)
-    and returns a skip reason or None per row; ``accept`` sees the rows
-    that will be written.
+    and returns a skip reason or None per row; ``accept`` sees the
+    columns and the reasons once they are final.
     """
 
     table: str
@@ -43,7 +43,7 @@ class TableSpec:
     fix: ColumnFix
     renames: Mapping[str, str] = field(default_factory=dict)
     raw: frozenset[str] = frozenset()
-    accept: Callable[[list[Any], Any], None] | None = None
+    accept: Callable[[Columns, list[str | None], Any], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +156,18 @@ class RowMapper:
         ]
 
     def convert(self, batch: Sequence[tuple[Any, ...]], report: TableReport) -> list[Any]:
-        """Return the rows to write; count reads, skips and defaults."""
+        """Return the rows to write as row dataclasses (see :meth:`values`)."""
+        make = self.spec.row_type
+        return [make(*v) for v in self.values(batch, report, [f.name for f in self.fields])]
+
+    def values(
+        self, batch: Sequence[tuple[Any, ...]], report: TableReport, order: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """Return the rows to write as tuples of ``order``'s columns.
+
+        Counts reads, skips and defaults. PERF(legacy): the bulk path
+        writes these tuples as they are, no row object in between.
+        """
         n = len(batch)
         report.read += n
         if not n:
@@ -165,9 +176,9 @@ class RowMapper:
         cols: Columns = {t.name: _column(source[t.source], t, report) for t in self.targets}
         reasons = self.spec.fix(cols, n, self.ctx)
         self._check_required(cols, n, reasons)
-        rows = self._rows(cols, n, reasons, report)
         if self.spec.accept is not None:
-            self.spec.accept(rows, self.ctx)
+            self.spec.accept(cols, reasons, self.ctx)
+        rows = self._tuples(cols, n, reasons, report, order)
         report.offered += len(rows)
         return rows
 
@@ -178,16 +189,21 @@ class RowMapper:
                 if values[i] is None and reasons[i] is None:
                     reasons[i] = f"no {name}"
 
-    def _rows(
-        self, cols: Columns, n: int, reasons: list[str | None], report: TableReport
-    ) -> list[Any]:
-        args = [cols[f.name] if f.name in cols else repeat(_default(f), n) for f in self.fields]
-        make = self.spec.row_type
-        rows: list[Any] = []
+    def _tuples(
+        self,
+        cols: Columns,
+        n: int,
+        reasons: list[str | None],
+        report: TableReport,
+        order: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        by_name = {f.name: f for f in self.fields}
+        args = [cols[c] if c in cols else repeat(_default(by_name[c]), n) for c in order]
+        rows: list[tuple[Any, ...]] = []
         # repeat() columns are endless: the converted ones set the length.
         for values, reason in zip(zip(*args, strict=False), reasons, strict=False):
             if reason is None:
-                rows.append(make(*values))
+                rows.append(values)
             else:
                 report.skipped[reason] += 1
         return rows

@@ -19,13 +19,18 @@ import psycopg
 import pytest
 
 from ccbridge.db.base import Database
+from ccbridge.db.check import check_schema
 from ccbridge.db.migrate import migrate
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.db.sqlite import SqliteDatabase
+from ccbridge.legacy.checksum import TableChecksum
 from ccbridge.legacy.cli import main
 from ccbridge.legacy.dbmigrate import TableResult, copy_database, dump_sql, table_order, verify
 from ccbridge.legacy.importer import import_directory
+from ccbridge.legacy.pg_binary import BinaryRows
+from ccbridge.legacy.table_layout import layout
 from ccbridge.store import rollupdb
+from generated.dao import Stmt
 from generated.rows import (
     ApiKeysRow,
     ChannelQuotaRow,
@@ -125,6 +130,7 @@ async def test_round_trip_keeps_every_value(source: Path, pg_dsn: str, tmp_path:
         original = await rows_of(src)
         assert await rows_of(mid) == original
         assert await rows_of(dst) == original
+        assert await check_schema(mid) == [] and await check_schema(dst) == []
         assert len(original["request_logs"]) == 41 and len(original["settings"]) == 17
         assert original["request_log_rollups"] and original["request_debug_logs"]
         # The destination's own seeded revision was overwritten by the source's.
@@ -281,6 +287,9 @@ async def test_killed_copy_resumes_exactly(big_source: Path, pg_dsn: str) -> Non
     assert 0 < copied < RESUME_ROWS, "the copy was not interrupted mid-table"
     async with pg(pg_dsn) as dst:
         partial = await dst.daos.request_logs.count()
+        # The table was empty: it is loaded without its non-unique indexes.
+        missing = {f for f in await check_schema(dst) if "missing index" in f}
+        assert missing and all(f.startswith("request_logs: ") for f in missing)
     assert 0 < partial < RESUME_ROWS and partial % 500 == 0  # whole batches only
     # Resume with larger batches: the batch size is not part of the state.
     rerun = subprocess.run(
@@ -289,6 +298,19 @@ async def test_killed_copy_resumes_exactly(big_source: Path, pg_dsn: str) -> Non
     assert rerun.returncode == 0, rerun.stderr
     line = next(line for line in rerun.stdout.splitlines() if line.startswith("request_logs"))
     assert f"source {RESUME_ROWS:>10,}  target {RESUME_ROWS:>10,}" in line and line.endswith("ok")
+    async with pg(pg_dsn) as dst:
+        assert await check_schema(dst) == []  # the resumed copy rebuilt them
+
+
+async def test_complete_table_gets_missing_indexes_back(source: Path, pg_dsn: str) -> None:
+    """A run killed after the last batch, before the rebuild, is mended."""
+    async with SqliteDatabase(source) as src, pg(pg_dsn) as dst:
+        assert (await copy_database(src, dst, ["request_logs"])).ok
+        await dst.executor.execute(Stmt("test", "DROP INDEX idx_request_logs_model", True))
+        assert await check_schema(dst) == ["request_logs: missing index idx_request_logs_model"]
+        again = await copy_database(src, dst, ["request_logs"])
+        assert again.ok and again.tables[0].skipped
+        assert await check_schema(dst) == []
 
 
 async def _wait_for_rows(dsn: str, proc: subprocess.Popen[bytes]) -> int:
@@ -317,3 +339,21 @@ def test_dry_run_file_is_private(source: Path, tmp_path: Path) -> None:
     assert main(["dbmigrate", "--from", str(source), "--dry-run", "-o", str(plan)]) == 0
     assert plan.stat().st_mode & 0o777 == 0o600
     assert "sk-ant-secret-1" in plan.read_text(encoding="utf-8")  # everything is in it
+
+
+def test_checksum_ignores_order_and_batches_but_not_values() -> None:
+    lay = layout("request_logs")
+    rows = [lay.values(_log(i)) for i in range(5)]
+    encoder = BinaryRows(lay)
+
+    def digest(*batches: list[tuple[Any, ...]]) -> str:
+        checksum = TableChecksum()
+        for batch in batches:
+            checksum.add(*encoder.encode(batch))
+        return checksum.hexdigest
+
+    assert digest(rows) == digest(rows[3:], rows[:3][::-1])
+    later = rows[:4] + [
+        tuple(v + timedelta(microseconds=1) if k == 1 else v for k, v in enumerate(rows[4]))
+    ]
+    assert digest(rows) != digest(later)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ccbridge.db.base import Database
+from ccbridge.db.check import check_schema
 from ccbridge.legacy.errors import LegacyImportError
 from ccbridge.legacy.importer import import_directory, import_on_start
 from ccbridge.store import rollup, rollupdb
@@ -82,6 +83,8 @@ async def test_imports_every_file_once(db: Database, tmp_path: Path) -> None:
     assert counts["request_logs"] == (LOGS, LOGS)
     assert counts["channel_quota"] == (2, 1) and counts["channel_suspensions"] == (2, 1)
     assert counts["request_debug_logs"] == (2, 1)
+    # Loaded without their non-unique indexes, the tables got them back.
+    assert await check_schema(db) == []
 
     markers = await db.daos.settings.list(where={"category": "import"}, order_by="key")
     assert [m.key for m in markers] == [
@@ -233,6 +236,7 @@ async def test_truncated_database_rolls_everything_back(db: Database, tmp_path: 
         await import_directory(db, source)
     assert str(info.value).startswith("request_logs.db: ")
     await assert_nothing_written(db)
+    assert await check_schema(db) == []  # the dropped indexes came back with the rollback
 
 
 async def test_changed_file_is_reported_not_imported(db: Database, tmp_path: Path) -> None:
