@@ -81,14 +81,20 @@ class _Batch:
 
 
 class Writer:
-    """Batch and write log rows, usage, key touches and suspensions."""
+    """Batch and write log rows, usage, key touches and suspensions.
+
+    PERF(store): a flush writes every request in flight as a pending row that
+    is written again when it finishes; at 0.2 s between flushes, few short
+    requests are written twice, and a log line still shows up at once to a
+    human eye.
+    """
 
     def __init__(
         self,
         db: Database,
         *,
         max_pending: int = 20_000,
-        interval: float = 0.05,
+        interval: float = 0.2,
     ) -> None:
         self._db = db
         self._max = max_pending
