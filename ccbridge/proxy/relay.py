@@ -299,7 +299,7 @@ class Relay:
         if call.stream and is_sse and not up.content_encoding:
             return await self._stream(call, snap, channel, up, record, protocol, removed)
         try:
-            async with asyncio.timeout(rt.settings.request_timeout_ms / 1000):
+            with rt.upstream.deadlines.within(rt.settings.request_timeout_ms / 1000):
                 body = await up.read()
         except (UpstreamUnavailable, TimeoutError) as ex:
             record.finish("error", 502, f"upstream body failed: {ex}")

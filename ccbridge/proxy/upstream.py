@@ -30,7 +30,9 @@ Decisions (spec §3.3, §3.6, §3.7):
   the end of the response headers (connect, TLS, upload, wait); Go's
   ResponseHeaderTimeout starts after the upload instead. Body reads have
   no deadline (streams have no overall timeout); callers wrap non-stream
-  reads in their own REQUEST_TIMEOUT.
+  reads in their own REQUEST_TIMEOUT (`UpstreamClient.deadlines`). Both are
+  swept deadlines (`ccbridge.proxy.deadlines`): they fire up to 50 ms late
+  and cost no loop timer per request.
 * **Secrets.** Keys live only in the header pairs handed to aiohttp.
   Errors are re-raised ``from None`` with reasons built from the host and
   the transport error, scrubbed of every credential header value; reprs
@@ -40,7 +42,6 @@ Decisions (spec §3.3, §3.6, §3.7):
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import functools
 import re
@@ -52,6 +53,8 @@ from typing import Final, Literal, TypeAlias
 from urllib.parse import unquote_plus, urlsplit
 
 import aiohttp
+
+from ccbridge.proxy.deadlines import Deadlines
 
 __all__ = (
     "DEFAULT_MESSAGES_USER_AGENT",
@@ -553,6 +556,7 @@ class UpstreamClient:
         self._verified_ssl: ssl.SSLContext | None = None
         self._insecure_ssl: ssl.SSLContext | None = None
         self._closed = False
+        self.deadlines = Deadlines()
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None else "closed" if self._closed else "new"
@@ -593,12 +597,14 @@ class UpstreamClient:
             skip_auto_headers=("Content-Type",),
         )
         self._closed = False
+        await self.deadlines.start()
 
     async def close(self) -> None:
         """Close the session and every pooled connection; idempotent."""
         session, self._session = self._session, None
         self._closed = True
         if session is not None:
+            await self.deadlines.stop()
             await session.close()
 
     async def send(
@@ -635,7 +641,7 @@ class UpstreamClient:
             pairs = tuple(headers.items() if isinstance(headers, Mapping) else headers)
         ssl_context = self._insecure_ssl if insecure_skip_verify else self._verified_ssl
         try:
-            async with asyncio.timeout(header_timeout):
+            with self.deadlines.within(header_timeout):
                 raw = await session.request(
                     method,
                     url,
