@@ -58,6 +58,8 @@ LOG_DATABASE: Final = "request_logs.db"
 LEGACY_FILES: Final = (CONFIG, PRICING, ALIASES, USAGE, GO_DATABASE, LOG_DATABASE)
 _DATABASES: Final = frozenset((GO_DATABASE, LOG_DATABASE))
 _HASH_CHUNK: Final = 1 << 20
+# A VACUUM rewrites the whole file: worth it only when a tenth of it is free.
+_VACUUM_ABOVE: Final = 0.1
 
 
 def marker_key(name: str) -> str:
@@ -303,9 +305,11 @@ async def _commit(db: Database, plan: _Plan, report: ImportReport) -> None:
         revision = await tx.settings.bump_revision()
         report.revision = int(revision.value) if revision and revision.value else None
         await sync_id_sequences(tx, ("api_keys",))
+    # Reclaim the space of dropped and rebuilt indexes, when there is any to speak of.
     if imported_db and db.dialect == "sqlite":
-        await db.daos.maintenance.vacuum()
-        report.vacuumed = True
+        if (await db.daos.maintenance.free_share() or 0.0) > _VACUUM_ABOVE:
+            await db.daos.maintenance.vacuum()
+            report.vacuumed = True
 
 
 async def _dry_run(db: Database, plan: _Plan, fresh: bool) -> None:

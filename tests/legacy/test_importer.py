@@ -381,3 +381,25 @@ async def test_go_database_mode_configuration(db: Database, tmp_path: Path) -> N
     again = await import_directory(db, source)
     assert {f.status for f in again.files} == {"already imported"}
     assert "superseded" in {f.name: f.detail for f in again.files}["config.json"]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])  # VACUUM is SQLite's
+async def test_a_fresh_file_is_not_vacuumed(db: Database, tmp_path: Path) -> None:
+    report = await import_directory(db, legacy_dir(tmp_path))
+    assert not report.vacuumed  # nothing free to give back: no rewrite of the file
+    assert await db.daos.maintenance.free_share() == 0
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+async def test_free_space_is_reclaimed_after_an_import(db: Database, tmp_path: Path) -> None:
+    # Free a good part of the file, as a retention run would, then import.
+    async with db.transaction() as tx:
+        await tx.request_logs.insert_many(
+            [RequestLogsRow(f"req_big{n}", expected_time(0), "p", "m", error="x" * 3000)
+             for n in range(500)]
+        )  # fmt: skip
+    await db.daos.request_logs.delete_where({"model": "m"})
+    assert (await db.daos.maintenance.free_share() or 0) > 0.1
+    report = await import_directory(db, legacy_dir(tmp_path))
+    assert report.vacuumed
+    assert await db.daos.maintenance.free_share() == 0
