@@ -2,7 +2,8 @@
 
 The floor is a Falcon app on uvicorn forwarding POST /v1/messages with the
 same aiohttp client and nothing else (no auth, routing, logging). Against a
-fake upstream on loopback answering a 599-byte Messages JSON (or a 50-event
+fake upstream on loopback (bench/fast_upstream.py: the test double's replies
+at a fraction of its CPU) answering a 599-byte Messages JSON (or a 50-event
 SSE stream) it measures, each as the best of interleaved rounds:
 
   (a) throughput at 32 connections, logging on: ccbridge / floor (>= 0.80)
@@ -79,16 +80,7 @@ class Bench:
         self.results: dict[str, list[dict[str, Any]]] = {}
 
     def upstream(self, mode: str) -> str:
-        args = [
-            "-m",
-            "tests.fakes.upstream",
-            "--mode",
-            mode,
-            "--deltas",
-            "44",
-            "--max-seconds",
-            "900",
-        ]
+        args = ["bench/fast_upstream.py", "--mode", mode, "--deltas", "44", "--max-seconds", "900"]
         return read_ready(self.children.spawn(args, self.side_cpus), timeout=15)
 
     def start_ccbridge(
