@@ -16,7 +16,7 @@ Copy (``ccbridge dbmigrate``):
   table_layout    a table's columns as typed tuples (no row objects)
   row_readers, row_writers   stream a table out, write batches in
   pg_binary       rows in binary COPY format (also what checksums hash)
-  copy_sql, secondary_indexes   bulk statements; indexes off while loading
+  copy_sql, secondary_indexes   binary COPY, index DDL; indexes off while loading
 Nothing runs at import time; ``cli`` holds the argparse wiring.
 """
 

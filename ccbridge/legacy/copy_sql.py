@@ -1,10 +1,10 @@
-"""The statements of a bulk copy, composed from the generated schema.
+"""What a bulk copy runs besides the generated DAO statements.
 
-NOTE(legacy): hand-joined SQL, like ``legacy_sql``: the generated DAOs
-page with LIMIT/OFFSET, bind rows as dataclasses and COPY in text, which
-costs more than the copy itself. Every identifier comes from the
-generated code (``<Table>Dao.COLUMNS``, ``schema.sql``), never from
-input; the index DDL is taken verbatim from ``generated/sql``.
+The copy reuses the generated statements of each table (``Layout.statements``:
+its SELECT, the SQLite insert that skips existing keys, the PostgreSQL COPY
+and the stage that merges into a table whose keys may exist), reading their
+COPY in binary. Only the index DDL is composed here, and it is taken
+verbatim from ``generated/sql``.
 """
 
 from __future__ import annotations
@@ -15,65 +15,19 @@ from typing import Final
 
 from ccbridge.db.base import split_statements
 from ccbridge.db.migrate import generated_root
-from ccbridge.legacy.table_layout import Layout
 from generated.catalog import EXPECTED
 from generated.dao import Stmt
 
-__all__ = (
-    "SYNC_COMMIT_OFF",
-    "copy_in",
-    "drop_index",
-    "insert_ignoring",
-    "secondary_indexes",
-    "select_all",
-    "stage",
-    "stage_name",
-)
+__all__ = ("SYNC_COMMIT_OFF", "binary", "drop_index", "secondary_indexes")
 
 _CREATE_INDEX: Final = re.compile(r"CREATE INDEX (\w+) ON (\w+)\s*\(")
 # A crash may lose the last commits: the copy is idempotent and resumes.
 SYNC_COMMIT_OFF: Final = "SET LOCAL synchronous_commit = off"
 
 
-def select_all(layout: Layout) -> str:
-    """Every row, in no particular order (the checksum ignores order)."""
-    return f"SELECT {', '.join(layout.columns)} FROM {layout.table}"
-
-
-def copy_in(layout: Layout, *, into: str | None = None, binary: bool = True) -> str:
-    """COPY into the table (or ``into``, its stage), binary or text."""
-    columns = ", ".join(layout.columns)
-    return f"COPY {into or layout.table} ({columns}) FROM STDIN" + (
-        " (FORMAT BINARY)" if binary else ""
-    )
-
-
-def stage_name(layout: Layout) -> str:
-    """The temporary table that stages rows whose keys may exist."""
-    return f"_stage_{layout.table}"
-
-
-def stage(layout: Layout) -> tuple[str, str, str]:
-    """Create the stage; insert from it skipping existing keys; drop it."""
-    name, columns = stage_name(layout), ", ".join(layout.columns)
-    create = (
-        f"CREATE TEMPORARY TABLE {name} (LIKE {layout.table} INCLUDING DEFAULTS) ON COMMIT DROP"
-    )
-    merge = (
-        f"INSERT INTO {layout.table} ({columns}) SELECT {columns} FROM {name} "
-        "ON CONFLICT DO NOTHING"
-    )
-    return create, merge, f"DROP TABLE {name}"
-
-
-def insert_ignoring(layout: Layout) -> Stmt:
-    """SQLite: insert rows, skipping those whose key exists."""
-    marks = ", ".join("?" for _ in layout.columns)
-    sql = (
-        f"INSERT INTO {layout.table} ({', '.join(layout.columns)}) VALUES ({marks}) "
-        "ON CONFLICT DO NOTHING"
-    )
-    return Stmt(f"{layout.table}.insert_ignoring", sql, True)
+def binary(copy: Stmt) -> str:
+    """A generated ``COPY … FROM STDIN``, reading PostgreSQL's binary format."""
+    return copy.sql + " (FORMAT BINARY)"
 
 
 def drop_index(name: str) -> Stmt:

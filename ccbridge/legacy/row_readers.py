@@ -22,7 +22,6 @@ from ccbridge.db.base import Database
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.errors import StorageError
-from ccbridge.legacy.copy_sql import select_all
 from ccbridge.legacy.table_layout import Layout
 
 __all__ = ("table_rows",)
@@ -42,7 +41,9 @@ async def _sqlite_rows(db: SqliteDatabase, layout: Layout, size: int) -> AsyncIt
     name = f"{layout.table}.read"
     conn = await asyncio.to_thread(_open_sqlite, db, name)
     try:
-        cursor = await asyncio.to_thread(_run, name, conn.execute, select_all(layout))
+        cursor = await asyncio.to_thread(
+            _run, name, conn.execute, layout.statements["sqlite"].select
+        )
         while rows := await asyncio.to_thread(_run, name, _fetch, cursor, layout, size):
             yield rows
     finally:
@@ -72,7 +73,7 @@ async def _postgres_rows(db: PostgresDatabase, layout: Layout, size: int) -> Asy
         await conn.set_read_only(True)
         try:
             async with conn.transaction(), conn.cursor(name="dbmigrate_read") as cursor:
-                await cursor.execute(select_all(layout))
+                await cursor.execute(layout.statements["postgres"].select)
                 while rows := await cursor.fetchmany(size):
                     yield rows
         finally:

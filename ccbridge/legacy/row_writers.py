@@ -20,11 +20,10 @@ from typing import Any
 
 from ccbridge.db.base import Database
 from ccbridge.db.postgres import AsyncConn, PostgresDatabase
-from ccbridge.legacy import copy_sql
-from ccbridge.legacy.copy_sql import SYNC_COMMIT_OFF, copy_in, stage, stage_name
+from ccbridge.legacy.copy_sql import SYNC_COMMIT_OFF, binary
 from ccbridge.legacy.pg_binary import HEADER, TRAILER
 from ccbridge.legacy.table_layout import Layout
-from generated.dao import Daos, Stmt
+from generated.dao import Daos
 
 __all__ = ("Write", "insert_ignoring", "table_writer")
 
@@ -60,32 +59,31 @@ async def _insert_ignoring_each(db: Database, layout: Layout, rows: Rows, _: byt
 async def insert_ignoring(tx: Daos, layout: Layout, rows: Rows) -> None:
     """Insert typed rows in the transaction of ``tx``, skipping existing keys."""
     ex = tx.executor
+    statements = layout.statements[ex.dialect]
     if ex.dialect == "sqlite":
-        await ex.execute_many(copy_sql.insert_ignoring(layout), layout.to_sqlite(rows))
+        await ex.execute_many(statements.ignore_many, layout.to_sqlite(rows))
         return
-    name = layout.table + ".insert_ignoring"
-    create, merge, drop = stage(layout)
-    await ex.execute(Stmt(name, create, True))
-    copy = copy_in(layout, into=stage_name(layout), binary=False)
-    await ex.copy_in(Stmt(name, copy, True), layout.to_postgres(rows))
-    await ex.execute(Stmt(name, merge, True))
-    await ex.execute(Stmt(name, drop, True))
+    create, copy, merge, drop = statements.stage
+    await ex.execute(create)
+    await ex.copy_in(copy, layout.to_postgres(rows))
+    await ex.execute(merge)
+    await ex.execute(drop)
 
 
 async def _copy(conn: AsyncConn, layout: Layout, _: Rows, data: bytearray) -> None:
     async with conn.transaction():
         await conn.execute(SYNC_COMMIT_OFF)
-        await _copy_in(conn, copy_in(layout), data)
+        await _copy_in(conn, binary(layout.statements["postgres"].bulk), data)
 
 
 async def _copy_ignoring(conn: AsyncConn, layout: Layout, _: Rows, data: bytearray) -> None:
-    create, merge, drop = stage(layout)
+    create, copy, merge, drop = layout.statements["postgres"].stage
     async with conn.transaction():
         await conn.execute(SYNC_COMMIT_OFF)
-        await conn.execute(create)
-        await _copy_in(conn, copy_in(layout, into=stage_name(layout)), data)
-        await conn.execute(merge)
-        await conn.execute(drop)
+        await conn.execute(create.sql)
+        await _copy_in(conn, binary(copy), data)
+        await conn.execute(merge.sql)
+        await conn.execute(drop.sql)
 
 
 async def _copy_in(conn: AsyncConn, statement: str, data: bytearray) -> None:

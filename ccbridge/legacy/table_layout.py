@@ -3,25 +3,24 @@
 PERF(legacy): a copy handles rows as tuples in the DAO's column order
 (``<Table>Dao.COLUMNS``, the order of every generated SELECT), holding
 the values the DAOs would hold: aware UTC datetimes, bools, parsed json,
-bytes. Building a frozen dataclass per row costs more than reading the
-row, so only the slow paths (settings' upsert, the dry-run script) make
-rows. The conversions repeat the generated SQLite codecs exactly
-(``_ts_parse``/``_ts_text``, ``_bool``, ``_json_parse``/``_json_text``);
-PostgreSQL's driver already returns typed values.
+bytes. A dataclass per row would add to the cost of reading it, so only
+the slow paths (settings' upsert, the dry-run script) make rows. The
+conversions are the generated SQLite codecs themselves (``_ts_parse``,
+``_ts_text``, ``_json_parse``, ``_json_text``), so a copy converts exactly
+as the DAOs do; PostgreSQL's driver already returns typed values.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import generated.dao
 import generated.rows
 from generated.catalog import EXPECTED
+from generated.dao import _json_parse, _json_text, _ts_parse, _ts_text
 
 __all__ = ("Layout", "layout")
 
@@ -38,6 +37,7 @@ class Layout:
         times, booleans, docs: Positions of timestamp, boolean and json
             columns (those whose SQLite form differs from the typed one).
         row_type: The generated row dataclass.
+        statements: The generated DAO's statements, by dialect.
     """
 
     table: str
@@ -48,59 +48,21 @@ class Layout:
     booleans: tuple[int, ...]
     docs: tuple[int, ...]
     row_type: type
+    statements: Mapping[str, Any]
 
     def from_sqlite(self, raw: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Return SQLite rows (as stored) as typed tuples."""
-        times, booleans, docs = self.times, self.booleans, self.docs
-        if not (times or booleans or docs):
-            return list(raw)
-        parse = datetime.fromisoformat
-        out: list[tuple[Any, ...]] = []
-        for row in raw:
-            values = list(row)
-            for i in times:
-                if (v := values[i]) is not None:
-                    v = parse(v)
-                    values[i] = v if v.tzinfo is UTC else _utc(v)
-            for i in booleans:
-                if (v := values[i]) is not None:
-                    values[i] = bool(v)
-            for i in docs:
-                if (v := values[i]) is not None:
-                    values[i] = json.loads(v)
-            out.append(tuple(values))
-        return out
+        return _converted(
+            raw, ((self.times, _ts_parse), (self.booleans, bool), (self.docs, _json_parse))
+        )
 
     def to_sqlite(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Return typed tuples as SQLite stores them."""
-        times, docs = self.times, self.docs
-        if not (times or docs):
-            return list(rows)
-        out: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = list(row)
-            for i in times:
-                if (v := values[i]) is not None:
-                    values[i] = _ts_text(v)
-            for i in docs:
-                if (v := values[i]) is not None:
-                    values[i] = _json_text(v)
-            out.append(tuple(values))
-        return out
+        return _converted(rows, ((self.times, _ts_text), (self.docs, _json_text)))
 
     def to_postgres(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Return typed tuples for a text COPY (json as text, like the DAOs)."""
-        docs = self.docs
-        if not docs:
-            return list(rows)
-        out: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = list(row)
-            for i in docs:
-                if (v := values[i]) is not None:
-                    values[i] = _json_text(v)
-            out.append(tuple(values))
-        return out
+        return _converted(rows, ((self.docs, _json_text),))
 
     def row(self, values: Sequence[Any]) -> Any:
         """Return a typed tuple as the table's row dataclass."""
@@ -129,20 +91,23 @@ def layout(table: str) -> Layout:
         booleans=tuple(i for i, c in enumerate(columns) if kinds[c] == "bool"),
         docs=tuple(i for i, c in enumerate(columns) if kinds[c] == "Any"),
         row_type=row_type,
+        statements=dao._VARIANTS,
     )
 
 
-def _utc(v: datetime) -> datetime:
-    """Text without an offset is UTC; any other offset is converted."""
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-
-
-def _ts_text(v: datetime) -> str:
-    # Fixed-width UTC text, as the generated SQLite codec writes it.
-    if v.tzinfo is not UTC:
-        v = v.astimezone(UTC)
-    return v.isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-def _json_text(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+def _converted(
+    rows: Sequence[tuple[Any, ...]],
+    steps: Sequence[tuple[tuple[int, ...], Callable[[Any], Any]]],
+) -> list[tuple[Any, ...]]:
+    """Apply each codec to the non-NULL values at its positions."""
+    plan = [(i, codec) for positions, codec in steps for i in positions]
+    if not plan:
+        return list(rows)
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(row)
+        for i, codec in plan:
+            if (v := values[i]) is not None:
+                values[i] = codec(v)
+        out.append(tuple(values))
+    return out
