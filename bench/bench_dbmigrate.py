@@ -5,7 +5,7 @@ ccbridge database, built once and kept in bench/out/. In one run, each
 into a freshly migrated database:
   bare COPY: the rows already in memory, encoded by the generated DAO,
       written with one psycopg (text) COPY in one transaction into the
-      table with its ten secondary indexes (what insert_many does);
+      table with its secondary indexes (what insert_many does);
   bare binary COPY: the same rows, one binary COPY (types set) into the
       table without its secondary indexes, then the indexes built, each
       timed: the floor of what dbmigrate does on this machine;

@@ -171,13 +171,13 @@ async def test_check_names_a_dropped_column(db: Database) -> None:
 
 async def test_check_reports_index_and_column_drift(db: Database) -> None:
     for name, sql in (
-        ("drop", "DROP INDEX idx_request_logs_model"),
+        ("drop", "DROP INDEX idx_request_logs_client_id"),
         ("add", "CREATE INDEX idx_surprise ON request_logs (provider, model)"),
         ("col", "ALTER TABLE settings ADD COLUMN extra TEXT"),
     ):
         await db.executor.execute(Stmt(f"test.{name}", sql, True))
     assert await check_schema(db) == [
-        "request_logs: missing index idx_request_logs_model",
+        "request_logs: missing index idx_request_logs_client_id",
         "request_logs: unexpected index idx_surprise",
         "settings: unexpected column extra",
     ]

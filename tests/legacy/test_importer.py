@@ -14,6 +14,7 @@ import pytest
 
 from ccbridge.db.base import Database
 from ccbridge.db.check import check_schema
+from ccbridge.legacy import importer
 from ccbridge.legacy.errors import LegacyImportError
 from ccbridge.legacy.importer import import_directory, import_on_start
 from ccbridge.store import rollup, rollupdb
@@ -386,8 +387,10 @@ async def test_go_database_mode_configuration(db: Database, tmp_path: Path) -> N
 @pytest.mark.parametrize("engine", ["sqlite"])  # VACUUM is SQLite's
 async def test_a_fresh_file_is_not_vacuumed(db: Database, tmp_path: Path) -> None:
     report = await import_directory(db, legacy_dir(tmp_path))
-    assert not report.vacuumed  # nothing free to give back: no rewrite of the file
-    assert await db.daos.maintenance.free_share() == 0
+    # Little free to give back (the pages of indexes that migrations dropped):
+    # no rewrite of the file.
+    assert not report.vacuumed
+    assert (await db.daos.maintenance.free_share() or 0) <= importer._VACUUM_ABOVE
 
 
 @pytest.mark.parametrize("engine", ["sqlite"])
