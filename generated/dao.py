@@ -111,6 +111,11 @@ class Executor(Protocol):
 # order) and json as text; PostgreSQL sessions run in UTC and parse jsonb.
 
 
+# PERF(storage): text up to the second, by second since 0001-01-01. Writes
+# cluster in time and isoformat() of an aware datetime costs about 2 us.
+_SECOND_TEXT: dict[int, str] = {}
+
+
 def _ts_text(v: datetime | None) -> str | None:
     if v is None:
         return None
@@ -118,7 +123,13 @@ def _ts_text(v: datetime | None) -> str | None:
         if v.tzinfo is None:
             raise ValueError("naive datetime: pass an aware (UTC) datetime")
         v = v.astimezone(UTC)
-    return v.isoformat(timespec="microseconds")[:-6] + "Z"
+    second = ((v.toordinal() * 24 + v.hour) * 60 + v.minute) * 60 + v.second
+    prefix = _SECOND_TEXT.get(second)
+    if prefix is None:
+        if len(_SECOND_TEXT) >= 4096:
+            _SECOND_TEXT.clear()
+        prefix = _SECOND_TEXT[second] = v.isoformat(timespec="seconds")[:-6] + "."
+    return prefix + "%06dZ" % v.microsecond
 
 
 def _ts_aware(v: datetime | None) -> datetime | None:
