@@ -17,7 +17,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from ccbridge import admin
+from ccbridge import admin, gctune
 from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
@@ -51,8 +51,9 @@ class Gateway:
     notice a client disconnect once the request body has been read.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, serving: bool = False) -> None:
         self.settings = settings
+        self.serving = serving
         self.db: Database = connect(settings)
         self.runtime: Runtime | None = None
         self.reloader: Reloader | None = None
@@ -94,6 +95,8 @@ class Gateway:
             self.json_mode = JsonMode(rt, settings.data_dir)
             await self.json_mode.start()
         _announce(self.settings, rt.snapshot)
+        if self.serving:  # a process of its own, not an app inside tests
+            gctune.settle()
 
     async def stop(self) -> None:
         """Stop background tasks, drain the writer, close storage."""
@@ -172,11 +175,15 @@ def _announce(settings: Settings, snapshot: Snapshot) -> None:
         )
 
 
-def create_app(settings: Settings) -> Gateway:
-    """Return the ASGI application for settings."""
-    return Gateway(settings)
+def create_app(settings: Settings, *, serving: bool = False) -> Gateway:
+    """Return the ASGI application for settings.
+
+    ``serving``: the app owns its process (``ccbridge serve``), so its
+    startup may tune process-wide settings such as the garbage collector.
+    """
+    return Gateway(settings, serving=serving)
 
 
 def factory() -> Gateway:
     """Return the app from the environment (uvicorn --factory, workers)."""
-    return create_app(Settings.from_env(environ_with_dotenv(environ=os.environ)))
+    return create_app(Settings.from_env(environ_with_dotenv(environ=os.environ)), serving=True)

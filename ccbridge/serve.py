@@ -59,7 +59,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         "lifespan": "on",
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings, serving=True), **common)
         return 0
     # Worker processes build their app from the environment: pass the overrides on.
     os.environ.update({"HOST": host, "PORT": str(port), "WORKERS": str(workers)})
