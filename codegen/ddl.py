@@ -63,9 +63,13 @@ def create_table(
     return exp.Create(kind="TABLE", this=schema, exists=if_not_exists)
 
 
-def create_index(index: Index) -> exp.Create:
-    """Return CREATE [UNIQUE] INDEX."""
+def create_index(index: Index, d: Dialect) -> exp.Create:
+    """Return CREATE [UNIQUE] INDEX, with the WHERE of a partial index."""
     params = exp.IndexParameters(columns=[exp.column(c) for c in index.columns])
+    predicate = index.predicate()
+    if predicate is not None:
+        # Neutral SQL, rewritten for the dialect as a named query is.
+        params.set("where", exp.Where(this=d.rewrite(predicate)))
     target = exp.Index(
         this=exp.to_identifier(index.name), table=exp.to_table(index.table), params=params
     )
@@ -92,6 +96,6 @@ def statements_for_table(
 ) -> list[exp.Expression]:
     """Return CREATE TABLE, its indexes and its seed rows."""
     out: list[exp.Expression] = [create_table(table, d, if_not_exists=if_not_exists)]
-    out += [create_index(ix) for ix in sorted(table.indexes, key=lambda i: i.name)]
+    out += [create_index(ix, d) for ix in sorted(table.indexes, key=lambda i: i.name)]
     out += [insert_seed(table, row, d) for row in table.seed]
     return out

@@ -276,7 +276,7 @@ def _render(op: Op, schema: Schema, d: Dialect) -> list[exp.Expression]:
         return _alter_statements(op, schema.table(op.table), d)
     if op.kind == "create_index":
         assert op.index is not None
-        return [create_index(op.index)]
+        return [create_index(op.index, d)]
     if op.kind == "drop_index":
         return [drop_index(op.name)]
     if op.kind == "insert_seed":
@@ -375,7 +375,7 @@ def _rebuild(table: Table, ops: list[Op], old: dict[str, Any], d: Dialect) -> li
             actions=[exp.AlterRename(this=exp.to_table(table.name))],
         ),
     ]
-    out += [create_index(ix) for ix in _sorted(table.indexes)]
+    out += [create_index(ix, d) for ix in _sorted(table.indexes)]
     out.append(
         exp.Pragma(
             this=exp.Anonymous(

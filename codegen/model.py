@@ -13,11 +13,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
 from codegen.reserved import RESERVED
 from codegen.yamlsrc import Located, SchemaError, load
 
 __all__ = (
     "DIALECTS",
+    "NEUTRAL_SQL",
     "NOW",
     "TYPES",
     "Column",
@@ -34,6 +39,7 @@ __all__ = (
 TYPES = ("integer", "bigint", "real", "text", "boolean", "timestamp", "json", "blob")
 DIALECTS = ("sqlite", "postgres")
 NOW = "now"  # the one non-literal default: the current time
+NEUTRAL_SQL = "postgres"  # the sqlglot reader of SQL written once for every dialect
 QUERY_KINDS = ("one", "many", "exec", "scalar")
 ON_DELETE = ("cascade", "set null", "restrict", "no action")
 
@@ -65,6 +71,11 @@ _COLUMN_KEYS = frozenset(
     )
 )
 _QUERY_KEYS = frozenset(("sql", "params", "returns", "kind", "doc", "dialects", "raw"))
+_INDEX_KEYS = frozenset(("columns", "unique", "where"))
+# Roots of a predicate that is boolean whatever its operands (a bare column is when boolean).
+_BOOLEAN_ROOTS = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)
+# Not deterministic: SQLite creates such an index on an empty table, then fails every insert.
+_VOLATILE = (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Localtimestamp, exp.Rand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +129,26 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    """A named (possibly unique) index over columns of one table."""
+    """A named (possibly unique, possibly partial) index over columns of one table."""
 
     name: str
     table: str
     columns: tuple[str, ...]
     unique: bool = False
+    where: str | None = None  # neutral SQL predicate of a partial index, as written
     line: int = 0
+
+    def predicate(self) -> exp.Expression | None:
+        """Return the parsed `where` (None for a full index)."""
+        return None if self.where is None else sqlglot.parse_one(self.where, read=NEUTRAL_SQL)
 
     def lock(self) -> dict[str, Any]:
         """Return the facts that define the index, for schema.lock.json."""
-        return {"columns": list(self.columns), "unique": self.unique}
+        out: dict[str, Any] = {"columns": list(self.columns), "unique": self.unique}
+        # Only when set: the lock entries of full indexes stay as they were.
+        if self.where is not None:
+            out["where"] = self.where
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,14 +454,16 @@ def _parse_indexes(
 ) -> tuple[Index, ...]:
     path = ("tables", table, "indexes")
     if not isinstance(spec, dict):
-        raise src.error(path, "'indexes' must be a mapping of index name to {columns, unique}")
+        raise src.error(
+            path, "'indexes' must be a mapping of index name to {columns, unique, where}"
+        )
     out = []
     for iname, ispec in spec.items():
         ipath = (*path, iname)
         _check_ident(src, ipath, iname, "index")
         if not isinstance(ispec, dict):
             raise src.error(ipath, f"index '{iname}' must be a mapping with 'columns'")
-        _check_keys(src, ipath, ispec, frozenset(("columns", "unique")))
+        _check_keys(src, ipath, ispec, _INDEX_KEYS)
         cols = _str_list(src, (*ipath, "columns"), ispec.get("columns"))
         if not cols:
             raise src.error(ipath, f"index '{iname}' needs at least one column")
@@ -450,19 +472,68 @@ def _parse_indexes(
                 raise src.error(
                     (*ipath, "columns"), f"index '{iname}' names missing column '{table}.{col}'"
                 )
+        where = ispec.get("where")
         out.append(
             Index(
                 iname,
                 table,
                 tuple(cols),
                 _bool(src, (*ipath, "unique"), ispec.get("unique", False)),
-                src.line(*ipath),
+                where=None if where is None else _check_where(src, ipath, where, columns),
+                line=src.line(*ipath),
             )
         )
     for col in columns:
         if col.unique:
-            out.append(Index(f"uq_{table}_{col.name}", table, (col.name,), True, col.line))
+            out.append(Index(f"uq_{table}_{col.name}", table, (col.name,), True, line=col.line))
     return tuple(out)
+
+
+def _check_where(src: Located, ipath: tuple, text: Any, columns: tuple[Column, ...]) -> str:
+    """Return a partial index's predicate, stripped, once it is known to be valid.
+
+    The text as written goes into the lock: normalising it with sqlglot would let
+    a sqlglot upgrade change the lock and make a spurious migration.
+    """
+    path, name = (*ipath, "where"), ipath[-1]
+    if not isinstance(text, str) or not text.strip():
+        raise src.error(path, f"index '{name}' where must be an SQL predicate string")
+    try:
+        trees = sqlglot.parse(text, read=NEUTRAL_SQL)
+    except ParseError as ex:
+        raise src.error(path, f"index '{name}' where: {ex.errors[0]['description']}") from None
+    except TokenError as ex:
+        raise src.error(path, f"index '{name}' where: {ex}") from None
+    fault = _predicate_fault(trees, ipath[1], columns)
+    if fault:
+        raise src.error(path, f"index '{name}' where {fault}")
+    return text.strip()
+
+
+def _predicate_fault(
+    trees: list[exp.Expression | None], table: str, columns: tuple[Column, ...]
+) -> str | None:
+    """Return what makes parsed SQL unfit as an index predicate, or None."""
+    if len(trees) != 1 or trees[0] is None:
+        return "must be one boolean expression"
+    tree = trees[0]
+    if tree.find(exp.Query):
+        return "may not hold a subquery"
+    if tree.find(exp.Placeholder, exp.Parameter):
+        return "may not take parameters"
+    if tree.find(*_VOLATILE):
+        return "must be deterministic (no NOW(), CURRENT_DATE or RANDOM())"
+    types = {c.name: c.type for c in columns}
+    for col in tree.find_all(exp.Column):
+        if col.table or col.name not in types:
+            return f"names '{col.sql(NEUTRAL_SQL)}', which is not a column of '{table}'"
+    root = tree.unnest()
+    boolean = (
+        types[root.name] == "boolean"
+        if isinstance(root, exp.Column)
+        else isinstance(root, _BOOLEAN_ROOTS)
+    )
+    return None if boolean else "must be one boolean expression"
 
 
 def _parse_seed(

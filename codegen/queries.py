@@ -15,7 +15,7 @@ from sqlglot.errors import ParseError
 
 from codegen.crud import field_order
 from codegen.dialects.base import Dialect
-from codegen.model import Query, Schema, SchemaError
+from codegen.model import NEUTRAL_SQL, Query, Schema, SchemaError
 
 __all__ = ("CompiledQuery", "compile_query")
 
@@ -40,7 +40,7 @@ def compile_query(
         # raw ones are kept verbatim and checked by the database at run time.
         return CompiledQuery(sql=text, writes=True, placeholders=())
     try:
-        tree = sqlglot.parse_one(text, read="postgres" if neutral else d.SQLGLOT)
+        tree = sqlglot.parse_one(text, read=NEUTRAL_SQL if neutral else d.SQLGLOT)
     except ParseError as ex:
         raise SchemaError(
             file, query.line, f"query '{query.name}': {ex.errors[0]['description']}"

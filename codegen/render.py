@@ -323,7 +323,7 @@ def _catalog(schema: Schema) -> str:
                 for c in t.columns
             }
             indexes = {
-                ix.name: [ix.unique, list(ix.columns)]
+                ix.name: [ix.unique, list(ix.columns), ix.where is not None]
                 for ix in sorted(t.indexes, key=lambda i: i.name)
             }
             tables[t.name] = {"columns": cols, "indexes": indexes}
@@ -333,7 +333,7 @@ def _catalog(schema: Schema) -> str:
         f"{header(schema, '#')}\n"
         '"""What the live database must hold, per dialect, for `ccbridge check`.\n\n'
         "Per table: columns as [introspected type, not null, in primary key] and\n"
-        'indexes as [unique, columns].\n"""\n\n'
+        'indexes as [unique, columns, partial].\n"""\n\n'
         "from __future__ import annotations\n\n"
         "from typing import Any\n\n"
         '__all__ = ("EXPECTED",)\n\n'

@@ -31,6 +31,8 @@ class Index:
 
     unique: bool
     columns: tuple[str, ...]
+    # Only whether the index has a WHERE: the engines spell a predicate differently.
+    partial: bool = False
 
 
 @dataclass(slots=True)
@@ -56,7 +58,7 @@ async def check_schema(db: Database) -> list[str]:
         )
     for i in indexes:
         live.setdefault(str(i.table_name), Table()).indexes[str(i.index_name)] = Index(
-            bool(i.is_unique), tuple((i.columns or "").split(","))
+            bool(i.is_unique), tuple((i.columns or "").split(",")), bool(i.is_partial)
         )
     return compare(_expected(EXPECTED[db.dialect]["tables"]), live)
 
@@ -67,7 +69,10 @@ def _expected(tables: Mapping[str, Any]) -> dict[str, Table]:
             columns={
                 c: Column(t, bool(nn), bool(pk)) for c, (t, nn, pk) in spec["columns"].items()
             },
-            indexes={i: Index(bool(u), tuple(cols)) for i, (u, cols) in spec["indexes"].items()},
+            indexes={
+                i: Index(bool(u), tuple(cols), bool(partial))
+                for i, (u, cols, partial) in spec["indexes"].items()
+            },
         )
         for name, spec in tables.items()
     }
@@ -125,5 +130,5 @@ def _pk(pk: bool) -> str:
 
 
 def _index(index: Index) -> str:
-    kind = "UNIQUE " if index.unique else ""
+    kind = ("partial " if index.partial else "") + ("UNIQUE " if index.unique else "")
     return f"{kind}({', '.join(index.columns)})"

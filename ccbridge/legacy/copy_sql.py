@@ -42,7 +42,7 @@ def secondary_indexes(dialect: str, table: str) -> dict[str, Stmt]:
     Unique indexes stay: inserts that skip existing keys rely on them.
     """
     expected = EXPECTED[dialect]["tables"][table]["indexes"]
-    wanted = {name for name, (unique, _) in expected.items() if not unique}
+    wanted = {name for name, (unique, *_) in expected.items() if not unique}
     text = (generated_root() / "sql" / dialect / "schema.sql").read_text(encoding="utf-8")
     found: dict[str, Stmt] = {}
     for statement in split_statements(text):

@@ -183,6 +183,27 @@ async def test_check_reports_index_and_column_drift(db: Database) -> None:
     ]
 
 
+async def test_check_reports_partial_index_drift(db: Database) -> None:
+    # A full index where a partial one is expected, and the reverse.
+    for name, sql in (
+        ("drop_pending", "DROP INDEX idx_request_logs_pending"),
+        ("full", "CREATE INDEX idx_request_logs_pending ON request_logs (initial_time)"),
+        ("drop_client", "DROP INDEX idx_request_logs_client_id"),
+        (
+            "partial",
+            "CREATE INDEX idx_request_logs_client_id ON request_logs (client_id)"
+            " WHERE client_id IS NOT NULL",
+        ),
+    ):
+        await db.executor.execute(Stmt(f"test.{name}", sql, True))
+    assert await check_schema(db) == [
+        "request_logs: index idx_request_logs_client_id is partial (client_id), "
+        "expected (client_id)",
+        "request_logs: index idx_request_logs_pending is (initial_time), "
+        "expected partial (initial_time)",
+    ]
+
+
 async def test_postgres_check_reports_type_and_null_drift(pg_dsn: str) -> None:
     async with make_database("postgres", pg_dsn) as db:
         await migrate(db)

@@ -25,6 +25,7 @@ from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.legacy.checksum import TableChecksum
 from ccbridge.legacy.cli import main
+from ccbridge.legacy.copy_sql import secondary_indexes
 from ccbridge.legacy.dbmigrate import TableResult, copy_database, dump_sql, table_order, verify
 from ccbridge.legacy.importer import import_directory
 from ccbridge.legacy.pg_binary import BinaryRows
@@ -302,15 +303,28 @@ async def test_killed_copy_resumes_exactly(big_source: Path, pg_dsn: str) -> Non
         assert await check_schema(dst) == []  # the resumed copy rebuilt them
 
 
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_partial_index_is_rebuilt_with_its_predicate(dialect: str) -> None:
+    create = secondary_indexes(dialect, "request_logs")["idx_request_logs_pending"]
+    assert create.sql == (
+        "CREATE INDEX idx_request_logs_pending ON request_logs(initial_time)"
+        " WHERE status = 'pending';"
+    )
+
+
 async def test_complete_table_gets_missing_indexes_back(source: Path, pg_dsn: str) -> None:
     """A run killed after the last batch, before the rebuild, is mended."""
     async with SqliteDatabase(source) as src, pg(pg_dsn) as dst:
         assert (await copy_database(src, dst, ["request_logs"])).ok
-        await dst.executor.execute(Stmt("test", "DROP INDEX idx_request_logs_client_id", True))
-        assert await check_schema(dst) == ["request_logs: missing index idx_request_logs_client_id"]
+        for name in ("idx_request_logs_client_id", "idx_request_logs_pending"):
+            await dst.executor.execute(Stmt("test", f"DROP INDEX {name}", True))
+        assert await check_schema(dst) == [
+            "request_logs: missing index idx_request_logs_client_id",
+            "request_logs: missing index idx_request_logs_pending",
+        ]
         again = await copy_database(src, dst, ["request_logs"])
         assert again.ok and again.tables[0].skipped
-        assert await check_schema(dst) == []
+        assert await check_schema(dst) == []  # the partial one with its WHERE
 
 
 async def _wait_for_rows(dsn: str, proc: subprocess.Popen[bytes]) -> int:

@@ -47,6 +47,7 @@ APPLIED = (
     "rebuild_autoincrement",
     "add_index",
     "drop_index",
+    "change_index_predicate",
     "rename_table",
     "rename_column",
     "widen_type",

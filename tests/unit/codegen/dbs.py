@@ -60,7 +60,7 @@ class Db:
         raise NotImplementedError
 
     def catalog(self) -> dict[str, Any]:
-        """Return every table's columns, key, indexes and foreign keys."""
+        """Return every table's columns, key, indexes (with predicate) and foreign keys."""
         raise NotImplementedError
 
     def tables(self) -> list[str]:
@@ -131,7 +131,12 @@ class SqliteDb(Db):
         for (table,) in names:
             info = self.query(f"PRAGMA table_info({table})")
             indexes = [
-                (name, bool(unique), tuple(c[2] for c in self.query(f"PRAGMA index_info({name})")))
+                (
+                    name,
+                    bool(unique),
+                    tuple(c[2] for c in self.query(f"PRAGMA index_info({name})")),
+                    self._predicate(name),
+                )
                 for _, name, unique, origin, _ in self.query(f"PRAGMA index_list({table})")
                 if origin == "c"
             ]
@@ -151,6 +156,11 @@ class SqliteDb(Db):
                 "foreign_keys": sorted(fks),
             }
         return out
+
+    def _predicate(self, index: str) -> str | None:
+        # SQLite keeps the predicate only in the CREATE INDEX text.
+        (sql,) = self.query("SELECT sql FROM sqlite_master WHERE name = ?", (index,))[0]
+        return sql.partition(" WHERE ")[2] or None
 
 
 _PG_COLUMNS = """
@@ -178,7 +188,8 @@ WHERE n.nspname = current_schema() AND c.contype IN ('p', 'f')
 _PG_INDEXES = """
 SELECT t.relname, i.relname, ix.indisunique,
        ARRAY(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY AS k(n, o)
-             JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o)
+             JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o),
+       pg_get_expr(ix.indpred, ix.indrelid)
 FROM pg_index AS ix
 JOIN pg_class AS t ON t.oid = ix.indrelid
 JOIN pg_class AS i ON i.oid = ix.indexrelid
@@ -237,8 +248,8 @@ class PostgresDb(Db):
                 out[table]["foreign_keys"] += [
                     (cols[0], ref_table, ref_cols[0], _ON_DELETE[on_delete])
                 ]
-        for table, name, unique, cols in self.query(_PG_INDEXES):
-            out[table]["indexes"].append((name, unique, tuple(cols)))
+        for table, name, unique, cols, predicate in self.query(_PG_INDEXES):
+            out[table]["indexes"].append((name, unique, tuple(cols), predicate))
         for entry in out.values():
             entry["indexes"].sort()
             entry["foreign_keys"].sort()

@@ -215,12 +215,12 @@ tables:
         ("uq_keys_hash", ("hash",), True),
     ]
     assert_sql(
-        create_index(keys.indexes[1]),
+        lambda d: create_index(keys.indexes[1], d),
         sqlite="CREATE UNIQUE INDEX uq_keys_hash ON keys(hash)",
         postgres="CREATE UNIQUE INDEX uq_keys_hash ON keys(hash)",
     )
     assert_sql(
-        create_index(keys.indexes[0]),
+        lambda d: create_index(keys.indexes[0], d),
         sqlite="CREATE INDEX idx_keys_hash_id ON keys(hash, id)",
         postgres="CREATE INDEX idx_keys_hash_id ON keys(hash, id)",
     )
@@ -229,6 +229,54 @@ tables:
 def test_drop_index() -> None:
     expected = "DROP INDEX IF EXISTS idx_logs_status"
     assert_sql(drop_index("idx_logs_status"), sqlite=expected, postgres=expected)
+
+
+PARTIAL = """
+tables:
+  logs:
+    columns:
+      id: {type: text, primary_key: true}
+      status: {type: text}
+      stream: {type: boolean}
+      at: {type: timestamp}
+    indexes:
+      idx_pending: {columns: [at], where: "status = 'pending'"}
+      idx_stream_ok:
+        columns: [id]
+        unique: true
+        where: |
+          stream AND status ILIKE 'ok%'
+            AND EPOCH(at) > 0
+"""
+
+
+def test_partial_index() -> None:
+    # Neutral SQL, transpiled per dialect like a named query.
+    pending, stream_ok = parse_schema(PARTIAL).table("logs").indexes
+    assert_sql(
+        lambda d: create_index(pending, d),
+        sqlite="CREATE INDEX idx_pending ON logs(at) WHERE status = 'pending'",
+        postgres="CREATE INDEX idx_pending ON logs(at) WHERE status = 'pending'",
+    )
+    assert_sql(
+        lambda d: create_index(stream_ok, d),
+        sqlite=(
+            "CREATE UNIQUE INDEX idx_stream_ok ON logs(id) WHERE stream"
+            " AND LOWER(status) LIKE LOWER('ok%') AND CAST(STRFTIME('%s', at) AS INTEGER) > 0"
+        ),
+        postgres=(
+            "CREATE UNIQUE INDEX idx_stream_ok ON logs(id) WHERE stream"
+            " AND status ILIKE 'ok%' AND CAST(FLOOR(EXTRACT(EPOCH FROM at)) AS BIGINT) > 0"
+        ),
+    )
+
+
+def test_index_predicate_is_locked_as_written_and_only_when_set() -> None:
+    pending, stream_ok = parse_schema(PARTIAL).table("logs").indexes
+    assert pending.lock() == {"columns": ["at"], "unique": False, "where": "status = 'pending'"}
+    assert stream_ok.lock()["where"] == "stream AND status ILIKE 'ok%'\n  AND EPOCH(at) > 0"
+    full = parse_schema(PARTIAL.replace(", where: \"status = 'pending'\"", ""))
+    assert full.table("logs").indexes[0].lock() == {"columns": ["at"], "unique": False}
 
 
 def test_create_table_if_not_exists() -> None:
@@ -398,6 +446,47 @@ def test_new_seed_row_follows_a_rebuild() -> None:
         "PRAGMA FOREIGN_KEY_CHECK(t)",
         "INSERT INTO t (id, at) VALUES ('a', STRFTIME('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')"
         " ON CONFLICT DO NOTHING",
+    ]
+
+
+WITH_INDEX = ONE.replace("{col}", "s: {type: text}\n      n: {type: integer}") + (
+    "    indexes:\n      ix: {columns: [s]$where}\n"
+)
+
+
+def index_where(predicate: str | None) -> str:
+    """Return WITH_INDEX with ix full (None) or partial."""
+    return WITH_INDEX.replace("$where", "" if predicate is None else f', where: "{predicate}"')
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "create"),
+    [
+        (None, "s = 'x'", "CREATE INDEX ix ON t(s) WHERE s = 'x'"),
+        ("s = 'x'", "s <> 'x'", "CREATE INDEX ix ON t(s) WHERE s <> 'x'"),
+        ("s = 'x'", None, "CREATE INDEX ix ON t(s)"),
+    ],
+    ids=["full to partial", "predicate changed", "partial to full"],
+)
+def test_index_predicate_change_drops_and_creates(
+    old: str | None, new: str | None, create: str
+) -> None:
+    expected = f"DROP INDEX IF EXISTS ix;\n{create}"
+    assert_sql(migration(index_where(old), index_where(new)), sqlite=expected, postgres=expected)
+
+
+def test_unchanged_index_predicate_makes_no_migration() -> None:
+    schema = parse_schema(index_where("s = 'x'"))
+    assert diff(schema.lock(), schema) == []
+
+
+def test_rebuild_recreates_partial_index() -> None:
+    old = index_where("s = 'x'")
+    new = old.replace("\n      n: {type: integer}", "") + "    dropped_columns: [n]\n"
+    sqlite = render(migration(old, new), DIALECTS["sqlite"]).split(";\n")
+    assert sqlite[-2:] == [
+        "CREATE INDEX ix ON t(s) WHERE s = 'x'",
+        "PRAGMA FOREIGN_KEY_CHECK(t)",
     ]
 
 

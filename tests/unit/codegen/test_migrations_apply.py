@@ -118,6 +118,7 @@ EXPECT: dict[str, Callable[[Rows, Rows, str], None]] = {
     "rebuild_autoincrement": lambda rows, after, d: _new_stamp(after, "keys", "created_at", d),
     "add_index": lambda rows, after, d: None,
     "drop_index": lambda rows, after, d: None,
+    "change_index_predicate": lambda rows, after, d: None,
     "rename_table": lambda rows, after, d: rows.update(api_keys=rows.pop("keys")),
     "rename_column": lambda rows, after, d: each(
         rows, "logs", lambda r: rename(r, "note", "comment")

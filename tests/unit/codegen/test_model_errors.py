@@ -147,8 +147,8 @@ CASES: dict[str, tuple[str, str]] = {
         "schema.yaml:5: unknown key 'views' (expected one of dropped_tables, queries, tables)",
     ),
     "unknown index key": (
-        HEAD + "    indexes:\n      ix_t: {columns: [id], where: id > 0}\n",
-        "schema.yaml:6: unknown key 'where' (expected one of columns, unique)",
+        HEAD + "    indexes:\n      ix_t: {columns: [id], include: [id]}\n",
+        "schema.yaml:6: unknown key 'include' (expected one of columns, unique, where)",
     ),
     "duplicate index name in a table": (
         HEAD + "      u: {type: text, unique: true}\n    indexes:\n      uq_t_u: {columns: [u]}\n",
@@ -264,6 +264,46 @@ def test_reserved_words_differ_per_dialect() -> None:
     assert ("order" in RESERVED["sqlite"], "order" in RESERVED["postgres"]) == (True, True)
     assert ("offset" in RESERVED["sqlite"], "offset" in RESERVED["postgres"]) == (False, True)
     assert ("index" in RESERVED["sqlite"], "index" in RESERVED["postgres"]) == (True, False)
+
+
+INDEX_HEAD = HEAD + (
+    "      a: {type: text}\n      ok: {type: boolean}\n"
+    "    indexes:\n      ix_t:\n        columns: [a]\n"
+)  # the index's `where` goes on line 10
+
+PREDICATE_CASES: dict[str, tuple[str, str]] = {
+    "empty": ('""', "where must be an SQL predicate string"),
+    "not a string": ("[a]", "where must be an SQL predicate string"),
+    "does not parse": ("a = (1", "where: Expecting )"),
+    "unclosed string": ('"a = \'x"', "where: Error tokenizing 'a = ''"),
+    "two statements": ("a = 1; a = 2", "where must be one boolean expression"),
+    "a number": ("a + 1", "where must be one boolean expression"),
+    "a text column": ("a", "where must be one boolean expression"),
+    "an alias": ("a = 1 b", "where must be one boolean expression"),
+    "subquery": ("a IN (SELECT id FROM t)", "where may not hold a subquery"),
+    "exists": ("EXISTS (SELECT 1)", "where may not hold a subquery"),
+    "named parameter": ("a = :a", "where may not take parameters"),
+    "numbered parameter": ("a = $1", "where may not take parameters"),
+    "current time": (
+        "a < NOW()",
+        "where must be deterministic (no NOW(), CURRENT_DATE or RANDOM())",
+    ),
+    "random": (
+        "RANDOM() < 0.5",
+        "where must be deterministic (no NOW(), CURRENT_DATE or RANDOM())",
+    ),
+    "missing column": ("nope = 1", "where names 'nope', which is not a column of 't'"),
+    "unquoted string": ("a = pending", "where names 'pending', which is not a column of 't'"),
+    "other table": ("u.a = 1", "where names 'u.a', which is not a column of 't'"),
+}
+
+
+@pytest.mark.parametrize("case", PREDICATE_CASES)
+def test_invalid_index_predicate(case: str) -> None:
+    where, message = PREDICATE_CASES[case]
+    with pytest.raises(SchemaError) as caught:
+        parse_schema(INDEX_HEAD + f"        where: {where}\n")
+    assert str(caught.value) == f"schema.yaml:10: index 'ix_t' {message}"
 
 
 QUERY_HEAD = HEAD + "queries:\n"  # the query's name is on line 6

@@ -59,7 +59,11 @@ async def live_catalog(db: Db) -> dict[str, Any]:
         entry = tables.setdefault(c.table_name, {"columns": {}, "indexes": {}})
         entry["columns"][c.column_name] = [c.data_type, c.not_null, c.pk]
     for ix in await queries.indexes():
-        tables[ix.table_name]["indexes"][ix.index_name] = [ix.is_unique, ix.columns.split(",")]
+        tables[ix.table_name]["indexes"][ix.index_name] = [
+            ix.is_unique,
+            ix.columns.split(","),
+            ix.is_partial,
+        ]
     return {"tables": tables}
 
 

@@ -56,6 +56,16 @@ def test_index_findings() -> None:
     ]
 
 
+def test_partial_index_findings() -> None:
+    # Only whether an index is partial is compared, not its predicate.
+    expected = {"t": table({"id": ID}, {"a": Index(False, ("x",), True), "b": Index(True, ("x",))})}
+    live = {"t": table({"id": ID}, {"a": Index(False, ("x",)), "b": Index(True, ("x",), True)})}
+    assert compare(expected, live) == [
+        "t: index a is (x), expected partial (x)",
+        "t: index b is partial UNIQUE (x), expected UNIQUE (x)",
+    ]
+
+
 def test_expected_catalog_covers_both_dialects() -> None:
     assert set(EXPECTED) == {"sqlite", "postgres"}
     for spec in EXPECTED.values():
