@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from codegen.crud import field_order
 from codegen.dialects.base import Dialect
@@ -45,6 +45,8 @@ def compile_query(
         raise SchemaError(
             file, query.line, f"query '{query.name}': {ex.errors[0]['description']}"
         ) from None
+    except TokenError as ex:  # e.g. an unterminated string
+        raise SchemaError(file, query.line, f"query '{query.name}': {ex}") from None
     if isinstance(query.returns, str):
         tree = _expand_star(tree, query, schema, file)
     if neutral:

@@ -349,6 +349,15 @@ def test_query_that_does_not_parse() -> None:
     )
 
 
+def test_query_that_does_not_tokenize() -> None:
+    schema = parse_schema(
+        QUERY_HEAD + '  t.bad:\n    kind: exec\n    sql: "DELETE FROM t WHERE id = \'1"\n'
+    )
+    with pytest.raises(SchemaError) as caught:
+        compile_query(schema.queries[0], schema, DIALECTS["sqlite"])
+    assert str(caught.value).startswith("schema.yaml:6: query 't.bad': Error tokenizing")
+
+
 def test_invalid_query_stops_codegen_before_writing(tmp_path: Path) -> None:
     schema = tmp_path / "schema.yaml"
     schema.write_text(
