@@ -36,7 +36,7 @@ import psycopg  # noqa: E402
 from ccbridge.db.migrate import load_migrations, migrate  # noqa: E402
 from ccbridge.db.postgres import PostgresDatabase  # noqa: E402
 from ccbridge.db.sqlite import SqliteDatabase  # noqa: E402
-from ccbridge.legacy.copy_sql import drop_index, secondary_indexes  # noqa: E402
+from ccbridge.legacy.copy_sql import secondary_indexes  # noqa: E402
 from ccbridge.legacy.dbmigrate import copy_database, verify  # noqa: E402
 from ccbridge.legacy.table_layout import layout  # noqa: E402
 from generated.dao import _REQUEST_LOGS_POSTGRES  # noqa: E402
@@ -147,8 +147,8 @@ async def bare_binary_copy(
         async with await psycopg.AsyncConnection.connect(
             dsn, options="-c TimeZone=UTC", autocommit=True
         ) as conn:
-            for name in indexes:
-                await conn.execute(drop_index(name).sql)
+            for ddl in indexes.values():
+                await conn.execute(ddl.drop.sql)
             start = time.perf_counter()
             async with conn.transaction(), conn.cursor() as cur:
                 statement = _REQUEST_LOGS_POSTGRES.bulk.sql + " (FORMAT BINARY)"
@@ -157,8 +157,8 @@ async def bare_binary_copy(
                     for row in encoded:
                         await copy.write_row(row)
             loaded = time.perf_counter()
-            for create in indexes.values():
-                await conn.execute(create.sql)
+            for ddl in indexes.values():
+                await conn.execute(ddl.create.sql)
             return loaded - start, time.perf_counter() - loaded
     finally:
         server.drop_database(dsn)

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from codegen.crud import field_order, table_sql, update_param_order, upsert_columns
-from codegen.ddl import statements_for_table
+from codegen.ddl import create_index, drop_index, statements_for_table
 from codegen.dialects import DIALECTS, Dialect
 from codegen.model import NOW, Column, Query, Schema, Table
 from codegen.queries import compile_query
@@ -329,13 +329,30 @@ def _catalog(schema: Schema) -> str:
             tables[t.name] = {"columns": cols, "indexes": indexes}
         expected[name] = {"tables": tables}
     body = pprint.pformat(expected, indent=1, width=110, sort_dicts=False)
+    ddl = pprint.pformat(_index_ddl(schema), indent=1, width=110, sort_dicts=False)
     return (
         f"{header(schema, '#')}\n"
         '"""What the live database must hold, per dialect, for `ccbridge check`.\n\n'
         "Per table: columns as [introspected type, not null, in primary key] and\n"
-        'indexes as [unique, columns, partial].\n"""\n\n'
+        "indexes as [unique, columns, partial]. INDEX_DDL: per dialect, table and\n"
+        'index, its [CREATE, DROP] statements (bulk loads drop and rebuild indexes).\n"""\n\n'
         "from __future__ import annotations\n\n"
         "from typing import Any\n\n"
-        '__all__ = ("EXPECTED",)\n\n'
-        f"EXPECTED: dict[str, Any] = {body}\n"
+        '__all__ = ("EXPECTED", "INDEX_DDL")\n\n'
+        f"EXPECTED: dict[str, Any] = {body}\n\n"
+        f"INDEX_DDL: dict[str, Any] = {ddl}\n"
     )
+
+
+def _index_ddl(schema: Schema) -> dict[str, Any]:
+    """Return [CREATE, DROP] of every index, as schema.sql spells them."""
+    return {
+        name: {
+            t.name: {
+                ix.name: [d.render(create_index(ix, d)) + ";", d.render(drop_index(ix.name)) + ";"]
+                for ix in sorted(t.indexes, key=lambda i: i.name)
+            }
+            for t in schema.migrated_tables
+        }
+        for name, d in DIALECTS.items()
+    }

@@ -3,14 +3,15 @@
 """What the live database must hold, per dialect, for `ccbridge check`.
 
 Per table: columns as [introspected type, not null, in primary key] and
-indexes as [unique, columns, partial].
+indexes as [unique, columns, partial]. INDEX_DDL: per dialect, table and
+index, its [CREATE, DROP] statements (bulk loads drop and rebuild indexes).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ("EXPECTED",)
+__all__ = ("EXPECTED", "INDEX_DDL")
 
 EXPECTED: dict[str, Any] = {'sqlite': {'tables': {'schema_migrations': {'columns': {'version': ['INTEGER', True, True],
                                                          'name': ['TEXT', True, False],
@@ -628,3 +629,156 @@ EXPECTED: dict[str, Any] = {'sqlite': {'tables': {'schema_migrations': {'columns
                                                                                                'bin',
                                                                                                'requests'],
                                                                                               False]}}}}}
+
+INDEX_DDL: dict[str, Any] = {'sqlite': {'settings': {'idx_settings_category': ['CREATE INDEX idx_settings_category ON '
+                                                   'settings(category);',
+                                                   'DROP INDEX IF EXISTS idx_settings_category;']},
+            'channels': {'idx_channels_channel_type': ['CREATE INDEX idx_channels_channel_type ON '
+                                                       'channels(channel_type);',
+                                                       'DROP INDEX IF EXISTS idx_channels_channel_type;'],
+                         'idx_channels_status': ['CREATE INDEX idx_channels_status ON channels(status);',
+                                                 'DROP INDEX IF EXISTS idx_channels_status;'],
+                         'uq_channels_channel_id': ['CREATE UNIQUE INDEX uq_channels_channel_id ON '
+                                                    'channels(channel_id);',
+                                                    'DROP INDEX IF EXISTS uq_channels_channel_id;']},
+            'model_pricing': {},
+            'model_aliases': {'idx_model_aliases_alias_type': ['CREATE INDEX idx_model_aliases_alias_type ON '
+                                                               'model_aliases(alias_type);',
+                                                               'DROP INDEX IF EXISTS '
+                                                               'idx_model_aliases_alias_type;']},
+            'channel_usage': {},
+            'user_aliases': {'uq_user_aliases_alias': ['CREATE UNIQUE INDEX uq_user_aliases_alias ON '
+                                                       'user_aliases(alias);',
+                                                       'DROP INDEX IF EXISTS uq_user_aliases_alias;']},
+            'api_keys': {'idx_api_keys_status': ['CREATE INDEX idx_api_keys_status ON api_keys(status);',
+                                                 'DROP INDEX IF EXISTS idx_api_keys_status;'],
+                         'uq_api_keys_key_hash': ['CREATE UNIQUE INDEX uq_api_keys_key_hash ON '
+                                                  'api_keys(key_hash);',
+                                                  'DROP INDEX IF EXISTS uq_api_keys_key_hash;']},
+            'request_logs': {'idx_request_logs_client_id': ['CREATE INDEX idx_request_logs_client_id ON '
+                                                            'request_logs(client_id);',
+                                                            'DROP INDEX IF EXISTS '
+                                                            'idx_request_logs_client_id;'],
+                             'idx_request_logs_pending': ['CREATE INDEX idx_request_logs_pending ON '
+                                                          'request_logs(initial_time) WHERE status = '
+                                                          "'pending';",
+                                                          'DROP INDEX IF EXISTS idx_request_logs_pending;'],
+                             'idx_request_logs_session_id': ['CREATE INDEX idx_request_logs_session_id ON '
+                                                             'request_logs(session_id);',
+                                                             'DROP INDEX IF EXISTS '
+                                                             'idx_request_logs_session_id;'],
+                             'idx_request_logs_time_id': ['CREATE INDEX idx_request_logs_time_id ON '
+                                                          'request_logs(initial_time, id);',
+                                                          'DROP INDEX IF EXISTS idx_request_logs_time_id;']},
+            'channel_quota': {},
+            'channel_suspensions': {'idx_channel_suspensions_suspended_until': ['CREATE INDEX '
+                                                                                'idx_channel_suspensions_suspended_until '
+                                                                                'ON '
+                                                                                'channel_suspensions(suspended_until);',
+                                                                                'DROP INDEX IF EXISTS '
+                                                                                'idx_channel_suspensions_suspended_until;']},
+            'request_debug_logs': {'idx_request_debug_logs_created_at': ['CREATE INDEX '
+                                                                         'idx_request_debug_logs_created_at '
+                                                                         'ON request_debug_logs(created_at);',
+                                                                         'DROP INDEX IF EXISTS '
+                                                                         'idx_request_debug_logs_created_at;']},
+            'request_log_rollups': {},
+            'request_log_session_rollups': {'idx_request_log_session_rollups_read': ['CREATE INDEX '
+                                                                                     'idx_request_log_session_rollups_read '
+                                                                                     'ON '
+                                                                                     'request_log_session_rollups(span, '
+                                                                                     'bucket, endpoint, '
+                                                                                     'client_id, session_id, '
+                                                                                     'requests, success, '
+                                                                                     'failure, input_tokens, '
+                                                                                     'output_tokens, '
+                                                                                     'cache_creation_input_tokens, '
+                                                                                     'cache_read_input_tokens, '
+                                                                                     'total_tokens, cost, '
+                                                                                     'duration_ms, timed);',
+                                                                                     'DROP INDEX IF EXISTS '
+                                                                                     'idx_request_log_session_rollups_read;']},
+            'request_log_latency': {'idx_request_log_latency_read': ['CREATE INDEX '
+                                                                     'idx_request_log_latency_read ON '
+                                                                     'request_log_latency(span, bucket, '
+                                                                     'endpoint, client_id, bin, requests);',
+                                                                     'DROP INDEX IF EXISTS '
+                                                                     'idx_request_log_latency_read;']}},
+ 'postgres': {'settings': {'idx_settings_category': ['CREATE INDEX idx_settings_category ON '
+                                                     'settings(category);',
+                                                     'DROP INDEX IF EXISTS idx_settings_category;']},
+              'channels': {'idx_channels_channel_type': ['CREATE INDEX idx_channels_channel_type ON '
+                                                         'channels(channel_type);',
+                                                         'DROP INDEX IF EXISTS idx_channels_channel_type;'],
+                           'idx_channels_status': ['CREATE INDEX idx_channels_status ON channels(status);',
+                                                   'DROP INDEX IF EXISTS idx_channels_status;'],
+                           'uq_channels_channel_id': ['CREATE UNIQUE INDEX uq_channels_channel_id ON '
+                                                      'channels(channel_id);',
+                                                      'DROP INDEX IF EXISTS uq_channels_channel_id;']},
+              'model_pricing': {},
+              'model_aliases': {'idx_model_aliases_alias_type': ['CREATE INDEX idx_model_aliases_alias_type '
+                                                                 'ON model_aliases(alias_type);',
+                                                                 'DROP INDEX IF EXISTS '
+                                                                 'idx_model_aliases_alias_type;']},
+              'channel_usage': {},
+              'user_aliases': {'uq_user_aliases_alias': ['CREATE UNIQUE INDEX uq_user_aliases_alias ON '
+                                                         'user_aliases(alias);',
+                                                         'DROP INDEX IF EXISTS uq_user_aliases_alias;']},
+              'api_keys': {'idx_api_keys_status': ['CREATE INDEX idx_api_keys_status ON api_keys(status);',
+                                                   'DROP INDEX IF EXISTS idx_api_keys_status;'],
+                           'uq_api_keys_key_hash': ['CREATE UNIQUE INDEX uq_api_keys_key_hash ON '
+                                                    'api_keys(key_hash);',
+                                                    'DROP INDEX IF EXISTS uq_api_keys_key_hash;']},
+              'request_logs': {'idx_request_logs_client_id': ['CREATE INDEX idx_request_logs_client_id ON '
+                                                              'request_logs(client_id);',
+                                                              'DROP INDEX IF EXISTS '
+                                                              'idx_request_logs_client_id;'],
+                               'idx_request_logs_pending': ['CREATE INDEX idx_request_logs_pending ON '
+                                                            'request_logs(initial_time) WHERE status = '
+                                                            "'pending';",
+                                                            'DROP INDEX IF EXISTS idx_request_logs_pending;'],
+                               'idx_request_logs_session_id': ['CREATE INDEX idx_request_logs_session_id ON '
+                                                               'request_logs(session_id);',
+                                                               'DROP INDEX IF EXISTS '
+                                                               'idx_request_logs_session_id;'],
+                               'idx_request_logs_time_id': ['CREATE INDEX idx_request_logs_time_id ON '
+                                                            'request_logs(initial_time, id);',
+                                                            'DROP INDEX IF EXISTS '
+                                                            'idx_request_logs_time_id;']},
+              'channel_quota': {},
+              'channel_suspensions': {'idx_channel_suspensions_suspended_until': ['CREATE INDEX '
+                                                                                  'idx_channel_suspensions_suspended_until '
+                                                                                  'ON '
+                                                                                  'channel_suspensions(suspended_until);',
+                                                                                  'DROP INDEX IF EXISTS '
+                                                                                  'idx_channel_suspensions_suspended_until;']},
+              'request_debug_logs': {'idx_request_debug_logs_created_at': ['CREATE INDEX '
+                                                                           'idx_request_debug_logs_created_at '
+                                                                           'ON '
+                                                                           'request_debug_logs(created_at);',
+                                                                           'DROP INDEX IF EXISTS '
+                                                                           'idx_request_debug_logs_created_at;']},
+              'request_log_rollups': {},
+              'request_log_session_rollups': {'idx_request_log_session_rollups_read': ['CREATE INDEX '
+                                                                                       'idx_request_log_session_rollups_read '
+                                                                                       'ON '
+                                                                                       'request_log_session_rollups(span, '
+                                                                                       'bucket, endpoint, '
+                                                                                       'client_id, '
+                                                                                       'session_id, '
+                                                                                       'requests, success, '
+                                                                                       'failure, '
+                                                                                       'input_tokens, '
+                                                                                       'output_tokens, '
+                                                                                       'cache_creation_input_tokens, '
+                                                                                       'cache_read_input_tokens, '
+                                                                                       'total_tokens, cost, '
+                                                                                       'duration_ms, timed);',
+                                                                                       'DROP INDEX IF EXISTS '
+                                                                                       'idx_request_log_session_rollups_read;']},
+              'request_log_latency': {'idx_request_log_latency_read': ['CREATE INDEX '
+                                                                       'idx_request_log_latency_read ON '
+                                                                       'request_log_latency(span, bucket, '
+                                                                       'endpoint, client_id, bin, requests);',
+                                                                       'DROP INDEX IF EXISTS '
+                                                                       'idx_request_log_latency_read;']}}}

@@ -1,8 +1,9 @@
 """Connection set-up and transaction-control statements.
 
-NOTE(storage): the only SQL text written by hand in ``ccbridge``; every
-other statement comes from ``generated/``. PostgreSQL needs none: psycopg
-issues BEGIN/COMMIT itself and connection settings travel as libpq options.
+NOTE(storage): the only SQL text written by hand in ``ccbridge`` besides
+the reader of foreign legacy files (``legacy/legacy_sql.py``); every other
+statement comes from ``generated/``. PostgreSQL needs one: psycopg issues
+BEGIN/COMMIT itself and connection settings travel as libpq options.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Final
 
 __all__ = (
     "PG_OPTIONS",
+    "PG_SYNC_COMMIT_OFF",
     "SQLITE_BEGIN_READ",
     "SQLITE_BEGIN_WRITE",
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -54,3 +56,5 @@ SQLITE_PING: Final = "PRAGMA schema_version"
 # Server settings of every PostgreSQL connection, sent as libpq "options"
 # so they survive reconnects without a configure round trip.
 PG_OPTIONS: Final = "-c TimeZone=UTC"
+# For a bulk copy that resumes after a crash: its last commits may be lost.
+PG_SYNC_COMMIT_OFF: Final = "SET LOCAL synchronous_commit = off"

@@ -19,8 +19,9 @@ from functools import partial
 from typing import Any
 
 from ccbridge.db.base import Database
+from ccbridge.db.control import PG_SYNC_COMMIT_OFF
 from ccbridge.db.postgres import AsyncConn, PostgresDatabase
-from ccbridge.legacy.copy_sql import SYNC_COMMIT_OFF, binary
+from ccbridge.legacy.copy_sql import binary
 from ccbridge.legacy.pg_binary import HEADER, TRAILER
 from ccbridge.legacy.table_layout import Layout
 from generated.dao import Daos
@@ -72,14 +73,14 @@ async def insert_ignoring(tx: Daos, layout: Layout, rows: Rows) -> None:
 
 async def _copy(conn: AsyncConn, layout: Layout, _: Rows, data: bytearray) -> None:
     async with conn.transaction():
-        await conn.execute(SYNC_COMMIT_OFF)
+        await conn.execute(PG_SYNC_COMMIT_OFF)
         await _copy_in(conn, binary(layout.statements["postgres"].bulk), data)
 
 
 async def _copy_ignoring(conn: AsyncConn, layout: Layout, _: Rows, data: bytearray) -> None:
     create, copy, merge, drop = layout.statements["postgres"].stage
     async with conn.transaction():
-        await conn.execute(SYNC_COMMIT_OFF)
+        await conn.execute(PG_SYNC_COMMIT_OFF)
         await conn.execute(create.sql)
         await _copy_in(conn, binary(copy), data)
         await conn.execute(merge.sql)

@@ -12,7 +12,7 @@ left out.
 
 from __future__ import annotations
 
-from ccbridge.legacy.copy_sql import drop_index, secondary_indexes
+from ccbridge.legacy.copy_sql import secondary_indexes
 from generated.dao import Daos
 
 __all__ = ("drop_secondary", "rebuild_missing")
@@ -20,16 +20,16 @@ __all__ = ("drop_secondary", "rebuild_missing")
 
 async def drop_secondary(daos: Daos, table: str) -> None:
     """Drop the table's non-unique indexes (in the caller's transaction)."""
-    for name in secondary_indexes(daos.executor.dialect, table):
-        await daos.executor.execute(drop_index(name))
+    for ddl in secondary_indexes(daos.executor.dialect, table).values():
+        await daos.executor.execute(ddl.drop)
 
 
 async def rebuild_missing(daos: Daos, table: str) -> list[str]:
     """Create the table's non-unique indexes that are missing; return them."""
     live = {i.index_name for i in await daos.catalog.indexes() if i.table_name == table}
     created = []
-    for name, create in secondary_indexes(daos.executor.dialect, table).items():
+    for name, ddl in secondary_indexes(daos.executor.dialect, table).items():
         if name not in live:
-            await daos.executor.execute(create)
+            await daos.executor.execute(ddl.create)
             created.append(name)
     return created

@@ -305,7 +305,7 @@ async def test_killed_copy_resumes_exactly(big_source: Path, pg_dsn: str) -> Non
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
 def test_partial_index_is_rebuilt_with_its_predicate(dialect: str) -> None:
-    create = secondary_indexes(dialect, "request_logs")["idx_request_logs_pending"]
+    create = secondary_indexes(dialect, "request_logs")["idx_request_logs_pending"].create
     assert create.sql == (
         "CREATE INDEX idx_request_logs_pending ON request_logs(initial_time)"
         " WHERE status = 'pending';"
