@@ -445,15 +445,15 @@ def _channels_from_sqlite(r: tuple[Any, ...]) -> ChannelsRow:
 
 
 def _channels_to_sqlite(row: ChannelsRow) -> tuple[Any, ...]:
-    return (row.channel_id, row.channel_type, row.name, row.service_type, row.id, row.description, row.website, row.base_url, row.insecure_skip_verify, row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, row.queue_enabled, row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, row.responses_websocket_enabled, row.continue_thinking_enabled)
+    return (row.channel_id, row.channel_type, row.name, row.service_type, row.id, row.description, row.website, row.base_url, _int(row.insecure_skip_verify), row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, _int(row.queue_enabled), row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, _int(row.responses_websocket_enabled), _int(row.continue_thinking_enabled))
 
 
 def _channels_to_sqlite_auto(row: ChannelsRow) -> tuple[Any, ...]:
-    return (row.channel_id, row.channel_type, row.name, row.service_type, row.description, row.website, row.base_url, row.insecure_skip_verify, row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, row.queue_enabled, row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, row.responses_websocket_enabled, row.continue_thinking_enabled)
+    return (row.channel_id, row.channel_type, row.name, row.service_type, row.description, row.website, row.base_url, _int(row.insecure_skip_verify), row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, _int(row.queue_enabled), row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, _int(row.responses_websocket_enabled), _int(row.continue_thinking_enabled))
 
 
 def _channels_update_sqlite(row: ChannelsRow) -> tuple[Any, ...]:
-    return (row.channel_id, row.channel_type, row.name, row.service_type, row.description, row.website, row.base_url, row.insecure_skip_verify, row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, row.queue_enabled, row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, row.responses_websocket_enabled, row.continue_thinking_enabled, row.id)
+    return (row.channel_id, row.channel_type, row.name, row.service_type, row.description, row.website, row.base_url, _int(row.insecure_skip_verify), row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, _int(row.queue_enabled), row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, _int(row.responses_websocket_enabled), _int(row.continue_thinking_enabled), row.id)
 
 
 def _channels_from_postgres(r: tuple[Any, ...]) -> ChannelsRow:
@@ -477,11 +477,11 @@ def _model_pricing_from_sqlite(r: tuple[Any, ...]) -> ModelPricingRow:
 
 
 def _model_pricing_to_sqlite(row: ModelPricingRow) -> tuple[Any, ...]:
-    return (row.model_id, row.input_price, row.output_price, row.cache_creation_price, row.cache_read_price, row.description, row.export_to_models, _ts_text(row.updated_at))
+    return (row.model_id, row.input_price, row.output_price, row.cache_creation_price, row.cache_read_price, row.description, _int(row.export_to_models), _ts_text(row.updated_at))
 
 
 def _model_pricing_update_sqlite(row: ModelPricingRow) -> tuple[Any, ...]:
-    return (row.input_price, row.output_price, row.cache_creation_price, row.cache_read_price, row.description, row.export_to_models, _ts_text(row.updated_at), row.model_id)
+    return (row.input_price, row.output_price, row.cache_creation_price, row.cache_read_price, row.description, _int(row.export_to_models), _ts_text(row.updated_at), row.model_id)
 
 
 def _model_pricing_from_postgres(r: tuple[Any, ...]) -> ModelPricingRow:
@@ -581,15 +581,15 @@ def _api_keys_from_sqlite(r: tuple[Any, ...]) -> ApiKeysRow:
 
 
 def _api_keys_to_sqlite(row: ApiKeysRow) -> tuple[Any, ...]:
-    return (row.name, row.key_hash, row.key_prefix, row.id, row.description, row.status, row.is_admin, row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat))
+    return (row.name, row.key_hash, row.key_prefix, row.id, row.description, row.status, _int(row.is_admin), row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat))
 
 
 def _api_keys_to_sqlite_auto(row: ApiKeysRow) -> tuple[Any, ...]:
-    return (row.name, row.key_hash, row.key_prefix, row.description, row.status, row.is_admin, row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat))
+    return (row.name, row.key_hash, row.key_prefix, row.description, row.status, _int(row.is_admin), row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat))
 
 
 def _api_keys_update_sqlite(row: ApiKeysRow) -> tuple[Any, ...]:
-    return (row.name, row.key_hash, row.key_prefix, row.description, row.status, row.is_admin, row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat), row.id)
+    return (row.name, row.key_hash, row.key_prefix, row.description, row.status, _int(row.is_admin), row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat), row.id)
 
 
 def _api_keys_from_postgres(r: tuple[Any, ...]) -> ApiKeysRow:
@@ -613,11 +613,11 @@ def _request_logs_from_sqlite(r: tuple[Any, ...]) -> RequestLogsRow:
 
 
 def _request_logs_to_sqlite(row: RequestLogsRow) -> tuple[Any, ...]:
-    return (row.id, _ts_text(row.initial_time), row.provider, row.model, row.status, _ts_text(row.complete_time), row.duration_ms, row.provider_name, row.response_model, row.input_tokens, row.output_tokens, row.cache_creation_input_tokens, row.cache_read_input_tokens, row.total_tokens, row.price, row.input_cost, row.output_cost, row.cache_creation_cost, row.cache_read_cost, row.http_status, row.stream, row.transport, row.channel_id, row.channel_name, row.endpoint, row.domain, row.client_id, row.session_id, row.reasoning_effort, row.error, row.upstream_error, row.failover_info, row.api_key_id, _ts_text(row.created_at), row.channel_uid, _ts_text(row.first_token_time), row.first_token_duration_ms, row.service_tier, row.service_tier_overridden, row.original_x_initiator, row.effective_x_initiator, row.priced_by_target_model)
+    return (row.id, _ts_text(row.initial_time), row.provider, row.model, row.status, _ts_text(row.complete_time), row.duration_ms, row.provider_name, row.response_model, row.input_tokens, row.output_tokens, row.cache_creation_input_tokens, row.cache_read_input_tokens, row.total_tokens, row.price, row.input_cost, row.output_cost, row.cache_creation_cost, row.cache_read_cost, row.http_status, _int(row.stream), row.transport, row.channel_id, row.channel_name, row.endpoint, row.domain, row.client_id, row.session_id, row.reasoning_effort, row.error, row.upstream_error, row.failover_info, row.api_key_id, _ts_text(row.created_at), row.channel_uid, _ts_text(row.first_token_time), row.first_token_duration_ms, row.service_tier, _int(row.service_tier_overridden), row.original_x_initiator, row.effective_x_initiator, _int(row.priced_by_target_model))
 
 
 def _request_logs_update_sqlite(row: RequestLogsRow) -> tuple[Any, ...]:
-    return (_ts_text(row.initial_time), row.provider, row.model, row.status, _ts_text(row.complete_time), row.duration_ms, row.provider_name, row.response_model, row.input_tokens, row.output_tokens, row.cache_creation_input_tokens, row.cache_read_input_tokens, row.total_tokens, row.price, row.input_cost, row.output_cost, row.cache_creation_cost, row.cache_read_cost, row.http_status, row.stream, row.transport, row.channel_id, row.channel_name, row.endpoint, row.domain, row.client_id, row.session_id, row.reasoning_effort, row.error, row.upstream_error, row.failover_info, row.api_key_id, _ts_text(row.created_at), row.channel_uid, _ts_text(row.first_token_time), row.first_token_duration_ms, row.service_tier, row.service_tier_overridden, row.original_x_initiator, row.effective_x_initiator, row.priced_by_target_model, row.id)
+    return (_ts_text(row.initial_time), row.provider, row.model, row.status, _ts_text(row.complete_time), row.duration_ms, row.provider_name, row.response_model, row.input_tokens, row.output_tokens, row.cache_creation_input_tokens, row.cache_read_input_tokens, row.total_tokens, row.price, row.input_cost, row.output_cost, row.cache_creation_cost, row.cache_read_cost, row.http_status, _int(row.stream), row.transport, row.channel_id, row.channel_name, row.endpoint, row.domain, row.client_id, row.session_id, row.reasoning_effort, row.error, row.upstream_error, row.failover_info, row.api_key_id, _ts_text(row.created_at), row.channel_uid, _ts_text(row.first_token_time), row.first_token_duration_ms, row.service_tier, _int(row.service_tier_overridden), row.original_x_initiator, row.effective_x_initiator, _int(row.priced_by_target_model), row.id)
 
 
 def _request_logs_from_postgres(r: tuple[Any, ...]) -> RequestLogsRow:
@@ -637,11 +637,11 @@ def _channel_quota_from_sqlite(r: tuple[Any, ...]) -> ChannelQuotaRow:
 
 
 def _channel_quota_to_sqlite(row: ChannelQuotaRow) -> tuple[Any, ...]:
-    return (row.channel_stable_id, row.channel_name, row.channel_id, row.plan_type, row.primary_used_percent, row.primary_window_minutes, _ts_text(row.primary_reset_at), row.secondary_used_percent, row.secondary_window_minutes, _ts_text(row.secondary_reset_at), row.credits_has_credits, row.credits_unlimited, row.credits_balance, row.is_exceeded, _ts_text(row.exceeded_at), _ts_text(row.recover_at), row.exceeded_reason, _ts_text(row.updated_at), _json_text(row.codex_quota_snapshot))
+    return (row.channel_stable_id, row.channel_name, row.channel_id, row.plan_type, row.primary_used_percent, row.primary_window_minutes, _ts_text(row.primary_reset_at), row.secondary_used_percent, row.secondary_window_minutes, _ts_text(row.secondary_reset_at), _int(row.credits_has_credits), _int(row.credits_unlimited), row.credits_balance, _int(row.is_exceeded), _ts_text(row.exceeded_at), _ts_text(row.recover_at), row.exceeded_reason, _ts_text(row.updated_at), _json_text(row.codex_quota_snapshot))
 
 
 def _channel_quota_update_sqlite(row: ChannelQuotaRow) -> tuple[Any, ...]:
-    return (row.channel_name, row.channel_id, row.plan_type, row.primary_used_percent, row.primary_window_minutes, _ts_text(row.primary_reset_at), row.secondary_used_percent, row.secondary_window_minutes, _ts_text(row.secondary_reset_at), row.credits_has_credits, row.credits_unlimited, row.credits_balance, row.is_exceeded, _ts_text(row.exceeded_at), _ts_text(row.recover_at), row.exceeded_reason, _ts_text(row.updated_at), _json_text(row.codex_quota_snapshot), row.channel_stable_id)
+    return (row.channel_name, row.channel_id, row.plan_type, row.primary_used_percent, row.primary_window_minutes, _ts_text(row.primary_reset_at), row.secondary_used_percent, row.secondary_window_minutes, _ts_text(row.secondary_reset_at), _int(row.credits_has_credits), _int(row.credits_unlimited), row.credits_balance, _int(row.is_exceeded), _ts_text(row.exceeded_at), _ts_text(row.recover_at), row.exceeded_reason, _ts_text(row.updated_at), _json_text(row.codex_quota_snapshot), row.channel_stable_id)
 
 
 def _channel_quota_from_postgres(r: tuple[Any, ...]) -> ChannelQuotaRow:
@@ -1016,12 +1016,14 @@ DELETE FROM channels""", True),
     encode_auto=_channels_to_sqlite_auto,
     encode_update=_channels_update_sqlite,
     encode_upsert={
-        "id": lambda row: (row.channel_id, row.channel_type, row.name, row.service_type, row.id, row.description, row.website, row.base_url, row.insecure_skip_verify, row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, row.queue_enabled, row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, row.responses_websocket_enabled, row.continue_thinking_enabled),
-        "channel_id": lambda row: (row.channel_id, row.channel_type, row.name, row.service_type, row.description, row.website, row.base_url, row.insecure_skip_verify, row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, row.queue_enabled, row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, row.responses_websocket_enabled, row.continue_thinking_enabled),
+        "id": lambda row: (row.channel_id, row.channel_type, row.name, row.service_type, row.id, row.description, row.website, row.base_url, _int(row.insecure_skip_verify), row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, _int(row.queue_enabled), row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, _int(row.responses_websocket_enabled), _int(row.continue_thinking_enabled)),
+        "channel_id": lambda row: (row.channel_id, row.channel_type, row.name, row.service_type, row.description, row.website, row.base_url, _int(row.insecure_skip_verify), row.status, row.priority, _ts_text(row.promotion_until), row.response_header_timeout, row.quota_type, row.quota_limit, _ts_text(row.quota_reset_at), row.quota_reset_interval, row.quota_reset_unit, row.quota_reset_mode, row.rate_limit_rpm, _int(row.queue_enabled), row.queue_timeout, row.key_load_balance, _json_text(row.api_keys), _json_text(row.model_mapping), _json_text(row.price_multipliers), _json_text(row.oauth_tokens), row.responses_encrypted_reasoning_mode, _json_text(row.quota_models), _json_text(row.composite_mappings), _ts_text(row.created_at), _ts_text(row.updated_at), _json_text(row.content_filter), row.codex_service_tier_override, _int(row.responses_websocket_enabled), _int(row.continue_thinking_enabled)),
     },
     encode_value={
+        "insecure_skip_verify": _int,
         "promotion_until": _ts_text,
         "quota_reset_at": _ts_text,
+        "queue_enabled": _int,
         "api_keys": _json_text,
         "model_mapping": _json_text,
         "price_multipliers": _json_text,
@@ -1031,6 +1033,8 @@ DELETE FROM channels""", True),
         "created_at": _ts_text,
         "updated_at": _ts_text,
         "content_filter": _json_text,
+        "responses_websocket_enabled": _int,
+        "continue_thinking_enabled": _int,
     },
     shapes={},
 )
@@ -1142,9 +1146,10 @@ DELETE FROM model_pricing""", True),
     encode_auto=None,
     encode_update=_model_pricing_update_sqlite,
     encode_upsert={
-        "model_id": lambda row: (row.model_id, row.input_price, row.output_price, row.cache_creation_price, row.cache_read_price, row.description, row.export_to_models, _ts_text(row.updated_at)),
+        "model_id": lambda row: (row.model_id, row.input_price, row.output_price, row.cache_creation_price, row.cache_read_price, row.description, _int(row.export_to_models), _ts_text(row.updated_at)),
     },
     encode_value={
+        "export_to_models": _int,
         "updated_at": _ts_text,
     },
     shapes={},
@@ -1558,10 +1563,11 @@ DELETE FROM api_keys""", True),
     encode_auto=_api_keys_to_sqlite_auto,
     encode_update=_api_keys_update_sqlite,
     encode_upsert={
-        "id": lambda row: (row.name, row.key_hash, row.key_prefix, row.id, row.description, row.status, row.is_admin, row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat)),
-        "key_hash": lambda row: (row.name, row.key_hash, row.key_prefix, row.description, row.status, row.is_admin, row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat)),
+        "id": lambda row: (row.name, row.key_hash, row.key_prefix, row.id, row.description, row.status, _int(row.is_admin), row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat)),
+        "key_hash": lambda row: (row.name, row.key_hash, row.key_prefix, row.description, row.status, _int(row.is_admin), row.rate_limit_rpm, _json_text(row.allowed_endpoints), _json_text(row.allowed_channels_msg), _json_text(row.allowed_channels_resp), _json_text(row.allowed_models), _ts_text(row.created_at), _ts_text(row.updated_at), _ts_text(row.last_used_at), _json_text(row.allowed_channels_gemini), _json_text(row.allowed_channels_chat)),
     },
     encode_value={
+        "is_admin": _int,
         "allowed_endpoints": _json_text,
         "allowed_channels_msg": _json_text,
         "allowed_channels_resp": _json_text,
@@ -1680,13 +1686,16 @@ DELETE FROM request_logs""", True),
     encode_auto=None,
     encode_update=_request_logs_update_sqlite,
     encode_upsert={
-        "id": lambda row: (row.id, _ts_text(row.initial_time), row.provider, row.model, row.status, _ts_text(row.complete_time), row.duration_ms, row.provider_name, row.response_model, row.input_tokens, row.output_tokens, row.cache_creation_input_tokens, row.cache_read_input_tokens, row.total_tokens, row.price, row.input_cost, row.output_cost, row.cache_creation_cost, row.cache_read_cost, row.http_status, row.stream, row.transport, row.channel_id, row.channel_name, row.endpoint, row.domain, row.client_id, row.session_id, row.reasoning_effort, row.error, row.upstream_error, row.failover_info, row.api_key_id, _ts_text(row.created_at), row.channel_uid, _ts_text(row.first_token_time), row.first_token_duration_ms, row.service_tier, row.service_tier_overridden, row.original_x_initiator, row.effective_x_initiator, row.priced_by_target_model),
+        "id": lambda row: (row.id, _ts_text(row.initial_time), row.provider, row.model, row.status, _ts_text(row.complete_time), row.duration_ms, row.provider_name, row.response_model, row.input_tokens, row.output_tokens, row.cache_creation_input_tokens, row.cache_read_input_tokens, row.total_tokens, row.price, row.input_cost, row.output_cost, row.cache_creation_cost, row.cache_read_cost, row.http_status, _int(row.stream), row.transport, row.channel_id, row.channel_name, row.endpoint, row.domain, row.client_id, row.session_id, row.reasoning_effort, row.error, row.upstream_error, row.failover_info, row.api_key_id, _ts_text(row.created_at), row.channel_uid, _ts_text(row.first_token_time), row.first_token_duration_ms, row.service_tier, _int(row.service_tier_overridden), row.original_x_initiator, row.effective_x_initiator, _int(row.priced_by_target_model)),
     },
     encode_value={
         "initial_time": _ts_text,
         "complete_time": _ts_text,
+        "stream": _int,
         "created_at": _ts_text,
         "first_token_time": _ts_text,
+        "service_tier_overridden": _int,
+        "priced_by_target_model": _int,
     },
     shapes={},
 )
@@ -1784,11 +1793,14 @@ DELETE FROM channel_quota""", True),
     encode_auto=None,
     encode_update=_channel_quota_update_sqlite,
     encode_upsert={
-        "channel_stable_id": lambda row: (row.channel_stable_id, row.channel_name, row.channel_id, row.plan_type, row.primary_used_percent, row.primary_window_minutes, _ts_text(row.primary_reset_at), row.secondary_used_percent, row.secondary_window_minutes, _ts_text(row.secondary_reset_at), row.credits_has_credits, row.credits_unlimited, row.credits_balance, row.is_exceeded, _ts_text(row.exceeded_at), _ts_text(row.recover_at), row.exceeded_reason, _ts_text(row.updated_at), _json_text(row.codex_quota_snapshot)),
+        "channel_stable_id": lambda row: (row.channel_stable_id, row.channel_name, row.channel_id, row.plan_type, row.primary_used_percent, row.primary_window_minutes, _ts_text(row.primary_reset_at), row.secondary_used_percent, row.secondary_window_minutes, _ts_text(row.secondary_reset_at), _int(row.credits_has_credits), _int(row.credits_unlimited), row.credits_balance, _int(row.is_exceeded), _ts_text(row.exceeded_at), _ts_text(row.recover_at), row.exceeded_reason, _ts_text(row.updated_at), _json_text(row.codex_quota_snapshot)),
     },
     encode_value={
         "primary_reset_at": _ts_text,
         "secondary_reset_at": _ts_text,
+        "credits_has_credits": _int,
+        "credits_unlimited": _int,
+        "is_exceeded": _int,
         "exceeded_at": _ts_text,
         "recover_at": _ts_text,
         "updated_at": _ts_text,

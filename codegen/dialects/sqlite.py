@@ -43,7 +43,9 @@ class SQLite(Dialect):
         "json": "TEXT",
         "blob": "BLOB",
     }
-    WRITE_CODEC = {"timestamp": "_ts_text", "json": "_json_text"}
+    # bool is not an exact int, so sqlite3 would send it through its slow
+    # adapter protocol (0.6 us a value); int() stores the same 0/1.
+    WRITE_CODEC = {"timestamp": "_ts_text", "json": "_json_text", "boolean": "_int"}
     READ_CODEC = {"timestamp": "_ts_parse", "json": "_json_parse", "boolean": "_bool"}
     SUPPORTS_ALTER_COLUMN = False
     # https://sqlite.org/lang_altertable.html: ADD COLUMN may not default to an expression.

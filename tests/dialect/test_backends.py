@@ -7,15 +7,18 @@ exercise only the executor contract of docs/storage.md.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ccbridge.db.base import Database
+from ccbridge.db.migrate import migrate
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.errors import DatabaseClosedError, StorageError
 from generated.dao import Stmt
+from generated.rows import ModelPricingRow
 
 SECRET = "sk-ant-very-secret-value"
 
@@ -329,6 +332,30 @@ async def test_sqlite_memory_database_runs_reads_on_the_writer() -> None:
         assert await count(db) == 1
         async with db.raw_transaction(readonly=True) as tx:
             assert await tx.fetch_one(stmt(db, "count")) == (1,)
+
+
+async def test_sqlite_binds_none_as_null_and_booleans_as_integers(tmp_path: Path) -> None:
+    # None goes through the adapter db/sqlite.py registers for speed, and the
+    # generated codec turns booleans into 0/1: both must store what they did.
+    async with SqliteDatabase(tmp_path / "x.db") as db:
+        await migrate(db)
+        row = ModelPricingRow(model_id="m", input_price=1.0, output_price=2.0)
+        await db.daos.model_pricing.insert(row)
+        await db.daos.model_pricing.insert(replace(row, model_id="n", export_to_models=False))
+        await db.executor.execute(stmt(db, "create"))
+        await db.executor.execute(stmt(db, "insert_n"), (1, None))
+        typed = Stmt(
+            "t.typed",
+            "SELECT typeof(export_to_models), typeof(description), export_to_models "
+            "FROM model_pricing ORDER BY model_id",
+            False,
+        )
+        assert await db.executor.fetch_all(typed) == [
+            ("integer", "null", 1),
+            ("integer", "null", 0),
+        ]
+        assert await db.executor.fetch_one(stmt(db, "get_n"), (1,)) == (None,)
+        assert [r.export_to_models for r in await db.daos.model_pricing.list()] == [True, False]
 
 
 # PostgreSQL only ------------------------------------------------------------
