@@ -171,7 +171,7 @@ class LogRecord:
     def to_row(self) -> RequestLogsRow:
         """Return the request_logs row of the current state."""
         # PERF(store): positional, in column order: 42 keywords cost 1.8 us
-        # more per row than 42 positions (tests/proxy/test_record.py
+        # more per row than 42 positions (tests/unit/proxy/test_record.py
         # checks the order against the column names).
         ch = self.channel
         first_ms = 0

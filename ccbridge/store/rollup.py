@@ -46,6 +46,7 @@ __all__ = (
     "RollupSource",
     "SessionKey",
     "Sums",
+    "Tally",
     "ceil_time",
     "deltas",
     "floor_time",
@@ -100,29 +101,12 @@ class RollupKey(NamedTuple):
     api_key_id: int  # -1 when unset; 0 is the master key
     client_id: str
 
-    @classmethod
-    def of(cls, row: RollupSource) -> RollupKey:
-        """Return the key of a log row."""
-        return cls(
-            row.endpoint or "",
-            row.channel_uid or "",
-            row.provider_name or row.provider or "",
-            row.model or "",
-            -1 if row.api_key_id is None else row.api_key_id,
-            row.client_id or "",
-        )
-
 
 class LatencyKey(NamedTuple):
     """What request_log_latency counts a timed finished row under (and its bin)."""
 
     endpoint: str
     client_id: str
-
-    @classmethod
-    def of(cls, row: RollupSource) -> LatencyKey:
-        """Return the key of a log row."""
-        return cls(row.endpoint or "", row.client_id or "")
 
 
 class SessionKey(NamedTuple):
@@ -131,11 +115,6 @@ class SessionKey(NamedTuple):
     endpoint: str
     client_id: str
     session_id: str
-
-    @classmethod
-    def of(cls, row: RollupSource) -> SessionKey:
-        """Return the key of a log row."""
-        return cls(row.endpoint or "", row.client_id or "", row.session_id or "")
 
 
 class Sums:
@@ -335,23 +314,31 @@ def _hour(at: datetime) -> datetime:
     return start
 
 
-Fine = tuple[datetime, str, str, str, str, int, str, str]  # hour, RollupKey..., session_id
-
-
 @dataclass(slots=True)
 class Deltas:
-    """Changes to the three rollup tables, per rollup row.
-
-    PERF(store): `add` counts each row once, into a fine group (its hour,
-    rollup key and session, with a latency histogram); `finish` derives the
-    hour rows of the three tables from the few fine groups, and the day rows
-    from the hours (a day is the sum of its hours).
-    """
+    """Changes to the three rollup tables, per rollup row (hours and days)."""
 
     groups: dict[Slot, Sums] = field(default_factory=dict)
     sessions: dict[SessionSlot, Sums] = field(default_factory=dict)
     latency: dict[LatencySlot, int] = field(default_factory=dict)
-    fine: dict[Fine, Sums] = field(default_factory=dict)
+
+
+Fine = tuple[datetime, str, str, str, str, int, str, str]  # hour, RollupKey..., session_id
+
+
+class Tally:
+    """Finished rows counted in or out, on the way to their `Deltas`.
+
+    PERF(store): `add` counts each row once, into a fine group (its hour,
+    rollup key and session, with a latency histogram); `deltas` derives the
+    hour rows of the three tables from the few fine groups, and the day rows
+    from the hours (a day is the sum of its hours).
+    """
+
+    __slots__ = ("fine",)
+
+    def __init__(self) -> None:
+        self.fine: dict[Fine, Sums] = {}
 
     def add(self, row: RollupSource, sign: int = 1) -> None:
         """Count a row in (sign 1) or out (sign -1); rows not final count nothing."""
@@ -361,7 +348,7 @@ class Deltas:
             _hour(row.initial_time),
             row.endpoint or "",
             row.channel_uid or "",
-            row.provider_name or row.provider or "",
+            row.provider_name or row.provider or "",  # the byProvider label
             row.model or "",
             -1 if row.api_key_id is None else row.api_key_id,
             row.client_id or "",
@@ -372,7 +359,7 @@ class Deltas:
             sums = self.fine[fine] = Sums()
         sums.add_row(row, sign)
 
-    def finish(self) -> Deltas:
+    def deltas(self) -> Deltas:
         """Return the hour and day rows that change something."""
         groups: dict[Slot, Sums] = {}
         sessions: dict[SessionSlot, Sums] = {}
@@ -415,9 +402,9 @@ def _sums(table: dict[Any, Sums], slot: Any) -> Sums:
 
 def deltas(prior: Iterable[RollupSource], rows: Iterable[RollupSource]) -> Deltas:
     """Return what writing rows over their prior stored state adds to the rollups."""
-    out = Deltas()
+    tally = Tally()
     for old in prior:
-        out.add(old, -1)
+        tally.add(old, -1)
     for new in rows:
-        out.add(new, +1)
-    return out.finish()
+        tally.add(new, +1)
+    return tally.deltas()

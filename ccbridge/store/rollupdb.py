@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from ccbridge.db.base import Database
-from ccbridge.store.rollup import DAY, EPOCH, FAR_FUTURE, Deltas, ceil_time
+from ccbridge.store.rollup import DAY, EPOCH, FAR_FUTURE, Deltas, Tally, ceil_time
 from generated.dao import Daos
 from generated.rows import (
     RequestLogLatencyRow,
@@ -111,7 +111,7 @@ def _slot(slot: tuple[int, datetime, Any]) -> dict[str, Any]:
 
 
 async def _scan(daos: Daos, end: datetime) -> tuple[int, Deltas]:
-    sums = Deltas()
+    sums = Tally()
     after_time, after_id, counted = EPOCH, "", 0
     while True:
         rows = await daos.request_logs.rollup_rows(
@@ -126,7 +126,7 @@ async def _scan(daos: Daos, end: datetime) -> tuple[int, Deltas]:
             sums.add(row)
         counted += len(rows)
         if len(rows) < _SCAN_BATCH:
-            return counted, sums.finish()
+            return counted, sums.deltas()
         last = rows[-1]
         assert last.initial_time is not None and last.id is not None
         after_time, after_id = last.initial_time, last.id
