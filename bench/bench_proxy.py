@@ -4,7 +4,8 @@ The floor is a Falcon app on uvicorn forwarding POST /v1/messages with the
 same aiohttp client and nothing else (no auth, routing, logging). Against a
 fake upstream on loopback (bench/fast_upstream.py: the test double's replies
 at a fraction of its CPU) answering a 599-byte Messages JSON (or a 50-event
-SSE stream) it measures, each as the best of interleaved rounds:
+SSE stream) it measures, in interleaved rounds (each ratio is the median of
+its per-round ratios, the table shows each cell's best round):
 
   (a) throughput at 32 connections, logging on: ccbridge / floor (>= 0.80)
   (b) added p50 latency at 1 connection over calling the upstream directly
@@ -154,6 +155,11 @@ class Bench:
             result["cpu_us"] = ((cpu_seconds(pid) or 0) - before) / max(handled, 1) * 1e6
         self.results.setdefault(label, []).append(result)
 
+    def paired(self, top: str, bottom: str, key: str = "rps") -> list[float]:
+        """Return top / bottom for each round: the two were measured minutes apart at most."""
+        pairs = zip(self.results[top], self.results[bottom], strict=True)
+        return [t[key] / b[key] for t, b in pairs]
+
     def best(self, label: str, key: str = "rps") -> float:
         values = [r[key] for r in self.results[label] if key in r]
         if not values:
@@ -202,10 +208,12 @@ def run(args: argparse.Namespace) -> None:
             proxied_ttfb = asyncio.run(_ttfb(url, STREAM_BODY, 300))
             direct_ttfb = asyncio.run(_ttfb(sse_up + "/v1/messages", STREAM_BODY, 300))
             bench.children.stop(proc)
-            for workers in (1, 2):
-                proc, url = bench.start_ccbridge(json_up, f"workers{workers}", workers=workers)
-                for _ in range(args.rounds):
-                    bench.measure(f"workers{workers}@32", url, 32, cpus=None)
+            # Both up at once (an idle server costs nothing), measured in turns.
+            servers = [bench.start_ccbridge(json_up, f"workers{n}", workers=n) for n in (1, 2)]
+            for _ in range(args.rounds):
+                for n, (_, url) in zip((1, 2), servers, strict=True):
+                    bench.measure(f"workers{n}@32", url, 32, cpus=None)
+            for proc, _ in servers:
                 bench.children.stop(proc)
         finally:
             bench.children.stop_all()
@@ -216,39 +224,47 @@ def report(bench: Bench, proxied_ttfb: float, direct_ttfb: float, wall: float) -
     """Print the figures and ratios."""
     b = bench.best
     args = bench.args
-    print(f"proxy bench: {args.duration:g} s per cell, best of {args.rounds} rounds, SQLite")
+    print(f"proxy bench: {args.duration:g} s per cell, {args.rounds} rounds (best shown), SQLite")
     for label in bench.results:
         cpu = b(label, "cpu_us")
         print(
             f"  {label:<20} {b(label):>9,.0f} req/s   p50 {b(label, 'p50_ms'):6.2f} ms   "
             f"proxy CPU {cpu:6.0f} us/req"
         )
-    a = b("ccbridge@32") / b("floor@32")
+    # Ratios pair the cells of one round, so a machine that speeds up or
+    # slows down during the run moves both sides of each ratio alike.
+    p = bench.paired
+    a = _spread(p("ccbridge@32", "floor@32"))
+    a_cpu = _spread(p("floor@32", "ccbridge@32", "cpu_us"))
+    cost = _spread([1 - r for r in p("ccbridge@32", "ccbridge-nolog@32")], "%")
+    cost_cpu = _spread([1 - r for r in p("ccbridge-nolog@32", "ccbridge@32", "cpu_us")], "%")
+    e = _spread(p("workers2@32", "workers1@32"))
     added = b("ccbridge@1", "p50_ms") - b("direct@1", "p50_ms")
     floor_added = b("floor@1", "p50_ms") - b("direct@1", "p50_ms")
-    cost = 1 - b("ccbridge@32") / b("ccbridge-nolog@32")
-    e = b("workers2@32") / b("workers1@32")
-    a_cpu = b("floor@32", "cpu_us") / b("ccbridge@32", "cpu_us")
-    cost_cpu = 1 - b("ccbridge-nolog@32", "cpu_us") / b("ccbridge@32", "cpu_us")
+    print(f"ratios: median of the {args.rounds} rounds [lowest, highest]")
     print(
-        f"(a) throughput @32, logging on: ccbridge/floor = {a:.2f} by req/s, "
-        f"{a_cpu:.2f} by CPU per request (target >= 0.80)"
+        f"(a) throughput @32, logging on: ccbridge/floor = {a} by req/s, "
+        f"{a_cpu} by CPU per request (target >= 0.80)"
     )
     print(
         f"(b) added p50 @1 over direct: ccbridge {added:.2f} ms, floor {floor_added:.2f} ms "
         "(target <= 0.5 ms)"
     )
-    print(
-        f"(c) logging cost: {cost:.1%} of throughput, {cost_cpu:.1%} of CPU per request "
-        "(target <= 8 %)"
-    )
+    print(f"(c) logging cost: {cost} of throughput, {cost_cpu} of CPU per request (target <= 8 %)")
     print(
         f"(d) 50-event streams: {b('stream@32'):,.0f} streams/s @32 (target >= 1,200); "
         f"TTFB p50 {proxied_ttfb:.2f} ms vs direct {direct_ttfb:.2f} ms, "
         f"added {proxied_ttfb - direct_ttfb:.2f} ms (target <= 1 ms)"
     )
-    print(f"(e) 2 workers / 1 worker @32 = {e:.2f} (target >= 1.7)")
+    print(f"(e) 2 workers / 1 worker @32 = {e} (target >= 1.7)")
     print(f"total wall time {wall:.0f} s")
+
+
+def _spread(ratios: list[float], unit: str = "") -> str:
+    """Return the median and range of per-round ratios, e.g. ``0.57 [0.55, 0.60]``."""
+    if unit == "%":
+        return f"{statistics.median(ratios):.1%} [{min(ratios):.1%}, {max(ratios):.1%}]"
+    return f"{statistics.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}]"
 
 
 def main() -> None:
