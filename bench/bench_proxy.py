@@ -156,7 +156,7 @@ class Bench:
         self.results.setdefault(label, []).append(result)
 
     def paired(self, top: str, bottom: str, key: str = "rps") -> list[float]:
-        """Return top / bottom for each round: the two were measured minutes apart at most."""
+        """Return top / bottom for each round: the two cells ran seconds apart."""
         pairs = zip(self.results[top], self.results[bottom], strict=True)
         return [t[key] / b[key] for t, b in pairs]
 

@@ -111,7 +111,7 @@ def _slot(slot: tuple[int, datetime, Any]) -> dict[str, Any]:
 
 
 async def _scan(daos: Daos, end: datetime) -> tuple[int, Deltas]:
-    sums = Tally()
+    tally = Tally()
     after_time, after_id, counted = EPOCH, "", 0
     while True:
         rows = await daos.request_logs.rollup_rows(
@@ -123,10 +123,10 @@ async def _scan(daos: Daos, end: datetime) -> tuple[int, Deltas]:
             max_rows=_SCAN_BATCH,
         )
         for row in rows:
-            sums.add(row)
+            tally.add(row)
         counted += len(rows)
         if len(rows) < _SCAN_BATCH:
-            return counted, sums.deltas()
+            return counted, tally.deltas()
         last = rows[-1]
         assert last.initial_time is not None and last.id is not None
         after_time, after_id = last.initial_time, last.id
