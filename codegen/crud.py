@@ -32,6 +32,7 @@ class TableSql:
     upserts_many: dict[str, str]  # the same without RETURNING, for executemany
     ignore_many: str  # every column, ON CONFLICT DO NOTHING
     stage: tuple[str, ...]  # COPY path of ignore_many: create, copy, merge, drop (empty: none)
+    rowid_range: tuple[str, ...]  # rowid bounds, then the select of a range (empty: no rowid)
     update: str | None  # None when every column is in the key
     delete: str
     delete_prefix: str  # DELETE FROM t — the prefix of delete_where and clear
@@ -74,6 +75,7 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         },
         ignore_many=render(_insert_ignore(table.name, names)),
         stage=_stage(table.name, names, d),
+        rowid_range=_rowid_range(table.name, select, d),
         update=_update(table, names, d),
         delete=render(exp.delete(table.name).where(key_match())),
         delete_prefix=render(exp.delete(table.name)),
@@ -119,6 +121,20 @@ def _stage(table: str, columns: list[str], d: Dialect) -> tuple[str, ...]:
         d.render(_insert_ignore_select(table, stage, columns)),
         f"DROP TABLE {stage}",
     )
+
+
+def _rowid_range(table: str, select: exp.Select, d: Dialect) -> tuple[str, ...]:
+    """Return the rowid bounds of a table and the select of one rowid range.
+
+    A bulk copy splits a large table into rowid ranges that several
+    processes read at once, each range a scan of its own pages.
+    """
+    if not d.HAS_ROWID:
+        return ()
+    rowid = exp.column("rowid")
+    bounds = exp.select(exp.Min(this=rowid), exp.Max(this=rowid)).from_(table)
+    within = select.where(rowid.between(exp.Placeholder(), exp.Placeholder()))
+    return d.render(bounds), d.render(within)
 
 
 def _insert_ignore_select(table: str, stage: str, columns: list[str]) -> exp.Insert:
