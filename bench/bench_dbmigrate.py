@@ -37,7 +37,7 @@ from ccbridge.db.migrate import load_migrations, migrate  # noqa: E402
 from ccbridge.db.postgres import PostgresDatabase  # noqa: E402
 from ccbridge.db.sqlite import SqliteDatabase  # noqa: E402
 from ccbridge.legacy.copy_sql import secondary_indexes  # noqa: E402
-from ccbridge.legacy.dbmigrate import copy_database, verify  # noqa: E402
+from ccbridge.legacy.dbmigrate import DEFAULT_JOBS, copy_database, verify  # noqa: E402
 from ccbridge.legacy.table_layout import layout  # noqa: E402
 from generated.dao import _REQUEST_LOGS_POSTGRES  # noqa: E402
 from generated.rows import RequestLogsRow  # noqa: E402
@@ -174,7 +174,9 @@ async def dbmigrate(path: Path, server: PgServer) -> tuple[float, float, bool]:
         ):
             await migrate(dst)
             start = time.perf_counter()
-            result = await copy_database(src, dst, ["request_logs"], batch_size=BATCH)
+            result = await copy_database(
+                src, dst, ["request_logs"], batch_size=BATCH, jobs=DEFAULT_JOBS
+            )
             total = time.perf_counter() - start
             copied = result.tables[0].seconds
             # Time the verification alone (copy_database ran it once already).

@@ -6,6 +6,8 @@ place (``create_app``), so the storage and proxy layers stay framework-free.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = (
     "DatabaseClosedError",
     "MigrationError",
@@ -43,6 +45,10 @@ class StorageError(RuntimeError):
         self.reason = reason
         self.kind = kind
         self.code = code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keeps its fields across processes (dbmigrate's parallel workers).
+        return (type(self), (self.name, self.reason), {"kind": self.kind, "code": self.code})
 
 
 class MigrationError(StorageError):

@@ -37,6 +37,11 @@ class TableChecksum:
         self._sum = total % _MODULUS
         self.count += len(ends)
 
+    def merge(self, other: TableChecksum) -> None:
+        """Fold in the checksum of other rows of the same table."""
+        self._sum = (self._sum + other._sum) % _MODULUS
+        self.count += other.count
+
     @property
     def hexdigest(self) -> str:
         """Return the checksum as 64 hex digits."""

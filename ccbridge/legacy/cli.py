@@ -23,7 +23,13 @@ from typing import Any, Final, TextIO
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
 from ccbridge.errors import DatabaseClosedError, SettingsError, StorageError
-from ccbridge.legacy.dbmigrate import DEFAULT_BATCH_SIZE, copy_database, dump_sql, select_tables
+from ccbridge.legacy.dbmigrate import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_JOBS,
+    copy_database,
+    dump_sql,
+    select_tables,
+)
 from ccbridge.legacy.errors import LegacyImportError
 from ccbridge.legacy.importer import import_directory
 from ccbridge.legacy.progress import Progress
@@ -99,6 +105,9 @@ def add_dbmigrate_arguments(parser: argparse.ArgumentParser) -> None:
         help="where --dry-run writes (default: stdout); it holds upstream keys")  # fmt: skip
     add("--tables", "-tables", dest="tables", metavar="T1,T2", help="default: every table")
     add("--batch-size", "-batch-size", dest="batch_size", type=int, default=DEFAULT_BATCH_SIZE)
+    add("--jobs", "-j", dest="jobs", type=int, default=DEFAULT_JOBS, metavar="N",
+        help="processes that copy a large SQLite table into PostgreSQL "
+        "(default: the CPU count, at most 8)")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,6 +169,8 @@ def run_dbmigrate(args: argparse.Namespace, settings: Settings) -> int:
         tables = select_tables(args.tables)
         if args.batch_size < 1:
             raise ValueError("--batch-size must be at least 1")
+        if args.jobs < 1:
+            raise ValueError("--jobs must be at least 1")
         if source.dialect == "sqlite" and not source.path.is_file():
             raise ValueError(f"no SQLite database at {source.path}")
         progress = Progress()
@@ -170,7 +181,7 @@ def run_dbmigrate(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError("--to is required (or --dry-run)")
         target = parse_target(args.target, args.target_type)
         _check_distinct(source, target)
-        return asyncio.run(_copy(source, target, tables, args.batch_size, progress))
+        return asyncio.run(_copy(source, target, tables, args, progress))
     except (SettingsError, ValueError, StorageError, DatabaseClosedError) as ex:
         return _fail("dbmigrate", ex)
 
@@ -198,10 +209,12 @@ def _check_distinct(source: Target, target: Target) -> None:
 
 
 async def _copy(
-    source: Target, target: Target, tables: list[str], batch_size: int, progress: Progress
+    source: Target, target: Target, tables: list[str], args: argparse.Namespace, progress: Progress
 ) -> int:
     async with source.database() as src, target.database() as dst:
-        result = await copy_database(src, dst, tables, batch_size=batch_size, progress=progress)
+        result = await copy_database(
+            src, dst, tables, batch_size=args.batch_size, jobs=args.jobs, progress=progress
+        )
     print(f"{source.display} -> {target.display}")
     for table in result.tables:
         print(table.line())

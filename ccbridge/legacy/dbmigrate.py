@@ -3,7 +3,8 @@
 The destination schema is created or brought up to date by the migration
 runner; then every table (``schema_migrations`` excepted) is copied in
 dependency order, each read by one statement and written in batches that
-commit on their own. Rows travel as typed tuples (``table_layout``:
+commit on their own; a large table from SQLite into PostgreSQL is shared
+by several processes (``parallel_copy``). Rows travel as typed tuples (``table_layout``:
 booleans, timestamps, json, blobs and NULLs converted exactly as the
 generated codecs do) and reach PostgreSQL by binary COPY. A table that
 is empty when its copy starts loses its non-unique indexes until the end
@@ -15,10 +16,10 @@ content checksum.
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,8 +28,12 @@ from typing import Any, Final, TextIO
 from ccbridge.db.base import Database
 from ccbridge.db.migrate import generated_root, migrate
 from ccbridge.db.migrate import status as migration_status
+from ccbridge.db.postgres import PostgresDatabase
+from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.errors import MigrationError, StorageError
+from ccbridge.legacy.batches import copy_batches, prefetched
 from ccbridge.legacy.checksum import TableChecksum
+from ccbridge.legacy.parallel_copy import copy_in_parallel
 from ccbridge.legacy.pg_binary import BinaryRows
 from ccbridge.legacy.progress import Progress
 from ccbridge.legacy.row_readers import table_rows
@@ -41,6 +46,7 @@ from generated.dao import Daos, Stmt
 
 __all__ = (
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_JOBS",
     "CopyResult",
     "TableResult",
     "check_source",
@@ -52,6 +58,11 @@ __all__ = (
 )
 
 DEFAULT_BATCH_SIZE: Final = 5000
+# Processes that copy a large SQLite table into PostgreSQL.
+DEFAULT_JOBS: Final = min(os.cpu_count() or 1, 8)
+# Below this many rows to copy, starting worker processes (about half a
+# second) costs more than they save.
+PARALLEL_MIN_ROWS: Final = 50_000
 # Rows per read when only checking or dumping (nothing is committed).
 _READ_BATCH: Final = 20_000
 # Settings are upserted: the destination's migrations seed config_revision.
@@ -187,9 +198,12 @@ async def copy_database(
     tables: Sequence[str],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    jobs: int = 1,
     progress: Progress | None = None,
 ) -> CopyResult:
     """Migrate the target's schema, copy ``tables``, then verify them.
+
+    ``jobs`` processes copy a large table from SQLite into PostgreSQL.
 
     Raises:
         MigrationError: The source is unsuitable or the target's schema
@@ -201,7 +215,8 @@ async def copy_database(
     await migrate(target)
     result = CopyResult()
     for table in tables:
-        result.tables.append(await _copy_table(source, target, table, batch_size, progress))
+        copy = _TableCopy(source, target, table, batch_size, jobs, progress)
+        result.tables.append(await copy.run())
     async with target.transaction() as tx:
         await sync_id_sequences(tx, tables)
     await verify(source, target, result.tables, progress=progress)
@@ -233,7 +248,7 @@ async def _checksum(db: Database, table: str, progress: Progress, side: str) -> 
     checksum, lay = TableChecksum(), layout(table)
     encoder = BinaryRows(lay)
     progress.start(f"check {side} {table}", await getattr(db.daos, table).count())
-    async with aclosing(_prefetched(table_rows(db, lay, _READ_BATCH))) as batches:
+    async with aclosing(prefetched(table_rows(db, lay, _READ_BATCH))) as batches:
         async for rows in batches:
             checksum.add(*encoder.encode(rows))
             progress.advance(len(rows))
@@ -241,80 +256,66 @@ async def _checksum(db: Database, table: str, progress: Progress, side: str) -> 
     return checksum
 
 
-async def _prefetched(pages: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
-    """Read the next batch in a task while the caller works on this one.
+@dataclass(frozen=True, slots=True)
+class _TableCopy:
+    """The copy of one table."""
 
-    PERF(legacy): the source's reads (an SQLite read runs in a thread)
-    overlap the target's writes and the PostgreSQL server's work,
-    instead of alternating with them.
-    """
-    queue: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=1)
+    source: Database
+    target: Database
+    table: str
+    batch_size: int
+    jobs: int
+    progress: Progress
 
-    async def produce() -> None:
-        async with aclosing(pages) as source:
-            async for page in source:
-                await queue.put(page)
-        await queue.put(None)
-
-    task = asyncio.create_task(produce())
-    try:
-        while (page := await _next_page(queue, task)) is not None:
-            yield page
-        await task
-    finally:
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def _next_page(
-    queue: asyncio.Queue[list[Any] | None], task: asyncio.Task[None]
-) -> list[Any] | None:
-    """Wait for a page, or re-raise the producer's failure."""
-    getter = asyncio.ensure_future(queue.get())
-    done, _ = await asyncio.wait((getter, task), return_when=asyncio.FIRST_COMPLETED)
-    if getter in done:
-        return getter.result()
-    getter.cancel()
-    task.result()  # raises the reader's error
-    return queue.get_nowait() if not queue.empty() else None
-
-
-async def _copy_table(
-    source: Database, target: Database, table: str, batch_size: int, progress: Progress
-) -> TableResult:
-    result, lay = TableResult(table), layout(table)
-    started = time.monotonic()
-    total = await getattr(source.daos, table).count()
-    present = await getattr(target.daos, table).count()
-    progress.start(table, total)
-    upsert = table in _UPSERTED
-    if not upsert and present == total:
-        result.skipped = True  # complete already (an earlier run); verified below
-        await _rebuild_indexes(target, table)  # that run may have died before it
-        progress.advance(total)
-        progress.finish("(already copied)")
+    async def run(self) -> TableResult:
+        """Copy the rows the target lacks, then put its indexes back."""
+        table, target, progress = self.table, self.target, self.progress
+        result = TableResult(table)
+        started = time.monotonic()
+        total = await getattr(self.source.daos, table).count()
+        present = await getattr(target.daos, table).count()
+        progress.start(table, total)
+        upsert = table in _UPSERTED
+        if not upsert and present == total:
+            result.skipped = True  # complete already (an earlier run); verified below
+            await _rebuild_indexes(target, table)  # that run may have died before it
+            progress.advance(total)
+            progress.finish("(already copied)")
+            return result
+        fresh = present == 0 and not upsert
+        if fresh and total:
+            async with target.transaction() as tx:
+                await drop_secondary(tx, table)
+        checksum = await self._rows(fresh, upsert, total - present)
+        await _rebuild_indexes(target, table)
+        result.copied = checksum.count
+        result.source_count, result.source_checksum = checksum.count, checksum.hexdigest
+        progress.finish()
+        result.seconds = time.monotonic() - started
         return result
-    fresh = present == 0 and not upsert
-    if fresh and total:
-        async with target.transaction() as tx:
-            await drop_secondary(tx, table)
-    checksum, encoder = TableChecksum(), BinaryRows(lay)
-    async with (
-        table_writer(target, lay, fresh=fresh, upsert=upsert) as write,
-        aclosing(_prefetched(table_rows(source, lay, batch_size))) as batches,
-    ):
-        async for rows in batches:
-            data, ends = encoder.encode(rows)
-            checksum.add(data, ends)
-            await write(rows, data)
-            result.copied += len(rows)
-            progress.advance(len(rows))
-    await _rebuild_indexes(target, table)
-    result.source_count, result.source_checksum = checksum.count, checksum.hexdigest
-    progress.finish()
-    result.seconds = time.monotonic() - started
-    return result
+
+    async def _rows(self, fresh: bool, upsert: bool, missing: int) -> TableChecksum:
+        """Copy every row of the source table; return their checksum."""
+        source, target, lay = self.source, self.target, layout(self.table)
+        if (
+            self.jobs > 1
+            and missing >= PARALLEL_MIN_ROWS
+            and not upsert
+            and isinstance(source, SqliteDatabase)
+            and isinstance(target, PostgresDatabase)
+        ):
+            return await copy_in_parallel(
+                source,
+                target,
+                self.table,
+                fresh=fresh,
+                batch_size=self.batch_size,
+                jobs=self.jobs,
+                progress=self.progress,
+            )
+        async with table_writer(target, lay, fresh=fresh, upsert=upsert) as write:
+            rows = table_rows(source, lay, self.batch_size)
+            return await copy_batches(rows, write, lay, self.progress.advance)
 
 
 async def _rebuild_indexes(target: Database, table: str) -> None:
@@ -357,7 +358,7 @@ async def dump_sql(
         progress.start(table, await getattr(source.daos, table).count())
         out.write(f"-- {table}\n")
         lay = layout(table)
-        async with aclosing(_prefetched(table_rows(source, lay, _READ_BATCH))) as batches:
+        async with aclosing(prefetched(table_rows(source, lay, _READ_BATCH))) as batches:
             async for batch in batches:
                 await getattr(recorder, table).upsert_many([lay.row(v) for v in batch])
                 rows += len(batch)

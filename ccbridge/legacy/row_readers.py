@@ -4,6 +4,8 @@ SQLite is read on a connection of its own (read-only, in a worker
 thread, so the read overlaps the writes of the other side); PostgreSQL
 through a server-side cursor in a REPEATABLE READ READ ONLY transaction.
 Either way one statement reads the table: no LIMIT/OFFSET re-skipping.
+An SQLite table can also be read a rowid range at a time
+(:func:`sqlite_rows`), by processes that share a large copy.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,35 +27,53 @@ from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.errors import StorageError
 from ccbridge.legacy.table_layout import Layout
 
-__all__ = ("table_rows",)
+__all__ = ("RowidRange", "rowid_bounds", "sqlite_rows", "table_rows")
 
 Rows = list[tuple[Any, ...]]
+RowidRange = tuple[int, int]  # first and last rowid, both included
 
 
 def table_rows(db: Database, layout: Layout, size: int) -> AsyncIterator[Rows]:
     """Yield every row of ``layout.table`` in ``db``, ``size`` at a time."""
     if isinstance(db, SqliteDatabase):
-        return _sqlite_rows(db, layout, size)
+        db.check_open()
+        return sqlite_rows(db.path, layout, size)
     assert isinstance(db, PostgresDatabase)
     return _postgres_rows(db, layout, size)
 
 
-async def _sqlite_rows(db: SqliteDatabase, layout: Layout, size: int) -> AsyncIterator[Rows]:
+async def sqlite_rows(
+    path: Path, layout: Layout, size: int, rowids: RowidRange | None = None
+) -> AsyncIterator[Rows]:
+    """Yield the rows of ``layout.table`` in an SQLite file (or one rowid range)."""
     name = f"{layout.table}.read"
-    conn = await asyncio.to_thread(_open_sqlite, db, name)
+    conn = await asyncio.to_thread(_open_sqlite, path, name)
     try:
-        cursor = await asyncio.to_thread(
-            _run, name, conn.execute, layout.statements["sqlite"].select
-        )
+        if rowids is None:
+            statement, args = layout.statements["sqlite"].select, ()
+        else:
+            statement, args = layout.statements["sqlite"].rowid_range[1].sql, rowids
+        cursor = await asyncio.to_thread(_run, name, conn.execute, statement, args)
         while rows := await asyncio.to_thread(_run, name, _fetch, cursor, layout, size):
             yield rows
     finally:
         await asyncio.to_thread(conn.close)
 
 
-def _open_sqlite(db: SqliteDatabase, name: str) -> sqlite3.Connection:
-    db.check_open()
-    uri = f"file:{quote(str(db.path.resolve()))}?mode=ro"
+def rowid_bounds(path: Path, layout: Layout) -> RowidRange | None:
+    """Return the lowest and highest rowid of the table (None: empty)."""
+    name = f"{layout.table}.read"
+    conn = _open_sqlite(path, name)
+    try:
+        bounds = layout.statements["sqlite"].rowid_range[0].sql
+        low, high = _run(name, lambda: conn.execute(bounds).fetchone())
+    finally:
+        conn.close()
+    return None if low is None else (low, high)
+
+
+def _open_sqlite(path: Path, name: str) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     return _run(name, sqlite3.connect, uri, uri=True, check_same_thread=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import shutil
 import signal
 import sqlite3
@@ -23,11 +24,14 @@ from ccbridge.db.check import check_schema
 from ccbridge.db.migrate import migrate
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.db.sqlite import SqliteDatabase
+from ccbridge.errors import StorageError
+from ccbridge.legacy import dbmigrate
 from ccbridge.legacy.checksum import TableChecksum
 from ccbridge.legacy.cli import main
 from ccbridge.legacy.copy_sql import secondary_indexes
 from ccbridge.legacy.dbmigrate import TableResult, copy_database, dump_sql, table_order, verify
 from ccbridge.legacy.importer import import_directory
+from ccbridge.legacy.parallel_copy import copy_in_parallel, split
 from ccbridge.legacy.pg_binary import BinaryRows
 from ccbridge.legacy.table_layout import layout
 from ccbridge.store import rollupdb
@@ -268,30 +272,48 @@ def big_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _log(i: int) -> RequestLogsRow:
+def _log(i: int, model: str = "") -> RequestLogsRow:
     t = T0 + timedelta(milliseconds=i)
     return RequestLogsRow(
-        f"req_{i:09d}", t, "claude", f"m{i % 7}", complete_time=t, input_tokens=i, stream=i % 2 == 0
+        f"req_{i:09d}",
+        t,
+        "claude",
+        model or f"m{i % 7}",
+        complete_time=t,
+        input_tokens=i,
+        stream=i % 2 == 0,
     )
 
 
-async def test_killed_copy_resumes_exactly(big_source: Path, pg_dsn: str) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+async def test_killed_copy_resumes_exactly(big_source: Path, pg_dsn: str, jobs: int) -> None:
     command = [sys.executable, "-m", "ccbridge.legacy", "dbmigrate", "--from", str(big_source)]
-    command += ["--to", pg_dsn, "--tables", "request_logs", "--batch-size", "500"]
+    command += ["--to", pg_dsn, "--tables", "request_logs", "--jobs", str(jobs)]
+    command += ["--batch-size", "500"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         copied = await _wait_for_rows(pg_dsn, proc)
+        workers = _children(proc.pid)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert 0 < copied < RESUME_ROWS, "the copy was not interrupted mid-table"
+    # One process copies alone; two spawn their workers (and a resource tracker).
+    assert len(workers) >= jobs if jobs > 1 else not workers
+    # They exit with their parent; a batch in flight may still commit.
     async with pg(pg_dsn) as dst:
+        partial = await dst.daos.request_logs.count()
+        await asyncio.sleep(1.5)
+        assert await dst.daos.request_logs.count() - partial <= jobs * 500
         partial = await dst.daos.request_logs.count()
         # The table was empty: it is loaded without its non-unique indexes.
         missing = {f for f in await check_schema(dst) if "missing index" in f}
         assert missing and all(f.startswith("request_logs: ") for f in missing)
-    assert 0 < partial < RESUME_ROWS and partial % 500 == 0  # whole batches only
+    assert not [pid for pid in workers if _running(pid)]
+    assert 0 < partial < RESUME_ROWS
+    if jobs == 1:
+        assert partial % 500 == 0  # whole batches only
     # Resume with larger batches: the batch size is not part of the state.
     rerun = subprocess.run(
         [*command[:-1], "5000"], env=env, capture_output=True, text=True, timeout=120
@@ -325,6 +347,25 @@ async def test_complete_table_gets_missing_indexes_back(source: Path, pg_dsn: st
         again = await copy_database(src, dst, ["request_logs"])
         assert again.ok and again.tables[0].skipped
         assert await check_schema(dst) == []  # the partial one with its WHERE
+
+
+def _children(pid: int) -> list[int]:
+    """Return the processes whose parent is ``pid`` (Linux)."""
+    return [int(p.name) for p in Path("/proc").glob("[0-9]*") if _stat(int(p.name))[1:2] == [pid]]
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    return _stat(pid)[:1] not in ([], ["Z"])
+
+
+def _stat(pid: int) -> list[Any]:
+    """Return [state, parent pid] of a process, [] when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+    return [fields[0], int(fields[1])]
 
 
 async def _wait_for_rows(dsn: str, proc: subprocess.Popen[bytes]) -> int:
@@ -371,3 +412,81 @@ def test_checksum_ignores_order_and_batches_but_not_values() -> None:
         tuple(v + timedelta(microseconds=1) if k == 1 else v for k, v in enumerate(rows[4]))
     ]
     assert digest(rows) != digest(later)
+
+
+# -- several processes ----------------------------------------------------------------
+
+
+@pytest.fixture
+def parallel(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Copy every SQLite table into PostgreSQL in worker processes; list them."""
+    monkeypatch.setattr(dbmigrate, "PARALLEL_MIN_ROWS", 1)
+    tables: list[str] = []
+
+    async def spy(*args: Any, **kwargs: Any) -> TableChecksum:
+        tables.append(args[2])
+        return await copy_in_parallel(*args, **kwargs)
+
+    monkeypatch.setattr(dbmigrate, "copy_in_parallel", spy)
+    return tables
+
+
+async def test_parallel_copy_keeps_every_value(
+    source: Path, pg_dsn: str, parallel: list[str]
+) -> None:
+    async with SqliteDatabase(source) as src, pg(pg_dsn) as dst:
+        result = await copy_database(src, dst, list(table_order()), batch_size=3, jobs=2)
+        assert result.ok, [t.line() for t in result.tables]
+        assert await rows_of(dst) == await rows_of(src)
+        assert await check_schema(dst) == []
+    assert "request_logs" in parallel and "request_debug_logs" in parallel
+    assert "settings" not in parallel  # upserted, one process
+
+
+async def test_parallel_copy_skips_rows_already_there(big_source: Path, pg_dsn: str) -> None:
+    async with SqliteDatabase(big_source) as src, pg(pg_dsn) as dst:
+        await migrate(dst)
+        every = await src.daos.request_logs.list()
+        await dst.daos.request_logs.insert_many(every[::7])  # as a killed run left them
+        result = await copy_database(src, dst, ["request_logs"], jobs=2)
+        assert result.ok and result.tables[0].copied == RESUME_ROWS
+        assert await dst.daos.request_logs.count() == RESUME_ROWS
+        assert await check_schema(dst) == []
+
+
+async def test_a_failing_worker_fails_the_copy(
+    tmp_path: Path, pg_dsn: str, parallel: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "nul.db"
+    async with SqliteDatabase(path) as db:
+        await migrate(db)
+        rows = [_log(i) for i in range(40)]
+        rows[33] = _log(33, model="nul\x00byte")  # SQLite keeps it, PostgreSQL text cannot
+        await db.daos.request_logs.insert_many(rows)
+    command = ["dbmigrate", "--from", str(path), "--to", pg_dsn, "--tables", "request_logs"]
+    assert await asyncio.to_thread(main, [*command, "--jobs", "2", "--batch-size", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ccbridge dbmigrate: request_logs.") and "Traceback" not in err
+    assert parallel == ["request_logs"]
+
+
+def test_split_covers_every_rowid_once() -> None:
+    assert split((1, 10), 3) == [(1, 4), (5, 8), (9, 10)]
+    assert split((7, 7), 8) == [(7, 7)]
+    assert split((-2, 1), 8) == [(-2, -2), (-1, -1), (0, 0), (1, 1)]
+    parts = split((5, 1_000_003), 8)
+    covered = [r for low, high in parts for r in (low, high)]
+    assert len(parts) == 8 and covered[0] == 5 and covered[-1] == 1_000_003
+    assert all(parts[i][1] + 1 == parts[i + 1][0] for i in range(7))
+
+
+def test_storage_error_crosses_processes_whole() -> None:
+    error = StorageError("request_logs.copy", "disk full", kind="connection", code="53100")
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is StorageError and str(back) == str(error)
+    assert (back.name, back.reason, back.kind, back.code) == (
+        "request_logs.copy",
+        "disk full",
+        "connection",
+        "53100",
+    )
