@@ -9,7 +9,8 @@ into a freshly migrated database:
   bare binary COPY: the same rows, one binary COPY (types set) into the
       table without its secondary indexes, then the indexes built, each
       timed: the floor of what dbmigrate does on this machine;
-  dbmigrate: ``copy_database`` from the SQLite file: read, convert,
+  dbmigrate: ``copy_database`` from the SQLite file, with the CLI's
+      default --jobs (one worker process per CPU): read, convert,
       checksum, binary COPY, commit per batch, indexes rebuilt (all in
       the copy's time); then the verification (both sides re-counted,
       the target re-read and checksummed) timed on its own.

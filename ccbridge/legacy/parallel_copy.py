@@ -99,8 +99,9 @@ async def copy_in_parallel(
             )
             for future in done:
                 checksum.merge(future.result())  # the first failure raises
-            progress.advance(copied.value - shown)
-            shown = copied.value
+            now = copied.value
+            progress.advance(now - shown)
+            shown = now
     finally:
         await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
     return checksum
