@@ -13,9 +13,11 @@ parent sums the checksums and shows the progress of all of them.
 Workers are spawned, not forked: the parent runs threads (the SQLite
 readers, the event loop's executor). Each range is read in a snapshot
 of its own, so, as for any dbmigrate run, the source must not be
-written during the copy. Workers exit with their parent, even one
-killed outright: a batch in flight then rolls back, as in a killed
-one-process copy.
+written during the copy. When a range fails or the copy is interrupted
+(Ctrl-C), every worker stops after its batch in flight and the one
+error is reported. Workers exit with their parent, even one killed
+outright: a batch in flight then rolls back, as in a killed one-process
+copy.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.db.sqlite import SqliteDatabase
+from ccbridge.errors import StorageError
 from ccbridge.legacy.batches import copy_batches
 from ccbridge.legacy.checksum import TableChecksum
 from ccbridge.legacy.progress import Progress
@@ -43,6 +47,13 @@ __all__ = ("copy_in_parallel", "split")
 
 _RANGES_PER_JOB: Final = 4
 _PROGRESS_EVERY_S: Final = 0.1
+
+
+class _Shared(NamedTuple):
+    """What the parent and its workers share."""
+
+    copied: Synchronized[int]  # rows written by every worker
+    stop: EventType  # set: workers give up after their batch in flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,26 +96,45 @@ async def copy_in_parallel(
         for rowids in split(bounds, jobs * _RANGES_PER_JOB)
     ]
     context = multiprocessing.get_context("spawn")
-    copied = context.Value("q", 0)  # rows written by every worker
+    shared = _Shared(context.Value("q", 0), context.Event())
     pool = ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(copied,)
+        jobs, mp_context=context, initializer=_start_worker, initargs=(shared,)
     )
+    loop = asyncio.get_running_loop()
+    futures = [loop.run_in_executor(pool, _copy_range, r) for r in ranges]
     try:
-        loop = asyncio.get_running_loop()
-        pending = {loop.run_in_executor(pool, _copy_range, r) for r in ranges}
-        shown = 0
-        while pending:
-            done, pending = await asyncio.wait(
-                pending, timeout=_PROGRESS_EVERY_S, return_when=asyncio.FIRST_EXCEPTION
-            )
-            for future in done:
-                checksum.merge(future.result())  # the first failure raises
-            now = copied.value
-            progress.advance(now - shown)
-            shown = now
+        await _collect(futures, checksum, shared, progress)
     finally:
+        shared.stop.set()  # after a failure or an interrupt: the rest is moot
         await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        _settle(futures)
     return checksum
+
+
+async def _collect(
+    futures: list[asyncio.Future[TableChecksum]],
+    checksum: TableChecksum,
+    shared: _Shared,
+    progress: Progress,
+) -> None:
+    """Fold in each range's checksum as it comes; show the rows copied."""
+    pending, shown = set(futures), 0
+    while pending:
+        done, pending = await asyncio.wait(
+            pending, timeout=_PROGRESS_EVERY_S, return_when=asyncio.FIRST_EXCEPTION
+        )
+        for future in done:
+            checksum.merge(future.result())  # the first failure raises
+        now = shared.copied.value
+        progress.advance(now - shown)
+        shown = now
+
+
+def _settle(futures: list[asyncio.Future[TableChecksum]]) -> None:
+    """Drop what is left: one failure is reported, not one per range."""
+    for future in futures:
+        if not future.cancel() and not future.cancelled():
+            future.exception()  # marks it retrieved (None for a result)
 
 
 def split(bounds: RowidRange, parts: int) -> list[RowidRange]:
@@ -116,12 +146,12 @@ def split(bounds: RowidRange, parts: int) -> list[RowidRange]:
 
 # -- in a worker process ---------------------------------------------------------------------
 
-_copied: Synchronized[int] | None = None
+_shared: _Shared | None = None
 
 
-def _start_worker(copied: Synchronized[int]) -> None:
-    global _copied
-    _copied = copied
+def _start_worker(shared: _Shared) -> None:
+    global _shared
+    _shared = shared
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
 
 
@@ -139,13 +169,16 @@ def _copy_range(task: _Range) -> TableChecksum:
 
 
 async def _copy(task: _Range) -> TableChecksum:
-    lay = layout(task.table)
+    assert _shared is not None
+    shared, lay = _shared, layout(task.table)
 
     def advance(rows: int) -> None:
-        assert _copied is not None
-        with _copied.get_lock():
-            _copied.value += rows
+        with shared.copied.get_lock():
+            shared.copied.value += rows
+        if shared.stop.is_set():
+            raise StorageError(f"{task.table}.copy", "stopped")
 
+    advance(0)  # a range still queued when the copy stopped is not begun
     async with (
         PostgresDatabase(task.conninfo, min_size=1, max_size=1) as target,
         table_writer(target, lay, fresh=task.fresh, upsert=False) as write,

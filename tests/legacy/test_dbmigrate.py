@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import pickle
 import shutil
@@ -454,20 +455,25 @@ async def test_parallel_copy_skips_rows_already_there(big_source: Path, pg_dsn: 
         assert await check_schema(dst) == []
 
 
-async def test_a_failing_worker_fails_the_copy(
-    tmp_path: Path, pg_dsn: str, parallel: list[str], capsys: pytest.CaptureFixture[str]
+async def test_a_failing_worker_stops_the_copy(
+    big_source: Path, tmp_path: Path, pg_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "nul.db"
+    shutil.copy(big_source, path)
     async with SqliteDatabase(path) as db:
-        await migrate(db)
-        rows = [_log(i) for i in range(40)]
-        rows[33] = _log(33, model="nul\x00byte")  # SQLite keeps it, PostgreSQL text cannot
-        await db.daos.request_logs.insert_many(rows)
+        row = await db.daos.request_logs.get("req_000000100")
+        assert row is not None
+        # SQLite keeps a NUL in text, PostgreSQL cannot: the first range fails.
+        await db.daos.request_logs.update(dataclasses.replace(row, model="nul\x00byte"))
     command = ["dbmigrate", "--from", str(path), "--to", pg_dsn, "--tables", "request_logs"]
-    assert await asyncio.to_thread(main, [*command, "--jobs", "2", "--batch-size", "4"]) == 2
+    command += ["--jobs", "2", "--batch-size", "500"]
+    assert await asyncio.to_thread(main, command) == 2
     err = capsys.readouterr().err
-    assert err.startswith("ccbridge dbmigrate: request_logs.") and "Traceback" not in err
-    assert parallel == ["request_logs"]
+    assert err.startswith("ccbridge dbmigrate: request_logs.copy: CharacterNotInRepertoire")
+    assert "Traceback" not in err and err.count("\n") == 1
+    async with pg(pg_dsn) as dst:
+        # The other worker gave up after its batch in flight, not after its ranges.
+        assert await dst.daos.request_logs.count() <= 3_000
 
 
 def test_split_covers_every_rowid_once() -> None:
