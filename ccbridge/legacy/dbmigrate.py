@@ -34,7 +34,6 @@ from ccbridge.errors import MigrationError, StorageError
 from ccbridge.legacy.batches import copy_batches, prefetched
 from ccbridge.legacy.checksum import TableChecksum
 from ccbridge.legacy.parallel_copy import copy_in_parallel
-from ccbridge.legacy.pg_binary import BinaryRows
 from ccbridge.legacy.progress import Progress
 from ccbridge.legacy.row_readers import table_rows
 from ccbridge.legacy.row_writers import table_writer
@@ -245,13 +244,10 @@ async def verify(
 
 
 async def _checksum(db: Database, table: str, progress: Progress, side: str) -> TableChecksum:
-    checksum, lay = TableChecksum(), layout(table)
-    encoder = BinaryRows(lay)
+    lay = layout(table)
     progress.start(f"check {side} {table}", await getattr(db.daos, table).count())
-    async with aclosing(prefetched(table_rows(db, lay, _READ_BATCH))) as batches:
-        async for rows in batches:
-            checksum.add(*encoder.encode(rows))
-            progress.advance(len(rows))
+    rows = table_rows(db, lay, _READ_BATCH)
+    checksum = await copy_batches(rows, None, lay, progress.advance)
     progress.finish(transient=True)
     return checksum
 
