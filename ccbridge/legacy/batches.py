@@ -1,7 +1,8 @@
 """The batch loop of a copy: read ahead, checksum, encode, write.
 
-Shared by the one-process copy of a table and by each worker of a
-parallel one (``parallel_copy``), so both write and checksum alike.
+Shared by the one-process copy of a table, each worker of a parallel
+one (``parallel_copy``) and the final verification, so all of them
+encode and checksum alike.
 """
 
 from __future__ import annotations
