@@ -4,14 +4,14 @@ The destination schema is created or brought up to date by the migration
 runner; then every table (``schema_migrations`` excepted) is copied in
 dependency order, each read by one statement and written in batches that
 commit on their own; a large table from SQLite into PostgreSQL is shared
-by several processes (``parallel_copy``). Rows travel as typed tuples (``table_layout``:
-booleans, timestamps, json, blobs and NULLs converted exactly as the
-generated codecs do) and reach PostgreSQL by binary COPY. A table that
-is empty when its copy starts loses its non-unique indexes until the end
-of its copy (``secondary_indexes``). Writes skip existing keys (settings:
-upsert), so a re-run adds nothing twice and an interrupted run resumes;
-the end compares per table the row counts and an order-independent
-content checksum.
+by several processes (``parallel_copy``). Rows travel as typed tuples
+(``table_layout``: booleans, timestamps, json, blobs and NULLs converted
+exactly as the generated codecs do) and reach PostgreSQL by binary COPY.
+A table that is empty when its copy starts loses its non-unique indexes
+until the end of its copy (``secondary_indexes``). Writes skip existing
+keys (settings: upsert), so a re-run adds nothing twice and an
+interrupted run resumes; the end compares per table the row counts and
+an order-independent content checksum.
 """
 
 from __future__ import annotations
