@@ -32,7 +32,7 @@ class TableSql:
     upserts_many: dict[str, str]  # the same without RETURNING, for executemany
     ignore_many: str  # every column, ON CONFLICT DO NOTHING
     stage: tuple[str, ...]  # COPY path of ignore_many: create, copy, merge, drop (empty: none)
-    rowid_range: tuple[str, ...]  # rowid bounds, then the select of a range (empty: no rowid)
+    row_ranges: tuple[str, str]  # first and last part, then the select of a range of parts
     update: str | None  # None when every column is in the key
     delete: str
     delete_prefix: str  # DELETE FROM t — the prefix of delete_where and clear
@@ -75,7 +75,7 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         },
         ignore_many=render(_insert_ignore(table.name, names)),
         stage=_stage(table.name, names, d),
-        rowid_range=_rowid_range(table.name, select, d),
+        row_ranges=_row_ranges(table.name, select, d),
         update=_update(table, names, d),
         delete=render(exp.delete(table.name).where(key_match())),
         delete_prefix=render(exp.delete(table.name)),
@@ -123,18 +123,30 @@ def _stage(table: str, columns: list[str], d: Dialect) -> tuple[str, ...]:
     )
 
 
-def _rowid_range(table: str, select: exp.Select, d: Dialect) -> tuple[str, ...]:
-    """Return the rowid bounds of a table and the select of one rowid range.
+def _row_ranges(table: str, select: exp.Select, d: Dialect) -> tuple[str, str]:
+    """Return the bounds of a table's parts and the select of a range of them.
 
-    A bulk copy splits a large table into rowid ranges that several
-    processes read at once, each range a scan of its own pages.
+    A bulk copy splits a large table into ranges that several processes
+    read at once, each a scan of its own pages: rowids on SQLite, heap
+    blocks on PostgreSQL (a TID range scan, PostgreSQL 14 and later).
+    Both statements take and give the first and last part, included.
     """
-    if not d.HAS_ROWID:
-        return ()
-    rowid = exp.column("rowid")
-    bounds = exp.select(exp.Min(this=rowid), exp.Max(this=rowid)).from_(table)
-    within = select.where(rowid.between(exp.Placeholder(), exp.Placeholder()))
-    return d.render(bounds), d.render(within)
+    if d.SPLIT_SCAN_BY == "rowid":
+        rowid = exp.column("rowid")
+        bounds = exp.select(exp.Min(this=rowid), exp.Max(this=rowid)).from_(table)
+        within = select.where(rowid.between(exp.Placeholder(), exp.Placeholder()))
+        return d.render(bounds), d.render(within)
+    # NOTE: sqlglot has no tid arithmetic; the statements are fixed text.
+    blocks = f"pg_relation_size('{table}') / current_setting('block_size')::bigint"
+    block = "('(' || {} || ',0)')::tid"
+    first, after = (
+        block.format(f"{d.PLACEHOLDER}::bigint"),
+        block.format(f"{d.PLACEHOLDER}::bigint + 1"),
+    )
+    return (
+        f"SELECT 0, {blocks} - 1",
+        f"{d.render(select)} WHERE ctid >= {first} AND ctid < {after}",
+    )
 
 
 def _insert_ignore_select(table: str, stage: str, columns: list[str]) -> exp.Insert:

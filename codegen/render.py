@@ -215,9 +215,9 @@ def _stmts(t: Table, sql: Any) -> dict[str, Any]:
         ],
         "ignore_many": _stmt_src(f"{n}.insert_many_ignore", "batchexec", sql.ignore_many, True),
         "stage": [_stmt_src(f"{n}.insert_many_ignore", "exec", s, True) for s in sql.stage],
-        "rowid_range": [
-            _stmt_src(f"{n}.{part}", "one" if part == "rowid_bounds" else "many", s, False)
-            for part, s in zip(("rowid_bounds", "rowid_range"), sql.rowid_range, strict=False)
+        "row_ranges": [
+            _stmt_src(f"{n}.row_bounds", "one", sql.row_ranges[0], False),
+            _stmt_src(f"{n}.row_range", "many", sql.row_ranges[1], False),
         ],
         "update": _stmt_src(f"{n}.update", "execrows", sql.update, True),
         "delete": _stmt_src(f"{n}.delete", "execrows", sql.delete, True),

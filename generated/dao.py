@@ -192,7 +192,7 @@ class _Variant(NamedTuple):
     upserts_many: Mapping[str, Stmt]
     ignore_many: Stmt
     stage: tuple[Stmt, ...]
-    rowid_range: tuple[Stmt, ...]
+    row_ranges: tuple[Stmt, Stmt]
     update: Stmt | None
     delete: Stmt
     clear: Stmt
@@ -807,8 +807,8 @@ INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?
     ignore_many=Stmt("schema_migrations.insert_many_ignore", """-- name: schema_migrations.insert_many_ignore :batchexec
 INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("schema_migrations.rowid_bounds", """-- name: schema_migrations.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM schema_migrations""", False), Stmt("schema_migrations.rowid_range", """-- name: schema_migrations.rowid_range :many
+    row_ranges=(Stmt("schema_migrations.row_bounds", """-- name: schema_migrations.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM schema_migrations""", False), Stmt("schema_migrations.row_range", """-- name: schema_migrations.row_range :many
 SELECT version, name, checksum, applied_at FROM schema_migrations WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("schema_migrations.update", """-- name: schema_migrations.update :execrows
 UPDATE schema_migrations SET name = ?, checksum = ?, applied_at = ? WHERE version = ?""", True),
@@ -861,7 +861,9 @@ CREATE TEMPORARY TABLE _stage_schema_migrations (LIKE schema_migrations INCLUDIN
 COPY _stage_schema_migrations (version, name, checksum, applied_at) FROM STDIN""", True), Stmt("schema_migrations.insert_many_ignore", """-- name: schema_migrations.insert_many_ignore :exec
 INSERT INTO schema_migrations (version, name, checksum, applied_at) SELECT version, name, checksum, applied_at FROM _stage_schema_migrations ON CONFLICT DO NOTHING""", True), Stmt("schema_migrations.insert_many_ignore", """-- name: schema_migrations.insert_many_ignore :exec
 DROP TABLE _stage_schema_migrations""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("schema_migrations.row_bounds", """-- name: schema_migrations.row_bounds :one
+SELECT 0, pg_relation_size('schema_migrations') / current_setting('block_size')::bigint - 1""", False), Stmt("schema_migrations.row_range", """-- name: schema_migrations.row_range :many
+SELECT version, name, checksum, applied_at FROM schema_migrations WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("schema_migrations.update", """-- name: schema_migrations.update :execrows
 UPDATE schema_migrations SET name = %s, checksum = %s, applied_at = %s WHERE version = %s""", True),
     delete=Stmt("schema_migrations.delete", """-- name: schema_migrations.delete :execrows
@@ -909,8 +911,8 @@ INSERT INTO settings (key, value, category, updated_at) VALUES (?, ?, ?, ?) ON C
     ignore_many=Stmt("settings.insert_many_ignore", """-- name: settings.insert_many_ignore :batchexec
 INSERT INTO settings (key, value, category, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("settings.rowid_bounds", """-- name: settings.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM settings""", False), Stmt("settings.rowid_range", """-- name: settings.rowid_range :many
+    row_ranges=(Stmt("settings.row_bounds", """-- name: settings.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM settings""", False), Stmt("settings.row_range", """-- name: settings.row_range :many
 SELECT key, value, category, updated_at FROM settings WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("settings.update", """-- name: settings.update :execrows
 UPDATE settings SET value = ?, category = ?, updated_at = ? WHERE key = ?""", True),
@@ -963,7 +965,9 @@ CREATE TEMPORARY TABLE _stage_settings (LIKE settings INCLUDING DEFAULTS) ON COM
 COPY _stage_settings (key, value, category, updated_at) FROM STDIN""", True), Stmt("settings.insert_many_ignore", """-- name: settings.insert_many_ignore :exec
 INSERT INTO settings (key, value, category, updated_at) SELECT key, value, category, updated_at FROM _stage_settings ON CONFLICT DO NOTHING""", True), Stmt("settings.insert_many_ignore", """-- name: settings.insert_many_ignore :exec
 DROP TABLE _stage_settings""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("settings.row_bounds", """-- name: settings.row_bounds :one
+SELECT 0, pg_relation_size('settings') / current_setting('block_size')::bigint - 1""", False), Stmt("settings.row_range", """-- name: settings.row_range :many
+SELECT key, value, category, updated_at FROM settings WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("settings.update", """-- name: settings.update :execrows
 UPDATE settings SET value = %s, category = %s, updated_at = %s WHERE key = %s""", True),
     delete=Stmt("settings.delete", """-- name: settings.delete :execrows
@@ -1017,8 +1021,8 @@ INSERT INTO channels (channel_id, channel_type, name, service_type, description,
     ignore_many=Stmt("channels.insert_many_ignore", """-- name: channels.insert_many_ignore :batchexec
 INSERT INTO channels (channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("channels.rowid_bounds", """-- name: channels.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM channels""", False), Stmt("channels.rowid_range", """-- name: channels.rowid_range :many
+    row_ranges=(Stmt("channels.row_bounds", """-- name: channels.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM channels""", False), Stmt("channels.row_range", """-- name: channels.row_range :many
 SELECT channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled FROM channels WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("channels.update", """-- name: channels.update :execrows
 UPDATE channels SET channel_id = ?, channel_type = ?, name = ?, service_type = ?, description = ?, website = ?, base_url = ?, insecure_skip_verify = ?, status = ?, priority = ?, promotion_until = ?, response_header_timeout = ?, quota_type = ?, quota_limit = ?, quota_reset_at = ?, quota_reset_interval = ?, quota_reset_unit = ?, quota_reset_mode = ?, rate_limit_rpm = ?, queue_enabled = ?, queue_timeout = ?, key_load_balance = ?, api_keys = ?, model_mapping = ?, price_multipliers = ?, oauth_tokens = ?, responses_encrypted_reasoning_mode = ?, quota_models = ?, composite_mappings = ?, created_at = ?, updated_at = ?, content_filter = ?, codex_service_tier_override = ?, responses_websocket_enabled = ?, continue_thinking_enabled = ? WHERE id = ?""", True),
@@ -1092,7 +1096,9 @@ CREATE TEMPORARY TABLE _stage_channels (LIKE channels INCLUDING DEFAULTS) ON COM
 COPY _stage_channels (channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled) FROM STDIN""", True), Stmt("channels.insert_many_ignore", """-- name: channels.insert_many_ignore :exec
 INSERT INTO channels (channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled) SELECT channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled FROM _stage_channels ON CONFLICT DO NOTHING""", True), Stmt("channels.insert_many_ignore", """-- name: channels.insert_many_ignore :exec
 DROP TABLE _stage_channels""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("channels.row_bounds", """-- name: channels.row_bounds :one
+SELECT 0, pg_relation_size('channels') / current_setting('block_size')::bigint - 1""", False), Stmt("channels.row_range", """-- name: channels.row_range :many
+SELECT channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled FROM channels WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("channels.update", """-- name: channels.update :execrows
 UPDATE channels SET channel_id = %s, channel_type = %s, name = %s, service_type = %s, description = %s, website = %s, base_url = %s, insecure_skip_verify = %s, status = %s, priority = %s, promotion_until = %s, response_header_timeout = %s, quota_type = %s, quota_limit = %s, quota_reset_at = %s, quota_reset_interval = %s, quota_reset_unit = %s, quota_reset_mode = %s, rate_limit_rpm = %s, queue_enabled = %s, queue_timeout = %s, key_load_balance = %s, api_keys = %s, model_mapping = %s, price_multipliers = %s, oauth_tokens = %s, responses_encrypted_reasoning_mode = %s, quota_models = %s, composite_mappings = %s, created_at = %s, updated_at = %s, content_filter = %s, codex_service_tier_override = %s, responses_websocket_enabled = %s, continue_thinking_enabled = %s WHERE id = %s""", True),
     delete=Stmt("channels.delete", """-- name: channels.delete :execrows
@@ -1151,8 +1157,8 @@ INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_p
     ignore_many=Stmt("model_pricing.insert_many_ignore", """-- name: model_pricing.insert_many_ignore :batchexec
 INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("model_pricing.rowid_bounds", """-- name: model_pricing.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM model_pricing""", False), Stmt("model_pricing.rowid_range", """-- name: model_pricing.rowid_range :many
+    row_ranges=(Stmt("model_pricing.row_bounds", """-- name: model_pricing.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM model_pricing""", False), Stmt("model_pricing.row_range", """-- name: model_pricing.row_range :many
 SELECT model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at FROM model_pricing WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("model_pricing.update", """-- name: model_pricing.update :execrows
 UPDATE model_pricing SET input_price = ?, output_price = ?, cache_creation_price = ?, cache_read_price = ?, description = ?, export_to_models = ?, updated_at = ? WHERE model_id = ?""", True),
@@ -1206,7 +1212,9 @@ CREATE TEMPORARY TABLE _stage_model_pricing (LIKE model_pricing INCLUDING DEFAUL
 COPY _stage_model_pricing (model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at) FROM STDIN""", True), Stmt("model_pricing.insert_many_ignore", """-- name: model_pricing.insert_many_ignore :exec
 INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at) SELECT model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at FROM _stage_model_pricing ON CONFLICT DO NOTHING""", True), Stmt("model_pricing.insert_many_ignore", """-- name: model_pricing.insert_many_ignore :exec
 DROP TABLE _stage_model_pricing""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("model_pricing.row_bounds", """-- name: model_pricing.row_bounds :one
+SELECT 0, pg_relation_size('model_pricing') / current_setting('block_size')::bigint - 1""", False), Stmt("model_pricing.row_range", """-- name: model_pricing.row_range :many
+SELECT model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at FROM model_pricing WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("model_pricing.update", """-- name: model_pricing.update :execrows
 UPDATE model_pricing SET input_price = %s, output_price = %s, cache_creation_price = %s, cache_read_price = %s, description = %s, export_to_models = %s, updated_at = %s WHERE model_id = %s""", True),
     delete=Stmt("model_pricing.delete", """-- name: model_pricing.delete :execrows
@@ -1256,8 +1264,8 @@ INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updat
     ignore_many=Stmt("model_aliases.insert_many_ignore", """-- name: model_aliases.insert_many_ignore :batchexec
 INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("model_aliases.rowid_bounds", """-- name: model_aliases.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM model_aliases""", False), Stmt("model_aliases.rowid_range", """-- name: model_aliases.rowid_range :many
+    row_ranges=(Stmt("model_aliases.row_bounds", """-- name: model_aliases.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM model_aliases""", False), Stmt("model_aliases.row_range", """-- name: model_aliases.row_range :many
 SELECT alias_type, value, id, description, sort_order, updated_at FROM model_aliases WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("model_aliases.update", """-- name: model_aliases.update :execrows
 UPDATE model_aliases SET alias_type = ?, value = ?, description = ?, sort_order = ?, updated_at = ? WHERE id = ?""", True),
@@ -1312,7 +1320,9 @@ CREATE TEMPORARY TABLE _stage_model_aliases (LIKE model_aliases INCLUDING DEFAUL
 COPY _stage_model_aliases (alias_type, value, id, description, sort_order, updated_at) FROM STDIN""", True), Stmt("model_aliases.insert_many_ignore", """-- name: model_aliases.insert_many_ignore :exec
 INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updated_at) SELECT alias_type, value, id, description, sort_order, updated_at FROM _stage_model_aliases ON CONFLICT DO NOTHING""", True), Stmt("model_aliases.insert_many_ignore", """-- name: model_aliases.insert_many_ignore :exec
 DROP TABLE _stage_model_aliases""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("model_aliases.row_bounds", """-- name: model_aliases.row_bounds :one
+SELECT 0, pg_relation_size('model_aliases') / current_setting('block_size')::bigint - 1""", False), Stmt("model_aliases.row_range", """-- name: model_aliases.row_range :many
+SELECT alias_type, value, id, description, sort_order, updated_at FROM model_aliases WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("model_aliases.update", """-- name: model_aliases.update :execrows
 UPDATE model_aliases SET alias_type = %s, value = %s, description = %s, sort_order = %s, updated_at = %s WHERE id = %s""", True),
     delete=Stmt("model_aliases.delete", """-- name: model_aliases.delete :execrows
@@ -1360,8 +1370,8 @@ INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_res
     ignore_many=Stmt("channel_usage.insert_many_ignore", """-- name: channel_usage.insert_many_ignore :batchexec
 INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_reset_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("channel_usage.rowid_bounds", """-- name: channel_usage.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM channel_usage""", False), Stmt("channel_usage.rowid_range", """-- name: channel_usage.rowid_range :many
+    row_ranges=(Stmt("channel_usage.row_bounds", """-- name: channel_usage.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM channel_usage""", False), Stmt("channel_usage.row_range", """-- name: channel_usage.row_range :many
 SELECT channel_uid, channel_type, channel_id, used, last_reset_at, updated_at FROM channel_usage WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("channel_usage.update", """-- name: channel_usage.update :execrows
 UPDATE channel_usage SET channel_type = ?, channel_id = ?, used = ?, last_reset_at = ?, updated_at = ? WHERE channel_uid = ?""", True),
@@ -1415,7 +1425,9 @@ CREATE TEMPORARY TABLE _stage_channel_usage (LIKE channel_usage INCLUDING DEFAUL
 COPY _stage_channel_usage (channel_uid, channel_type, channel_id, used, last_reset_at, updated_at) FROM STDIN""", True), Stmt("channel_usage.insert_many_ignore", """-- name: channel_usage.insert_many_ignore :exec
 INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_reset_at, updated_at) SELECT channel_uid, channel_type, channel_id, used, last_reset_at, updated_at FROM _stage_channel_usage ON CONFLICT DO NOTHING""", True), Stmt("channel_usage.insert_many_ignore", """-- name: channel_usage.insert_many_ignore :exec
 DROP TABLE _stage_channel_usage""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("channel_usage.row_bounds", """-- name: channel_usage.row_bounds :one
+SELECT 0, pg_relation_size('channel_usage') / current_setting('block_size')::bigint - 1""", False), Stmt("channel_usage.row_range", """-- name: channel_usage.row_range :many
+SELECT channel_uid, channel_type, channel_id, used, last_reset_at, updated_at FROM channel_usage WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("channel_usage.update", """-- name: channel_usage.update :execrows
 UPDATE channel_usage SET channel_type = %s, channel_id = %s, used = %s, last_reset_at = %s, updated_at = %s WHERE channel_uid = %s""", True),
     delete=Stmt("channel_usage.delete", """-- name: channel_usage.delete :execrows
@@ -1468,8 +1480,8 @@ INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (?, ?, 
     ignore_many=Stmt("user_aliases.insert_many_ignore", """-- name: user_aliases.insert_many_ignore :batchexec
 INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("user_aliases.rowid_bounds", """-- name: user_aliases.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM user_aliases""", False), Stmt("user_aliases.rowid_range", """-- name: user_aliases.rowid_range :many
+    row_ranges=(Stmt("user_aliases.row_bounds", """-- name: user_aliases.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM user_aliases""", False), Stmt("user_aliases.row_range", """-- name: user_aliases.row_range :many
 SELECT user_id, alias, created_at, updated_at FROM user_aliases WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("user_aliases.update", """-- name: user_aliases.update :execrows
 UPDATE user_aliases SET alias = ?, created_at = ?, updated_at = ? WHERE user_id = ?""", True),
@@ -1528,7 +1540,9 @@ CREATE TEMPORARY TABLE _stage_user_aliases (LIKE user_aliases INCLUDING DEFAULTS
 COPY _stage_user_aliases (user_id, alias, created_at, updated_at) FROM STDIN""", True), Stmt("user_aliases.insert_many_ignore", """-- name: user_aliases.insert_many_ignore :exec
 INSERT INTO user_aliases (user_id, alias, created_at, updated_at) SELECT user_id, alias, created_at, updated_at FROM _stage_user_aliases ON CONFLICT DO NOTHING""", True), Stmt("user_aliases.insert_many_ignore", """-- name: user_aliases.insert_many_ignore :exec
 DROP TABLE _stage_user_aliases""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("user_aliases.row_bounds", """-- name: user_aliases.row_bounds :one
+SELECT 0, pg_relation_size('user_aliases') / current_setting('block_size')::bigint - 1""", False), Stmt("user_aliases.row_range", """-- name: user_aliases.row_range :many
+SELECT user_id, alias, created_at, updated_at FROM user_aliases WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("user_aliases.update", """-- name: user_aliases.update :execrows
 UPDATE user_aliases SET alias = %s, created_at = %s, updated_at = %s WHERE user_id = %s""", True),
     delete=Stmt("user_aliases.delete", """-- name: user_aliases.delete :execrows
@@ -1584,8 +1598,8 @@ INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin,
     ignore_many=Stmt("api_keys.insert_many_ignore", """-- name: api_keys.insert_many_ignore :batchexec
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("api_keys.rowid_bounds", """-- name: api_keys.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM api_keys""", False), Stmt("api_keys.rowid_range", """-- name: api_keys.rowid_range :many
+    row_ranges=(Stmt("api_keys.row_bounds", """-- name: api_keys.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM api_keys""", False), Stmt("api_keys.row_range", """-- name: api_keys.row_range :many
 SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat FROM api_keys WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("api_keys.update", """-- name: api_keys.update :execrows
 UPDATE api_keys SET name = ?, key_hash = ?, key_prefix = ?, description = ?, status = ?, is_admin = ?, rate_limit_rpm = ?, allowed_endpoints = ?, allowed_channels_msg = ?, allowed_channels_resp = ?, allowed_models = ?, created_at = ?, updated_at = ?, last_used_at = ?, allowed_channels_gemini = ?, allowed_channels_chat = ? WHERE id = ?""", True),
@@ -1654,7 +1668,9 @@ CREATE TEMPORARY TABLE _stage_api_keys (LIKE api_keys INCLUDING DEFAULTS) ON COM
 COPY _stage_api_keys (name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat) FROM STDIN""", True), Stmt("api_keys.insert_many_ignore", """-- name: api_keys.insert_many_ignore :exec
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat) SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat FROM _stage_api_keys ON CONFLICT DO NOTHING""", True), Stmt("api_keys.insert_many_ignore", """-- name: api_keys.insert_many_ignore :exec
 DROP TABLE _stage_api_keys""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("api_keys.row_bounds", """-- name: api_keys.row_bounds :one
+SELECT 0, pg_relation_size('api_keys') / current_setting('block_size')::bigint - 1""", False), Stmt("api_keys.row_range", """-- name: api_keys.row_range :many
+SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat FROM api_keys WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("api_keys.update", """-- name: api_keys.update :execrows
 UPDATE api_keys SET name = %s, key_hash = %s, key_prefix = %s, description = %s, status = %s, is_admin = %s, rate_limit_rpm = %s, allowed_endpoints = %s, allowed_channels_msg = %s, allowed_channels_resp = %s, allowed_models = %s, created_at = %s, updated_at = %s, last_used_at = %s, allowed_channels_gemini = %s, allowed_channels_chat = %s WHERE id = %s""", True),
     delete=Stmt("api_keys.delete", """-- name: api_keys.delete :execrows
@@ -1711,8 +1727,8 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
     ignore_many=Stmt("request_logs.insert_many_ignore", """-- name: request_logs.insert_many_ignore :batchexec
 INSERT INTO request_logs (id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("request_logs.rowid_bounds", """-- name: request_logs.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM request_logs""", False), Stmt("request_logs.rowid_range", """-- name: request_logs.rowid_range :many
+    row_ranges=(Stmt("request_logs.row_bounds", """-- name: request_logs.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM request_logs""", False), Stmt("request_logs.row_range", """-- name: request_logs.row_range :many
 SELECT id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model FROM request_logs WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("request_logs.update", """-- name: request_logs.update :execrows
 UPDATE request_logs SET initial_time = ?, provider = ?, model = ?, status = ?, complete_time = ?, duration_ms = ?, provider_name = ?, response_model = ?, input_tokens = ?, output_tokens = ?, cache_creation_input_tokens = ?, cache_read_input_tokens = ?, total_tokens = ?, price = ?, input_cost = ?, output_cost = ?, cache_creation_cost = ?, cache_read_cost = ?, http_status = ?, stream = ?, transport = ?, channel_id = ?, channel_name = ?, endpoint = ?, domain = ?, client_id = ?, session_id = ?, reasoning_effort = ?, error = ?, upstream_error = ?, failover_info = ?, api_key_id = ?, created_at = ?, channel_uid = ?, first_token_time = ?, first_token_duration_ms = ?, service_tier = ?, service_tier_overridden = ?, original_x_initiator = ?, effective_x_initiator = ?, priced_by_target_model = ? WHERE id = ?""", True),
@@ -1771,7 +1787,9 @@ CREATE TEMPORARY TABLE _stage_request_logs (LIKE request_logs INCLUDING DEFAULTS
 COPY _stage_request_logs (id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model) FROM STDIN""", True), Stmt("request_logs.insert_many_ignore", """-- name: request_logs.insert_many_ignore :exec
 INSERT INTO request_logs (id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model) SELECT id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model FROM _stage_request_logs ON CONFLICT DO NOTHING""", True), Stmt("request_logs.insert_many_ignore", """-- name: request_logs.insert_many_ignore :exec
 DROP TABLE _stage_request_logs""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("request_logs.row_bounds", """-- name: request_logs.row_bounds :one
+SELECT 0, pg_relation_size('request_logs') / current_setting('block_size')::bigint - 1""", False), Stmt("request_logs.row_range", """-- name: request_logs.row_range :many
+SELECT id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model FROM request_logs WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("request_logs.update", """-- name: request_logs.update :execrows
 UPDATE request_logs SET initial_time = %s, provider = %s, model = %s, status = %s, complete_time = %s, duration_ms = %s, provider_name = %s, response_model = %s, input_tokens = %s, output_tokens = %s, cache_creation_input_tokens = %s, cache_read_input_tokens = %s, total_tokens = %s, price = %s, input_cost = %s, output_cost = %s, cache_creation_cost = %s, cache_read_cost = %s, http_status = %s, stream = %s, transport = %s, channel_id = %s, channel_name = %s, endpoint = %s, domain = %s, client_id = %s, session_id = %s, reasoning_effort = %s, error = %s, upstream_error = %s, failover_info = %s, api_key_id = %s, created_at = %s, channel_uid = %s, first_token_time = %s, first_token_duration_ms = %s, service_tier = %s, service_tier_overridden = %s, original_x_initiator = %s, effective_x_initiator = %s, priced_by_target_model = %s WHERE id = %s""", True),
     delete=Stmt("request_logs.delete", """-- name: request_logs.delete :execrows
@@ -1822,8 +1840,8 @@ INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_typ
     ignore_many=Stmt("channel_quota.insert_many_ignore", """-- name: channel_quota.insert_many_ignore :batchexec
 INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("channel_quota.rowid_bounds", """-- name: channel_quota.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM channel_quota""", False), Stmt("channel_quota.rowid_range", """-- name: channel_quota.rowid_range :many
+    row_ranges=(Stmt("channel_quota.row_bounds", """-- name: channel_quota.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM channel_quota""", False), Stmt("channel_quota.row_range", """-- name: channel_quota.row_range :many
 SELECT channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot FROM channel_quota WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("channel_quota.update", """-- name: channel_quota.update :execrows
 UPDATE channel_quota SET channel_name = ?, channel_id = ?, plan_type = ?, primary_used_percent = ?, primary_window_minutes = ?, primary_reset_at = ?, secondary_used_percent = ?, secondary_window_minutes = ?, secondary_reset_at = ?, credits_has_credits = ?, credits_unlimited = ?, credits_balance = ?, is_exceeded = ?, exceeded_at = ?, recover_at = ?, exceeded_reason = ?, updated_at = ?, codex_quota_snapshot = ? WHERE channel_stable_id = ?""", True),
@@ -1884,7 +1902,9 @@ CREATE TEMPORARY TABLE _stage_channel_quota (LIKE channel_quota INCLUDING DEFAUL
 COPY _stage_channel_quota (channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot) FROM STDIN""", True), Stmt("channel_quota.insert_many_ignore", """-- name: channel_quota.insert_many_ignore :exec
 INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot) SELECT channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot FROM _stage_channel_quota ON CONFLICT DO NOTHING""", True), Stmt("channel_quota.insert_many_ignore", """-- name: channel_quota.insert_many_ignore :exec
 DROP TABLE _stage_channel_quota""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("channel_quota.row_bounds", """-- name: channel_quota.row_bounds :one
+SELECT 0, pg_relation_size('channel_quota') / current_setting('block_size')::bigint - 1""", False), Stmt("channel_quota.row_range", """-- name: channel_quota.row_range :many
+SELECT channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot FROM channel_quota WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("channel_quota.update", """-- name: channel_quota.update :execrows
 UPDATE channel_quota SET channel_name = %s, channel_id = %s, plan_type = %s, primary_used_percent = %s, primary_window_minutes = %s, primary_reset_at = %s, secondary_used_percent = %s, secondary_window_minutes = %s, secondary_reset_at = %s, credits_has_credits = %s, credits_unlimited = %s, credits_balance = %s, is_exceeded = %s, exceeded_at = %s, recover_at = %s, exceeded_reason = %s, updated_at = %s, codex_quota_snapshot = %s WHERE channel_stable_id = %s""", True),
     delete=Stmt("channel_quota.delete", """-- name: channel_quota.delete :execrows
@@ -1937,8 +1957,8 @@ INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspen
     ignore_many=Stmt("channel_suspensions.insert_many_ignore", """-- name: channel_suspensions.insert_many_ignore :batchexec
 INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("channel_suspensions.rowid_bounds", """-- name: channel_suspensions.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM channel_suspensions""", False), Stmt("channel_suspensions.rowid_range", """-- name: channel_suspensions.rowid_range :many
+    row_ranges=(Stmt("channel_suspensions.row_bounds", """-- name: channel_suspensions.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM channel_suspensions""", False), Stmt("channel_suspensions.row_range", """-- name: channel_suspensions.row_range :many
 SELECT channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason FROM channel_suspensions WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("channel_suspensions.update", """-- name: channel_suspensions.update :execrows
 UPDATE channel_suspensions SET channel_type = ?, suspended_at = ?, suspended_until = ?, channel_id = ?, reason = ? WHERE channel_uid = ?""", True),
@@ -1992,7 +2012,9 @@ CREATE TEMPORARY TABLE _stage_channel_suspensions (LIKE channel_suspensions INCL
 COPY _stage_channel_suspensions (channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason) FROM STDIN""", True), Stmt("channel_suspensions.insert_many_ignore", """-- name: channel_suspensions.insert_many_ignore :exec
 INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason) SELECT channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason FROM _stage_channel_suspensions ON CONFLICT DO NOTHING""", True), Stmt("channel_suspensions.insert_many_ignore", """-- name: channel_suspensions.insert_many_ignore :exec
 DROP TABLE _stage_channel_suspensions""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("channel_suspensions.row_bounds", """-- name: channel_suspensions.row_bounds :one
+SELECT 0, pg_relation_size('channel_suspensions') / current_setting('block_size')::bigint - 1""", False), Stmt("channel_suspensions.row_range", """-- name: channel_suspensions.row_range :many
+SELECT channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason FROM channel_suspensions WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("channel_suspensions.update", """-- name: channel_suspensions.update :execrows
 UPDATE channel_suspensions SET channel_type = %s, suspended_at = %s, suspended_until = %s, channel_id = %s, reason = %s WHERE channel_uid = %s""", True),
     delete=Stmt("channel_suspensions.delete", """-- name: channel_suspensions.delete :execrows
@@ -2041,8 +2063,8 @@ INSERT INTO request_debug_logs (request_id, request_method, request_path, reques
     ignore_many=Stmt("request_debug_logs.insert_many_ignore", """-- name: request_debug_logs.insert_many_ignore :batchexec
 INSERT INTO request_debug_logs (request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("request_debug_logs.rowid_bounds", """-- name: request_debug_logs.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM request_debug_logs""", False), Stmt("request_debug_logs.rowid_range", """-- name: request_debug_logs.rowid_range :many
+    row_ranges=(Stmt("request_debug_logs.row_bounds", """-- name: request_debug_logs.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM request_debug_logs""", False), Stmt("request_debug_logs.row_range", """-- name: request_debug_logs.row_range :many
 SELECT request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at FROM request_debug_logs WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("request_debug_logs.update", """-- name: request_debug_logs.update :execrows
 UPDATE request_debug_logs SET request_method = ?, request_path = ?, request_headers = ?, request_removed_headers = ?, request_modified_headers = ?, request_body = ?, request_body_size = ?, response_status = ?, response_headers = ?, response_body = ?, response_body_size = ?, created_at = ? WHERE request_id = ?""", True),
@@ -2095,7 +2117,9 @@ CREATE TEMPORARY TABLE _stage_request_debug_logs (LIKE request_debug_logs INCLUD
 COPY _stage_request_debug_logs (request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at) FROM STDIN""", True), Stmt("request_debug_logs.insert_many_ignore", """-- name: request_debug_logs.insert_many_ignore :exec
 INSERT INTO request_debug_logs (request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at) SELECT request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at FROM _stage_request_debug_logs ON CONFLICT DO NOTHING""", True), Stmt("request_debug_logs.insert_many_ignore", """-- name: request_debug_logs.insert_many_ignore :exec
 DROP TABLE _stage_request_debug_logs""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("request_debug_logs.row_bounds", """-- name: request_debug_logs.row_bounds :one
+SELECT 0, pg_relation_size('request_debug_logs') / current_setting('block_size')::bigint - 1""", False), Stmt("request_debug_logs.row_range", """-- name: request_debug_logs.row_range :many
+SELECT request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at FROM request_debug_logs WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("request_debug_logs.update", """-- name: request_debug_logs.update :execrows
 UPDATE request_debug_logs SET request_method = %s, request_path = %s, request_headers = %s, request_removed_headers = %s, request_modified_headers = %s, request_body = %s, request_body_size = %s, response_status = %s, response_headers = %s, response_body = %s, response_body_size = %s, created_at = %s WHERE request_id = %s""", True),
     delete=Stmt("request_debug_logs.delete", """-- name: request_debug_logs.delete :execrows
@@ -2143,8 +2167,8 @@ INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, 
     ignore_many=Stmt("request_log_rollups.insert_many_ignore", """-- name: request_log_rollups.insert_many_ignore :batchexec
 INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("request_log_rollups.rowid_bounds", """-- name: request_log_rollups.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM request_log_rollups""", False), Stmt("request_log_rollups.rowid_range", """-- name: request_log_rollups.rowid_range :many
+    row_ranges=(Stmt("request_log_rollups.row_bounds", """-- name: request_log_rollups.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM request_log_rollups""", False), Stmt("request_log_rollups.row_range", """-- name: request_log_rollups.row_range :many
 SELECT span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at FROM request_log_rollups WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("request_log_rollups.update", """-- name: request_log_rollups.update :execrows
 UPDATE request_log_rollups SET requests = ?, success = ?, failure = ?, input_tokens = ?, output_tokens = ?, cache_creation_input_tokens = ?, cache_read_input_tokens = ?, total_tokens = ?, cost = ?, duration_ms = ?, timed = ?, first_at = ?, last_at = ? WHERE span = ? AND bucket = ? AND endpoint = ? AND channel_uid = ? AND provider = ? AND model = ? AND api_key_id = ? AND client_id = ?""", True),
@@ -2199,7 +2223,9 @@ CREATE TEMPORARY TABLE _stage_request_log_rollups (LIKE request_log_rollups INCL
 COPY _stage_request_log_rollups (span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at) FROM STDIN""", True), Stmt("request_log_rollups.insert_many_ignore", """-- name: request_log_rollups.insert_many_ignore :exec
 INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at) SELECT span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at FROM _stage_request_log_rollups ON CONFLICT DO NOTHING""", True), Stmt("request_log_rollups.insert_many_ignore", """-- name: request_log_rollups.insert_many_ignore :exec
 DROP TABLE _stage_request_log_rollups""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("request_log_rollups.row_bounds", """-- name: request_log_rollups.row_bounds :one
+SELECT 0, pg_relation_size('request_log_rollups') / current_setting('block_size')::bigint - 1""", False), Stmt("request_log_rollups.row_range", """-- name: request_log_rollups.row_range :many
+SELECT span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at FROM request_log_rollups WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("request_log_rollups.update", """-- name: request_log_rollups.update :execrows
 UPDATE request_log_rollups SET requests = %s, success = %s, failure = %s, input_tokens = %s, output_tokens = %s, cache_creation_input_tokens = %s, cache_read_input_tokens = %s, total_tokens = %s, cost = %s, duration_ms = %s, timed = %s, first_at = %s, last_at = %s WHERE span = %s AND bucket = %s AND endpoint = %s AND channel_uid = %s AND provider = %s AND model = %s AND api_key_id = %s AND client_id = %s""", True),
     delete=Stmt("request_log_rollups.delete", """-- name: request_log_rollups.delete :execrows
@@ -2249,8 +2275,8 @@ INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, sess
     ignore_many=Stmt("request_log_session_rollups.insert_many_ignore", """-- name: request_log_session_rollups.insert_many_ignore :batchexec
 INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("request_log_session_rollups.rowid_bounds", """-- name: request_log_session_rollups.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM request_log_session_rollups""", False), Stmt("request_log_session_rollups.rowid_range", """-- name: request_log_session_rollups.rowid_range :many
+    row_ranges=(Stmt("request_log_session_rollups.row_bounds", """-- name: request_log_session_rollups.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM request_log_session_rollups""", False), Stmt("request_log_session_rollups.row_range", """-- name: request_log_session_rollups.row_range :many
 SELECT span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed FROM request_log_session_rollups WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("request_log_session_rollups.update", """-- name: request_log_session_rollups.update :execrows
 UPDATE request_log_session_rollups SET requests = ?, success = ?, failure = ?, input_tokens = ?, output_tokens = ?, cache_creation_input_tokens = ?, cache_read_input_tokens = ?, total_tokens = ?, cost = ?, duration_ms = ?, timed = ? WHERE span = ? AND bucket = ? AND endpoint = ? AND client_id = ? AND session_id = ?""", True),
@@ -2303,7 +2329,9 @@ CREATE TEMPORARY TABLE _stage_request_log_session_rollups (LIKE request_log_sess
 COPY _stage_request_log_session_rollups (span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed) FROM STDIN""", True), Stmt("request_log_session_rollups.insert_many_ignore", """-- name: request_log_session_rollups.insert_many_ignore :exec
 INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed) SELECT span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed FROM _stage_request_log_session_rollups ON CONFLICT DO NOTHING""", True), Stmt("request_log_session_rollups.insert_many_ignore", """-- name: request_log_session_rollups.insert_many_ignore :exec
 DROP TABLE _stage_request_log_session_rollups""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("request_log_session_rollups.row_bounds", """-- name: request_log_session_rollups.row_bounds :one
+SELECT 0, pg_relation_size('request_log_session_rollups') / current_setting('block_size')::bigint - 1""", False), Stmt("request_log_session_rollups.row_range", """-- name: request_log_session_rollups.row_range :many
+SELECT span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed FROM request_log_session_rollups WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("request_log_session_rollups.update", """-- name: request_log_session_rollups.update :execrows
 UPDATE request_log_session_rollups SET requests = %s, success = %s, failure = %s, input_tokens = %s, output_tokens = %s, cache_creation_input_tokens = %s, cache_read_input_tokens = %s, total_tokens = %s, cost = %s, duration_ms = %s, timed = %s WHERE span = %s AND bucket = %s AND endpoint = %s AND client_id = %s AND session_id = %s""", True),
     delete=Stmt("request_log_session_rollups.delete", """-- name: request_log_session_rollups.delete :execrows
@@ -2351,8 +2379,8 @@ INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, request
     ignore_many=Stmt("request_log_latency.insert_many_ignore", """-- name: request_log_latency.insert_many_ignore :batchexec
 INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, requests) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
-    rowid_range=(Stmt("request_log_latency.rowid_bounds", """-- name: request_log_latency.rowid_bounds :one
-SELECT MIN(rowid), MAX(rowid) FROM request_log_latency""", False), Stmt("request_log_latency.rowid_range", """-- name: request_log_latency.rowid_range :many
+    row_ranges=(Stmt("request_log_latency.row_bounds", """-- name: request_log_latency.row_bounds :one
+SELECT MIN(rowid), MAX(rowid) FROM request_log_latency""", False), Stmt("request_log_latency.row_range", """-- name: request_log_latency.row_range :many
 SELECT span, bucket, endpoint, client_id, bin, requests FROM request_log_latency WHERE rowid BETWEEN ? AND ?""", False), ),
     update=Stmt("request_log_latency.update", """-- name: request_log_latency.update :execrows
 UPDATE request_log_latency SET requests = ? WHERE span = ? AND bucket = ? AND endpoint = ? AND client_id = ? AND bin = ?""", True),
@@ -2405,7 +2433,9 @@ CREATE TEMPORARY TABLE _stage_request_log_latency (LIKE request_log_latency INCL
 COPY _stage_request_log_latency (span, bucket, endpoint, client_id, bin, requests) FROM STDIN""", True), Stmt("request_log_latency.insert_many_ignore", """-- name: request_log_latency.insert_many_ignore :exec
 INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, requests) SELECT span, bucket, endpoint, client_id, bin, requests FROM _stage_request_log_latency ON CONFLICT DO NOTHING""", True), Stmt("request_log_latency.insert_many_ignore", """-- name: request_log_latency.insert_many_ignore :exec
 DROP TABLE _stage_request_log_latency""", True), ),
-    rowid_range=(),
+    row_ranges=(Stmt("request_log_latency.row_bounds", """-- name: request_log_latency.row_bounds :one
+SELECT 0, pg_relation_size('request_log_latency') / current_setting('block_size')::bigint - 1""", False), Stmt("request_log_latency.row_range", """-- name: request_log_latency.row_range :many
+SELECT span, bucket, endpoint, client_id, bin, requests FROM request_log_latency WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""", False), ),
     update=Stmt("request_log_latency.update", """-- name: request_log_latency.update :execrows
 UPDATE request_log_latency SET requests = %s WHERE span = %s AND bucket = %s AND endpoint = %s AND client_id = %s AND bin = %s""", True),
     delete=Stmt("request_log_latency.delete", """-- name: request_log_latency.delete :execrows

@@ -106,7 +106,7 @@ def add_dbmigrate_arguments(parser: argparse.ArgumentParser) -> None:
     add("--tables", "-tables", dest="tables", metavar="T1,T2", help="default: every table")
     add("--batch-size", "-batch-size", dest="batch_size", type=int, default=DEFAULT_BATCH_SIZE)
     add("--jobs", "-j", dest="jobs", type=int, default=DEFAULT_JOBS, metavar="N",
-        help="processes that copy a large SQLite table into PostgreSQL "
+        help="processes that copy a large table into PostgreSQL and check large tables "
         "(default: the CPU count, at most 8)")  # fmt: skip
 
 

@@ -3,8 +3,9 @@
 The destination schema is created or brought up to date by the migration
 runner; then every table (``schema_migrations`` excepted) is copied in
 dependency order, each read by one statement and written in batches that
-commit on their own; a large table from SQLite into PostgreSQL is shared
-by several processes (``parallel_copy``). Rows travel as typed tuples
+commit on their own; a large table copied into PostgreSQL, and any
+large table checked at the end, is shared by several processes
+(``parallel_copy``). Rows travel as typed tuples
 (``table_layout``: booleans, timestamps, json, blobs and NULLs converted
 exactly as the generated codecs do) and reach PostgreSQL by binary COPY.
 A table that is empty when its copy starts loses its non-unique indexes
@@ -29,13 +30,12 @@ from ccbridge.db.base import Database
 from ccbridge.db.migrate import generated_root, migrate
 from ccbridge.db.migrate import status as migration_status
 from ccbridge.db.postgres import PostgresDatabase
-from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.errors import MigrationError, StorageError
 from ccbridge.legacy.batches import copy_batches, prefetched
 from ccbridge.legacy.checksum import TableChecksum
-from ccbridge.legacy.parallel_copy import copy_in_parallel
+from ccbridge.legacy.parallel_copy import checksum_in_parallel, copy_in_parallel
 from ccbridge.legacy.progress import Progress
-from ccbridge.legacy.row_readers import table_rows
+from ccbridge.legacy.row_readers import RowRange, row_bounds, table_rows
 from ccbridge.legacy.row_writers import table_writer
 from ccbridge.legacy.secondary_indexes import drop_secondary, rebuild_missing
 from ccbridge.legacy.sequences import sync_id_sequences
@@ -57,7 +57,7 @@ __all__ = (
 )
 
 DEFAULT_BATCH_SIZE: Final = 5000
-# Processes that copy a large SQLite table into PostgreSQL.
+# Processes that copy a large table into PostgreSQL, and check large tables.
 DEFAULT_JOBS: Final = min(os.cpu_count() or 1, 8)
 # Below this many rows to copy, starting worker processes (about half a
 # second) costs more than they save.
@@ -202,7 +202,8 @@ async def copy_database(
 ) -> CopyResult:
     """Migrate the target's schema, copy ``tables``, then verify them.
 
-    ``jobs`` processes copy a large table from SQLite into PostgreSQL.
+    ``jobs`` processes copy a large table into PostgreSQL, and check
+    large tables.
 
     Raises:
         MigrationError: The source is unsuitable or the target's schema
@@ -218,7 +219,7 @@ async def copy_database(
         result.tables.append(await copy.run())
     async with target.transaction() as tx:
         await sync_id_sequences(tx, tables)
-    await verify(source, target, result.tables, progress=progress)
+    await verify(source, target, result.tables, jobs=jobs, progress=progress)
     return result
 
 
@@ -227,29 +228,49 @@ async def verify(
     target: Database,
     results: Sequence[TableResult],
     *,
+    jobs: int = 1,
     progress: Progress | None = None,
 ) -> None:
     """Fill in counts and checksums of both sides.
 
-    A source checksum taken while copying (the copy read one snapshot of
-    every row) is kept; the other sides are read now.
+    A source checksum taken while copying (the copy read every row) is
+    kept; the other sides are read now, a large table by ``jobs``
+    processes.
     """
     progress = progress or Progress(enabled=False)
     for result in results:
         if not result.source_checksum:
-            src = await _checksum(source, result.table, progress, "source")
+            src = await _checksum(source, result.table, progress, "source", jobs)
             result.source_count, result.source_checksum = src.count, src.hexdigest
-        dst = await _checksum(target, result.table, progress, "target")
+        dst = await _checksum(target, result.table, progress, "target", jobs)
         result.target_count, result.target_checksum = dst.count, dst.hexdigest
 
 
-async def _checksum(db: Database, table: str, progress: Progress, side: str) -> TableChecksum:
-    lay = layout(table)
-    progress.start(f"check {side} {table}", await getattr(db.daos, table).count())
-    rows = table_rows(db, lay, _READ_BATCH)
-    checksum = await copy_batches(rows, None, lay, progress.advance)
+async def _checksum(
+    db: Database, table: str, progress: Progress, side: str, jobs: int
+) -> TableChecksum:
+    lay, count = layout(table), await getattr(db.daos, table).count()
+    progress.start(f"check {side} {table}", count)
+    bounds = await _shared_bounds(db, table, count, jobs)
+    if bounds is not None:
+        checksum = await checksum_in_parallel(
+            db, table, bounds, batch_size=_READ_BATCH, jobs=jobs, progress=progress
+        )
+    else:
+        checksum = await copy_batches(table_rows(db, lay, _READ_BATCH), None, lay, progress.advance)
     progress.finish(transient=True)
     return checksum
+
+
+async def _shared_bounds(db: Database, table: str, rows: int, jobs: int) -> RowRange | None:
+    """Return the bounds to share ``rows`` of a table among ``jobs`` processes.
+
+    None: one process reads them (few rows, one job, or a table that
+    cannot be read a range at a time).
+    """
+    if jobs < 2 or rows < PARALLEL_MIN_ROWS:
+        return None
+    return await row_bounds(db, layout(table))
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,22 +314,20 @@ class _TableCopy:
     async def _rows(self, fresh: bool, upsert: bool, missing: int) -> TableChecksum:
         """Copy every row of the source table; return their checksum."""
         source, target, lay = self.source, self.target, layout(self.table)
-        if (
-            self.jobs > 1
-            and missing >= PARALLEL_MIN_ROWS
-            and not upsert
-            and isinstance(source, SqliteDatabase)
-            and isinstance(target, PostgresDatabase)
-        ):
-            return await copy_in_parallel(
-                source,
-                target,
-                self.table,
-                fresh=fresh,
-                batch_size=self.batch_size,
-                jobs=self.jobs,
-                progress=self.progress,
-            )
+        # Into PostgreSQL only: SQLite takes one writer at a time.
+        if isinstance(target, PostgresDatabase) and not upsert:
+            bounds = await _shared_bounds(source, self.table, missing, self.jobs)
+            if bounds is not None:
+                return await copy_in_parallel(
+                    source,
+                    target,
+                    self.table,
+                    bounds,
+                    fresh=fresh,
+                    batch_size=self.batch_size,
+                    jobs=self.jobs,
+                    progress=self.progress,
+                )
         async with table_writer(target, lay, fresh=fresh, upsert=upsert) as write:
             rows = table_rows(source, lay, self.batch_size)
             return await copy_batches(rows, write, lay, self.progress.advance)

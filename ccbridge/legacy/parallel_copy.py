@@ -1,14 +1,17 @@
-"""Copy a large SQLite table into PostgreSQL with several processes.
+"""Copy or checksum a large table with several processes.
 
 PERF(legacy): one Python process reads, converts, checksums and encodes
 a request log row in about 13 µs, more than twice what the PostgreSQL
 server spends storing it, so a one-process copy keeps one core busy and
-leaves the rest idle. Here the table is split into rowid ranges, more
+leaves the rest idle. Here the table is split into ranges of parts
+(rowids on SQLite, heap blocks on PostgreSQL: ``row_readers``), more
 ranges than processes so that an uneven one does not hold the others
-up. Each worker process copies a range at a time exactly as the
-one-process copy does (``batches.copy_batches``: same batches, each
-committed on its own, same checksum) over a connection of its own; the
-parent sums the checksums and shows the progress of all of them.
+up. Each worker process takes a range at a time and reads it exactly as
+the one-process copy reads the table (``batches.copy_batches``: same
+batches, each committed on its own, same checksum), copying it into
+PostgreSQL over a connection of its own or only checksumming it (the
+final verification); the parent sums the checksums and shows the
+progress of all of them.
 
 Workers are spawned, not forked: the parent runs threads (the SQLite
 readers, the event loop's executor). Each range is read in a snapshot
@@ -30,20 +33,21 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as EventType
-from pathlib import Path
 from typing import Final, NamedTuple
 
+from ccbridge.db.base import Database
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.errors import StorageError
 from ccbridge.legacy.batches import copy_batches
 from ccbridge.legacy.checksum import TableChecksum
 from ccbridge.legacy.progress import Progress
-from ccbridge.legacy.row_readers import RowidRange, rowid_bounds, sqlite_rows
+from ccbridge.legacy.row_readers import RowRange, table_rows
 from ccbridge.legacy.row_writers import table_writer
 from ccbridge.legacy.table_layout import layout
+from ccbridge.legacy.targets import Target
 
-__all__ = ("copy_in_parallel", "split")
+__all__ = ("checksum_in_parallel", "copy_in_parallel", "split")
 
 _RANGES_PER_JOB: Final = 4
 _PROGRESS_EVERY_S: Final = 0.1
@@ -52,82 +56,130 @@ _PROGRESS_EVERY_S: Final = 0.1
 class _Shared(NamedTuple):
     """What the parent and its workers share."""
 
-    copied: Synchronized[int]  # rows written by every worker
+    done: Synchronized[int]  # rows read by every worker
     stop: EventType  # set: workers give up after their batch in flight
 
 
 @dataclass(frozen=True, slots=True)
 class _Range:
-    """One worker task: copy the rows of ``rowids`` (picklable)."""
+    """One worker task (picklable).
 
-    path: Path
-    conninfo: str
+    Attributes:
+        source: Where the table is read.
+        target: PostgreSQL conninfo to copy into; None only checksums.
+        table: The table.
+        parts: The range of rows: rowids or heap blocks.
+        fresh: The target table was empty when the copy began (rows go
+            straight in; otherwise existing keys are skipped).
+        batch_size: Rows per batch (and per transaction).
+    """
+
+    source: Target
+    target: str | None
     table: str
-    rowids: RowidRange
+    parts: RowRange
     fresh: bool
     batch_size: int
 
 
 async def copy_in_parallel(
-    source: SqliteDatabase,
+    source: Database,
     target: PostgresDatabase,
     table: str,
+    bounds: RowRange,
     *,
     fresh: bool,
     batch_size: int,
     jobs: int,
     progress: Progress,
 ) -> TableChecksum:
-    """Copy ``table`` in ``jobs`` processes; return the checksum of its rows.
+    """Copy the rows of ``table`` within ``bounds`` in ``jobs`` processes.
 
-    ``fresh``: the table was empty when the copy began (rows go straight
-    in; otherwise existing keys are skipped).
+    Returns the checksum of the rows copied. ``bounds`` come from
+    ``row_bounds``; ``fresh`` as for :class:`_Range`.
 
     Raises:
         StorageError: A range failed (ranges already copied stay; a
             re-run skips them).
     """
-    bounds = await asyncio.to_thread(rowid_bounds, source.path, layout(table))
-    checksum = TableChecksum()
-    if bounds is None:
-        return checksum
-    ranges = [
-        _Range(source.path, target.conninfo, table, rowids, fresh, batch_size)
-        for rowids in split(bounds, jobs * _RANGES_PER_JOB)
+    tasks = _ranges(_where(source), target.conninfo, table, bounds, fresh, batch_size, jobs)
+    return await _run(tasks, jobs, progress)
+
+
+async def checksum_in_parallel(
+    db: Database, table: str, bounds: RowRange, *, batch_size: int, jobs: int, progress: Progress
+) -> TableChecksum:
+    """Return the checksum of the rows of ``table`` within ``bounds``.
+
+    Raises:
+        StorageError: A range could not be read.
+    """
+    return await _run(
+        _ranges(_where(db), None, table, bounds, False, batch_size, jobs), jobs, progress
+    )
+
+
+def split(bounds: RowRange, parts: int) -> list[RowRange]:
+    """Cut ``bounds`` into at most ``parts`` ranges of equal width."""
+    low, high = bounds
+    width = -(-(high - low + 1) // parts)
+    return [(start, min(start + width - 1, high)) for start in range(low, high + 1, width)]
+
+
+def _where(db: Database) -> Target:
+    if isinstance(db, SqliteDatabase):
+        return Target("sqlite", str(db.path))
+    assert isinstance(db, PostgresDatabase)
+    return Target("postgres", db.conninfo)
+
+
+def _ranges(
+    source: Target,
+    target: str | None,
+    table: str,
+    bounds: RowRange,
+    fresh: bool,
+    batch_size: int,
+    jobs: int,
+) -> list[_Range]:
+    return [
+        _Range(source, target, table, parts, fresh, batch_size)
+        for parts in split(bounds, jobs * _RANGES_PER_JOB)
     ]
+
+
+async def _run(tasks: list[_Range], jobs: int, progress: Progress) -> TableChecksum:
+    """Run ``tasks`` in ``jobs`` worker processes; sum their checksums."""
     context = multiprocessing.get_context("spawn")
     shared = _Shared(context.Value("q", 0), context.Event())
     pool = ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_start_worker, initargs=(shared,)
     )
     loop = asyncio.get_running_loop()
-    futures = [loop.run_in_executor(pool, _copy_range, r) for r in ranges]
+    futures = [loop.run_in_executor(pool, _run_range, task) for task in tasks]
     try:
-        await _collect(futures, checksum, shared, progress)
+        return await _collect(futures, shared, progress)
     finally:
         shared.stop.set()  # after a failure or an interrupt: the rest is moot
         await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
         _settle(futures)
-    return checksum
 
 
 async def _collect(
-    futures: list[asyncio.Future[TableChecksum]],
-    checksum: TableChecksum,
-    shared: _Shared,
-    progress: Progress,
-) -> None:
-    """Fold in each range's checksum as it comes; show the rows copied."""
-    pending, shown = set(futures), 0
+    futures: list[asyncio.Future[TableChecksum]], shared: _Shared, progress: Progress
+) -> TableChecksum:
+    """Fold in each range's checksum as it comes; show the rows done."""
+    checksum, pending, shown = TableChecksum(), set(futures), 0
     while pending:
         done, pending = await asyncio.wait(
             pending, timeout=_PROGRESS_EVERY_S, return_when=asyncio.FIRST_EXCEPTION
         )
         for future in done:
             checksum.merge(future.result())  # the first failure raises
-        now = shared.copied.value
+        now = shared.done.value
         progress.advance(now - shown)
         shown = now
+    return checksum
 
 
 def _settle(futures: list[asyncio.Future[TableChecksum]]) -> None:
@@ -135,13 +187,6 @@ def _settle(futures: list[asyncio.Future[TableChecksum]]) -> None:
     for future in futures:
         if not future.cancel() and not future.cancelled():
             future.exception()  # marks it retrieved (None for a result)
-
-
-def split(bounds: RowidRange, parts: int) -> list[RowidRange]:
-    """Cut the rowids ``bounds`` into at most ``parts`` ranges of equal width."""
-    low, high = bounds
-    width = -(-(high - low + 1) // parts)
-    return [(start, min(start + width - 1, high)) for start in range(low, high + 1, width)]
 
 
 # -- in a worker process ---------------------------------------------------------------------
@@ -164,24 +209,27 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
 
-def _copy_range(task: _Range) -> TableChecksum:
-    return asyncio.run(_copy(task))
+def _run_range(task: _Range) -> TableChecksum:
+    return asyncio.run(_range(task))
 
 
-async def _copy(task: _Range) -> TableChecksum:
+async def _range(task: _Range) -> TableChecksum:
     assert _shared is not None
     shared, lay = _shared, layout(task.table)
 
     def advance(rows: int) -> None:
-        with shared.copied.get_lock():
-            shared.copied.value += rows
+        with shared.done.get_lock():
+            shared.done.value += rows
         if shared.stop.is_set():
             raise StorageError(f"{task.table}.copy", "stopped")
 
     advance(0)  # a range still queued when the copy stopped is not begun
-    async with (
-        PostgresDatabase(task.conninfo, min_size=1, max_size=1) as target,
-        table_writer(target, lay, fresh=task.fresh, upsert=False) as write,
-    ):
-        rows = sqlite_rows(task.path, lay, task.batch_size, task.rowids)
-        return await copy_batches(rows, write, lay, advance)
+    async with task.source.database() as source:
+        rows = table_rows(source, lay, task.batch_size, task.parts)
+        if task.target is None:
+            return await copy_batches(rows, None, lay, advance)
+        async with (
+            PostgresDatabase(task.target, min_size=1, max_size=1) as target,
+            table_writer(target, lay, fresh=task.fresh, upsert=False) as write,
+        ):
+            return await copy_batches(rows, write, lay, advance)

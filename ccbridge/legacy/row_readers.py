@@ -4,8 +4,8 @@ SQLite is read on a connection of its own (read-only, in a worker
 thread, so the read overlaps the writes of the other side); PostgreSQL
 through a server-side cursor in a REPEATABLE READ READ ONLY transaction.
 Either way one statement reads the table: no LIMIT/OFFSET re-skipping.
-An SQLite table can also be read a rowid range at a time
-(:func:`sqlite_rows`), by processes that share a large copy.
+Processes that share a large table read it a range of parts at a time
+(rowids on SQLite, heap blocks on PostgreSQL: :func:`row_bounds`).
 """
 
 from __future__ import annotations
@@ -27,32 +27,52 @@ from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.errors import StorageError
 from ccbridge.legacy.table_layout import Layout
 
-__all__ = ("RowidRange", "rowid_bounds", "sqlite_rows", "table_rows")
+__all__ = ("RowRange", "row_bounds", "table_rows")
 
 Rows = list[tuple[Any, ...]]
-RowidRange = tuple[int, int]  # first and last rowid, both included
+# First and last part, both included: rowids on SQLite, heap blocks on PostgreSQL.
+RowRange = tuple[int, int]
+# TID range scans, which read a range of blocks without the rest.
+_PG_RANGE_SCANS = 140000
 
 
-def table_rows(db: Database, layout: Layout, size: int) -> AsyncIterator[Rows]:
-    """Yield every row of ``layout.table`` in ``db``, ``size`` at a time."""
+def table_rows(
+    db: Database, layout: Layout, size: int, parts: RowRange | None = None
+) -> AsyncIterator[Rows]:
+    """Yield the rows of ``layout.table`` in ``db`` (or in ``parts``), ``size`` at a time."""
     if isinstance(db, SqliteDatabase):
         db.check_open()
-        return sqlite_rows(db.path, layout, size)
+        return _sqlite_rows(db.path, layout, size, parts)
     assert isinstance(db, PostgresDatabase)
-    return _postgres_rows(db, layout, size)
+    return _postgres_rows(db, layout, size, parts)
 
 
-async def sqlite_rows(
-    path: Path, layout: Layout, size: int, rowids: RowidRange | None = None
+async def row_bounds(db: Database, layout: Layout) -> RowRange | None:
+    """Return the first and last part of the table.
+
+    None when it is empty, or cannot be read a range at a time
+    (PostgreSQL before 14 would scan the whole table for each range).
+    """
+    name, bounds = f"{layout.table}.read", layout.statements[db.dialect].row_ranges[0].sql
+    if isinstance(db, SqliteDatabase):
+        db.check_open()
+        low, high = await asyncio.to_thread(_sqlite_one, db.path, name, bounds)
+    else:
+        assert isinstance(db, PostgresDatabase)
+        async with db.connection(name) as conn:
+            if conn.info.server_version < _PG_RANGE_SCANS:
+                return None
+            low, high = await (await conn.execute(bounds)).fetchone() or (None, None)
+    return None if low is None or high < low else (low, high)
+
+
+async def _sqlite_rows(
+    path: Path, layout: Layout, size: int, parts: RowRange | None
 ) -> AsyncIterator[Rows]:
-    """Yield the rows of ``layout.table`` in an SQLite file (or one rowid range)."""
     name = f"{layout.table}.read"
     conn = await asyncio.to_thread(_open_sqlite, path, name)
     try:
-        if rowids is None:
-            statement, args = layout.statements["sqlite"].select, ()
-        else:
-            statement, args = layout.statements["sqlite"].rowid_range[1].sql, rowids
+        statement, args = _statement(layout, "sqlite", parts)
         cursor = await asyncio.to_thread(_run, name, conn.execute, statement, args)
         while rows := await asyncio.to_thread(_run, name, _fetch, cursor, layout, size):
             yield rows
@@ -60,16 +80,17 @@ async def sqlite_rows(
         await asyncio.to_thread(conn.close)
 
 
-def rowid_bounds(path: Path, layout: Layout) -> RowidRange | None:
-    """Return the lowest and highest rowid of the table (None: empty)."""
-    name = f"{layout.table}.read"
+def _statement(layout: Layout, dialect: str, parts: RowRange | None) -> tuple[str, Any]:
+    statements = layout.statements[dialect]
+    return (statements.select, ()) if parts is None else (statements.row_ranges[1].sql, parts)
+
+
+def _sqlite_one(path: Path, name: str, statement: str) -> tuple[Any, ...]:
     conn = _open_sqlite(path, name)
     try:
-        bounds = layout.statements["sqlite"].rowid_range[0].sql
-        low, high = _run(name, lambda: conn.execute(bounds).fetchone())
+        return _run(name, lambda: conn.execute(statement).fetchone())
     finally:
         conn.close()
-    return None if low is None else (low, high)
 
 
 def _open_sqlite(path: Path, name: str) -> sqlite3.Connection:
@@ -88,13 +109,15 @@ def _run(name: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         raise StorageError(name, f"{type(ex).__name__}: {ex}") from None
 
 
-async def _postgres_rows(db: PostgresDatabase, layout: Layout, size: int) -> AsyncIterator[Rows]:
+async def _postgres_rows(
+    db: PostgresDatabase, layout: Layout, size: int, parts: RowRange | None
+) -> AsyncIterator[Rows]:
     async with db.connection(f"{layout.table}.read") as conn:
         await conn.set_isolation_level(IsolationLevel.REPEATABLE_READ)
         await conn.set_read_only(True)
         try:
             async with conn.transaction(), conn.cursor(name="dbmigrate_read") as cursor:
-                await cursor.execute(layout.statements["postgres"].select)
+                await cursor.execute(*_statement(layout, "postgres", parts))
                 while rows := await cursor.fetchmany(size):
                     yield rows
         finally:

@@ -36,8 +36,8 @@ class Dialect:
     ESCAPE_PERCENT: ClassVar[bool]
     # Bulk insert statement: COPY … FROM STDIN, else the plain INSERT.
     SUPPORTS_COPY: ClassVar[bool]
-    # Tables have a rowid: a scan can be split into rowid ranges.
-    HAS_ROWID: ClassVar[bool]
+    # What a scan is split by: "rowid" ranges, or "ctid" ranges of heap blocks.
+    SPLIT_SCAN_BY: ClassVar[str]
     # Positional placeholder, as the driver expects it.
     PLACEHOLDER: ClassVar[str]
     # Whether the catalog reports an autoincrement key as NOT NULL.

@@ -44,7 +44,7 @@ class Postgres(Dialect):
     SUPPORTS_ADD_COLUMN_EXPR_DEFAULT = True
     ESCAPE_PERCENT = True
     SUPPORTS_COPY = True
-    HAS_ROWID = False
+    SPLIT_SCAN_BY = "ctid"
     PLACEHOLDER = "%s"
     AUTOINCREMENT_REPORTS_NOT_NULL = True
     RESULT_CODEC = {

@@ -52,7 +52,7 @@ class SQLite(Dialect):
     SUPPORTS_ADD_COLUMN_EXPR_DEFAULT = False
     ESCAPE_PERCENT = False
     SUPPORTS_COPY = False
-    HAS_ROWID = True
+    SPLIT_SCAN_BY = "rowid"
     PLACEHOLDER = "?"
     # INTEGER PRIMARY KEY aliases the rowid and is declared without NOT NULL.
     AUTOINCREMENT_REPORTS_NOT_NULL = False

@@ -26,14 +26,15 @@ from ccbridge.db.migrate import migrate
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.db.sqlite import SqliteDatabase
 from ccbridge.errors import StorageError
-from ccbridge.legacy import dbmigrate
+from ccbridge.legacy import dbmigrate, row_readers
 from ccbridge.legacy.checksum import TableChecksum
 from ccbridge.legacy.cli import main
 from ccbridge.legacy.copy_sql import secondary_indexes
 from ccbridge.legacy.dbmigrate import TableResult, copy_database, dump_sql, table_order, verify
 from ccbridge.legacy.importer import import_directory
-from ccbridge.legacy.parallel_copy import copy_in_parallel, split
+from ccbridge.legacy.parallel_copy import checksum_in_parallel, copy_in_parallel, split
 from ccbridge.legacy.pg_binary import BinaryRows
+from ccbridge.legacy.row_readers import row_bounds
 from ccbridge.legacy.table_layout import layout
 from ccbridge.store import rollupdb
 from generated.dao import Stmt
@@ -419,29 +420,61 @@ def test_checksum_ignores_order_and_batches_but_not_values() -> None:
 
 
 @pytest.fixture
-def parallel(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Copy every SQLite table into PostgreSQL in worker processes; list them."""
+def parallel(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Share every non-empty table among worker processes.
+
+    Returns what they did: ("copy" or "check", dialect read, table).
+    """
     monkeypatch.setattr(dbmigrate, "PARALLEL_MIN_ROWS", 1)
-    tables: list[str] = []
+    done: list[tuple[str, str, str]] = []
 
-    async def spy(*args: Any, **kwargs: Any) -> TableChecksum:
-        tables.append(args[2])
-        return await copy_in_parallel(*args, **kwargs)
+    def spy(kind: str, real: Any) -> Any:
+        async def run(db: Database, *args: Any, **kwargs: Any) -> TableChecksum:
+            table = args[1] if kind == "copy" else args[0]
+            done.append((kind, db.dialect, table))
+            return await real(db, *args, **kwargs)
 
-    monkeypatch.setattr(dbmigrate, "copy_in_parallel", spy)
-    return tables
+        return run
+
+    monkeypatch.setattr(dbmigrate, "copy_in_parallel", spy("copy", copy_in_parallel))
+    monkeypatch.setattr(dbmigrate, "checksum_in_parallel", spy("check", checksum_in_parallel))
+    return done
 
 
-async def test_parallel_copy_keeps_every_value(
-    source: Path, pg_dsn: str, parallel: list[str]
+async def test_parallel_round_trip_keeps_every_value(
+    source: Path, pg_dsn: str, tmp_path: Path, parallel: list[tuple[str, str, str]]
 ) -> None:
-    async with SqliteDatabase(source) as src, pg(pg_dsn) as dst:
-        result = await copy_database(src, dst, list(table_order()), batch_size=3, jobs=2)
-        assert result.ok, [t.line() for t in result.tables]
-        assert await rows_of(dst) == await rows_of(src)
-        assert await check_schema(dst) == []
-    assert "request_logs" in parallel and "request_debug_logs" in parallel
-    assert "settings" not in parallel  # upserted, one process
+    back = tmp_path / "back.db"
+    async with SqliteDatabase(source) as src, pg(pg_dsn) as mid, SqliteDatabase(back) as dst:
+        there = await copy_database(src, mid, list(table_order()), batch_size=3, jobs=2)
+        assert there.ok, [t.line() for t in there.tables]
+        home = await copy_database(mid, dst, list(table_order()), batch_size=3, jobs=2)
+        assert home.ok, [t.line() for t in home.tables]
+        original = await rows_of(src)
+        assert await rows_of(mid) == original and await rows_of(dst) == original
+        assert await check_schema(mid) == [] and await check_schema(dst) == []
+    # Into PostgreSQL in ranges of rowids (settings are upserted by one
+    # process); each side checked in ranges: rowids or heap blocks.
+    assert ("copy", "sqlite", "request_logs") in parallel
+    assert ("copy", "sqlite", "settings") not in parallel
+    assert ("check", "postgres", "request_debug_logs") in parallel
+    assert ("check", "sqlite", "request_logs") in parallel
+    assert not [p for p in parallel if p[:2] == ("copy", "postgres")]  # SQLite: one writer
+
+
+async def test_old_postgresql_is_read_by_one_process(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with pg(pg_dsn) as db:
+        await migrate(db)
+        await db.daos.request_logs.insert(_log(1))
+        lay = layout("request_logs")
+        assert await row_bounds(db, lay) == (0, 0)
+        monkeypatch.setattr(row_readers, "_PG_RANGE_SCANS", 10**9)  # TID range scans: 14+
+        assert await row_bounds(db, lay) is None
+        monkeypatch.undo()
+        # A table that never held a row has no block to share.
+        assert await row_bounds(db, layout("user_aliases")) is None
 
 
 async def test_parallel_copy_skips_rows_already_there(big_source: Path, pg_dsn: str) -> None:
