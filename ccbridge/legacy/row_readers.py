@@ -15,7 +15,7 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 import psycopg
@@ -33,7 +33,7 @@ Rows = list[tuple[Any, ...]]
 # First and last part, both included: rowids on SQLite, heap blocks on PostgreSQL.
 RowRange = tuple[int, int]
 # TID range scans, which read a range of blocks without the rest.
-_PG_RANGE_SCANS = 140000
+_PG_RANGE_SCANS: Final = 140000
 
 
 def table_rows(
