@@ -55,6 +55,7 @@ from generated.rows import (
     SettingsRow,
 )
 from tests.legacy.test_importer import legacy_dir
+from tests.pgserver import PgServer
 
 T0 = datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=UTC)
 ODD_TEXT = 'it\'s \\ a ? %s %% "quoted" — ünïcødé ✓ \n\t line'
@@ -469,6 +470,24 @@ async def test_parallel_round_trip_keeps_every_value(
     assert ("check", "postgres", "request_debug_logs") in parallel
     assert ("check", "sqlite", "request_logs") in parallel
     assert not [p for p in parallel if p[:2] == ("copy", "postgres")]  # SQLite: one writer
+
+
+async def test_parallel_copy_between_postgresql_databases(
+    source: Path, pg_server: PgServer, parallel: list[tuple[str, str, str]]
+) -> None:
+    tables = select_tables("channels,request_logs,request_debug_logs")
+    first, second = pg_server.create_database(), pg_server.create_database()
+    try:
+        async with SqliteDatabase(source) as src, pg(first) as one, pg(second) as two:
+            assert (await copy_database(src, one, tables, jobs=1)).ok
+            result = await copy_database(one, two, tables, batch_size=4, jobs=2)
+            assert result.ok, [t.line() for t in result.tables]
+            assert await rows_of(two, tables) == await rows_of(src, tables)
+    finally:
+        pg_server.drop_database(first)
+        pg_server.drop_database(second)
+    # Read in ranges of heap blocks, written by each worker's connection.
+    assert ("copy", "postgres", "request_logs") in parallel
 
 
 async def test_old_postgresql_is_read_by_one_process(
