@@ -282,13 +282,13 @@ def big_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _log(i: int, model: str = "") -> RequestLogsRow:
+def _log(i: int) -> RequestLogsRow:
     t = T0 + timedelta(milliseconds=i)
     return RequestLogsRow(
         f"req_{i:09d}",
         t,
         "claude",
-        model or f"m{i % 7}",
+        f"m{i % 7}",
         complete_time=t,
         input_tokens=i,
         stream=i % 2 == 0,
@@ -505,7 +505,9 @@ async def test_old_postgresql_is_read_by_one_process(
         assert await row_bounds(db, layout("user_aliases")) is None
 
 
-async def test_parallel_copy_skips_rows_already_there(big_source: Path, pg_dsn: str) -> None:
+async def test_parallel_copy_skips_rows_already_there(
+    big_source: Path, pg_dsn: str, parallel: list[tuple[str, str, str]]
+) -> None:
     async with SqliteDatabase(big_source) as src, pg(pg_dsn) as dst:
         await migrate(dst)
         every = await src.daos.request_logs.list()
@@ -514,6 +516,7 @@ async def test_parallel_copy_skips_rows_already_there(big_source: Path, pg_dsn: 
         assert result.ok and result.tables[0].copied == RESUME_ROWS
         assert await dst.daos.request_logs.count() == RESUME_ROWS
         assert await check_schema(dst) == []
+    assert ("copy", "sqlite", "request_logs") in parallel
 
 
 async def test_a_failing_worker_stops_the_copy(
