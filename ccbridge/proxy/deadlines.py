@@ -30,14 +30,17 @@ class Deadlines:
         self._tick = tick
         self._live: dict[_Scope, float] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Start sweeping on the running loop."""
+        self._loop = asyncio.get_running_loop()
         self._sweeper = asyncio.create_task(self._sweep(), name="ccbridge-deadlines")
 
     async def stop(self) -> None:
         """Stop sweeping; scopes still open no longer expire."""
         sweeper, self._sweeper = self._sweeper, None
+        self._loop = None
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -73,12 +76,14 @@ class _Scope:
         self.expired = False
 
     def __enter__(self) -> _Scope:
-        task = asyncio.current_task()
+        owner = self._owner
+        loop = owner._loop or asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs a running task")
         self._task = task
         self._cancelling = task.cancelling()
-        self._owner._live[self] = asyncio.get_running_loop().time() + self._seconds
+        owner._live[self] = loop.time() + self._seconds
         return self
 
     def __exit__(

@@ -22,7 +22,8 @@ _PER_MILLION: Final = 1_000_000.0
 _DEFAULT_KEY: Final = "_default"
 
 
-@dataclass(frozen=True, slots=True)
+# PERF(proxy): made per request; a frozen dataclass's __init__ costs about 4x a plain one.
+@dataclass(slots=True)
 class Cost:
     """USD cost per token class and in total."""
 
@@ -38,9 +39,12 @@ class Cost:
 
 
 ZERO_COST: Final = Cost()
+_ONE: Final = PriceMultiplier()
+_DOUBLE: Final = PriceMultiplier(2.0, 2.0, 2.0, 2.0)
 
 
-@dataclass(frozen=True, slots=True)
+# PERF(proxy): made per request; a frozen dataclass's __init__ costs about 4x a plain one.
+@dataclass(slots=True)
 class PricedCost:
     """A cost together with the model it was priced as."""
 
@@ -123,15 +127,16 @@ def resolve_multiplier(
     ``_default``; with no model key ``_default`` alone applies. Each 0 counts
     as 1. Fast mode doubles every class.
     """
-    result = PriceMultiplier()
-    if channel is not None and channel.price_multipliers:
-        default = channel.price_multipliers.get(_DEFAULT_KEY)
-        specific = _model_multiplier(channel, model)
-        for part in (specific, default):
-            if part is not None:
-                result = _product(result, _effective(part))
+    if channel is None or not channel.price_multipliers:  # the usual case
+        return _DOUBLE if fast else _ONE
+    result = _ONE
+    default = channel.price_multipliers.get(_DEFAULT_KEY)
+    specific = _model_multiplier(channel, model)
+    for part in (specific, default):
+        if part is not None:
+            result = _product(result, _effective(part))
     if fast:
-        result = _product(result, PriceMultiplier(2.0, 2.0, 2.0, 2.0))
+        result = _product(result, _DOUBLE)
     return result
 
 
@@ -147,15 +152,23 @@ def compute_cost(
     """Return the USD cost of the token counts at per-million ``price``."""
     if price is None:
         return ZERO_COST
-    m = _effective(multiplier) if multiplier is not None else PriceMultiplier()
+    m = _effective(multiplier) if multiplier is not None else _ONE
+    return _cost(price, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, m)
+
+
+def _cost(
+    price: Price,
+    input_tokens: int,
+    output_tokens: int,
+    cache_creation_tokens: int,
+    cache_read_tokens: int,
+    m: PriceMultiplier,
+) -> Cost:
     return Cost(
-        input=input_tokens * price.input_price * m.input / _PER_MILLION,
-        output=output_tokens * price.output_price * m.output / _PER_MILLION,
-        cache_creation=cache_creation_tokens
-        * price.effective_cache_creation
-        * m.cache_creation
-        / _PER_MILLION,
-        cache_read=cache_read_tokens * price.effective_cache_read * m.cache_read / _PER_MILLION,
+        input_tokens * price.input_price * m.input / _PER_MILLION,
+        output_tokens * price.output_price * m.output / _PER_MILLION,
+        cache_creation_tokens * price.effective_cache_creation * m.cache_creation / _PER_MILLION,
+        cache_read_tokens * price.effective_cache_read * m.cache_read / _PER_MILLION,
     )
 
 
@@ -185,18 +198,11 @@ def price_request(
             model = response_model
     if hit is None:
         hit = lookup_price(table, requested_model)
-    price = hit[1] if hit is not None else None
-    cost = compute_cost(
-        price,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_creation_tokens=cache_creation_tokens,
-        cache_read_tokens=cache_read_tokens,
-        multiplier=resolve_multiplier(channel, model, fast=fast),
-    )
-    return PricedCost(
-        cost=cost,
-        priced_model=model,
-        priced_by_target_model=model != requested_model,
-        has_price=price is not None,
-    )
+    if hit is None:
+        cost = ZERO_COST
+    else:
+        # resolve_multiplier's values are effective already (0 read as 1).
+        m = resolve_multiplier(channel, model, fast=fast)
+        tokens = (input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
+        cost = _cost(hit[1], *tokens, m)
+    return PricedCost(cost, model, model != requested_model, hit is not None)

@@ -211,7 +211,8 @@ def _no_strip_rules() -> StripRules:
     return StripRules()
 
 
-@dataclass(frozen=True, slots=True)
+# PERF(proxy): made per request; a frozen dataclass's __init__ costs about 4x a plain one.
+@dataclass(slots=True)
 class OutboundHeaders:
     """Headers for one upstream request, and what was changed.
 
