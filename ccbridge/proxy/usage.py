@@ -78,6 +78,22 @@ _PROTOCOLS: Final = {
 }
 
 
+def _event_heads(*names: str) -> tuple[bytes, ...]:
+    return tuple(f"event:{space}{name}\n".encode() for name in names for space in (" ", ""))
+
+
+# PERF(proxy): events that only mark output or the first token, most of a
+# stream; once both are seen the tap skips them by their first line.
+_ROUTINE_EVENTS: Final = {
+    StreamProtocol.CLAUDE: _event_heads(*(name.decode() for name in _CLAUDE_BY_NAME)),
+    StreamProtocol.OPENAI: _event_heads(
+        *_RESPONSES_TEXT,
+        "response.function_call_arguments.delta",
+        "response.reasoning_summary_text.delta",
+    ),
+}
+
+
 def protocol_for_service_type(service_type: str) -> StreamProtocol | None:
     """Return the usage protocol of a channel type (None: no usage)."""
     return _PROTOCOLS.get(service_type.strip().lower())
@@ -402,6 +418,8 @@ class SseUsageTap:
         )
 
     def _drain(self, data: bytes | bytearray, scan_from: int) -> int:
+        if not self._has_cr:
+            return self._drain_lf(data, scan_from)
         pos = 0
         has_cr = self._has_cr
         while True:
@@ -411,6 +429,27 @@ class SseUsageTap:
             if end > pos:
                 self._event(data, pos, end)
             pos = nxt
+
+    def _drain_lf(self, data: bytes | bytearray, scan_from: int) -> int:
+        """`_drain` for streams without CR, the usual case, in fewer steps."""
+        pos = 0
+        find = data.find
+        startswith = data.startswith
+        routine = self._routine()
+        while True:
+            end = find(b"\n\n", max(pos, scan_from))
+            if end == -1:
+                return pos
+            if end > pos and not (routine and startswith(routine, pos)):
+                self._event(data, pos, end)
+                routine = routine or self._routine()
+            pos = end + 2
+
+    def _routine(self) -> tuple[bytes, ...]:
+        """Return the event heads that change nothing any more (deltas, pings)."""
+        if self._first_token_at is None or not self._output_started:
+            return ()
+        return _ROUTINE_EVENTS[self._protocol]
 
     def _event(self, data: bytes | bytearray, start: int, end: int) -> None:
         name = ""

@@ -165,6 +165,36 @@ def test_claude_error_after_output() -> None:
     assert report.error_message == "boom"
 
 
+def long_claude_stream(*, crlf: bool = False) -> bytes:
+    """Many deltas and pings around a mid-stream usage update and an error."""
+    stream = claude_stream(crlf=crlf)
+    delta = sse("content_block_delta", {"type": "content_block_delta", "delta": {"text": "x"}})
+    bare = b'event:content_block_delta\ndata: {"type":"content_block_delta"}\n\n'
+    middle = [delta, sse("ping", {"type": "ping"}), bare] * 20
+    middle.insert(30, sse("message_delta", {"type": "message_delta", "usage": {"input_tokens": 9}}))
+    middle.insert(45, sse("error", {"type": "error", "error": {"message": "late", "type": "e"}}))
+    if crlf:
+        middle = [m.replace(b"\n", b"\r\n") for m in middle]
+    cut = stream.index(b"event: content_block_stop")
+    return stream[:cut] + b"".join(middle) + stream[cut:]
+
+
+def test_skipping_routine_events_changes_no_report() -> None:
+    # Without CR the tap skips deltas and pings by their first line once output
+    # began; the CRLF path reads every event. Both must report the same.
+    lf, crlf = long_claude_stream(), long_claude_stream(crlf=True)
+    for cut in range(0, len(lf), 97):
+        reports = []
+        for stream in (lf, crlf):
+            tap = SseUsageTap(StreamProtocol.CLAUDE, clock=lambda: 1.0)
+            feed_split(tap, stream, cut if stream is lf else len(stream) * cut // len(lf))
+            reports.append(tap.report())
+        assert reports[0] == reports[1], cut
+        usage = reports[0].usage
+        assert (usage.input_tokens, usage.output_tokens) == (9, 42)
+        assert reports[0].error_message == "late" and not reports[0].error_before_output
+
+
 def test_message_delta_overwrites_only_positive_counts() -> None:
     tap = SseUsageTap(StreamProtocol.CLAUDE)
     tap.feed(
