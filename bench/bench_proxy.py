@@ -190,19 +190,25 @@ def run(args: argparse.Namespace) -> None:
         try:
             json_up = bench.upstream("messages-json")
             sse_up = bench.upstream("messages-sse")
-            for _ in range(args.rounds):
-                proc, url = bench.start_floor(json_up)
-                bench.measure("floor@32", url, 32, pid=proc.pid)
-                bench.measure("floor@1", url, 1, pid=proc.pid)
-                bench.children.stop(proc)
-                proc, url = bench.start_ccbridge(json_up, "logs")
-                bench.measure("ccbridge@32", url, 32, pid=proc.pid)
-                bench.measure("ccbridge@1", url, 1, pid=proc.pid)
-                bench.children.stop(proc)
-                proc, url = bench.start_ccbridge(json_up, "nologs", logs=False)
-                bench.measure("ccbridge-nolog@32", url, 32, pid=proc.pid)
-                bench.children.stop(proc)
+            # All three up at once (an idle server costs next to nothing) and
+            # measured back to back, in an order that turns each round, so the
+            # two cells of a ratio are seconds apart and neither always goes first.
+            servers = {
+                "floor": bench.start_floor(json_up),
+                "ccbridge": bench.start_ccbridge(json_up, "logs"),
+                "ccbridge-nolog": bench.start_ccbridge(json_up, "nologs", logs=False),
+            }
+            names = list(servers)
+            for turn in range(args.rounds):
+                for name in names[turn % 3 :] + names[: turn % 3]:
+                    proc, url = servers[name]
+                    bench.measure(f"{name}@32", url, 32, pid=proc.pid)
+                for name in ("floor", "ccbridge"):
+                    proc, url = servers[name]
+                    bench.measure(f"{name}@1", url, 1, pid=proc.pid)
                 bench.measure("direct@1", json_up + "/v1/messages", 1, cpus=bench.proxy_cpus)
+            for proc, _ in servers.values():
+                bench.children.stop(proc)
             proc, url = bench.start_ccbridge(sse_up, "sse")
             bench.measure("stream@32", url, 32, STREAM_BODY, pid=proc.pid)
             proxied_ttfb = asyncio.run(_ttfb(url, STREAM_BODY, 300))
