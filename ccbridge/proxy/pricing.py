@@ -22,7 +22,8 @@ _PER_MILLION: Final = 1_000_000.0
 _DEFAULT_KEY: Final = "_default"
 
 
-# PERF(proxy): made per request; a frozen dataclass's __init__ costs about 4x a plain one.
+# PERF(proxy): Cost and PricedCost are made per request; a frozen dataclass's __init__
+# costs about 4x a plain one.
 @dataclass(slots=True)
 class Cost:
     """USD cost per token class and in total."""
@@ -43,7 +44,6 @@ _ONE: Final = PriceMultiplier()
 _DOUBLE: Final = PriceMultiplier(2.0, 2.0, 2.0, 2.0)
 
 
-# PERF(proxy): made per request; a frozen dataclass's __init__ costs about 4x a plain one.
 @dataclass(slots=True)
 class PricedCost:
     """A cost together with the model it was priced as."""

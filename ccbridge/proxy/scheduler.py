@@ -372,7 +372,8 @@ class ChannelRpmLimiter:
             await self._sleep(min(ready, deadline) - now)
 
 
-# PERF(proxy): made per request; a frozen dataclass's __init__ costs about 4x a plain one.
+# PERF(proxy): Candidate, Skip and Plan are made per request; a frozen dataclass's __init__
+# costs about 4x a plain one.
 @dataclass(slots=True)
 class Candidate:
     """A channel to try, with why it was chosen."""
@@ -381,7 +382,6 @@ class Candidate:
     reason: str
 
 
-# PERF(proxy): made per request; a frozen dataclass's __init__ costs about 4x a plain one.
 @dataclass(slots=True)
 class Skip:
     """A channel left out of the plan, with why."""
@@ -391,7 +391,6 @@ class Skip:
     reason: str
 
 
-# PERF(proxy): made per request; a frozen dataclass's __init__ costs about 4x a plain one.
 @dataclass(slots=True)
 class Plan:
     """Ordered channels to try for one request of a pool.
