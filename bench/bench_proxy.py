@@ -200,7 +200,8 @@ def run(args: argparse.Namespace) -> None:
             }
             names = list(servers)
             for turn in range(args.rounds):
-                for name in names[turn % 3 :] + names[: turn % 3]:
+                start = turn % len(names)
+                for name in names[start:] + names[:start]:
                     proc, url = servers[name]
                     bench.measure(f"{name}@32", url, 32, pid=proc.pid)
                 for name in ("floor", "ccbridge"):
