@@ -330,7 +330,9 @@ class Relay:
         tap = SseUsageTap(protocol, clock=time.time)
         capture = BodyCapture(snap.debug_log.max_body_size) if snap.debug_log.enabled else None
         chunks = up.iter_chunks()
-        held = await self._hold_start(chunks, tap) if protocol is StreamProtocol.CLAUDE else []
+        held, unread = [], b""
+        if protocol is StreamProtocol.CLAUDE:
+            held, unread = await self._hold_start(chunks, tap)
         if tap.has_error and not tap.output_started:
             up.close()
             record.finish("error", 502, tap.error_message)
@@ -354,6 +356,7 @@ class Relay:
                     if capture is not None:
                         capture.add(chunk)
                     yield chunk
+                tap.feed(unread)  # PERF(proxy): after the first byte is out
                 async for chunk in chunks:
                     tap.feed(chunk)
                     if capture is not None:
@@ -371,19 +374,28 @@ class Relay:
 
         return Reply(up.status, headers, stream=relay())
 
-    async def _hold_start(self, chunks: AsyncIterator[bytes], tap: SseUsageTap) -> list[bytes]:
-        """Hold message_start until the next event (an early error is a 502)."""
+    async def _hold_start(
+        self, chunks: AsyncIterator[bytes], tap: SseUsageTap
+    ) -> tuple[list[bytes], bytes]:
+        """Hold message_start until the next event (an early error is a 502).
+
+        Returns the held chunks and the tail of the last one that the tap
+        has not read: once output began no error can make the stream a
+        502, so that tail is read after the held chunks went out.
+        """
         held: list[bytes] = []
         events = 0
-        while events < 2 and not tap.has_error:
+        while events < 2 and not (tap.has_error or tap.output_started):
             try:
                 chunk = await anext(chunks)
             except (StopAsyncIteration, UpstreamUnavailable):
                 break
-            tap.feed(chunk)
             held.append(chunk)
+            fed = tap.feed_until_output(chunk)
+            if fed < len(chunk):
+                return held, chunk[fed:]
             events += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
-        return held
+        return held, b""
 
     async def _end_stream(
         self,

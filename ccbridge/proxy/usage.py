@@ -385,6 +385,22 @@ class SseUsageTap:
             self._scan_from = 0
             self._overflowed = self._skipping = True
 
+    def feed_until_output(self, chunk: bytes) -> int:
+        """Feed chunk event by event until output began or an error showed.
+
+        Returns how many bytes were fed; the caller feeds the rest later,
+        in order, with `feed`. The rest cannot change whether an error came
+        before any output, so a relay may send first and read it after.
+        """
+        has_cr = self._has_cr or chunk.find(b"\r") != -1
+        pos = 0
+        while pos < len(chunk) and not (self._output_started or self.has_error):
+            _, nxt = _find_boundary(chunk, pos, has_cr)
+            end = len(chunk) if nxt == -1 else nxt
+            self.feed(chunk[pos:end])
+            pos = end
+        return pos
+
     def _skip_oversized(self, chunk: bytes | bytearray) -> bytes | bytearray:
         """Discard bytes up to the end of an over-long event."""
         data = bytes(self._buf) + chunk

@@ -195,6 +195,39 @@ def test_skipping_routine_events_changes_no_report() -> None:
         assert reports[0].error_message == "late" and not reports[0].error_before_output
 
 
+@pytest.mark.parametrize("crlf", [False, True])
+def test_feed_until_output_stops_where_output_begins(crlf: bool) -> None:
+    stream = long_claude_stream(crlf=crlf)
+    nl = b"\r\n" if crlf else b"\n"
+    tap = SseUsageTap(StreamProtocol.CLAUDE, clock=lambda: 1.0)
+    fed = tap.feed_until_output(stream)
+    assert stream[:fed].endswith(nl * 2)
+    assert stream[fed:].startswith(b"event: ping")  # content_block_start was the last read
+    assert tap.output_started and not tap.has_error
+    tap.feed(stream[fed:])
+    whole = SseUsageTap(StreamProtocol.CLAUDE, clock=lambda: 1.0)
+    whole.feed(stream)
+    assert tap.report() == whole.report()
+
+
+def test_feed_until_output_stops_at_an_early_error() -> None:
+    start = claude_stream()[: claude_stream().index(b"event: content_block_start")]
+    error = sse("error", {"type": "error", "error": {"message": "Overloaded"}})
+    chunk = start + sse("ping", {"type": "ping"}) + error + claude_stream()[len(start) :]
+    tap = SseUsageTap(StreamProtocol.CLAUDE)
+    fed = tap.feed_until_output(chunk)
+    assert chunk[:fed].endswith(error)
+    assert tap.has_error and not tap.output_started
+
+
+def test_feed_until_output_reads_a_partial_event_whole() -> None:
+    tap = SseUsageTap(StreamProtocol.CLAUDE)
+    stream = claude_stream()
+    assert tap.feed_until_output(stream[:10]) == 10
+    assert tap.feed_until_output(stream[10:]) == stream.index(b"event: ping") - 10
+    assert tap.output_started
+
+
 def test_message_delta_overwrites_only_positive_counts() -> None:
     tap = SseUsageTap(StreamProtocol.CLAUDE)
     tap.feed(
