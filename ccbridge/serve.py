@@ -2,7 +2,8 @@
 
 Several workers (`--workers N` or WORKERS) are separate processes sharing
 the database exactly as separate instances would: each opens its own
-connections, runs its own writer and reloads config by revision.
+connections, runs its own writer and reloads config by revision. On Linux
+each listens on a socket of its own (`ccbridge.workers`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import uvicorn
 from ccbridge.app import create_app
 from ccbridge.errors import SettingsError
 from ccbridge.settings import Settings
+from ccbridge.workers import listen_socket, reuse_port_supported, run_workers
 
 __all__ = ("add_serve_arguments", "check_serving", "run_serve")
 
@@ -63,5 +65,11 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     # Worker processes build their app from the environment: pass the overrides on.
     os.environ.update({"HOST": host, "PORT": str(port), "WORKERS": str(workers)})
-    uvicorn.run("ccbridge.app:factory", factory=True, workers=workers, **common)
-    return 0
+    if not reuse_port_supported():  # one shared socket: balance left to chance
+        uvicorn.run("ccbridge.app:factory", factory=True, workers=workers, **common)
+        return 0
+    try:
+        listen_socket(host, port).close()  # fail once, here, if the port is taken
+    except OSError as ex:
+        raise SettingsError(f"cannot listen on {host}:{port}: {ex.strerror or ex}") from None
+    return run_workers(host, port, workers, args.log_level)
