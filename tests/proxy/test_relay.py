@@ -144,6 +144,10 @@ async def test_sdk_text_stream_and_final_message(
     assert final.usage.output_tokens == 9
     assert final.stop_reason == "end_turn"
     assert json.loads(up.requests[0].body)["model"] == MODEL
+    # The tap reads what follows the first content event after relaying it.
+    (row,) = await gateway.logs()
+    assert (row.status, row.output_tokens) == ("completed", 9)
+    assert row.first_token_time is not None
 
 
 async def test_sdk_non_stream_message(
