@@ -200,10 +200,12 @@ def create_app(client: str, upstream: str) -> Any:
     return app
 
 
-def _serve(client: str, upstream: str, port: int) -> int:
+def _serve(client: str, upstream: str, port: int, reuse_port: bool = False) -> int:
     import uvicorn
 
-    uvicorn.run(
+    from ccbridge.workers import listen_socket
+
+    config = uvicorn.Config(
         create_app(client, upstream),
         host="127.0.0.1",
         port=port,
@@ -213,6 +215,9 @@ def _serve(client: str, upstream: str, port: int) -> int:
         access_log=False,
         log_level="warning",
     )
+    # Several of these on one port share the load as `ccbridge serve --workers` does.
+    sockets = [listen_socket("127.0.0.1", port)] if reuse_port else None
+    uvicorn.Server(config).run(sockets=sockets)
     return 0
 
 
@@ -353,6 +358,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     serve.add_argument("--client", choices=CLIENTS, required=True)
     serve.add_argument("--upstream", required=True)
     serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--reuse-port", action="store_true", help="bind with SO_REUSEPORT")
     parser.add_argument("--duration", type=float, default=2.0, help="measured seconds per cell")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per cell")
@@ -404,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, or a child role when given ``serve``."""
     args = _parse_args(argv)
     if args.command == "serve":
-        return _serve(args.client, args.upstream, args.port)
+        return _serve(args.client, args.upstream, args.port, args.reuse_port)
     return _run_bench(args)
 
 

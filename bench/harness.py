@@ -121,6 +121,21 @@ def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 15.0) 
     raise RuntimeError("proxy did not become healthy")
 
 
+def wait_listening(port: int, count: int, timeout: float = 30.0) -> None:
+    """Wait until count sockets listen on the loopback port (SO_REUSEPORT workers)."""
+    deadline = time.monotonic() + timeout
+    while _listening(port) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{count} listeners on port {port} expected")
+        time.sleep(0.1)
+
+
+def _listening(port: int) -> int:
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    fields = (line.split() for line in lines)
+    return sum(1 for f in fields if int(f[1].split(":")[1], 16) == port and f[3] == "0A")
+
+
 def load(
     children: Children,
     url: str,
