@@ -30,6 +30,7 @@ class TableSql:
     bulk_auto: str | None
     upserts: dict[str, str]  # conflict key (comma-joined columns) -> statement
     upserts_many: dict[str, str]  # the same without RETURNING, for executemany
+    upsert_rows: dict[str, tuple[str, int]]  # its VALUES row, and how many one statement takes
     ignore_many: str  # every column, ON CONFLICT DO NOTHING
     stage: tuple[str, ...]  # COPY path of ignore_many: create, copy, merge, drop (empty: none)
     row_ranges: tuple[str, str]  # first and last part, then the select of a range of parts
@@ -60,6 +61,10 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         return exp.and_(*[exp.column(k).eq(exp.Placeholder()) for k in table.primary_key])
 
     select = exp.select(*names).from_(table.name)
+    many = {
+        ",".join(key): render(_upsert(table, key, names, returning=False))
+        for key in table.unique_keys
+    }
     return TableSql(
         select=render(select),
         get=render(select.where(key_match())),
@@ -69,10 +74,8 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         bulk=_bulk(table.name, names, d),
         bulk_auto=_bulk(table.name, no_auto, d) if auto else None,
         upserts={",".join(key): render(_upsert(table, key, names)) for key in table.unique_keys},
-        upserts_many={
-            ",".join(key): render(_upsert(table, key, names, returning=False))
-            for key in table.unique_keys
-        },
+        upserts_many=many,
+        upsert_rows=_upsert_rows(table, many, d),
         ignore_many=render(_insert_ignore(table.name, names)),
         stage=_stage(table.name, names, d),
         row_ranges=_row_ranges(table.name, select, d),
@@ -172,6 +175,25 @@ def _upsert(
     )
     insert.set("conflict", conflict)
     return insert.returning(", ".join(names)) if returning else insert
+
+
+def _upsert_rows(table: Table, many: dict[str, str], d: Dialect) -> dict[str, tuple[str, int]]:
+    """Return, per conflict key, the VALUES row of its upsert and how many fit one statement.
+
+    The DAO repeats that row to upsert a batch with one statement run (see
+    `Dialect.BATCH_VALUES_LIMIT`).
+    """
+    rows: dict[str, tuple[str, int]] = {}
+    for key in table.unique_keys:
+        width = len(upsert_columns(table, key))
+        per = d.BATCH_VALUES_LIMIT // width
+        row = "(" + ", ".join([d.PLACEHOLDER] * width) + ")"
+        if per < 2:
+            continue
+        if many[",".join(key)].count(row) != 1:
+            raise ValueError(f"{table.name}: the upsert on {key} has no single VALUES row {row}")
+        rows[",".join(key)] = (row, per)
+    return rows
 
 
 def _update(table: Table, names: list[str], d: Dialect) -> str | None:

@@ -181,6 +181,7 @@ def _table_context(t: Table) -> dict[str, Any]:
             "value_codecs": [(c, codec) for c, codec in enc.items() if codec],
             "stmts": _stmts(t, sql),
             "bulk_is_copy": d.SUPPORTS_COPY,
+            "upsert_rows": [(k, _pystr(row), per) for k, (row, per) in sql.upsert_rows.items()],
         }
     return {
         "name": t.name,

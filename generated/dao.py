@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 from generated.rows import (
@@ -190,6 +191,7 @@ class _Variant(NamedTuple):
     bulk_is_copy: bool
     upserts: Mapping[str, Stmt]
     upserts_many: Mapping[str, Stmt]
+    upsert_rows: Mapping[str, tuple[str, int]]
     ignore_many: Stmt
     stage: tuple[Stmt, ...]
     row_ranges: tuple[Stmt, Stmt]
@@ -328,7 +330,27 @@ class _Table:
         v = self._v
         if key not in v.upserts_many:
             raise ValueError(f"{self.TABLE} has no unique key ({key}); known: {sorted(v.upserts_many)}")
-        await self._ex.execute_many(v.upserts_many[key], list(map(v.encode_upsert[key], rows)))
+        encoded = list(map(v.encode_upsert[key], rows))
+        if key in v.upsert_rows and len(encoded) >= v.upsert_rows[key][1]:
+            # PERF(storage): a batch of rows a statement run, not a row each.
+            stmt, per = self._upsert_batch(key)
+            whole = len(encoded) - len(encoded) % per
+            batches = [tuple(chain.from_iterable(encoded[i : i + per])) for i in range(0, whole, per)]
+            await self._ex.execute_many(stmt, batches)
+            encoded = encoded[whole:]
+        if encoded:
+            await self._ex.execute_many(v.upserts_many[key], encoded)
+
+    def _upsert_batch(self, key: str) -> tuple[Stmt, int]:
+        """Return the upsert of as many rows as one statement takes, and that number."""
+        row, per = self._v.upsert_rows[key]
+        shape = ("upsert_many", key)
+        stmt = self._v.shapes.get(shape)
+        if stmt is None:
+            one = self._v.upserts_many[key]
+            stmt = Stmt(one.name, one.sql.replace(row, ", ".join([row] * per), 1), True)
+            self._v.shapes[shape] = stmt
+        return stmt, per
 
     async def upsert(self, row: Any, on: str | Sequence[str] | None = None) -> Any:
         """Insert a row or update the row with the same key; return it."""
@@ -804,6 +826,9 @@ INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?
         "version": Stmt("schema_migrations.upsert_many", """-- name: schema_migrations.upsert_many :batchexec
 INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT(version) DO UPDATE SET name = excluded.name, checksum = excluded.checksum, applied_at = excluded.applied_at""", True),
     },
+    upsert_rows={
+        "version": ("(?, ?, ?, ?)", 249),
+    },
     ignore_many=Stmt("schema_migrations.insert_many_ignore", """-- name: schema_migrations.insert_many_ignore :batchexec
 INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -853,6 +878,8 @@ INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (%s, 
     upserts_many={
         "version": Stmt("schema_migrations.upsert_many", """-- name: schema_migrations.upsert_many :batchexec
 INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (%s, %s, %s, %s) ON CONFLICT(version) DO UPDATE SET name = excluded.name, checksum = excluded.checksum, applied_at = excluded.applied_at""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("schema_migrations.insert_many_ignore", """-- name: schema_migrations.insert_many_ignore :batchexec
 INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -908,6 +935,9 @@ INSERT INTO settings (key, value, category, updated_at) VALUES (?, ?, ?, ?) ON C
         "key": Stmt("settings.upsert_many", """-- name: settings.upsert_many :batchexec
 INSERT INTO settings (key, value, category, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, category = excluded.category, updated_at = excluded.updated_at""", True),
     },
+    upsert_rows={
+        "key": ("(?, ?, ?, ?)", 249),
+    },
     ignore_many=Stmt("settings.insert_many_ignore", """-- name: settings.insert_many_ignore :batchexec
 INSERT INTO settings (key, value, category, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -957,6 +987,8 @@ INSERT INTO settings (key, value, category, updated_at) VALUES (%s, %s, %s, %s) 
     upserts_many={
         "key": Stmt("settings.upsert_many", """-- name: settings.upsert_many :batchexec
 INSERT INTO settings (key, value, category, updated_at) VALUES (%s, %s, %s, %s) ON CONFLICT(key) DO UPDATE SET value = excluded.value, category = excluded.category, updated_at = excluded.updated_at""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("settings.insert_many_ignore", """-- name: settings.insert_many_ignore :batchexec
 INSERT INTO settings (key, value, category, updated_at) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -1017,6 +1049,10 @@ INSERT INTO channels (channel_id, channel_type, name, service_type, description,
 INSERT INTO channels (channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET channel_id = excluded.channel_id, channel_type = excluded.channel_type, name = excluded.name, service_type = excluded.service_type, description = excluded.description, website = excluded.website, base_url = excluded.base_url, insecure_skip_verify = excluded.insecure_skip_verify, status = excluded.status, priority = excluded.priority, promotion_until = excluded.promotion_until, response_header_timeout = excluded.response_header_timeout, quota_type = excluded.quota_type, quota_limit = excluded.quota_limit, quota_reset_at = excluded.quota_reset_at, quota_reset_interval = excluded.quota_reset_interval, quota_reset_unit = excluded.quota_reset_unit, quota_reset_mode = excluded.quota_reset_mode, rate_limit_rpm = excluded.rate_limit_rpm, queue_enabled = excluded.queue_enabled, queue_timeout = excluded.queue_timeout, key_load_balance = excluded.key_load_balance, api_keys = excluded.api_keys, model_mapping = excluded.model_mapping, price_multipliers = excluded.price_multipliers, oauth_tokens = excluded.oauth_tokens, responses_encrypted_reasoning_mode = excluded.responses_encrypted_reasoning_mode, quota_models = excluded.quota_models, composite_mappings = excluded.composite_mappings, created_at = excluded.created_at, updated_at = excluded.updated_at, content_filter = excluded.content_filter, codex_service_tier_override = excluded.codex_service_tier_override, responses_websocket_enabled = excluded.responses_websocket_enabled, continue_thinking_enabled = excluded.continue_thinking_enabled""", True),
         "channel_id": Stmt("channels.upsert_many", """-- name: channels.upsert_many :batchexec
 INSERT INTO channels (channel_id, channel_type, name, service_type, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(channel_id) DO UPDATE SET channel_type = excluded.channel_type, name = excluded.name, service_type = excluded.service_type, description = excluded.description, website = excluded.website, base_url = excluded.base_url, insecure_skip_verify = excluded.insecure_skip_verify, status = excluded.status, priority = excluded.priority, promotion_until = excluded.promotion_until, response_header_timeout = excluded.response_header_timeout, quota_type = excluded.quota_type, quota_limit = excluded.quota_limit, quota_reset_at = excluded.quota_reset_at, quota_reset_interval = excluded.quota_reset_interval, quota_reset_unit = excluded.quota_reset_unit, quota_reset_mode = excluded.quota_reset_mode, rate_limit_rpm = excluded.rate_limit_rpm, queue_enabled = excluded.queue_enabled, queue_timeout = excluded.queue_timeout, key_load_balance = excluded.key_load_balance, api_keys = excluded.api_keys, model_mapping = excluded.model_mapping, price_multipliers = excluded.price_multipliers, oauth_tokens = excluded.oauth_tokens, responses_encrypted_reasoning_mode = excluded.responses_encrypted_reasoning_mode, quota_models = excluded.quota_models, composite_mappings = excluded.composite_mappings, created_at = excluded.created_at, updated_at = excluded.updated_at, content_filter = excluded.content_filter, codex_service_tier_override = excluded.codex_service_tier_override, responses_websocket_enabled = excluded.responses_websocket_enabled, continue_thinking_enabled = excluded.continue_thinking_enabled""", True),
+    },
+    upsert_rows={
+        "id": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 27),
+        "channel_id": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 28),
     },
     ignore_many=Stmt("channels.insert_many_ignore", """-- name: channels.insert_many_ignore :batchexec
 INSERT INTO channels (channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
@@ -1089,6 +1125,8 @@ INSERT INTO channels (channel_id, channel_type, name, service_type, id, descript
         "channel_id": Stmt("channels.upsert_many", """-- name: channels.upsert_many :batchexec
 INSERT INTO channels (channel_id, channel_type, name, service_type, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT(channel_id) DO UPDATE SET channel_type = excluded.channel_type, name = excluded.name, service_type = excluded.service_type, description = excluded.description, website = excluded.website, base_url = excluded.base_url, insecure_skip_verify = excluded.insecure_skip_verify, status = excluded.status, priority = excluded.priority, promotion_until = excluded.promotion_until, response_header_timeout = excluded.response_header_timeout, quota_type = excluded.quota_type, quota_limit = excluded.quota_limit, quota_reset_at = excluded.quota_reset_at, quota_reset_interval = excluded.quota_reset_interval, quota_reset_unit = excluded.quota_reset_unit, quota_reset_mode = excluded.quota_reset_mode, rate_limit_rpm = excluded.rate_limit_rpm, queue_enabled = excluded.queue_enabled, queue_timeout = excluded.queue_timeout, key_load_balance = excluded.key_load_balance, api_keys = excluded.api_keys, model_mapping = excluded.model_mapping, price_multipliers = excluded.price_multipliers, oauth_tokens = excluded.oauth_tokens, responses_encrypted_reasoning_mode = excluded.responses_encrypted_reasoning_mode, quota_models = excluded.quota_models, composite_mappings = excluded.composite_mappings, created_at = excluded.created_at, updated_at = excluded.updated_at, content_filter = excluded.content_filter, codex_service_tier_override = excluded.codex_service_tier_override, responses_websocket_enabled = excluded.responses_websocket_enabled, continue_thinking_enabled = excluded.continue_thinking_enabled""", True),
     },
+    upsert_rows={
+    },
     ignore_many=Stmt("channels.insert_many_ignore", """-- name: channels.insert_many_ignore :batchexec
 INSERT INTO channels (channel_id, channel_type, name, service_type, id, description, website, base_url, insecure_skip_verify, status, priority, promotion_until, response_header_timeout, quota_type, quota_limit, quota_reset_at, quota_reset_interval, quota_reset_unit, quota_reset_mode, rate_limit_rpm, queue_enabled, queue_timeout, key_load_balance, api_keys, model_mapping, price_multipliers, oauth_tokens, responses_encrypted_reasoning_mode, quota_models, composite_mappings, created_at, updated_at, content_filter, codex_service_tier_override, responses_websocket_enabled, continue_thinking_enabled) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
     stage=(Stmt("channels.insert_many_ignore", """-- name: channels.insert_many_ignore :exec
@@ -1154,6 +1192,9 @@ INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_p
         "model_id": Stmt("model_pricing.upsert_many", """-- name: model_pricing.upsert_many :batchexec
 INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(model_id) DO UPDATE SET input_price = excluded.input_price, output_price = excluded.output_price, cache_creation_price = excluded.cache_creation_price, cache_read_price = excluded.cache_read_price, description = excluded.description, export_to_models = excluded.export_to_models, updated_at = excluded.updated_at""", True),
     },
+    upsert_rows={
+        "model_id": ("(?, ?, ?, ?, ?, ?, ?, ?)", 124),
+    },
     ignore_many=Stmt("model_pricing.insert_many_ignore", """-- name: model_pricing.insert_many_ignore :batchexec
 INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -1204,6 +1245,8 @@ INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_p
     upserts_many={
         "model_id": Stmt("model_pricing.upsert_many", """-- name: model_pricing.upsert_many :batchexec
 INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT(model_id) DO UPDATE SET input_price = excluded.input_price, output_price = excluded.output_price, cache_creation_price = excluded.cache_creation_price, cache_read_price = excluded.cache_read_price, description = excluded.description, export_to_models = excluded.export_to_models, updated_at = excluded.updated_at""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("model_pricing.insert_many_ignore", """-- name: model_pricing.insert_many_ignore :batchexec
 INSERT INTO model_pricing (model_id, input_price, output_price, cache_creation_price, cache_read_price, description, export_to_models, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -1261,6 +1304,9 @@ INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updat
         "id": Stmt("model_aliases.upsert_many", """-- name: model_aliases.upsert_many :batchexec
 INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET alias_type = excluded.alias_type, value = excluded.value, description = excluded.description, sort_order = excluded.sort_order, updated_at = excluded.updated_at""", True),
     },
+    upsert_rows={
+        "id": ("(?, ?, ?, ?, ?, ?)", 166),
+    },
     ignore_many=Stmt("model_aliases.insert_many_ignore", """-- name: model_aliases.insert_many_ignore :batchexec
 INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -1312,6 +1358,8 @@ INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updat
     upserts_many={
         "id": Stmt("model_aliases.upsert_many", """-- name: model_aliases.upsert_many :batchexec
 INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updated_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT(id) DO UPDATE SET alias_type = excluded.alias_type, value = excluded.value, description = excluded.description, sort_order = excluded.sort_order, updated_at = excluded.updated_at""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("model_aliases.insert_many_ignore", """-- name: model_aliases.insert_many_ignore :batchexec
 INSERT INTO model_aliases (alias_type, value, id, description, sort_order, updated_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -1367,6 +1415,9 @@ INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_res
         "channel_uid": Stmt("channel_usage.upsert_many", """-- name: channel_usage.upsert_many :batchexec
 INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_reset_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(channel_uid) DO UPDATE SET channel_type = excluded.channel_type, channel_id = excluded.channel_id, used = excluded.used, last_reset_at = excluded.last_reset_at, updated_at = excluded.updated_at""", True),
     },
+    upsert_rows={
+        "channel_uid": ("(?, ?, ?, ?, ?, ?)", 166),
+    },
     ignore_many=Stmt("channel_usage.insert_many_ignore", """-- name: channel_usage.insert_many_ignore :batchexec
 INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_reset_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -1417,6 +1468,8 @@ INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_res
     upserts_many={
         "channel_uid": Stmt("channel_usage.upsert_many", """-- name: channel_usage.upsert_many :batchexec
 INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_reset_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT(channel_uid) DO UPDATE SET channel_type = excluded.channel_type, channel_id = excluded.channel_id, used = excluded.used, last_reset_at = excluded.last_reset_at, updated_at = excluded.updated_at""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("channel_usage.insert_many_ignore", """-- name: channel_usage.insert_many_ignore :batchexec
 INSERT INTO channel_usage (channel_uid, channel_type, channel_id, used, last_reset_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -1477,6 +1530,10 @@ INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (?, ?, 
         "alias": Stmt("user_aliases.upsert_many", """-- name: user_aliases.upsert_many :batchexec
 INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(alias) DO UPDATE SET user_id = excluded.user_id, created_at = excluded.created_at, updated_at = excluded.updated_at""", True),
     },
+    upsert_rows={
+        "user_id": ("(?, ?, ?, ?)", 249),
+        "alias": ("(?, ?, ?, ?)", 249),
+    },
     ignore_many=Stmt("user_aliases.insert_many_ignore", """-- name: user_aliases.insert_many_ignore :batchexec
 INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -1532,6 +1589,8 @@ INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (%s, %s
 INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (%s, %s, %s, %s) ON CONFLICT(user_id) DO UPDATE SET alias = excluded.alias, created_at = excluded.created_at, updated_at = excluded.updated_at""", True),
         "alias": Stmt("user_aliases.upsert_many", """-- name: user_aliases.upsert_many :batchexec
 INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (%s, %s, %s, %s) ON CONFLICT(alias) DO UPDATE SET user_id = excluded.user_id, created_at = excluded.created_at, updated_at = excluded.updated_at""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("user_aliases.insert_many_ignore", """-- name: user_aliases.insert_many_ignore :batchexec
 INSERT INTO user_aliases (user_id, alias, created_at, updated_at) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -1594,6 +1653,10 @@ INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin,
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.key_prefix, description = excluded.description, status = excluded.status, is_admin = excluded.is_admin, rate_limit_rpm = excluded.rate_limit_rpm, allowed_endpoints = excluded.allowed_endpoints, allowed_channels_msg = excluded.allowed_channels_msg, allowed_channels_resp = excluded.allowed_channels_resp, allowed_models = excluded.allowed_models, created_at = excluded.created_at, updated_at = excluded.updated_at, last_used_at = excluded.last_used_at, allowed_channels_gemini = excluded.allowed_channels_gemini, allowed_channels_chat = excluded.allowed_channels_chat""", True),
         "key_hash": Stmt("api_keys.upsert_many", """-- name: api_keys.upsert_many :batchexec
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key_hash) DO UPDATE SET name = excluded.name, key_prefix = excluded.key_prefix, description = excluded.description, status = excluded.status, is_admin = excluded.is_admin, rate_limit_rpm = excluded.rate_limit_rpm, allowed_endpoints = excluded.allowed_endpoints, allowed_channels_msg = excluded.allowed_channels_msg, allowed_channels_resp = excluded.allowed_channels_resp, allowed_models = excluded.allowed_models, created_at = excluded.created_at, updated_at = excluded.updated_at, last_used_at = excluded.last_used_at, allowed_channels_gemini = excluded.allowed_channels_gemini, allowed_channels_chat = excluded.allowed_channels_chat""", True),
+    },
+    upsert_rows={
+        "id": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 58),
+        "key_hash": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 62),
     },
     ignore_many=Stmt("api_keys.insert_many_ignore", """-- name: api_keys.insert_many_ignore :batchexec
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
@@ -1661,6 +1724,8 @@ INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_ad
         "key_hash": Stmt("api_keys.upsert_many", """-- name: api_keys.upsert_many :batchexec
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT(key_hash) DO UPDATE SET name = excluded.name, key_prefix = excluded.key_prefix, description = excluded.description, status = excluded.status, is_admin = excluded.is_admin, rate_limit_rpm = excluded.rate_limit_rpm, allowed_endpoints = excluded.allowed_endpoints, allowed_channels_msg = excluded.allowed_channels_msg, allowed_channels_resp = excluded.allowed_channels_resp, allowed_models = excluded.allowed_models, created_at = excluded.created_at, updated_at = excluded.updated_at, last_used_at = excluded.last_used_at, allowed_channels_gemini = excluded.allowed_channels_gemini, allowed_channels_chat = excluded.allowed_channels_chat""", True),
     },
+    upsert_rows={
+    },
     ignore_many=Stmt("api_keys.insert_many_ignore", """-- name: api_keys.insert_many_ignore :batchexec
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
     stage=(Stmt("api_keys.insert_many_ignore", """-- name: api_keys.insert_many_ignore :exec
@@ -1724,6 +1789,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
         "id": Stmt("request_logs.upsert_many", """-- name: request_logs.upsert_many :batchexec
 INSERT INTO request_logs (id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model, status = excluded.status, complete_time = excluded.complete_time, duration_ms = excluded.duration_ms, provider_name = excluded.provider_name, response_model = excluded.response_model, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, cache_creation_input_tokens = excluded.cache_creation_input_tokens, cache_read_input_tokens = excluded.cache_read_input_tokens, total_tokens = excluded.total_tokens, price = excluded.price, input_cost = excluded.input_cost, output_cost = excluded.output_cost, cache_creation_cost = excluded.cache_creation_cost, cache_read_cost = excluded.cache_read_cost, http_status = excluded.http_status, stream = excluded.stream, transport = excluded.transport, channel_id = excluded.channel_id, channel_name = excluded.channel_name, endpoint = excluded.endpoint, domain = excluded.domain, client_id = excluded.client_id, session_id = excluded.session_id, reasoning_effort = excluded.reasoning_effort, error = excluded.error, upstream_error = excluded.upstream_error, failover_info = excluded.failover_info, api_key_id = excluded.api_key_id, created_at = excluded.created_at, channel_uid = excluded.channel_uid, first_token_time = excluded.first_token_time, first_token_duration_ms = excluded.first_token_duration_ms, service_tier = excluded.service_tier, service_tier_overridden = excluded.service_tier_overridden, original_x_initiator = excluded.original_x_initiator, effective_x_initiator = excluded.effective_x_initiator, priced_by_target_model = excluded.priced_by_target_model""", True),
     },
+    upsert_rows={
+        "id": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 23),
+    },
     ignore_many=Stmt("request_logs.insert_many_ignore", """-- name: request_logs.insert_many_ignore :batchexec
 INSERT INTO request_logs (id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -1779,6 +1847,8 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
     upserts_many={
         "id": Stmt("request_logs.upsert_many", """-- name: request_logs.upsert_many :batchexec
 INSERT INTO request_logs (id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT(id) DO UPDATE SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model, status = excluded.status, complete_time = excluded.complete_time, duration_ms = excluded.duration_ms, provider_name = excluded.provider_name, response_model = excluded.response_model, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, cache_creation_input_tokens = excluded.cache_creation_input_tokens, cache_read_input_tokens = excluded.cache_read_input_tokens, total_tokens = excluded.total_tokens, price = excluded.price, input_cost = excluded.input_cost, output_cost = excluded.output_cost, cache_creation_cost = excluded.cache_creation_cost, cache_read_cost = excluded.cache_read_cost, http_status = excluded.http_status, stream = excluded.stream, transport = excluded.transport, channel_id = excluded.channel_id, channel_name = excluded.channel_name, endpoint = excluded.endpoint, domain = excluded.domain, client_id = excluded.client_id, session_id = excluded.session_id, reasoning_effort = excluded.reasoning_effort, error = excluded.error, upstream_error = excluded.upstream_error, failover_info = excluded.failover_info, api_key_id = excluded.api_key_id, created_at = excluded.created_at, channel_uid = excluded.channel_uid, first_token_time = excluded.first_token_time, first_token_duration_ms = excluded.first_token_duration_ms, service_tier = excluded.service_tier, service_tier_overridden = excluded.service_tier_overridden, original_x_initiator = excluded.original_x_initiator, effective_x_initiator = excluded.effective_x_initiator, priced_by_target_model = excluded.priced_by_target_model""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("request_logs.insert_many_ignore", """-- name: request_logs.insert_many_ignore :batchexec
 INSERT INTO request_logs (id, initial_time, provider, model, status, complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -1837,6 +1907,9 @@ INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_typ
         "channel_stable_id": Stmt("channel_quota.upsert_many", """-- name: channel_quota.upsert_many :batchexec
 INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(channel_stable_id) DO UPDATE SET channel_name = excluded.channel_name, channel_id = excluded.channel_id, plan_type = excluded.plan_type, primary_used_percent = excluded.primary_used_percent, primary_window_minutes = excluded.primary_window_minutes, primary_reset_at = excluded.primary_reset_at, secondary_used_percent = excluded.secondary_used_percent, secondary_window_minutes = excluded.secondary_window_minutes, secondary_reset_at = excluded.secondary_reset_at, credits_has_credits = excluded.credits_has_credits, credits_unlimited = excluded.credits_unlimited, credits_balance = excluded.credits_balance, is_exceeded = excluded.is_exceeded, exceeded_at = excluded.exceeded_at, recover_at = excluded.recover_at, exceeded_reason = excluded.exceeded_reason, updated_at = excluded.updated_at, codex_quota_snapshot = excluded.codex_quota_snapshot""", True),
     },
+    upsert_rows={
+        "channel_stable_id": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 52),
+    },
     ignore_many=Stmt("channel_quota.insert_many_ignore", """-- name: channel_quota.insert_many_ignore :batchexec
 INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -1894,6 +1967,8 @@ INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_typ
     upserts_many={
         "channel_stable_id": Stmt("channel_quota.upsert_many", """-- name: channel_quota.upsert_many :batchexec
 INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT(channel_stable_id) DO UPDATE SET channel_name = excluded.channel_name, channel_id = excluded.channel_id, plan_type = excluded.plan_type, primary_used_percent = excluded.primary_used_percent, primary_window_minutes = excluded.primary_window_minutes, primary_reset_at = excluded.primary_reset_at, secondary_used_percent = excluded.secondary_used_percent, secondary_window_minutes = excluded.secondary_window_minutes, secondary_reset_at = excluded.secondary_reset_at, credits_has_credits = excluded.credits_has_credits, credits_unlimited = excluded.credits_unlimited, credits_balance = excluded.credits_balance, is_exceeded = excluded.is_exceeded, exceeded_at = excluded.exceeded_at, recover_at = excluded.recover_at, exceeded_reason = excluded.exceeded_reason, updated_at = excluded.updated_at, codex_quota_snapshot = excluded.codex_quota_snapshot""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("channel_quota.insert_many_ignore", """-- name: channel_quota.insert_many_ignore :batchexec
 INSERT INTO channel_quota (channel_stable_id, channel_name, channel_id, plan_type, primary_used_percent, primary_window_minutes, primary_reset_at, secondary_used_percent, secondary_window_minutes, secondary_reset_at, credits_has_credits, credits_unlimited, credits_balance, is_exceeded, exceeded_at, recover_at, exceeded_reason, updated_at, codex_quota_snapshot) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -1954,6 +2029,9 @@ INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspen
         "channel_uid": Stmt("channel_suspensions.upsert_many", """-- name: channel_suspensions.upsert_many :batchexec
 INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(channel_uid) DO UPDATE SET channel_type = excluded.channel_type, suspended_at = excluded.suspended_at, suspended_until = excluded.suspended_until, channel_id = excluded.channel_id, reason = excluded.reason""", True),
     },
+    upsert_rows={
+        "channel_uid": ("(?, ?, ?, ?, ?, ?)", 166),
+    },
     ignore_many=Stmt("channel_suspensions.insert_many_ignore", """-- name: channel_suspensions.insert_many_ignore :batchexec
 INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -2004,6 +2082,8 @@ INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspen
     upserts_many={
         "channel_uid": Stmt("channel_suspensions.upsert_many", """-- name: channel_suspensions.upsert_many :batchexec
 INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT(channel_uid) DO UPDATE SET channel_type = excluded.channel_type, suspended_at = excluded.suspended_at, suspended_until = excluded.suspended_until, channel_id = excluded.channel_id, reason = excluded.reason""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("channel_suspensions.insert_many_ignore", """-- name: channel_suspensions.insert_many_ignore :batchexec
 INSERT INTO channel_suspensions (channel_uid, channel_type, suspended_at, suspended_until, channel_id, reason) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -2060,6 +2140,9 @@ INSERT INTO request_debug_logs (request_id, request_method, request_path, reques
         "request_id": Stmt("request_debug_logs.upsert_many", """-- name: request_debug_logs.upsert_many :batchexec
 INSERT INTO request_debug_logs (request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(request_id) DO UPDATE SET request_method = excluded.request_method, request_path = excluded.request_path, request_headers = excluded.request_headers, request_removed_headers = excluded.request_removed_headers, request_modified_headers = excluded.request_modified_headers, request_body = excluded.request_body, request_body_size = excluded.request_body_size, response_status = excluded.response_status, response_headers = excluded.response_headers, response_body = excluded.response_body, response_body_size = excluded.response_body_size, created_at = excluded.created_at""", True),
     },
+    upsert_rows={
+        "request_id": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 76),
+    },
     ignore_many=Stmt("request_debug_logs.insert_many_ignore", """-- name: request_debug_logs.insert_many_ignore :batchexec
 INSERT INTO request_debug_logs (request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -2109,6 +2192,8 @@ INSERT INTO request_debug_logs (request_id, request_method, request_path, reques
     upserts_many={
         "request_id": Stmt("request_debug_logs.upsert_many", """-- name: request_debug_logs.upsert_many :batchexec
 INSERT INTO request_debug_logs (request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT(request_id) DO UPDATE SET request_method = excluded.request_method, request_path = excluded.request_path, request_headers = excluded.request_headers, request_removed_headers = excluded.request_removed_headers, request_modified_headers = excluded.request_modified_headers, request_body = excluded.request_body, request_body_size = excluded.request_body_size, response_status = excluded.response_status, response_headers = excluded.response_headers, response_body = excluded.response_body, response_body_size = excluded.response_body_size, created_at = excluded.created_at""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("request_debug_logs.insert_many_ignore", """-- name: request_debug_logs.insert_many_ignore :batchexec
 INSERT INTO request_debug_logs (request_id, request_method, request_path, request_headers, request_removed_headers, request_modified_headers, request_body, request_body_size, response_status, response_headers, response_body, response_body_size, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -2164,6 +2249,9 @@ INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, 
         "span,bucket,endpoint,channel_uid,provider,model,api_key_id,client_id": Stmt("request_log_rollups.upsert_many", """-- name: request_log_rollups.upsert_many :batchexec
 INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id) DO UPDATE SET requests = excluded.requests, success = excluded.success, failure = excluded.failure, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, cache_creation_input_tokens = excluded.cache_creation_input_tokens, cache_read_input_tokens = excluded.cache_read_input_tokens, total_tokens = excluded.total_tokens, cost = excluded.cost, duration_ms = excluded.duration_ms, timed = excluded.timed, first_at = excluded.first_at, last_at = excluded.last_at""", True),
     },
+    upsert_rows={
+        "span,bucket,endpoint,channel_uid,provider,model,api_key_id,client_id": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 47),
+    },
     ignore_many=Stmt("request_log_rollups.insert_many_ignore", """-- name: request_log_rollups.insert_many_ignore :batchexec
 INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -2215,6 +2303,8 @@ INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, 
     upserts_many={
         "span,bucket,endpoint,channel_uid,provider,model,api_key_id,client_id": Stmt("request_log_rollups.upsert_many", """-- name: request_log_rollups.upsert_many :batchexec
 INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT(span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id) DO UPDATE SET requests = excluded.requests, success = excluded.success, failure = excluded.failure, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, cache_creation_input_tokens = excluded.cache_creation_input_tokens, cache_read_input_tokens = excluded.cache_read_input_tokens, total_tokens = excluded.total_tokens, cost = excluded.cost, duration_ms = excluded.duration_ms, timed = excluded.timed, first_at = excluded.first_at, last_at = excluded.last_at""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("request_log_rollups.insert_many_ignore", """-- name: request_log_rollups.insert_many_ignore :batchexec
 INSERT INTO request_log_rollups (span, bucket, endpoint, channel_uid, provider, model, api_key_id, client_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed, first_at, last_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -2272,6 +2362,9 @@ INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, sess
         "span,bucket,endpoint,client_id,session_id": Stmt("request_log_session_rollups.upsert_many", """-- name: request_log_session_rollups.upsert_many :batchexec
 INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(span, bucket, endpoint, client_id, session_id) DO UPDATE SET requests = excluded.requests, success = excluded.success, failure = excluded.failure, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, cache_creation_input_tokens = excluded.cache_creation_input_tokens, cache_read_input_tokens = excluded.cache_read_input_tokens, total_tokens = excluded.total_tokens, cost = excluded.cost, duration_ms = excluded.duration_ms, timed = excluded.timed""", True),
     },
+    upsert_rows={
+        "span,bucket,endpoint,client_id,session_id": ("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 62),
+    },
     ignore_many=Stmt("request_log_session_rollups.insert_many_ignore", """-- name: request_log_session_rollups.insert_many_ignore :batchexec
 INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -2321,6 +2414,8 @@ INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, sess
     upserts_many={
         "span,bucket,endpoint,client_id,session_id": Stmt("request_log_session_rollups.upsert_many", """-- name: request_log_session_rollups.upsert_many :batchexec
 INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT(span, bucket, endpoint, client_id, session_id) DO UPDATE SET requests = excluded.requests, success = excluded.success, failure = excluded.failure, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, cache_creation_input_tokens = excluded.cache_creation_input_tokens, cache_read_input_tokens = excluded.cache_read_input_tokens, total_tokens = excluded.total_tokens, cost = excluded.cost, duration_ms = excluded.duration_ms, timed = excluded.timed""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("request_log_session_rollups.insert_many_ignore", """-- name: request_log_session_rollups.insert_many_ignore :batchexec
 INSERT INTO request_log_session_rollups (span, bucket, endpoint, client_id, session_id, requests, success, failure, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, cost, duration_ms, timed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),
@@ -2376,6 +2471,9 @@ INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, request
         "span,bucket,endpoint,client_id,bin": Stmt("request_log_latency.upsert_many", """-- name: request_log_latency.upsert_many :batchexec
 INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, requests) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(span, bucket, endpoint, client_id, bin) DO UPDATE SET requests = excluded.requests""", True),
     },
+    upsert_rows={
+        "span,bucket,endpoint,client_id,bin": ("(?, ?, ?, ?, ?, ?)", 166),
+    },
     ignore_many=Stmt("request_log_latency.insert_many_ignore", """-- name: request_log_latency.insert_many_ignore :batchexec
 INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, requests) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""", True),
     stage=(),
@@ -2425,6 +2523,8 @@ INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, request
     upserts_many={
         "span,bucket,endpoint,client_id,bin": Stmt("request_log_latency.upsert_many", """-- name: request_log_latency.upsert_many :batchexec
 INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, requests) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT(span, bucket, endpoint, client_id, bin) DO UPDATE SET requests = excluded.requests""", True),
+    },
+    upsert_rows={
     },
     ignore_many=Stmt("request_log_latency.insert_many_ignore", """-- name: request_log_latency.insert_many_ignore :batchexec
 INSERT INTO request_log_latency (span, bucket, endpoint, client_id, bin, requests) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""", True),

@@ -38,6 +38,10 @@ class Dialect:
     SUPPORTS_COPY: ClassVar[bool]
     # What a scan is split by: "rowid" ranges, or "ctid" ranges of heap blocks.
     SPLIT_SCAN_BY: ClassVar[str]
+    # Bound values one batched upsert (VALUES (...), (...) ...) may carry, so
+    # many rows cost one statement run, not one each; 0: a row a statement
+    # (PostgreSQL refuses a key twice in one ON CONFLICT DO UPDATE).
+    BATCH_VALUES_LIMIT: ClassVar[int]
     # Positional placeholder, as the driver expects it.
     PLACEHOLDER: ClassVar[str]
     # Whether the catalog reports an autoincrement key as NOT NULL.

@@ -45,6 +45,7 @@ class Postgres(Dialect):
     ESCAPE_PERCENT = True
     SUPPORTS_COPY = True
     SPLIT_SCAN_BY = "ctid"
+    BATCH_VALUES_LIMIT = 0
     PLACEHOLDER = "%s"
     AUTOINCREMENT_REPORTS_NOT_NULL = True
     RESULT_CODEC = {

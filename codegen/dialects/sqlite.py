@@ -53,6 +53,9 @@ class SQLite(Dialect):
     ESCAPE_PERCENT = False
     SUPPORTS_COPY = False
     SPLIT_SCAN_BY = "rowid"
+    # Bound values of one statement stay under 999, the limit of SQLite
+    # builds before 3.32. Rows of one statement are applied in order.
+    BATCH_VALUES_LIMIT = 999
     PLACEHOLDER = "?"
     # INTEGER PRIMARY KEY aliases the rowid and is declared without NOT NULL.
     AUTOINCREMENT_REPORTS_NOT_NULL = False
