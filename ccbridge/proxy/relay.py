@@ -70,7 +70,8 @@ class Call:
     identity: RequestIdentity
     headers: Mapping[str, str]
     receive: Receive | None = None
-    logged: bool = True
+    counted: bool = True  # uses quota (count_tokens does not)
+    logged: bool = True  # writes request log rows (REQUEST_LOGS, and counted)
 
 
 @dataclass(slots=True)
@@ -451,7 +452,7 @@ class Relay:
         failed = bool(error) or http_status >= 400
         record.finish("error" if failed else "completed", http_status, error)
         await self._log(call, record)
-        if not failed and call.logged:
+        if not failed and call.counted:
             self.rt.quota.record(channel, call.model, priced.cost.total)
 
     async def _debug(

@@ -87,7 +87,7 @@ class _Proxied:
         raise NotImplementedError
 
     async def _call(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, *, logged: bool = True
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, *, counted: bool = True
     ) -> Call:
         key = self._authorise(req)
         body, payload = await self._payload(req)
@@ -115,7 +115,8 @@ class _Proxied:
             identity=self._identity(payload, req),
             headers=req.headers,
             receive=req.scope.get("ccbridge.receive"),
-            logged=logged and self.rt.settings.request_logs,
+            counted=counted,
+            logged=counted and self.rt.settings.request_logs,
         )
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -140,7 +141,7 @@ class CountTokens(Messages):
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Proxy the count without a log row or quota use."""
-        call = await self._call(req, resp, logged=False)
+        call = await self._call(req, resp, counted=False)
         call.stream = False
         _apply(await self.relay.run(call), resp)
 

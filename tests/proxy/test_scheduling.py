@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import anthropic
+import pytest
 
 from tests.fakes.upstream import anthropic_error, messages_json_reply
 from tests.proxy.conftest import Running, UpstreamFactory
@@ -134,6 +135,20 @@ async def test_request_quota_moves_to_next_channel_when_spent(
     assert usage is not None
     assert (usage.used, usage.channel_type, usage.channel_id) == (2.0, "messages", 0)
     assert await gateway.usage(b_uid) is None  # no quota, nothing counted
+
+
+@pytest.mark.gateway_env(REQUEST_LOGS="false")
+async def test_request_quota_counts_with_request_logs_off(
+    gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
+) -> None:
+    a_uid, _ = await _two_channels(gateway, upstreams)
+    (row_a,) = [r for r in await gateway.db.daos.channels.list() if r.channel_id == a_uid]
+    await gateway.update_channel(row_a, quota_type="requests", quota_limit=1)
+
+    assert [await _ask(claude) for _ in range(2)] == ["a", "b"]
+    usage = await gateway.usage(a_uid)
+    assert usage is not None and usage.used == 1.0
+    assert await gateway.logs() == []
 
 
 async def test_quota_counts_only_listed_models(
