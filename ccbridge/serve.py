@@ -16,7 +16,7 @@ import uvicorn
 from ccbridge.app import create_app
 from ccbridge.errors import SettingsError
 from ccbridge.settings import Settings
-from ccbridge.workers import listen_socket, reuse_port_supported, run_workers
+from ccbridge.workers import check_port_free, reuse_port_supported, run_workers
 
 __all__ = ("add_serve_arguments", "check_serving", "run_serve")
 
@@ -69,7 +69,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.run("ccbridge.app:factory", factory=True, workers=workers, **common)
         return 0
     try:
-        listen_socket(host, port).close()  # fail once, here, if the port is taken
+        check_port_free(host, port)  # fail once, here, if the port is taken
     except OSError as ex:
         raise SettingsError(f"cannot listen on {host}:{port}: {ex.strerror or ex}") from None
     return run_workers(host, port, workers, args.log_level)

@@ -8,13 +8,15 @@ Here each worker listens on a socket of its own with SO_REUSEPORT, and the
 kernel spreads new connections over them by address hash.
 
 The parent only supervises: it replaces a worker that dies after it
-started, stops everything when one fails at startup, and on SIGINT or
-SIGTERM stops the workers (each drains its writer) before it exits.
+started, stops everything when one fails at startup, and on SIGINT,
+SIGTERM or SIGHUP stops the workers (each drains its writer) before it
+exits. A worker whose parent is gone (killed) shuts itself down.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -26,7 +28,7 @@ from multiprocessing.synchronize import Event as EventType
 
 import uvicorn
 
-__all__ = ("listen_socket", "reuse_port_supported", "run_workers")
+__all__ = ("check_port_free", "listen_socket", "reuse_port_supported", "run_workers")
 
 STARTUP_FAILURE = 3  # uvicorn's exit code for a server that never started
 _STOP_TIMEOUT = 40.0  # a worker drains its writer for up to 30 s
@@ -37,18 +39,28 @@ def reuse_port_supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-def listen_socket(host: str, port: int) -> socket.socket:
-    """Return a socket bound to host:port that other workers may bind too."""
+def listen_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
+    """Return a socket bound to host:port; `shared`: other workers may bind it too."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError:
         sock.close()
         raise
     return sock
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError if anything listens on host:port.
+
+    Binds without SO_REUSEPORT: a socket with it would join another
+    ccbridge's workers on that port and split its traffic, silently.
+    """
+    listen_socket(host, port, shared=False).close()
 
 
 class _Server(uvicorn.Server):
@@ -74,9 +86,18 @@ def _worker(host: str, port: int, log_level: str, ready: EventType) -> None:
         factory(), log_level=log_level, access_log=False, lifespan="on", host=host, port=port
     )
     server = _Server(config, ready)
+    threading.Thread(target=_stop_when_orphaned, args=(server,), daemon=True).start()
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _stop_when_orphaned(server: uvicorn.Server) -> None:
+    """Shut the worker down gracefully once its parent is gone (e.g. killed)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    server.should_exit = True
 
 
 @dataclass
@@ -90,10 +111,10 @@ class _Worker:
 
 
 def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
-    """Run workers until SIGINT or SIGTERM; return the exit status."""
+    """Run workers until SIGINT, SIGTERM or SIGHUP; return the exit status."""
     ctx = multiprocessing.get_context("spawn")
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
 
     def start() -> _Worker:

@@ -150,6 +150,26 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_all(
     assert not _children(proc.pid) and not Path(f"/proc/{second}").exists()
 
 
+def test_a_second_server_on_the_port_is_refused_not_joined(
+    served: tuple[subprocess.Popen[str], int], tmp_path: Path
+) -> None:
+    _, port = served
+    second = _serve(tmp_path / "second", port, str(tmp_path / "second.db"))
+    assert second.wait(60) == 2
+    assert second.stderr is not None
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stderr.read()
+    assert len(_sockets(port, _LISTEN)) == 2
+
+
+def test_workers_of_a_killed_parent_stop(served: tuple[subprocess.Popen[str], int]) -> None:
+    proc, port = served
+    workers = _children(proc.pid)
+    proc.kill()
+    proc.wait(10)
+    _eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers))
+    assert not _sockets(port, _LISTEN)
+
+
 def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
     proc = _serve(tmp_path, _free_port(), "/proc/no-such-dir/cc-bridge.db")
     try:
