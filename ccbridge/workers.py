@@ -30,7 +30,7 @@ import uvicorn
 
 __all__ = ("check_port_free", "listen_socket", "reuse_port_supported", "run_workers")
 
-STARTUP_FAILURE = 3  # uvicorn's exit code for a server that never started
+_STARTUP_FAILURE = 3  # uvicorn's exit code for a server that never started
 _STOP_TIMEOUT = 40.0  # a worker drains its writer for up to 30 s
 
 
@@ -81,6 +81,9 @@ def _worker(host: str, port: int, log_level: str, ready: EventType) -> None:
     """Serve the app built from the environment on a socket of our own."""
     from ccbridge.app import factory  # noqa: PLC0415  (in the child only)
 
+    # A closed terminal hangs up the whole process group: the parent then
+    # stops the workers with SIGTERM, which drains their writers.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sock = listen_socket(host, port)
     config = uvicorn.Config(
         factory(), log_level=log_level, access_log=False, lifespan="on", host=host, port=port
@@ -89,7 +92,7 @@ def _worker(host: str, port: int, log_level: str, ready: EventType) -> None:
     threading.Thread(target=_stop_when_orphaned, args=(server,), daemon=True).start()
     server.run(sockets=[sock])
     if not server.started:
-        sys.exit(STARTUP_FAILURE)
+        sys.exit(_STARTUP_FAILURE)
 
 
 def _stop_when_orphaned(server: uvicorn.Server) -> None:
@@ -125,19 +128,21 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
 
     pool = [start() for _ in range(workers)]
     failed = False
-    while not stop.wait(0.5):
-        for i, worker in enumerate(pool):
-            proc = worker.process
-            if proc.is_alive() or stop.is_set():
-                continue
-            if worker.failed_to_start():
-                _say(f"worker {proc.pid} failed to start (exit code {proc.exitcode}); stopping")
-                failed = True
-                stop.set()
-                break
-            _say(f"worker {proc.pid} exited (exit code {proc.exitcode}); starting another")
-            pool[i] = start()
-    _stop_all(pool)
+    try:
+        while not stop.wait(0.5):
+            for i, worker in enumerate(pool):
+                proc = worker.process
+                if proc.is_alive() or stop.is_set():
+                    continue
+                if worker.failed_to_start():
+                    _say(f"worker {proc.pid} failed to start (exit code {proc.exitcode}); stopping")
+                    failed = True
+                    stop.set()
+                    break
+                _say(f"worker {proc.pid} exited (exit code {proc.exitcode}); starting another")
+                pool[i] = start()
+    finally:
+        _stop_all(pool)
     return 1 if failed else 0
 
 
