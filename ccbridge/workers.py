@@ -10,7 +10,8 @@ kernel spreads new connections over them by address hash.
 The parent only supervises: it replaces a worker that dies after it
 started, stops everything when one fails at startup, and on SIGINT,
 SIGTERM or SIGHUP stops the workers (each drains its writer) before it
-exits. A worker whose parent is gone (killed) shuts itself down.
+exits, with status 1 if one did not shut down cleanly. A worker whose
+parent is gone (killed) shuts itself down.
 """
 
 from __future__ import annotations
@@ -64,11 +65,12 @@ def check_port_free(host: str, port: int) -> None:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, telling the parent once it serves."""
+    """uvicorn's server, telling the parent once it serves and once it shut down cleanly."""
 
-    def __init__(self, config: uvicorn.Config, ready: EventType) -> None:
+    def __init__(self, config: uvicorn.Config, ready: EventType, stopped: EventType) -> None:
         super().__init__(config)
         self._ready = ready
+        self._stopped = stopped
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Start serving, then say so."""
@@ -76,8 +78,14 @@ class _Server(uvicorn.Server):
         if self.started:
             self._ready.set()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Shut down (the app's lifespan drains its writer), then say if that went well."""
+        await super().shutdown(sockets)
+        if not self.force_exit and not getattr(self.lifespan, "shutdown_failed", False):
+            self._stopped.set()
 
-def _worker(host: str, port: int, log_level: str, ready: EventType) -> None:
+
+def _worker(host: str, port: int, log_level: str, ready: EventType, stopped: EventType) -> None:
     """Serve the app built from the environment on a socket of our own."""
     from ccbridge.app import factory  # noqa: PLC0415  (in the child only)
 
@@ -88,7 +96,7 @@ def _worker(host: str, port: int, log_level: str, ready: EventType) -> None:
     config = uvicorn.Config(
         factory(), log_level=log_level, access_log=False, lifespan="on", host=host, port=port
     )
-    server = _Server(config, ready)
+    server = _Server(config, ready, stopped)
     threading.Thread(target=_stop_when_orphaned, args=(server,), daemon=True).start()
     server.run(sockets=[sock])
     if not server.started:
@@ -107,6 +115,7 @@ def _stop_when_orphaned(server: uvicorn.Server) -> None:
 class _Worker:
     process: BaseProcess
     ready: EventType
+    stopped: EventType
 
     def failed_to_start(self) -> bool:
         """Return whether the (dead) worker never served: restarting would not help."""
@@ -121,10 +130,10 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
         signal.signal(sig, lambda *_: stop.set())
 
     def start() -> _Worker:
-        ready = ctx.Event()
-        process = ctx.Process(target=_worker, args=(host, port, log_level, ready))
+        ready, stopped = ctx.Event(), ctx.Event()
+        process = ctx.Process(target=_worker, args=(host, port, log_level, ready, stopped))
         process.start()
-        return _Worker(process, ready)
+        return _Worker(process, ready, stopped)
 
     pool = [start() for _ in range(workers)]
     failed = False
@@ -142,21 +151,28 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
                 _say(f"worker {proc.pid} exited (exit code {proc.exitcode}); starting another")
                 pool[i] = start()
     finally:
-        _stop_all(pool)
-    return 1 if failed else 0
+        clean = _stop_all(pool)
+    return 0 if clean and not failed else 1
 
 
-def _stop_all(pool: list[_Worker]) -> None:
+def _stop_all(pool: list[_Worker]) -> bool:
+    """Stop the workers; return whether each that served shut down cleanly."""
     for worker in pool:
         if worker.process.is_alive():
             worker.process.terminate()  # SIGTERM: uvicorn shuts down gracefully
     deadline = time.monotonic() + _STOP_TIMEOUT
+    clean = True
     for worker in pool:
-        worker.process.join(max(0.0, deadline - time.monotonic()))
-        if worker.process.is_alive():
-            _say(f"worker {worker.process.pid} did not stop in time; killing it")
-            worker.process.kill()
-            worker.process.join()
+        proc = worker.process
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            _say(f"worker {proc.pid} did not stop in time; killing it")
+            proc.kill()
+            proc.join()
+        if worker.ready.is_set() and not worker.stopped.is_set():
+            _say(f"worker {proc.pid} did not shut down cleanly (exit code {proc.exitcode})")
+            clean = False
+    return clean
 
 
 def _say(message: str) -> None:

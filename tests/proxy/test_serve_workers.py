@@ -28,7 +28,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(folder: Path, port: int, database_url: str) -> subprocess.Popen[str]:
+def _serve(
+    folder: Path, port: int, database_url: str, *, session: bool = False
+) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "PROXY_ACCESS_KEY": MASTER,
@@ -39,7 +41,12 @@ def _serve(folder: Path, port: int, database_url: str) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "ccbridge", "serve", "--workers", "2", "--port", str(port)]
     cwd = Path(__file__).resolve().parents[2]  # the repository: `-m ccbridge` imports from it
     return subprocess.Popen(
-        [*cmd, "--log-level", "warning"], cwd=cwd, env=env, stderr=subprocess.PIPE, text=True
+        [*cmd, "--log-level", "warning"],
+        cwd=cwd,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=session,  # a process group of its own, as in a terminal
     )
 
 
@@ -168,6 +175,20 @@ def test_workers_of_a_killed_parent_stop(served: tuple[subprocess.Popen[str], in
     proc.wait(10)
     _eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers))
     assert not _sockets(port, _LISTEN)
+
+
+def test_a_hangup_of_the_group_lets_every_worker_drain(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = _serve(tmp_path, port, str(tmp_path / "cc-bridge.db"), session=True)
+    try:
+        _eventually(lambda: len(_sockets(port, _LISTEN)) == 2 and _health(port))
+        os.killpg(proc.pid, signal.SIGHUP)  # a closed terminal: parent and workers
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.stderr is not None
+    assert "did not shut down cleanly" not in proc.stderr.read()
 
 
 def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
