@@ -187,9 +187,9 @@ def _upsert_rows(table: Table, many: dict[str, str], d: Dialect) -> dict[str, tu
     for key in table.unique_keys:
         width = len(upsert_columns(table, key))
         per = d.BATCH_VALUES_LIMIT // width
-        row = "(" + ", ".join([d.PLACEHOLDER] * width) + ")"
         if per < 2:
             continue
+        row = "(" + ", ".join([d.PLACEHOLDER] * width) + ")"
         if many[",".join(key)].count(row) != 1:
             raise ValueError(f"{table.name}: the upsert on {key} has no single VALUES row {row}")
         rows[",".join(key)] = (row, per)

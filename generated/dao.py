@@ -331,26 +331,25 @@ class _Table:
         if key not in v.upserts_many:
             raise ValueError(f"{self.TABLE} has no unique key ({key}); known: {sorted(v.upserts_many)}")
         encoded = list(map(v.encode_upsert[key], rows))
-        if key in v.upsert_rows and len(encoded) >= v.upsert_rows[key][1]:
+        row, per = v.upsert_rows.get(key, ("", 0))
+        if per and len(encoded) >= per:
             # PERF(storage): a batch of rows a statement run, not a row each.
-            stmt, per = self._upsert_batch(key)
             whole = len(encoded) - len(encoded) % per
             batches = [tuple(chain.from_iterable(encoded[i : i + per])) for i in range(0, whole, per)]
-            await self._ex.execute_many(stmt, batches)
+            await self._ex.execute_many(self._upsert_batch(key, row, per), batches)
             encoded = encoded[whole:]
         if encoded:
             await self._ex.execute_many(v.upserts_many[key], encoded)
 
-    def _upsert_batch(self, key: str) -> tuple[Stmt, int]:
-        """Return the upsert of as many rows as one statement takes, and that number."""
-        row, per = self._v.upsert_rows[key]
+    def _upsert_batch(self, key: str, row: str, per: int) -> Stmt:
+        """Return the upsert of `per` rows: its VALUES row repeated."""
         shape = ("upsert_many", key)
         stmt = self._v.shapes.get(shape)
         if stmt is None:
             one = self._v.upserts_many[key]
             stmt = Stmt(one.name, one.sql.replace(row, ", ".join([row] * per), 1), True)
             self._v.shapes[shape] = stmt
-        return stmt, per
+        return stmt
 
     async def upsert(self, row: Any, on: str | Sequence[str] | None = None) -> Any:
         """Insert a row or update the row with the same key; return it."""

@@ -41,6 +41,11 @@ async def _two_channels(
     return ca.channel_id, cb.channel_id
 
 
+async def _update(gateway: Running, uid: str, **fields: object) -> None:
+    (row,) = [r for r in await gateway.db.daos.channels.list() if r.channel_id == uid]
+    await gateway.update_channel(row, **fields)
+
+
 async def test_promotion_beats_priority(
     gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
 ) -> None:
@@ -92,8 +97,7 @@ async def test_promotion_beats_affinity(
 ) -> None:
     _, b_uid = await _two_channels(gateway, upstreams)
     assert await _ask(claude, metadata=_user("acct-x")) == "a"
-    (row_b,) = [r for r in await gateway.db.daos.channels.list() if r.channel_id == b_uid]
-    await gateway.update_channel(row_b, promotion_until=datetime.now(UTC) + timedelta(hours=1))
+    await _update(gateway, b_uid, promotion_until=datetime.now(UTC) + timedelta(hours=1))
 
     assert await _ask(claude, metadata=_user("acct-x")) == "b"
 
@@ -121,8 +125,7 @@ async def test_request_quota_moves_to_next_channel_when_spent(
     gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
 ) -> None:
     a_uid, b_uid = await _two_channels(gateway, upstreams)
-    (row_a,) = [r for r in await gateway.db.daos.channels.list() if r.channel_id == a_uid]
-    await gateway.update_channel(row_a, quota_type="requests", quota_limit=2)
+    await _update(gateway, a_uid, quota_type="requests", quota_limit=2)
 
     served = []
     for _ in range(3):
@@ -142,8 +145,7 @@ async def test_request_quota_counts_with_request_logs_off(
     gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
 ) -> None:
     a_uid, _ = await _two_channels(gateway, upstreams)
-    (row_a,) = [r for r in await gateway.db.daos.channels.list() if r.channel_id == a_uid]
-    await gateway.update_channel(row_a, quota_type="requests", quota_limit=1)
+    await _update(gateway, a_uid, quota_type="requests", quota_limit=1)
 
     assert [await _ask(claude) for _ in range(2)] == ["a", "b"]
     usage = await gateway.usage(a_uid)
@@ -155,8 +157,7 @@ async def test_quota_counts_only_listed_models(
     gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
 ) -> None:
     a_uid, _ = await _two_channels(gateway, upstreams)
-    (row_a,) = [r for r in await gateway.db.daos.channels.list() if r.channel_id == a_uid]
-    await gateway.update_channel(row_a, quota_type="requests", quota_limit=1, quota_models=["opus"])
+    await _update(gateway, a_uid, quota_type="requests", quota_limit=1, quota_models=["opus"])
 
     assert [await _ask(claude) for _ in range(2)] == ["a", "a"]  # haiku is not counted
     assert await gateway.usage(a_uid) is None
@@ -167,8 +168,7 @@ async def test_channel_rpm_limit_moves_to_next_channel(
 ) -> None:
     gateway.rt.scheduler.rpm._clock = lambda: 600.0  # one fixed minute: no window rollover
     a_uid, _ = await _two_channels(gateway, upstreams)
-    (row_a,) = [r for r in await gateway.db.daos.channels.list() if r.channel_id == a_uid]
-    await gateway.update_channel(row_a, rate_limit_rpm=2)
+    await _update(gateway, a_uid, rate_limit_rpm=2)
 
     assert [await _ask(claude) for _ in range(3)] == ["a", "a", "b"]
     rows = await gateway.logs()
@@ -183,8 +183,7 @@ async def test_disabled_channel_is_never_used(
     gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
 ) -> None:
     a_uid, _ = await _two_channels(gateway, upstreams)
-    (row_a,) = [r for r in await gateway.db.daos.channels.list() if r.channel_id == a_uid]
-    await gateway.update_channel(row_a, status="disabled")
+    await _update(gateway, a_uid, status="disabled")
 
     assert [await _ask(claude) for _ in range(2)] == ["b", "b"]
     (row,) = (await gateway.logs())[-1:]
