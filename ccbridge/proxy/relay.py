@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccbridge.proxy.clientwatch import ClientWatch
 from ccbridge.proxy.debuglog import BodyCapture, debug_row
 from ccbridge.proxy.errors import ProxyError
 from ccbridge.proxy.identity import RequestIdentity
@@ -52,6 +53,9 @@ _SSE_HEADERS = (
 # Ours replace the upstream's: a repeated Cache-Control would read "no-cache, no-cache".
 _SSE_HEADER_NAMES = frozenset(name.lower() for name, _ in _SSE_HEADERS)
 _MAX_ERROR_TEXT = 2000
+# Messages-pool channel types that serve Claude's `speed: "fast"` as the
+# priority tier, at twice the price (spec §3.9); a claude channel passes it on.
+_FAST_TIER_TYPES = frozenset({"responses", "openai-oauth"})
 
 
 @dataclass(slots=True)
@@ -72,6 +76,8 @@ class Call:
     receive: Receive | None = None
     counted: bool = True  # uses quota (count_tokens does not)
     logged: bool = True  # writes request log rows (REQUEST_LOGS, and counted)
+    watch: ClientWatch | None = None  # set while the relay serves the call
+    current: LogRecord | None = None  # the attempt's record, last handed to the writer
 
 
 @dataclass(slots=True)
@@ -99,7 +105,34 @@ class Relay:
         self.rt = rt
 
     async def run(self, call: Call) -> Reply:
-        """Serve a call from the first channel that answers."""
+        """Serve a call from the first channel that answers.
+
+        A client that hangs up stops the call wherever it is (an upstream
+        call, a retry wait, a queue); its last attempt is logged 499.
+        """
+        watch = call.watch = ClientWatch(call.receive) if call.receive else None
+        try:
+            return await self._attempts(call)
+        except asyncio.CancelledError:
+            if watch is None or not watch.gone:
+                raise
+            watch.uncancel()
+            await self._client_left(call)
+            return Reply(499)
+        finally:
+            if watch is not None and not watch.following:  # else the stream stops it
+                watch.stop()
+
+    async def _client_left(self, call: Call) -> None:
+        record = call.current
+        if record is None:
+            return
+        if record.status != "pending":  # it left during a retry wait
+            record = record.next_attempt()
+        record.finish("error", 499, "client disconnected")
+        await self._log(call, record)
+
+    async def _attempts(self, call: Call) -> Reply:
         rt = self.rt
         snap = rt.snapshot
         record = self._new_record(call)
@@ -163,15 +196,15 @@ class Relay:
                 record.attach(channel, domain)
                 try:
                     up, removed = await self._send(call, snap, channel, key)
-                except UpstreamUnavailable as ex:
+                    if 200 <= up.status < 300:
+                        return await self._success(call, snap, channel, key, up, record, removed)
+                except UpstreamUnavailable as ex:  # no byte has reached the client
                     rt.scheduler.keys.mark_failed(channel.pool, key)
                     rt.scheduler.record_failure(channel)
                     info = f"{ex.phase} > failover > {ex}"
                     record = await self._next_attempt(call, record, "failover", 0, info, str(ex))
                     tried.append(key)
                     break
-                if up.status < 400:
-                    return await self._success(call, snap, channel, key, up, record, removed)
                 body = await self._read_error(up)
                 last = Reply(up.status, [("Content-Type", "application/json")], body)
                 decision = rt.policy.decide(channel.uid, key, up.status, body)
@@ -292,17 +325,16 @@ class Relay:
         record: LogRecord,
         removed: tuple[str, ...],
     ) -> Reply:
+        """Relay a 2xx answer; UpstreamUnavailable if it breaks before any byte went out."""
         rt = self.rt
-        rt.policy.record_success(channel.uid, key)
-        rt.scheduler.record_success(channel, call.identity.client_id)
         protocol = StreamProtocol.CLAUDE if call.pool == "messages" else StreamProtocol.OPENAI
         is_sse = "text/event-stream" in (up.content_type or "")
-        if call.stream and is_sse and not up.content_encoding:
-            return await self._stream(call, snap, channel, up, record, protocol, removed)
+        if call.stream and is_sse:
+            return await self._stream(call, snap, channel, key, up, record, protocol, removed)
         try:
             with rt.upstream.deadlines.within(rt.settings.request_timeout_ms / 1000):
                 body = await up.read()
-        except (UpstreamUnavailable, TimeoutError) as ex:
+        except TimeoutError as ex:
             record.finish("error", 502, f"upstream body failed: {ex}")
             await self._log(call, record)
             raise ProxyError(502, "upstream response broke off") from None
@@ -311,6 +343,8 @@ class Relay:
         report = usage_from_json(body, protocol) if not up.content_encoding else UsageReport()
         # An error body is no success, whatever the status (and uses no quota).
         error = report.error_message or report.error_type
+        if not error:
+            self._succeeded(call, channel, key)
         await self._settle(call, snap, channel, record, report, up.status, error)
         if snap.debug_log.enabled:
             capture = BodyCapture(snap.debug_log.max_body_size)
@@ -318,22 +352,35 @@ class Relay:
             await self._debug(call, record, removed, up.status, up.headers, capture)
         return Reply(up.status, list(up.headers), body)
 
+    def _succeeded(self, call: Call, channel: Channel, key: str) -> None:
+        self.rt.policy.record_success(channel.uid, key)
+        self.rt.scheduler.record_success(channel, call.identity.client_id)
+
     async def _stream(
         self,
         call: Call,
         snap: Snapshot,
         channel: Channel,
+        key: str,
         up: UpstreamResponse,
         record: LogRecord,
         protocol: StreamProtocol,
         removed: tuple[str, ...],
     ) -> Reply:
         tap = SseUsageTap(protocol, clock=time.time)
+        # An encoded stream (the upstream ignored Accept-Encoding: identity)
+        # is relayed as it comes, unread: its usage stays unknown.
+        plain = not up.content_encoding
+        feed = tap.feed if plain else _ignore
         capture = BodyCapture(snap.debug_log.max_body_size) if snap.debug_log.enabled else None
         chunks = up.iter_chunks()
         held, unread = [], b""
-        if protocol is StreamProtocol.CLAUDE:
-            held, unread = await self._hold_start(chunks, tap)
+        if protocol is StreamProtocol.CLAUDE and plain:
+            try:
+                held, unread = await self._hold_start(chunks, tap)
+            except BaseException:  # a break (the next key serves) or the client left
+                up.close()
+                raise
         if tap.has_error and not tap.output_started:
             up.close()
             record.finish("error", 502, tap.error_message)
@@ -343,10 +390,10 @@ class Relay:
                 f"upstream returned Claude stream error: {tap.error_message}",
                 "UPSTREAM_STREAM_ERROR",
             )
-        gone = asyncio.Event()
-        watcher = (
-            asyncio.create_task(_watch_disconnect(call.receive, up, gone)) if call.receive else None
-        )
+        self._succeeded(call, channel, key)
+        watch = call.watch
+        if watch is not None:
+            watch.follow(up)
         headers = [(n, v) for n, v in up.headers if n.lower() not in _SSE_HEADER_NAMES]
         headers += _SSE_HEADERS
 
@@ -357,19 +404,20 @@ class Relay:
                     if capture is not None:
                         capture.add(chunk)
                     yield chunk
-                tap.feed(unread)  # PERF(proxy): after the first byte is out
+                feed(unread)  # PERF(proxy): after the first byte is out
                 async for chunk in chunks:
-                    tap.feed(chunk)
+                    feed(chunk)
                     if capture is not None:
                         capture.add(chunk)
                     yield chunk
             except UpstreamUnavailable as ex:
                 broke = str(ex)
             finally:
-                if watcher is not None:
-                    watcher.cancel()
+                if watch is not None:
+                    watch.stop()
                 up.release()
-                await self._end_stream(call, snap, channel, record, tap, gone.is_set(), broke)
+                gone = watch is not None and watch.gone
+                await self._end_stream(call, snap, channel, record, tap, gone, broke)
                 if capture is not None:
                     await self._debug(call, record, removed, up.status, up.headers, capture)
 
@@ -382,20 +430,20 @@ class Relay:
 
         Returns the held chunks and the tail of the last one that the tap
         has not read: once output began no error can make the stream a
-        502, so that tail is read after the held chunks went out.
+        502, so that tail is read after the held chunks went out. A break
+        while holding raises UpstreamUnavailable: nothing went out yet, so
+        the next key may serve the call.
         """
         held: list[bytes] = []
-        events = 0
-        while events < 2 and not (tap.has_error or tap.output_started):
+        while tap.events < 2 and not (tap.has_error or tap.output_started):
             try:
                 chunk = await anext(chunks)
-            except (StopAsyncIteration, UpstreamUnavailable):
+            except StopAsyncIteration:
                 break
             held.append(chunk)
             fed = tap.feed_until_output(chunk)
             if fed < len(chunk):
                 return held, chunk[fed:]
-            events += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
         return held, b""
 
     async def _end_stream(
@@ -446,7 +494,8 @@ class Relay:
             output_tokens=usage.output_tokens,
             cache_creation_tokens=usage.cache_creation_tokens,
             cache_read_tokens=usage.cache_read_tokens,
-            fast=call.identity.fast,
+            fast=call.identity.fast
+            and (call.pool != "messages" or channel.service_type in _FAST_TIER_TYPES),
         )
         record.set_cost(priced)
         failed = bool(error) or http_status >= 400
@@ -495,6 +544,7 @@ class Relay:
         return record
 
     async def _log(self, call: Call, record: LogRecord) -> None:
+        call.current = record
         if not call.logged:
             return
         waiting = self.rt.writer.log(record)
@@ -502,17 +552,8 @@ class Relay:
             await waiting
 
 
-async def _watch_disconnect(
-    receive: Receive | None, up: UpstreamResponse, gone: asyncio.Event
-) -> None:
-    """Cancel the upstream call when the client goes away mid-stream."""
-    assert receive is not None
-    while True:
-        message = await receive()
-        if message.get("type") == "http.disconnect":
-            gone.set()
-            up.close()
-            return
+def _ignore(chunk: bytes) -> None:
+    pass
 
 
 def _with_model(body: bytes, model: str) -> bytes:

@@ -294,6 +294,7 @@ class SseUsageTap:
         "_error_before_output",
         "_error_message",
         "_error_type",
+        "_events",
         "_first_payload_at",
         "_first_token_at",
         "_has_cr",
@@ -332,6 +333,16 @@ class SseUsageTap:
         self._completed = False
         self._overflowed = False
         self._skipping = False
+        self._events = 0
+
+    @property
+    def events(self) -> int:
+        """Return how many events were read, comments not counted.
+
+        Once output began, routine events (deltas, pings) are skipped
+        uncounted.
+        """
+        return self._events
 
     @property
     def first_token_at(self) -> float | None:
@@ -475,12 +486,14 @@ class SseUsageTap:
             raw_name = bytes(data[start + 6 : nl]).strip()
             # PERF(ccbridge): most events are deltas; decide them by name alone.
             if self._first_payload_at is not None and self._by_name(raw_name):
+                self._events += 1
                 return
             name = raw_name.decode("ascii", "replace")
             start = nl + 1
         payload = _data_payload(data, start, end)
         if payload is None:
             return
+        self._events += 1
         if payload == _DONE:
             self._completed = True
             return

@@ -80,6 +80,23 @@ async def test_explicit_cache_prices_and_target_model_pricing(
     assert row.price == pytest.approx(0.002 + 0.0016 + 0.01)
 
 
+async def test_fast_speed_to_a_claude_channel_costs_the_normal_price(
+    gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
+) -> None:
+    # Fast mode doubles prices only on channels that turn it into the
+    # priority tier (responses, openai-oauth); a claude channel passes it on.
+    await gateway.add_price("acme-model", 3.0, 15.0, cache_creation_price=0.0, cache_read_price=0.0)
+    up = await upstreams(messages_json_reply(model="acme-model", **TOKENS))
+    await gateway.add_channel("messages", "a", up.url, ["sk-ant-a"])
+
+    await claude.messages.create(
+        model="acme-model", max_tokens=8, messages=PROMPT, extra_body={"speed": "fast"}
+    )
+
+    (row,) = await gateway.logs()
+    assert row.price == pytest.approx((1000 * 3.0 + 200 * 15.0) / 1e6)  # 0.006
+
+
 async def test_unpriced_model_costs_nothing(
     gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
 ) -> None:

@@ -254,7 +254,13 @@ async def test_error_body_with_200_is_logged_as_error(
     resp = await _raw_post(
         gateway.url,
         "/v1/messages",
-        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": stream},
+        {
+            "model": MODEL,
+            "max_tokens": 8,
+            "messages": PROMPT,
+            "stream": stream,
+            "metadata": {"user_id": "u1"},
+        },
         {"x-api-key": MASTER_KEY},
     )
 
@@ -262,6 +268,7 @@ async def test_error_body_with_200_is_logged_as_error(
     (row,) = await gateway.logs()
     assert (row.status, row.http_status, row.error) == ("error", 200, "Overloaded")
     assert await gateway.usage(channel.channel_id) is None  # an error is no served request
+    assert gateway.rt.scheduler.affinity.get("messages", "u1") is None  # nor a good channel
 
 
 async def test_stream_broken_by_upstream_is_logged_502(
@@ -307,3 +314,96 @@ async def test_channel_model_mapping_rewrites_only_the_model(
     }
     (row,) = await gateway.logs()
     assert (row.model, row.response_model) == (MODEL, "vendor-haiku-v9")
+
+
+@pytest.mark.parametrize("events_sent", [0, 1])
+async def test_stream_broken_before_any_output_fails_over(
+    gateway: Running, upstreams: UpstreamFactory, events_sent: int
+) -> None:
+    # Nothing reached the client yet (message_start is held): the next channel serves.
+    broken = messages_sse_reply(deltas=4)
+    a = await upstreams(CloseAfter(broken, broken.wire_length_through(events_sent)))
+    reply = messages_sse_reply(deltas=4)
+    b = await upstreams(reply)
+    await gateway.add_channel("messages", "a", a.url, [ANT_KEY], priority=1)
+    await gateway.add_channel("messages", "b", b.url, [ANT_KEY], priority=2)
+
+    resp = await _raw_post(
+        gateway.url,
+        "/v1/messages",
+        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
+        {"x-api-key": MASTER_KEY},
+    )
+
+    assert (resp.status_code, resp.content) == (200, reply.body_bytes)
+    rows = await gateway.logs()
+    assert [(r.channel_name, r.status) for r in rows] == [("a", "failover"), ("b", "completed")]
+    assert (rows[0].failover_info or "").startswith("body > failover >")
+
+
+async def test_comments_before_message_start_keep_it_held(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    # Keep-alive comments are no events: the error after message_start comes
+    # before any output, so the client gets a 502, not a 200 stream.
+    start, *_ = messages_sse_reply().events
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    comments = [b": PROCESSING\n\n", b": PROCESSING\n\n"]
+    up = await upstreams(SseReply([*comments, start, SseEvent(error, "error")], event_delay=0.05))
+    await gateway.add_channel("messages", "c1", up.url, [ANT_KEY])
+
+    resp = await _raw_post(
+        gateway.url,
+        "/v1/messages",
+        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
+        {"x-api-key": MASTER_KEY},
+    )
+
+    assert resp.status_code == 502
+    (row,) = await gateway.logs()
+    assert (row.status, row.http_status, row.error) == ("error", 502, "Overloaded")
+
+
+@pytest.mark.gateway_env(REQUEST_TIMEOUT="500")
+async def test_encoded_stream_is_relayed_as_it_arrives(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    # An upstream that ignores Accept-Encoding: identity. Its bytes pass
+    # unread, event by event, past REQUEST_TIMEOUT (streams have none).
+    reply = messages_sse_reply(deltas=6, event_delay=0.15, headers={"Content-Encoding": "gzip"})
+    up = await upstreams(reply)
+    await gateway.add_channel("messages", "c1", up.url, [ANT_KEY])
+
+    resp = await _raw_post(
+        gateway.url,
+        "/v1/messages",
+        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
+        {"x-api-key": MASTER_KEY},
+    )
+
+    assert (resp.status_code, resp.content) == (200, reply.body_bytes)
+    assert resp.headers["content-encoding"] == "gzip"
+    (row,) = await gateway.logs()
+    assert (row.status, row.http_status, row.input_tokens) == ("completed", 200, 0)
+
+
+async def test_redirect_is_no_success(gateway: Running, upstreams: UpstreamFactory) -> None:
+    # Redirects are not followed; a 3xx goes through the rules like any non-2xx.
+    moved = JsonReply({"moved": True}, status=307, headers={"Location": "http://127.0.0.1:9/"})
+    up = await upstreams(moved)
+    channel = await gateway.add_channel(
+        "messages", "c1", up.url, [ANT_KEY], quota_type="requests", quota_limit=10
+    )
+
+    resp = await _raw_post(
+        gateway.url,
+        "/v1/messages",
+        {"model": MODEL, "max_tokens": 8, "messages": PROMPT},
+        {"x-api-key": MASTER_KEY},
+    )
+
+    assert resp.status_code == 307
+    assert "location" not in resp.headers
+    (row,) = await gateway.logs()
+    assert (row.status, row.http_status) == ("error", 307)
+    assert await gateway.usage(channel.channel_id) is None
