@@ -18,12 +18,12 @@ __all__ = ("MASTER", "authenticate", "client_secret", "hash_key")
 MASTER = ClientKey.master()
 
 
-def client_secret(headers: Mapping[str, str], params: Mapping[str, str]) -> str | None:
+def client_secret(headers: Mapping[str, str], params: Mapping[str, str | list[str]]) -> str | None:
     """Return the key a client sent, in the reference's order of sources.
 
     Args:
         headers: Lower-cased request headers.
-        params: Query parameters.
+        params: Query parameters (a repeated one is a list: the first counts).
     """
     for name in ("x-api-key", "x-goog-api-key"):
         value = headers.get(name)
@@ -33,6 +33,8 @@ def client_secret(headers: Mapping[str, str], params: Mapping[str, str]) -> str 
     if auth:
         return auth[7:].strip() if auth[:7].lower() == "bearer " else auth.strip()
     key = params.get("key")
+    if isinstance(key, list):
+        key = key[0] if key else None
     return key.strip() if key else None
 
 

@@ -133,7 +133,7 @@ def _versioned_base(base_url: str) -> str:
 
 
 def _drop_key_param(query: str) -> str:
-    if "key" not in query:
+    if "key" not in query and "%" not in query:  # a name may be percent-encoded
         return query
     kept = (p for p in query.split("&") if p and unquote_plus(p.partition("=")[0]) != "key")
     return "&".join(kept)

@@ -149,6 +149,12 @@ def _assert_no_secret(ex: BaseException, *secrets: str) -> None:
             "key=sk-proxy",
             "https://api.anthropic.com/v1/messages",
         ),
+        (  # the name percent-encoded in full: no "key" in the raw text
+            "https://api.anthropic.com",
+            "/v1/messages",
+            "%6B%65%79=sk-proxy&beta=true",
+            "https://api.anthropic.com/v1/messages?beta=true",
+        ),
     ],
 )
 def test_claude_url(base: str, path: str, query: str, expected: str) -> None:
