@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -47,7 +48,8 @@ from harness import (  # noqa: E402
 
 from ccbridge.db.migrate import migrate  # noqa: E402
 from ccbridge.db.sqlite import SqliteDatabase  # noqa: E402
-from generated.rows import ChannelsRow  # noqa: E402
+from ccbridge.store.snapshot import DEFAULT_RATELIMIT, RATELIMIT_SETTING  # noqa: E402
+from generated.rows import ChannelsRow, SettingsRow  # noqa: E402
 
 MASTER = "bench-master-key-0123456789"
 STREAM_BODY = REQUEST_BODY.replace('"max_tokens"', '"stream":true,"max_tokens"')
@@ -55,7 +57,10 @@ HEADERS = {**CLIENT_HEADERS, "x-api-key": MASTER}
 
 
 async def prepare(db_path: Path, upstream: str) -> None:
-    """Create a migrated ccbridge database with one channel to upstream."""
+    """Create a migrated ccbridge database with one channel to upstream.
+
+    Its ``ratelimit`` setting allows 1,000,000 /v1 requests per minute.
+    """
     async with SqliteDatabase(db_path) as db:
         await migrate(db)
         async with db.transaction() as tx:
@@ -68,6 +73,12 @@ async def prepare(db_path: Path, upstream: str) -> None:
                     base_url=upstream,
                     api_keys=["sk-ant-api03-bench-not-a-real-key"],
                 )
+            )
+            # The /v1 limit at the admin API's maximum: its cost is measured,
+            # but it never refuses a request of the load.
+            limits = {**DEFAULT_RATELIMIT, "api": {"enabled": True, "requestsPerMinute": 1_000_000}}
+            await tx.settings.upsert(
+                SettingsRow(key=RATELIMIT_SETTING, value=json.dumps(limits), category="config")
             )
             await tx.settings.bump_revision()
 

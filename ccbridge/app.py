@@ -26,7 +26,7 @@ from ccbridge.legacy.importer import import_on_start
 from ccbridge.legacy.jsonmode import JsonMode
 from ccbridge.proxy import resources
 from ccbridge.proxy.blocking import AccessGuard
-from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
+from ccbridge.proxy.errors import ProxyError, anthropic_body, is_v1_path, openai_body
 from ccbridge.proxy.relay import Relay
 from ccbridge.runtime import Runtime
 from ccbridge.settings import Settings, environ_with_dotenv
@@ -64,6 +64,7 @@ class Gateway:
         )
         self.app.add_error_handler(Exception, _unexpected)
         self.app.add_error_handler(ProxyError, _proxy_error)
+        self.app.add_error_handler(falcon.HTTPMethodNotAllowed, _method_not_allowed)
         self.app.add_error_handler((AdminError, StaleRevision), render_admin_error)
         self._routes_ready = False
 
@@ -148,6 +149,19 @@ async def _proxy_error(
     resp.data = render(ex.status, ex.message, ex.code)
     for name, value in ex.headers.items():
         resp.set_header(name, value)
+
+
+async def _method_not_allowed(
+    req: falcon.asgi.Request,
+    resp: falcon.asgi.Response,
+    ex: falcon.HTTPMethodNotAllowed,
+    params: Any,
+) -> None:
+    # A /v1 route answers a method it lacks like an unknown /v1 path (§3.1).
+    if is_v1_path(req.path):
+        await _proxy_error(req, resp, resources.not_found(req), params)
+        return
+    raise ex
 
 
 async def _unexpected(

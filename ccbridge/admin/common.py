@@ -129,7 +129,7 @@ class AdminAuth:
         if rt is None:
             raise AdminError(503, "ccbridge is starting", "STARTING")
         guard = self._guard
-        await guard.refresh(rt)
+        guard.refresh(rt.snapshot)
         address = req.remote_addr or ""
         decision = guard.admin_hit(address)
         if not decision.allowed:

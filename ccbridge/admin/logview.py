@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from ccbridge.proxy.credentials import SECRET_HEADERS
 from generated.rows import RequestDebugLogsRow, RequestLogsRow
 
 __all__ = ("SENSITIVE_HEADERS", "debug_json", "iso", "log_json", "mask_headers", "mask_value")
 
-SENSITIVE_HEADERS: Final = frozenset(
-    ("authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization")
-)
+# Every credential header of the upstream client, and cookies.
+SENSITIVE_HEADERS: Final = SECRET_HEADERS
 
 
 def iso(at: datetime | None) -> str | None:

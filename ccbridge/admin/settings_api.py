@@ -19,9 +19,9 @@ import falcon.asgi
 from ccbridge.admin import spec
 from ccbridge.admin.common import body_object, read_config, reply, write_config
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
-from ccbridge.proxy.blocking import DEFAULT_RATELIMIT, RATELIMIT_SETTING
 from ccbridge.proxy.rules import default_rules
 from ccbridge.runtime import Runtime
+from ccbridge.store.snapshot import DEFAULT_RATELIMIT, RATELIMIT_SETTING
 from generated.dao import Daos
 from generated.rows import SettingsRow
 

@@ -4,7 +4,7 @@ Failed authentications are counted per client address on /api; at 5, 10
 and 20 failures (configurable) the address is blocked for 1, 5 and 30
 minutes on every path. A success clears the count. Everything is in memory
 and O(1) per request; the thresholds and the /api limit come from the
-``ratelimit`` setting, re-read when the config revision moves.
+``ratelimit`` setting, which the config snapshot carries (no database read).
 """
 
 from __future__ import annotations
@@ -12,81 +12,20 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from typing import Final
 
 import falcon
 import falcon.asgi
 
+from ccbridge.proxy.errors import ProxyError, is_v1_path
 from ccbridge.proxy.permissions import KeyRateLimiter, RateDecision
+from ccbridge.store.snapshot import RateLimitConfig, Snapshot
 
-if TYPE_CHECKING:
-    from ccbridge.runtime import Runtime
+__all__ = ("AccessGuard", "FailureBlocker")
 
-__all__ = (
-    "DEFAULT_RATELIMIT",
-    "RATELIMIT_SETTING",
-    "AccessGuard",
-    "FailureBlocker",
-    "RateLimitConfig",
-)
-
-RATELIMIT_SETTING: Final = "ratelimit"
-DEFAULT_RATELIMIT: Final[Mapping[str, Any]] = {
-    "api": {"enabled": True, "requestsPerMinute": 100},
-    "portal": {"enabled": True, "requestsPerMinute": 60},
-    "authFailure": {
-        "enabled": True,
-        "thresholds": [
-            {"failures": 5, "blockMinutes": 1},
-            {"failures": 10, "blockMinutes": 5},
-            {"failures": 20, "blockMinutes": 30},
-        ],
-    },
-}
 _FORGET_AFTER: Final = 3600.0  # seconds without a failure before an address is forgotten
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitConfig:
-    """The parts of the ``ratelimit`` setting this module applies.
-
-    Attributes:
-        portal_rpm: Requests per minute per address on /api (0 = off).
-        thresholds: (failures, block seconds), most failures first;
-            empty when auth-failure blocking is off.
-    """
-
-    portal_rpm: int
-    thresholds: tuple[tuple[int, float], ...]
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> RateLimitConfig:
-        """Return the config of a stored ``ratelimit`` object (lenient).
-
-        Sections missing from ``raw`` take their defaults.
-        """
-        raw = {**DEFAULT_RATELIMIT, **raw}
-        portal = raw.get("portal") if isinstance(raw.get("portal"), dict) else {}
-        rpm = portal.get("requestsPerMinute") if portal.get("enabled") else 0
-        auth = raw.get("authFailure") if isinstance(raw.get("authFailure"), dict) else {}
-        steps = auth.get("thresholds") if auth.get("enabled") else ()
-        thresholds = sorted(
-            (
-                (int(t["failures"]), float(t["blockMinutes"]) * 60)
-                for t in steps or ()
-                if isinstance(t, dict)
-                and _positive(t.get("failures"))
-                and _positive(t.get("blockMinutes"))
-            ),
-            reverse=True,
-        )
-        return cls(int(rpm) if _positive(rpm) else 0, tuple(thresholds))
-
-
-def _positive(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+_BLOCKED: Final = "Too many failed authentication attempts; try again later"
 
 
 class FailureBlocker:
@@ -150,26 +89,30 @@ class FailureBlocker:
 class AccessGuard:
     """Falcon middleware: refuse blocked addresses on every path.
 
-    The admin middleware calls :meth:`admin_hit`, :meth:`record_failure`
-    and :meth:`clear_failures`; :meth:`refresh` re-reads the
-    ``ratelimit`` setting after a config change.
+    The admin middleware calls :meth:`refresh` with the current config
+    snapshot, then :meth:`admin_hit`, :meth:`record_failure` and
+    :meth:`clear_failures`.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.blocker = FailureBlocker(clock)
         self.limiter = KeyRateLimiter()
-        self.config = RateLimitConfig.parse(DEFAULT_RATELIMIT)
+        self.config = RateLimitConfig()
         self.blocker.thresholds = self.config.thresholds
-        self._revision: int | None = None
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Answer 429 at once for a blocked client address."""
+        """Answer 429 at once for a blocked client address.
+
+        /v1 answers in the endpoint's own error format, anything else
+        with a JSON problem.
+        """
         if not self.blocker:  # the usual case: skip resolving the address
             return
         seconds = self.blocker.blocked_for(req.remote_addr or "")
         if not seconds:
             return
-        detail = "Too many failed authentication attempts; try again later"
+        if is_v1_path(req.path):
+            raise ProxyError(429, _BLOCKED, "AUTH_BLOCKED", {"Retry-After": str(seconds)})
         resp.status = 429
         resp.content_type = "application/problem+json"
         resp.set_header("Retry-After", str(seconds))
@@ -178,25 +121,17 @@ class AccessGuard:
                 "type": "about:blank",
                 "title": "Too Many Requests",
                 "status": 429,
-                "detail": detail,
-                "error": detail,
+                "detail": _BLOCKED,
+                "error": _BLOCKED,
                 "code": "AUTH_BLOCKED",
             }
         ).encode()
         resp.complete = True
 
-    async def refresh(self, rt: Runtime) -> None:
-        """Re-read the ``ratelimit`` setting if the config revision moved."""
-        revision = rt.snapshot.revision
-        if revision == self._revision:
-            return
-        self._revision = revision
-        row = await rt.db.daos.settings.get(RATELIMIT_SETTING)
-        try:
-            raw = json.loads(row.value) if row is not None else DEFAULT_RATELIMIT
-        except ValueError:
-            raw = DEFAULT_RATELIMIT
-        self.apply(RateLimitConfig.parse(raw if isinstance(raw, dict) else DEFAULT_RATELIMIT))
+    def refresh(self, snapshot: Snapshot) -> None:
+        """Use the ``ratelimit`` setting of ``snapshot`` if it changed."""
+        if snapshot.ratelimit is not self.config:
+            self.apply(snapshot.ratelimit)
 
     def apply(self, config: RateLimitConfig) -> None:
         """Use new limits from now on."""

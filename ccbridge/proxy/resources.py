@@ -1,8 +1,8 @@
 """Falcon resources of the /v1 proxy and /health.
 
-Each responder authenticates from the in-memory snapshot, parses the body,
-checks permissions and limits, and hands a `Call` to the relay. Nothing here
-awaits the database.
+Each responder authenticates from the in-memory snapshot, applies the /v1
+rate limit, parses the body, checks permissions, and hands a `Call` to the
+relay. Nothing here awaits the database.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ccbridge.proxy.relay import Call, Relay, Reply
 from ccbridge.runtime import Runtime
 from ccbridge.store.snapshot import ClientKey
 
-__all__ = ("CountTokens", "Health", "Messages", "Models", "NotFound", "Responses")
+__all__ = ("CountTokens", "Health", "Messages", "Models", "NotFound", "Responses", "not_found")
 
 _MODELS_CREATED = 1704067200  # the reference's fixed `created` value
 
@@ -43,12 +43,8 @@ class _Proxied:
         self.rt = rt
         self.relay = relay
 
-    def _authorise(self, req: falcon.asgi.Request) -> ClientKey:
-        key = authenticate(
-            client_secret(req.headers, req.params), self.rt.snapshot, self.rt.master_key
-        )
-        if key is None:
-            raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
+    def _authorise(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> ClientKey:
+        key = _authenticate(self.rt, req, resp)
         denial = check_endpoint(key, self.ENDPOINT)
         if denial is not None:
             raise ProxyError(403, denial.message, denial.code)
@@ -73,23 +69,13 @@ class _Proxied:
             raise ProxyError(400, "request body must be a JSON object")
         return body, payload
 
-    def _limit(self, key: ClientKey, resp: falcon.asgi.Response) -> None:
-        if key.rate_limit_rpm <= 0:
-            return
-        decision = self.rt.rate_limiter.hit(f"key:{key.id}", key.rate_limit_rpm)
-        if not decision.allowed:
-            raise ProxyError(
-                429, "rate limit exceeded for this key", "RATE_LIMITED", decision.headers()
-            )
-        resp.set_headers(decision.headers())
-
     def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
         raise NotImplementedError
 
     async def _call(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, *, counted: bool = True
     ) -> Call:
-        key = self._authorise(req)
+        key = self._authorise(req, resp)
         body, payload = await self._payload(req)
         model = payload.get("model")
         if not isinstance(model, str) or not model:
@@ -97,7 +83,6 @@ class _Proxied:
         denial = check_model(key, model)
         if denial is not None:
             raise ProxyError(403, denial.message, denial.code)
-        self._limit(key, resp)
         if not key.is_master:
             waiting = self.rt.writer.touch_key(key.id, datetime.now(UTC))
             if waiting is not None:  # the writer is full: back-pressure
@@ -165,13 +150,7 @@ class Models:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """List the exported models."""
-        if (
-            authenticate(
-                client_secret(req.headers, req.params), self.rt.snapshot, self.rt.master_key
-            )
-            is None
-        ):
-            raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
+        _authenticate(self.rt, req, resp)
         models = self.rt.snapshot.pricing.exported_models()
         data = [
             {"id": m, "object": "model", "created": _MODELS_CREATED, "owned_by": "cc-bridge"}
@@ -204,12 +183,38 @@ class Health:
 
 
 class NotFound:
-    """Any other /v1 path: 404 in JSON."""
+    """Any other /v1 path, or a /v1 route with a wrong method: 404 in JSON."""
 
     async def __call__(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_: Any
     ) -> None:
-        raise ProxyError(404, f"API endpoint not found: {req.method} {req.path}", "NOT_FOUND")
+        raise not_found(req)
+
+
+def not_found(req: falcon.asgi.Request) -> ProxyError:
+    """Return the error answering a request no /v1 responder serves."""
+    return ProxyError(404, f"API endpoint not found: {req.method} {req.path}", "NOT_FOUND")
+
+
+def _authenticate(rt: Runtime, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> ClientKey:
+    """Return the client key of a /v1 request, counted against its limit.
+
+    The limit is the key's own RPM, else the ``api`` limit of the
+    ``ratelimit`` setting; either way per key, in one-minute windows.
+    """
+    snapshot = rt.snapshot
+    key = authenticate(client_secret(req.headers, req.params), snapshot, rt.master_key)
+    if key is None:
+        raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
+    limit = key.rate_limit_rpm if key.rate_limit_rpm > 0 else snapshot.ratelimit.api_rpm
+    if limit > 0:
+        decision = rt.rate_limiter.hit(f"key:{key.id}", limit)
+        if not decision.allowed:
+            raise ProxyError(
+                429, "rate limit exceeded for this key", "RATE_LIMITED", decision.headers()
+            )
+        resp.set_headers(decision.headers())
+    return key
 
 
 def _apply(reply: Reply, resp: falcon.asgi.Response) -> None:

@@ -54,6 +54,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 import aiohttp
 
+from ccbridge.proxy.credentials import CREDENTIAL_HEADERS, SECRET_HEADERS
 from ccbridge.proxy.deadlines import Deadlines
 
 __all__ = (
@@ -100,21 +101,17 @@ _HOP_BY_HOP: Final = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"}
     | {"upgrade"}
 )
-_CREDENTIAL_HEADERS: Final = frozenset(
-    {"authorization", "x-api-key", "x-goog-api-key", "proxy-authorization", "x-proxy-key"}
-)
 _FORWARDING_HEADERS: Final = frozenset(
     {"forwarded", "via", "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip"}
     | {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
 )
 _REQUEST_DROP: Final = (
     _HOP_BY_HOP
-    | _CREDENTIAL_HEADERS
+    | CREDENTIAL_HEADERS
     | _FORWARDING_HEADERS
     | {"host", "content-length", "expect", "accept-encoding"}
 )
 _RESPONSE_DROP: Final = _HOP_BY_HOP | {"content-length"}
-_SECRET_HEADERS: Final = _CREDENTIAL_HEADERS | {"cookie"}
 _DECISION_CACHE_SIZE: Final = 1024
 
 # NOTE(upstream): CPython < 3.12.7 leaks aborted SSL transports without it.
@@ -410,7 +407,7 @@ def _host_of(url: str) -> str:
 def _secret_values(pairs: Iterable[tuple[str, str]]) -> list[str]:
     values: list[str] = []
     for name, value in pairs:
-        if name.lower() in _SECRET_HEADERS and value:
+        if name.lower() in SECRET_HEADERS and value:
             values.append(value)
             scheme, _, token = value.partition(" ")
             if token and scheme.lower() in ("bearer", "basic"):

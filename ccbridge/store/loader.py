@@ -14,6 +14,7 @@ from typing import Any
 from ccbridge.db.base import Database
 from ccbridge.store.snapshot import (
     POOLS,
+    RATELIMIT_SETTING,
     ActionStep,
     Channel,
     ClientKey,
@@ -29,6 +30,7 @@ from ccbridge.store.snapshot import (
     Price,
     PriceMultiplier,
     PriceTable,
+    RateLimitConfig,
     Snapshot,
     channel_allowlist_from_raw,
 )
@@ -86,6 +88,7 @@ def build_snapshot(
         debug_log=_debug_log(_json_setting(values, "debug_log")),
         user_agents=_user_agents(_json_setting(values, "user_agent")),
         outbound_headers=_outbound(_json_setting(values, "outbound_header_policy")),
+        ratelimit=_ratelimit(values.get(RATELIMIT_SETTING)),
     )
 
 
@@ -298,6 +301,16 @@ def _user_agents(raw: Mapping[str, Any]) -> dict[str, str]:
         if isinstance(entry, dict) and entry.get("latest"):
             out[pool] = str(entry["latest"])
     return out
+
+
+def _ratelimit(raw: str | None) -> RateLimitConfig:
+    # NOTE(ccbridge): lenient, unlike the other JSON settings: a malformed
+    # row means the default limits rather than a config that cannot load.
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        parsed = {}
+    return RateLimitConfig.parse(parsed if isinstance(parsed, dict) else {})
 
 
 def _outbound(raw: Mapping[str, Any]) -> OutboundHeaderPolicy:

@@ -8,6 +8,7 @@ the lookup tables derived from it; nothing is computed per request.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -15,10 +16,12 @@ from types import MappingProxyType
 from typing import Any, Final
 
 __all__ = (
+    "DEFAULT_RATELIMIT",
     "EMPTY_MAPPING",
     "INVALID_PARSE_SENTINEL",
     "LOAD_BALANCE_STRATEGIES",
     "POOLS",
+    "RATELIMIT_SETTING",
     "ActionStep",
     "Channel",
     "ClientKey",
@@ -34,6 +37,7 @@ __all__ = (
     "Price",
     "PriceMultiplier",
     "PriceTable",
+    "RateLimitConfig",
     "Snapshot",
     "channel_allowlist_from_raw",
     "freeze_mapping",
@@ -45,6 +49,21 @@ POOLS: Final = ("messages", "responses", "gemini", "chat")
 LOAD_BALANCE_STRATEGIES: Final = frozenset({"failover", "round-robin", "random"})
 CHANNEL_STATUSES: Final = frozenset({"active", "suspended", "disabled"})
 EMPTY_MAPPING: Final[Mapping[Any, Any]] = MappingProxyType({})
+
+RATELIMIT_SETTING: Final = "ratelimit"
+# The reference's default-ratelimit.json; stored objects are merged over it per section.
+DEFAULT_RATELIMIT: Final[Mapping[str, Any]] = {
+    "api": {"enabled": True, "requestsPerMinute": 100},
+    "portal": {"enabled": True, "requestsPerMinute": 60},
+    "authFailure": {
+        "enabled": True,
+        "thresholds": [
+            {"failures": 5, "blockMinutes": 1},
+            {"failures": 10, "blockMinutes": 5},
+            {"failures": 20, "blockMinutes": 30},
+        ],
+    },
+}
 
 # NOTE(ccbridge): reserved channel-id prefix; these ids never match a channel,
 # so a malformed allowlist denies everything instead of allowing everything.
@@ -443,6 +462,70 @@ class DebugLogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    """The ``ratelimit`` setting: request limits and auth-failure blocking.
+
+    The defaults are those of :data:`DEFAULT_RATELIMIT`.
+
+    Attributes:
+        api_rpm: Requests per minute per client key on /v1, for keys
+            without an RPM of their own (0 = off).
+        portal_rpm: Requests per minute per address on /api (0 = off).
+        thresholds: (failures, block seconds), most failures first;
+            empty when auth-failure blocking is off.
+    """
+
+    api_rpm: int = 100
+    portal_rpm: int = 60
+    thresholds: tuple[tuple[int, float], ...] = ((20, 1800.0), (10, 300.0), (5, 60.0))
+
+    def __post_init__(self) -> None:
+        _set(self, "thresholds", tuple(self.thresholds))
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> RateLimitConfig:
+        """Return the config of a stored ``ratelimit`` object (lenient).
+
+        Sections missing from ``raw`` take their defaults; a malformed
+        section or value turns that limit off.
+        """
+        raw = {**DEFAULT_RATELIMIT, **raw}
+        auth = _section(raw, "authFailure")
+        steps = auth.get("thresholds") if auth.get("enabled") else None
+        thresholds = sorted(
+            (
+                (int(t["failures"]), float(t["blockMinutes"]) * 60)
+                for t in (steps if isinstance(steps, list) else ())
+                if isinstance(t, dict)
+                and _positive(t.get("failures"))
+                and _positive(t.get("blockMinutes"))
+            ),
+            reverse=True,
+        )
+        return cls(
+            api_rpm=_rpm(_section(raw, "api")),
+            portal_rpm=_rpm(_section(raw, "portal")),
+            thresholds=tuple(thresholds),
+        )
+
+
+def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = raw.get(name)
+    return value if isinstance(value, dict) else EMPTY_MAPPING
+
+
+def _rpm(limit: Mapping[str, Any]) -> int:
+    rpm = limit.get("requestsPerMinute") if limit.get("enabled") else 0
+    return int(rpm) if _positive(rpm) else 0
+
+
+def _positive(value: Any) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return value > 0 and math.isfinite(value)
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundHeaderPolicy:
     """Request headers stripped before forwarding upstream."""
 
@@ -497,6 +580,7 @@ class Snapshot:
     debug_log: DebugLogConfig = field(default_factory=DebugLogConfig)
     user_agents: Mapping[str, str] = field(default_factory=_empty)
     outbound_headers: OutboundHeaderPolicy = field(default_factory=OutboundHeaderPolicy)
+    ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
     channels_by_uid: Mapping[str, Channel] = field(init=False, repr=False, compare=False)
     by_priority: Mapping[str, tuple[Channel, ...]] = field(init=False, repr=False, compare=False)
     keys_by_id: Mapping[int, ClientKey] = field(init=False, repr=False, compare=False)
@@ -529,6 +613,7 @@ class Snapshot:
         debug_log: DebugLogConfig | None = None,
         user_agents: Mapping[str, str] | None = None,
         outbound_headers: OutboundHeaderPolicy | None = None,
+        ratelimit: RateLimitConfig | None = None,
     ) -> Snapshot:
         """Return a snapshot, re-indexing each pool by list position."""
         channels = channels or {}
@@ -546,6 +631,7 @@ class Snapshot:
             debug_log=debug_log or DebugLogConfig(),
             user_agents=user_agents or {},
             outbound_headers=outbound_headers or OutboundHeaderPolicy(),
+            ratelimit=ratelimit or RateLimitConfig(),
         )
 
     def pool(self, pool: str) -> tuple[Channel, ...]:

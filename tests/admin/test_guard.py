@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
+import anthropic
 import httpx
+import openai
+import pytest
 
-from ccbridge.proxy.blocking import FailureBlocker, RateLimitConfig
+from ccbridge.proxy.blocking import AccessGuard, FailureBlocker
+from ccbridge.store.snapshot import RateLimitConfig, Snapshot
 from tests.admin.conftest import MASTER_KEY, Running, admin_client
+from tests.proxy.conftest import claude_client, codex_client
+
+BLOCKED = "Too many failed authentication attempts; try again later"
 
 
 class Clock:
@@ -62,6 +69,21 @@ def test_disabled_blocking_records_nothing() -> None:
     assert blocker.blocked_for("1.2.3.4") == 0
 
 
+def test_guard_takes_its_limits_from_the_snapshot() -> None:
+    guard = AccessGuard()
+    assert guard.config == RateLimitConfig()
+    limits = RateLimitConfig.parse(
+        {
+            "portal": {"enabled": True, "requestsPerMinute": 2},
+            "authFailure": {"enabled": True, "thresholds": [{"failures": 3, "blockMinutes": 2}]},
+        }
+    )
+    guard.refresh(Snapshot.build(revision=7, ratelimit=limits))  # no database to read
+    assert guard.config is limits
+    assert guard.blocker.thresholds == ((3, 120.0),)
+    assert [guard.admin_hit("1.2.3.4").allowed for _ in range(3)] == [True, True, False]
+
+
 async def test_failed_admin_logins_block_the_address_on_every_path(gateway: Running) -> None:
     async with admin_client(gateway.url, "wrong-key") as bad:
         for _ in range(4):
@@ -103,3 +125,33 @@ async def test_api_rate_limit_comes_from_the_setting(gateway: Running) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as http:  # /v1 is not limited by it
         resp = await http.get("/v1/models", headers={"x-api-key": MASTER_KEY})
     assert resp.status_code == 200
+
+
+async def test_blocked_address_gets_each_endpoints_error_format(gateway: Running) -> None:
+    async with admin_client(gateway.url, "wrong-key") as bad:
+        for _ in range(5):
+            assert (await bad.get("/api/channels")).status_code == 401
+        admin = await bad.get("/api/channels")
+    with pytest.raises(anthropic.RateLimitError) as claude_info:
+        async with claude_client(gateway) as claude:
+            await claude.messages.create(
+                model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+            )
+    with pytest.raises(openai.RateLimitError) as codex_info:
+        async with codex_client(gateway) as codex:
+            await codex.responses.create(model="gpt-5-codex", input="hi")
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        models = await http.get("/v1/models", headers={"x-api-key": MASTER_KEY})
+
+    assert admin.status_code == 429
+    assert admin.headers["content-type"] == "application/problem+json"
+    assert admin.json()["code"] == "AUTH_BLOCKED"
+    claude_error = {"type": "rate_limit_error", "message": BLOCKED, "code": "AUTH_BLOCKED"}
+    assert claude_info.value.body == {"type": "error", "error": claude_error}
+    assert claude_info.value.response.headers["content-type"] == "application/json"
+    assert 0 < int(claude_info.value.response.headers["retry-after"]) <= 60
+    codex_error = {"message": BLOCKED, "type": "rate_limit_error", "param": None}
+    assert codex_info.value.body == {**codex_error, "code": "AUTH_BLOCKED"}
+    assert 0 < int(codex_info.value.response.headers["retry-after"]) <= 60
+    assert models.status_code == 429
+    assert models.json() == {"type": "error", "error": claude_error}

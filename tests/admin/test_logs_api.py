@@ -19,6 +19,7 @@ from tests.fakes.upstream import anthropic_error, messages_json_reply
 from tests.proxy.conftest import UpstreamFactory
 
 ANT_KEY = "sk-ant-logs-api-000001"
+PROMPT = {"role": "user", "content": "hello"}
 
 
 async def _ids(api: httpx.AsyncClient, **params: object) -> list[str]:
@@ -175,6 +176,31 @@ async def test_debug_data_is_unpacked_and_masked(
     assert MASTER_KEY in gzip.decompress(stored.request_headers).decode()
     missing = await api.get("/api/logs/req_nope/debug")
     assert missing.status_code == 404
+
+
+async def test_debug_view_masks_keys_in_every_credential_header(
+    gateway: Running, api: httpx.AsyncClient, upstreams: UpstreamFactory
+) -> None:
+    up = await upstreams(default=messages_json_reply())
+    await gateway.add_channel("messages", "one", up.url, [ANT_KEY])
+    await gateway.set_setting("debug_log", json.dumps({"enabled": True}))
+    plain = (await api.post("/api/keys", json={"name": "gemini-style"})).json()["key"]
+    proxy_key = "pk-0123456789abcdefghij"
+    headers = {"x-goog-api-key": plain, "x-proxy-key": proxy_key}
+    async with httpx.AsyncClient(timeout=10) as http:
+        resp = await http.post(
+            f"{gateway.url}/v1/messages",
+            json={"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [PROMPT]},
+            headers=headers,
+        )
+    assert resp.status_code == 200
+    (row,) = await gateway.logs()
+    debug = await api.get(f"/api/logs/{row.id}/debug")
+
+    assert plain not in debug.text and proxy_key not in debug.text
+    shown = {k.lower(): v for k, v in debug.json()["requestHeaders"].items()}
+    assert shown["x-goog-api-key"] == f"{plain[:8]}...{plain[-4:]}"
+    assert shown["x-proxy-key"] == "pk-01234...ghij"
 
 
 async def test_debug_retention_strips_bodies_then_deletes(gateway: Running) -> None:

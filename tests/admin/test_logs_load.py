@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.admin.conftest import Running, admin_client, start_gateway
+from tests.admin.conftest import NO_API_LIMIT, Running, admin_client, start_gateway
 from tests.admin.test_logs_support import approx_equal, ask, drain, sdk
 from tests.fakes.upstream import messages_json_reply
 from tests.proxy.conftest import UpstreamFactory
@@ -16,6 +17,7 @@ from tests.proxy.conftest import UpstreamFactory
 ANT_KEY = "sk-ant-logs-load-000001"
 PER_INSTANCE = 1000
 CONCURRENCY = 40
+UNLIMITED_V1 = {"enabled": True, "requestsPerMinute": 1_000_000}
 
 
 async def _burst(gateway: Running, tag: str) -> None:
@@ -36,6 +38,8 @@ async def test_two_instances_a_thousand_requests_each(
     a, close_a = await start_gateway(engine, tmp_path, dsn)
     b, close_b = await start_gateway(engine, tmp_path, dsn)
     try:
+        # 1,000 requests a minute with the master key: raise the /v1 limit.
+        await a.set_setting("ratelimit", json.dumps({**NO_API_LIMIT, "api": UNLIMITED_V1}))
         up = await upstreams(default=messages_json_reply(input_tokens=3, output_tokens=2))
         channel = await a.add_channel(
             "messages", "metered", up.url, [ANT_KEY], quota_type="requests", quota_limit=1e9

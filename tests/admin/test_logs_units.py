@@ -9,8 +9,9 @@ import pytest
 
 from ccbridge.admin.common import AdminError
 from ccbridge.admin.logquery import decode_cursor, encode_cursor, go_duration
-from ccbridge.admin.logview import mask_headers, mask_value
+from ccbridge.admin.logview import SENSITIVE_HEADERS, mask_headers, mask_value
 from ccbridge.admin.statsread import plan
+from ccbridge.proxy.credentials import SECRET_HEADERS
 from ccbridge.store.rollup import (
     BINS,
     DAY,
@@ -112,3 +113,11 @@ def test_masking_rules() -> None:
         "Cookie": "***",
         "X-Other": "keep me",
     }
+
+
+def test_masking_covers_every_credential_header() -> None:
+    names = SECRET_HEADERS  # the upstream client drops and scrubs these too
+    assert {"x-goog-api-key", "x-proxy-key", "set-cookie"} <= names
+    assert names <= SENSITIVE_HEADERS
+    masked = mask_headers({name.title(): "sk-0123456789abcdef" for name in names})
+    assert masked == {name.title(): "sk-01234...cdef" for name in names}

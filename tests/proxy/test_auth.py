@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import anthropic
+import openai
 import pytest
 
 from tests.fakes.upstream import messages_json_reply, responses_json_reply
@@ -194,10 +195,106 @@ async def test_per_key_rpm_limit(gateway: Running, upstreams: UpstreamFactory) -
     body = info.value.body
     assert isinstance(body, dict)
     assert body["error"]["code"] == "RATE_LIMITED"
-    # The master key has no limit.
+    # Other keys count in windows of their own (the master key: the /v1 default).
     for _ in range(3):
         await _ask(_client(gateway, MASTER_KEY))
     assert len(await gateway.logs()) == 5
+
+
+async def test_api_limit_of_the_setting_covers_every_v1_route(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await _channel(gateway, upstreams)
+    codex_up = await upstreams(default=responses_json_reply(text="r"))
+    await gateway.add_channel("responses", "r", codex_up.url, ["sk-proj-r"])
+    await gateway.set_setting(
+        "ratelimit", json.dumps({"api": {"enabled": True, "requestsPerMinute": 4}})
+    )
+    plain = await gateway.add_key("laptop")  # RPM 0: the setting's limit applies
+    other = await gateway.add_key("desktop")
+    own = await gateway.add_key("fast", rate_limit_rpm=6)  # its own RPM wins
+    gateway.rt.rate_limiter._clock = lambda: FIXED_NOW  # one fixed minute: no window rollover
+    headers = {"x-api-key": plain}
+    claude_body = {"model": MODEL, "max_tokens": 8, "messages": PROMPT}
+    codex_body = {"model": "gpt-5-codex", "input": "hi"}
+    async with http_client() as http:
+        answers = [
+            await http.post(gateway.url + "/v1/messages", json=claude_body, headers=headers),
+            await http.post(
+                gateway.url + "/v1/messages/count_tokens", json=claude_body, headers=headers
+            ),
+            await http.post(gateway.url + "/v1/responses", json=codex_body, headers=headers),
+            await http.get(gateway.url + "/v1/models", headers=headers),
+        ]
+        models = await http.get(gateway.url + "/v1/models", headers=headers)
+        own_answer = await http.get(gateway.url + "/v1/models", headers={"x-api-key": own})
+
+    assert [r.status_code for r in answers] == [200, 200, 200, 200]
+    assert {r.headers["x-ratelimit-limit"] for r in answers} == {"4"}
+    assert [r.headers["x-ratelimit-remaining"] for r in answers] == ["3", "2", "1", "0"]
+    assert {r.headers["x-ratelimit-reset"] for r in answers} == {"1700000040"}
+    assert models.status_code == 429
+    assert models.headers["retry-after"] == "30"
+    assert models.json()["error"]["code"] == "RATE_LIMITED"
+    assert own_answer.headers["x-ratelimit-limit"] == "6"
+    # Refused in each endpoint's own error format.
+    with pytest.raises(anthropic.RateLimitError) as claude_info:
+        await _ask(_client(gateway, plain))
+    claude_error = claude_info.value.body
+    assert isinstance(claude_error, dict)
+    assert claude_error["error"]["type"] == "rate_limit_error"
+    assert claude_error["error"]["code"] == "RATE_LIMITED"
+    assert claude_info.value.response.headers["retry-after"] == "30"
+    async with codex_client(gateway, plain) as codex:
+        with pytest.raises(openai.RateLimitError) as codex_info:
+            await codex.responses.create(model="gpt-5-codex", input="hi")
+    assert (codex_info.value.type, codex_info.value.code) == ("rate_limit_error", "RATE_LIMITED")
+    assert codex_info.value.response.headers["x-ratelimit-remaining"] == "0"
+    # Each key has a window of its own.
+    assert await _ask(_client(gateway, other)) == "a"
+    assert len(codex_up.requests) == 1
+
+
+async def test_default_api_limit_covers_the_master_key(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await _channel(gateway, upstreams)
+    gateway.rt.rate_limiter._clock = lambda: FIXED_NOW
+    async with _client(gateway, MASTER_KEY) as client:
+        sent = await client.messages.with_raw_response.create(
+            model=MODEL, max_tokens=8, messages=PROMPT
+        )
+    async with http_client() as http:
+        models = await http.get(gateway.url + "/v1/models", headers={"x-api-key": MASTER_KEY})
+
+    assert sent.headers["x-ratelimit-limit"] == "100"  # the `api` default of the setting
+    assert sent.headers["x-ratelimit-remaining"] == "99"
+    assert models.headers["x-ratelimit-limit"] == "100"
+    assert models.headers["x-ratelimit-remaining"] == "98"
+
+
+async def test_disabled_api_limit_leaves_only_key_limits(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await _channel(gateway, upstreams)
+    await gateway.set_setting(
+        "ratelimit", json.dumps({"api": {"enabled": False, "requestsPerMinute": 1}})
+    )
+    slow = await gateway.add_key("slow", rate_limit_rpm=1)
+    gateway.rt.rate_limiter._clock = lambda: FIXED_NOW
+    async with http_client() as http:
+        free = [
+            await http.get(gateway.url + "/v1/models", headers={"x-api-key": MASTER_KEY})
+            for _ in range(3)
+        ]
+        limited = [
+            await http.get(gateway.url + "/v1/models", headers={"x-api-key": slow})
+            for _ in range(2)
+        ]
+
+    assert [r.status_code for r in free] == [200, 200, 200]
+    assert all("x-ratelimit-limit" not in r.headers for r in free)
+    assert [r.status_code for r in limited] == [200, 429]
 
 
 @pytest.mark.gateway_env(MAX_REQUEST_BODY_MB="1")
@@ -264,3 +361,36 @@ async def test_unknown_v1_path_is_404_json(gateway: Running) -> None:
         assert r.headers["content-type"].startswith("application/json")
         assert r.json()["error"]["type"] == "not_found_error"
     assert resp.json()["error"]["message"] == "API endpoint not found: POST /v1/foo"
+
+
+async def test_wrong_method_on_a_v1_route_is_the_unknown_path_404(gateway: Running) -> None:
+    async with http_client() as http:
+        unknown = await http.get(gateway.url + "/v1/messages/nope")
+        answers = {
+            ("GET", "/v1/messages"): await http.get(gateway.url + "/v1/messages"),
+            ("GET", "/v1/messages/count_tokens"): await http.get(
+                gateway.url + "/v1/messages/count_tokens"
+            ),
+            ("POST", "/v1/models"): await http.post(gateway.url + "/v1/models", json={}),
+            ("GET", "/v1/responses"): await http.get(
+                gateway.url + "/v1/responses", headers={"x-api-key": MASTER_KEY}
+            ),
+            ("DELETE", "/v1/responses"): await http.delete(gateway.url + "/v1/responses"),
+        }
+
+    def claude_404(message: str) -> dict[str, object]:
+        error = {"type": "not_found_error", "message": message, "code": "NOT_FOUND"}
+        return {"type": "error", "error": error}
+
+    assert unknown.status_code == 404
+    assert unknown.json() == claude_404("API endpoint not found: GET /v1/messages/nope")
+    for (method, path), r in answers.items():
+        message = f"API endpoint not found: {method} {path}"
+        assert r.status_code == 404, (method, path, r.text)
+        assert r.headers["content-type"] == unknown.headers["content-type"]
+        assert "allow" not in r.headers
+        if path == "/v1/responses":
+            error = {"message": message, "type": "not_found_error", "param": None}
+            assert r.json() == {"error": {**error, "code": "NOT_FOUND"}}
+        else:
+            assert r.json() == claude_404(message)

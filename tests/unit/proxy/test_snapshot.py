@@ -5,7 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ccbridge.store.loader import build_snapshot
 from ccbridge.store.snapshot import (
+    DEFAULT_RATELIMIT,
     INVALID_PARSE_SENTINEL,
     Channel,
     ClientKey,
@@ -13,9 +15,11 @@ from ccbridge.store.snapshot import (
     Price,
     PriceMultiplier,
     PriceTable,
+    RateLimitConfig,
     Snapshot,
     channel_allowlist_from_raw,
 )
+from generated.rows import SettingsRow
 from tests.unit.proxy.helpers import make_channel
 
 
@@ -153,3 +157,29 @@ def test_price_defaults_and_table_index() -> None:
     assert table.id_lengths == (13, 5)
     assert table.lower_ids["gpt-5"] == "GPT-5"  # smallest spelling wins
     assert table.exported_models() == ("GPT-5", "gpt-5")
+
+
+def _limits(value: str | None) -> RateLimitConfig:
+    rows = [SettingsRow(key="config_revision", value="3")]
+    if value is not None:
+        rows.append(SettingsRow(key="ratelimit", value=value, category="config"))
+    return build_snapshot(rows, [], [], []).ratelimit
+
+
+def test_ratelimit_setting_is_part_of_the_snapshot() -> None:
+    assert _limits(None) == RateLimitConfig() == RateLimitConfig.parse(DEFAULT_RATELIMIT)
+    assert RateLimitConfig() == RateLimitConfig(100, 60, ((20, 1800.0), (10, 300.0), (5, 60.0)))
+    # Sections are replaced whole; missing ones keep their defaults.
+    assert _limits('{"api": {"enabled": true, "requestsPerMinute": 7}}') == RateLimitConfig(7)
+    off = _limits(
+        '{"api": {"enabled": false, "requestsPerMinute": 7}, "portal": {"enabled": true},'
+        ' "authFailure": {"enabled": false, "thresholds": [{"failures": 1, "blockMinutes": 1}]}}'
+    )
+    assert off == RateLimitConfig(api_rpm=0, portal_rpm=0, thresholds=())
+    # A malformed row means the defaults (as the guard always read it), never a failed
+    # load; a malformed section or value turns that part off.
+    assert _limits("not json") == RateLimitConfig()
+    assert _limits("[1]") == RateLimitConfig()
+    assert _limits('{"api": 5}') == RateLimitConfig(api_rpm=0)
+    assert _limits('{"authFailure": {"enabled": true, "thresholds": 3}}').thresholds == ()
+    assert _limits('{"api": {"enabled": true, "requestsPerMinute": Infinity}}').api_rpm == 0
