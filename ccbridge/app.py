@@ -58,6 +58,7 @@ class Gateway:
         self.runtime: Runtime | None = None
         self.reloader: Reloader | None = None
         self.json_mode: JsonMode | None = None
+        self.relay: Relay | None = None
         self.guard = AccessGuard()
         self.app = falcon.asgi.App(
             middleware=[_Lifespan(self), self.guard, AdminAuth(lambda: self.runtime, self.guard)]
@@ -101,6 +102,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop background tasks, drain the writer, close storage."""
+        if self.relay is not None:  # its config writes reload: before the reloader stops
+            await self.relay.learner.stop()
         if self.json_mode is not None:
             await self.json_mode.stop()
         if self.reloader is not None:
@@ -113,7 +116,7 @@ class Gateway:
     def _add_routes(self, rt: Runtime) -> None:
         if self._routes_ready:
             return
-        relay = Relay(rt)
+        relay = self.relay = Relay(rt)
         app = self.app
         app.add_route("/v1/messages", resources.Messages(rt, relay))
         app.add_route("/v1/messages/count_tokens", resources.CountTokens(rt, relay))

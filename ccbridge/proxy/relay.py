@@ -6,6 +6,11 @@ suspend the channel, or return the error) and logged as its own row. The
 first 2xx answer is relayed: small bodies whole, SSE streams chunk by chunk
 as they arrive, with a tap reading usage on the way. Nothing is retried once
 a byte has reached the client.
+
+A channel's content filter (spec §3.6) turns a 2xx answer holding a
+keyword into a synthetic error that the failover rules decide like any
+non-2xx answer. So it sees only what has not gone out yet: a whole body,
+and of a stream the start up to its first text (held for the check).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccbridge.proxy import contentfilter
 from ccbridge.proxy.clientwatch import ClientWatch
 from ccbridge.proxy.debuglog import BodyCapture, debug_row
 from ccbridge.proxy.errors import ProxyError
 from ccbridge.proxy.identity import RequestIdentity
+from ccbridge.proxy.learned import ConfigLearner
 from ccbridge.proxy.mapping import redirect_channel_model
 from ccbridge.proxy.pricing import price_request
 from ccbridge.proxy.record import LogRecord
@@ -31,6 +38,7 @@ from ccbridge.proxy.rules import Action, Decision, suspend_until
 from ccbridge.proxy.scheduler import CHANNEL_NOT_ALLOWED
 from ccbridge.proxy.upstream import (
     OutboundHeaders,
+    UAFamily,
     UpstreamResponse,
     UpstreamUnavailable,
     build_outbound_headers,
@@ -39,7 +47,7 @@ from ccbridge.proxy.upstream import (
 )
 from ccbridge.proxy.usage import SseUsageTap, StreamProtocol, UsageReport, usage_from_json
 from ccbridge.runtime import Runtime
-from ccbridge.store.snapshot import Channel, ClientKey, Snapshot
+from ccbridge.store.snapshot import Channel, ClientKey, ContentFilterRule, Snapshot
 
 __all__ = ("Call", "Relay", "Reply")
 
@@ -78,6 +86,7 @@ class Call:
     logged: bool = True  # writes request log rows (REQUEST_LOGS, and counted)
     watch: ClientWatch | None = None  # set while the relay serves the call
     current: LogRecord | None = None  # the attempt's record, last handed to the writer
+    rate_limited: list[tuple[str, str]] = field(default_factory=list)  # (channel uid, key)
 
 
 @dataclass(slots=True)
@@ -88,6 +97,15 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+
+
+@dataclass(slots=True)
+class _Failed:
+    """A non-2xx answer, or a 2xx one the content filter refused."""
+
+    status: int
+    body: bytes
+    error: str  # the log row's error when it goes back to the client
 
 
 @dataclass(slots=True)
@@ -103,6 +121,7 @@ class Relay:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.learner = ConfigLearner(rt)
 
     async def run(self, call: Call) -> Reply:
         """Serve a call from the first channel that answers.
@@ -197,7 +216,13 @@ class Relay:
                 try:
                     up, removed = await self._send(call, snap, channel, key)
                     if 200 <= up.status < 300:
-                        return await self._success(call, snap, channel, key, up, record, removed)
+                        served = await self._success(call, snap, channel, key, up, record, removed)
+                        if isinstance(served, Reply):
+                            return served
+                        failed = served  # the content filter refused it
+                    else:
+                        error = f"upstream returned {up.status}"
+                        failed = _Failed(up.status, await self._read_error(up), error)
                 except UpstreamUnavailable as ex:  # no byte has reached the client
                     rt.scheduler.keys.mark_failed(channel.pool, key)
                     rt.scheduler.record_failure(channel)
@@ -205,12 +230,12 @@ class Relay:
                     record = await self._next_attempt(call, record, "failover", 0, info, str(ex))
                     tried.append(key)
                     break
-                body = await self._read_error(up)
-                last = Reply(up.status, [("Content-Type", "application/json")], body)
-                decision = rt.policy.decide(channel.uid, key, up.status, body)
+                body = failed.body
+                last = Reply(failed.status, [("Content-Type", "application/json")], body)
+                decision = rt.policy.decide(channel.uid, key, failed.status, body)
                 if decision.action is Action.NONE:
                     record.failover_info = decision.failover_info
-                    record.finish("error", up.status, f"upstream returned {up.status}", _text(body))
+                    record.finish("error", failed.status, failed.error, _text(body))
                     await self._log(call, record)
                     return last
                 rt.scheduler.record_failure(channel)
@@ -242,6 +267,8 @@ class Relay:
             self.rt.suspend(channel, until, decision.failover_info)
         elif decision.mark_key_failed:
             self.rt.scheduler.keys.mark_failed(channel.pool, key)
+        if decision.deprioritize_key:
+            call.rate_limited.append((channel.uid, key))
         return await self._next_attempt(
             call, record, "failover", decision.status, decision.failover_info, _text(body)
         )
@@ -289,14 +316,17 @@ class Relay:
         else:
             url = responses_url(channel.base_url)
             overrides = None
+        family: UAFamily = "messages" if call.pool == "messages" else "responses"
         headers: OutboundHeaders = build_outbound_headers(
             call.headers,
             api_key=key,
-            ua_family="messages" if call.pool == "messages" else "responses",
+            ua_family=family,
             fallback_user_agent=snap.user_agents.get(call.pool),
             strip_rules=self.rt.strip_rules,
             overrides=overrides,
         )
+        if headers.client_user_agent_valid:
+            self.learner.offer_user_agent(family, headers.user_agent)
         up = await self.rt.upstream.send(
             "POST",
             url,
@@ -324,8 +354,12 @@ class Relay:
         up: UpstreamResponse,
         record: LogRecord,
         removed: tuple[str, ...],
-    ) -> Reply:
-        """Relay a 2xx answer; UpstreamUnavailable if it breaks before any byte went out."""
+    ) -> Reply | _Failed:
+        """Relay a 2xx answer; UpstreamUnavailable if it breaks before any byte went out.
+
+        A content filter hit is no answer: it comes back as a _Failed, to be
+        decided by the failover rules, the upstream released.
+        """
         rt = self.rt
         protocol = StreamProtocol.CLAUDE if call.pool == "messages" else StreamProtocol.OPENAI
         is_sse = "text/event-stream" in (up.content_type or "")
@@ -340,6 +374,11 @@ class Relay:
             raise ProxyError(502, "upstream response broke off") from None
         finally:
             up.release()
+        cf = channel.content_filter
+        if cf is not None and cf.enabled and not up.content_encoding:
+            hit = contentfilter.find_match(body, cf)
+            if hit is not None:
+                return _refused(hit)
         report = usage_from_json(body, protocol) if not up.content_encoding else UsageReport()
         # An error body is no success, whatever the status (and uses no quota).
         error = report.error_message or report.error_type
@@ -355,6 +394,9 @@ class Relay:
     def _succeeded(self, call: Call, channel: Channel, key: str) -> None:
         self.rt.policy.record_success(channel.uid, key)
         self.rt.scheduler.record_success(channel, call.identity.client_id)
+        if call.rate_limited:  # another key of the channel served: those go last
+            limited = [k for uid, k in call.rate_limited if uid == channel.uid and k != key]
+            self.learner.demote_keys(channel, limited)
 
     async def _stream(
         self,
@@ -366,7 +408,7 @@ class Relay:
         record: LogRecord,
         protocol: StreamProtocol,
         removed: tuple[str, ...],
-    ) -> Reply:
+    ) -> Reply | _Failed:
         tap = SseUsageTap(protocol, clock=time.time)
         # An encoded stream (the upstream ignored Accept-Encoding: identity)
         # is relayed as it comes, unread: its usage stays unknown.
@@ -375,13 +417,20 @@ class Relay:
         capture = BodyCapture(snap.debug_log.max_body_size) if snap.debug_log.enabled else None
         chunks = up.iter_chunks()
         held, unread = [], b""
-        if protocol is StreamProtocol.CLAUDE and plain:
+        cf = channel.content_filter
+        if cf is not None and not (plain and contentfilter.is_active(cf)):
+            cf = None  # off, or an encoded stream it cannot read
+        if plain and (cf is not None or protocol is StreamProtocol.CLAUDE):
             try:
-                held, unread = await self._hold_start(chunks, tap)
+                held, unread = await self._hold_start(chunks, tap, until_text=cf is not None)
             except BaseException:  # a break (the next key serves) or the client left
                 up.close()
                 raise
-        if tap.has_error and not tap.output_started:
+        # Only the held start can be filtered: once a byte went out, nothing is.
+        if cf is not None and (hit := contentfilter.find_match(b"".join(held), cf)) is not None:
+            up.close()
+            return _refused(hit)
+        if protocol is StreamProtocol.CLAUDE and tap.has_error and not tap.output_started:
             up.close()
             record.finish("error", 502, tap.error_message)
             await self._log(call, record)
@@ -424,9 +473,14 @@ class Relay:
         return Reply(up.status, headers, stream=relay())
 
     async def _hold_start(
-        self, chunks: AsyncIterator[bytes], tap: SseUsageTap
+        self, chunks: AsyncIterator[bytes], tap: SseUsageTap, *, until_text: bool = False
     ) -> tuple[list[bytes], bytes]:
         """Hold message_start until the next event (an early error is a 502).
+
+        With ``until_text`` (a content filter to apply, any pool) the
+        stream is held until its first content token instead, or an error,
+        or `contentfilter.HOLD_LIMIT` bytes: the filter reads the held
+        bytes, and after the first byte went out nothing is filtered.
 
         Returns the held chunks and the tail of the last one that the tap
         has not read: once output began no error can make the stream a
@@ -435,13 +489,19 @@ class Relay:
         the next key may serve the call.
         """
         held: list[bytes] = []
-        while tap.events < 2 and not (tap.has_error or tap.output_started):
+        size = 0
+        while not tap.has_error and (
+            (not tap.token_seen and size < contentfilter.HOLD_LIMIT)
+            if until_text
+            else (tap.events < 2 and not tap.output_started)
+        ):
             try:
                 chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
             held.append(chunk)
-            fed = tap.feed_until_output(chunk)
+            size += len(chunk)
+            fed = tap.feed_until_output(chunk, token=until_text)
             if fed < len(chunk):
                 return held, chunk[fed:]
         return held, b""
@@ -554,6 +614,12 @@ class Relay:
 
 def _ignore(chunk: bytes) -> None:
     pass
+
+
+def _refused(rule: ContentFilterRule) -> _Failed:
+    """Return the synthetic error of a content filter hit (spec §3.6)."""
+    message = f"content_filter: {rule.keyword}"
+    return _Failed(rule.status_code, contentfilter.synthetic_body(rule), message)
 
 
 def _with_model(body: bytes, model: str) -> bytes:

@@ -61,6 +61,7 @@ __all__ = (
     "DEFAULT_MESSAGES_USER_AGENT",
     "DEFAULT_RESPONSES_USER_AGENT",
     "DEFAULT_STRIP_PATTERNS",
+    "DEFAULT_USER_AGENTS",
     "HeaderPairs",
     "OutboundHeaders",
     "Phase",
@@ -87,7 +88,7 @@ DEFAULT_MESSAGES_USER_AGENT: Final = "claude-cli/2.1.12 (external, cli)"
 DEFAULT_RESPONSES_USER_AGENT: Final = "codex_cli_rs/0.73.0 (Linux; x86_64)"
 DEFAULT_STRIP_PATTERNS: Final = ("Cf-*", "X-Forwarded-*")
 
-_DEFAULT_USER_AGENTS: Final[Mapping[UAFamily, str]] = {
+DEFAULT_USER_AGENTS: Final[Mapping[UAFamily, str]] = {
     "messages": DEFAULT_MESSAGES_USER_AGENT,
     "responses": DEFAULT_RESPONSES_USER_AGENT,
 }
@@ -265,7 +266,7 @@ def resolve_user_agent(
         return incoming, True
     chosen = (fallback or "").strip()
     if user_agent_version(chosen, family) is None:
-        chosen = _DEFAULT_USER_AGENTS[family]
+        chosen = DEFAULT_USER_AGENTS[family]
     return chosen, False
 
 

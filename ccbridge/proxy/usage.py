@@ -355,6 +355,11 @@ class SseUsageTap:
         return self._output_started
 
     @property
+    def token_seen(self) -> bool:
+        """Return True once the first content token was seen."""
+        return self._first_token_at is not None
+
+    @property
     def error_message(self) -> str:
         """Return the stream error message, or ""."""
         return self._error_message
@@ -396,16 +401,20 @@ class SseUsageTap:
             self._scan_from = 0
             self._overflowed = self._skipping = True
 
-    def feed_until_output(self, chunk: bytes) -> int:
+    def feed_until_output(self, chunk: bytes, *, token: bool = False) -> int:
         """Feed chunk event by event until output began or an error showed.
 
-        Returns how many bytes were fed; the caller feeds the rest later,
-        in order, with `feed`. The rest cannot change whether an error came
-        before any output, so a relay may send first and read it after.
+        With ``token``, feed until the first content token instead of the
+        first output event. Returns how many bytes were fed; the caller
+        feeds the rest later, in order, with `feed`. The rest cannot change
+        whether an error came before any output, so a relay may send first
+        and read it after.
         """
         has_cr = self._has_cr or chunk.find(b"\r") != -1
         pos = 0
-        while pos < len(chunk) and not (self._output_started or self.has_error):
+        while pos < len(chunk) and not (
+            self.has_error or (self._first_token_at is not None if token else self._output_started)
+        ):
             _, nxt = _find_boundary(chunk, pos, has_cr)
             end = len(chunk) if nxt == -1 else nxt
             self.feed(chunk[pos:end])

@@ -228,6 +228,26 @@ def test_feed_until_output_reads_a_partial_event_whole() -> None:
     assert tap.output_started
 
 
+def test_feed_until_output_with_token_stops_after_the_first_delta() -> None:
+    stream = claude_stream()
+    tap = SseUsageTap(StreamProtocol.CLAUDE, clock=lambda: 1.0)
+    fed = tap.feed_until_output(stream, token=True)
+    assert stream[fed:].startswith(b"event: content_block_stop")  # the delta was the last read
+    assert tap.token_seen and tap.output_started
+    tap.feed(stream[fed:])
+    whole = SseUsageTap(StreamProtocol.CLAUDE, clock=lambda: 1.0)
+    whole.feed(stream)
+    assert tap.report() == whole.report()
+
+
+def test_feed_until_output_with_token_skips_a_blank_responses_delta() -> None:
+    stream = responses_stream()
+    tap = SseUsageTap(StreamProtocol.OPENAI)
+    fed = tap.feed_until_output(stream, token=True)
+    assert stream[:fed].endswith(b'"delta": "Hi"}\n\n')
+    assert tap.token_seen
+
+
 def test_message_delta_overwrites_only_positive_counts() -> None:
     tap = SseUsageTap(StreamProtocol.CLAUDE)
     tap.feed(
