@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from tests.admin.conftest import Running, admin_client, start_gateway
 from tests.admin.test_logs_support import ask, sdk
 from tests.fakes.upstream import messages_json_reply
 from tests.proxy.conftest import UpstreamFactory
+from tests.waiting import until
 
 ANT_KEY = "sk-ant-logs-stream-0001"
 
@@ -50,14 +51,6 @@ class EventReader:
         """Stop reading."""
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
-
-
-async def _until(probe: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def _open(client: httpx.AsyncClient, stack: list[Any], **params: Any) -> EventReader:
@@ -102,13 +95,13 @@ async def test_stream_reports_created_then_updated_to_every_subscriber(
         (row,) = await gateway.logs()
         want = [("created", row.id), ("updated", row.id)]
         for reader in readers:
-            await _until(lambda r=reader: r.pairs() == want)
+            await until(lambda r=reader: r.pairs() == want)
         assert all(isinstance(e["ts"], int) for e in readers[0].events)
-        await _until(lambda: readers[0].comments >= 2)  # connected + heartbeat pings
+        await until(lambda: readers[0].comments >= 2)  # connected + heartbeat pings
         await _close(streams)
         streams.clear()
         # Gone clients are noticed at the next heartbeat at the latest.
-        await _until(lambda: events.subscribers == 0, seconds=3)
+        await until(lambda: events.subscribers == 0, timeout=3)
 
 
 async def test_stream_needs_admin(gateway: Running) -> None:
@@ -133,8 +126,8 @@ async def test_log_written_on_one_instance_streams_on_the_other(
                 await ask(client)
             (row,) = await a.logs()
             want = [("created", row.id), ("updated", row.id)]
-            await _until(lambda: on_b.pairs() == want)
-            await _until(lambda: on_a.pairs() == want)
+            await until(lambda: on_b.pairs() == want)
+            await until(lambda: on_a.pairs() == want)
             await asyncio.sleep(0.3)  # A's own NOTIFY came back too: not shown twice
             assert on_a.pairs() == want and on_b.pairs() == want
             await _close(streams)

@@ -14,6 +14,7 @@ import pytest
 from ccbridge.app import create_app
 from tests.fakes.upstream import FakeUpstream, messages_json_reply
 from tests.proxy.conftest import MASTER_KEY, Running, serve, settings_for, stop
+from tests.waiting import eventually
 
 
 def _config(channels: list[dict]) -> dict:
@@ -62,14 +63,6 @@ async def json_gateway(
         await stop(server, task)
 
 
-async def _until(check, seconds: float = 5.0) -> None:  # noqa: ANN001
-    for _ in range(int(seconds / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 async def test_files_are_the_configuration(
     json_gateway: Running, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
@@ -96,7 +89,7 @@ async def test_files_are_the_configuration(
     async def reloaded() -> bool:
         return [c.name for c in json_gateway.rt.snapshot.pool("messages")] == ["renamed", "second"]
 
-    await _until(reloaded)
+    await eventually(reloaded)
 
     # A broken file keeps the running configuration.
     revision = json_gateway.rt.snapshot.revision

@@ -9,17 +9,10 @@ from urllib.parse import urlsplit
 
 from tests.fakes.upstream import anthropic_error, messages_json_reply
 from tests.proxy.conftest import MASTER_KEY, Running, UpstreamFactory
+from tests.waiting import until
 
 MODEL = "claude-haiku-4-5"
 PROMPT = [{"role": "user", "content": "hello"}]
-
-
-async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 async def _post_and_hang_up(
@@ -34,7 +27,7 @@ async def _post_and_hang_up(
         + payload
     )
     await writer.drain()
-    await _until(hang_up_when)
+    await until(hang_up_when)
     await asyncio.sleep(then_wait)
     writer.close()
     await writer.wait_closed()

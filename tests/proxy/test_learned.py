@@ -3,26 +3,17 @@ rate-limited keys moved to the end of their channel's list (§3.6)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 
 from tests.fakes.upstream import JsonReply, RecordedRequest, anthropic_error, messages_json_reply
 from tests.proxy.conftest import MASTER_KEY, Running, UpstreamFactory, http_client
+from tests.waiting import eventually
 
 BODY = {
     "model": "claude-haiku-4-5",
     "max_tokens": 8,
     "messages": [{"role": "user", "content": "hi"}],
 }
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 async def _post(gateway: Running, user_agent: str) -> int:
@@ -45,7 +36,7 @@ async def test_a_newer_cli_user_agent_becomes_the_fallback(
     async def stored() -> bool:
         return gateway.rt.snapshot.user_agents.get("messages") == newer
 
-    await _eventually(stored)
+    await eventually(stored)
     row = await gateway.db.daos.settings.get("user_agent")
     assert row is not None
     entry = json.loads(row.value)["messages"]
@@ -79,7 +70,7 @@ async def test_a_rate_limited_key_moves_to_the_end_once_another_served(
         snap = gateway.rt.snapshot.channels_by_uid[channel.channel_id]
         return snap.api_keys == ("sk-ant-k2", "sk-ant-k3", "sk-ant-k1")
 
-    await _eventually(reordered)
+    await eventually(reordered)
     (row,) = [
         r for r in await gateway.db.daos.channels.list() if r.channel_id == channel.channel_id
     ]

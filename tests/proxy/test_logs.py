@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import anthropic
@@ -12,6 +11,7 @@ import pytest
 
 from tests.fakes.upstream import messages_json_reply, messages_sse_reply
 from tests.proxy.conftest import MASTER_KEY, Running, UpstreamFactory, claude_client, http_client
+from tests.waiting import until
 
 MODEL = "claude-haiku-4-5"
 PROMPT = [{"role": "user", "content": "hello"}]
@@ -22,14 +22,6 @@ TOKENS = {
     "cache_creation_input_tokens": 4000,
     "cache_read_input_tokens": 20000,
 }
-
-
-async def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 async def test_cost_uses_price_and_channel_multipliers(
@@ -224,7 +216,7 @@ async def test_client_disconnect_mid_stream_is_499_and_cancels_upstream(
 
     # The upstream call is cancelled: its connection closes long before the
     # 2 s the stream would take, and the row is settled.
-    await _wait_until(lambda: up.open_connections == 0, timeout=1.5)
+    await until(lambda: up.open_connections == 0, timeout=1.5)
     assert len(up.requests) == 1
     for _ in range(100):
         (row,) = await gateway.logs()

@@ -51,6 +51,12 @@ async def _raw_post(
     return RawReply(resp.status_code, resp.headers, raw)
 
 
+async def _post_message(gateway: Running, *, stream: bool = False, **extra: object) -> RawReply:
+    """POST a small Messages request with the master key; return the raw reply."""
+    body = {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": stream, **extra}
+    return await _raw_post(gateway.url, "/v1/messages", body, {"x-api-key": MASTER_KEY})
+
+
 async def test_messages_sse_is_relayed_byte_for_byte(
     gateway: Running, upstreams: UpstreamFactory
 ) -> None:
@@ -208,12 +214,7 @@ async def test_claude_stream_error_after_output_is_forwarded_and_logged(
     up = await upstreams(reply)
     await gateway.add_channel("messages", "c1", up.url, [ANT_KEY])
 
-    resp = await _raw_post(
-        gateway.url,
-        "/v1/messages",
-        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
-        {"x-api-key": MASTER_KEY},
-    )
+    resp = await _post_message(gateway, stream=True)
 
     assert resp.status_code == 200
     assert resp.content == reply.body_bytes
@@ -228,12 +229,7 @@ async def test_json_answer_to_stream_request_is_relayed(
     up = await upstreams(reply)
     await gateway.add_channel("messages", "c1", up.url, [ANT_KEY])
 
-    resp = await _raw_post(
-        gateway.url,
-        "/v1/messages",
-        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
-        {"x-api-key": MASTER_KEY},
-    )
+    resp = await _post_message(gateway, stream=True)
 
     assert (resp.status_code, resp.content) == (200, reply.body_bytes)
     assert resp.headers["content-type"] == "application/json"
@@ -251,18 +247,7 @@ async def test_error_body_with_200_is_logged_as_error(
         "messages", "c1", up.url, [ANT_KEY], quota_type="requests", quota_limit=10
     )
 
-    resp = await _raw_post(
-        gateway.url,
-        "/v1/messages",
-        {
-            "model": MODEL,
-            "max_tokens": 8,
-            "messages": PROMPT,
-            "stream": stream,
-            "metadata": {"user_id": "u1"},
-        },
-        {"x-api-key": MASTER_KEY},
-    )
+    resp = await _post_message(gateway, stream=stream, metadata={"user_id": "u1"})
 
     assert (resp.status_code, resp.json()) == (200, error)
     (row,) = await gateway.logs()
@@ -278,12 +263,7 @@ async def test_stream_broken_by_upstream_is_logged_502(
     up = await upstreams(CloseAfter(reply, reply.wire_length_through(5)))
     await gateway.add_channel("messages", "c1", up.url, [ANT_KEY])
 
-    resp = await _raw_post(
-        gateway.url,
-        "/v1/messages",
-        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
-        {"x-api-key": MASTER_KEY},
-    )
+    resp = await _post_message(gateway, stream=True)
 
     assert resp.status_code == 200
     assert resp.content == b"".join(reply.payloads[:5])
@@ -328,12 +308,7 @@ async def test_stream_broken_before_any_output_fails_over(
     await gateway.add_channel("messages", "a", a.url, [ANT_KEY], priority=1)
     await gateway.add_channel("messages", "b", b.url, [ANT_KEY], priority=2)
 
-    resp = await _raw_post(
-        gateway.url,
-        "/v1/messages",
-        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
-        {"x-api-key": MASTER_KEY},
-    )
+    resp = await _post_message(gateway, stream=True)
 
     assert (resp.status_code, resp.content) == (200, reply.body_bytes)
     rows = await gateway.logs()
@@ -352,12 +327,7 @@ async def test_comments_before_message_start_keep_it_held(
     up = await upstreams(SseReply([*comments, start, SseEvent(error, "error")], event_delay=0.05))
     await gateway.add_channel("messages", "c1", up.url, [ANT_KEY])
 
-    resp = await _raw_post(
-        gateway.url,
-        "/v1/messages",
-        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
-        {"x-api-key": MASTER_KEY},
-    )
+    resp = await _post_message(gateway, stream=True)
 
     assert resp.status_code == 502
     (row,) = await gateway.logs()
@@ -374,12 +344,7 @@ async def test_encoded_stream_is_relayed_as_it_arrives(
     up = await upstreams(reply)
     await gateway.add_channel("messages", "c1", up.url, [ANT_KEY])
 
-    resp = await _raw_post(
-        gateway.url,
-        "/v1/messages",
-        {"model": MODEL, "max_tokens": 8, "messages": PROMPT, "stream": True},
-        {"x-api-key": MASTER_KEY},
-    )
+    resp = await _post_message(gateway, stream=True)
 
     assert (resp.status_code, resp.content) == (200, reply.body_bytes)
     assert resp.headers["content-encoding"] == "gzip"
@@ -395,12 +360,7 @@ async def test_redirect_is_no_success(gateway: Running, upstreams: UpstreamFacto
         "messages", "c1", up.url, [ANT_KEY], quota_type="requests", quota_limit=10
     )
 
-    resp = await _raw_post(
-        gateway.url,
-        "/v1/messages",
-        {"model": MODEL, "max_tokens": 8, "messages": PROMPT},
-        {"x-api-key": MASTER_KEY},
-    )
+    resp = await _post_message(gateway)
 
     assert resp.status_code == 307
     assert "location" not in resp.headers
