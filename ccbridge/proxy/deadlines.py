@@ -16,11 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from types import TracebackType
-from typing import Final
+from typing import Final, Protocol
 
-__all__ = ("DEFAULT_TICK", "Deadlines")
+__all__ = ("DEFAULT_TICK", "Deadlines", "Expiring")
 
 DEFAULT_TICK: Final = 0.05  # seconds: how late a deadline may fire
+
+
+class Expiring(Protocol):
+    """Anything the sweep can expire: it calls ``expire()`` once it is due."""
+
+    def expire(self) -> None: ...
 
 
 class Deadlines:
@@ -28,7 +34,7 @@ class Deadlines:
 
     def __init__(self, tick: float = DEFAULT_TICK) -> None:
         self._tick = tick
-        self._live: dict[_Scope, float] = {}
+        self._live: dict[Expiring, float] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -53,14 +59,26 @@ class Deadlines:
         """
         return _Scope(self, seconds)
 
+    def schedule(self, item: Expiring, seconds: float) -> None:
+        """Have the sweep call ``item.expire()`` once ``seconds`` from now.
+
+        The item takes itself out with :meth:`cancel`, also from ``expire``.
+        """
+        loop = self._loop or asyncio.get_running_loop()
+        self._live[item] = loop.time() + seconds
+
+    def cancel(self, item: Expiring) -> bool:
+        """Take ``item`` out of the sweep; return False if it was not in."""
+        return self._live.pop(item, None) is not None
+
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._tick)
             now = loop.time()
-            expired = [scope for scope, at in self._live.items() if at <= now]
-            for scope in expired:
-                scope.expire()
+            expired = [item for item, at in self._live.items() if at <= now]
+            for item in expired:
+                item.expire()
 
 
 class _Scope:

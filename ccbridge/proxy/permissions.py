@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Final
+from typing import Final, NamedTuple
 
 from ccbridge.proxy.mapping import split_model_suffix
 from ccbridge.store.snapshot import Channel, ClientKey
@@ -116,8 +116,9 @@ def filter_channels(
     return tuple(c for c in channels if c.uid in allowed)
 
 
-@dataclass(frozen=True, slots=True)
-class RateDecision:
+# PERF(proxy): made on every /v1 request; a NamedTuple is built several
+# times faster than a frozen dataclass.
+class RateDecision(NamedTuple):
     """Outcome of one rate-limit check, ready for response headers."""
 
     allowed: bool
@@ -158,9 +159,9 @@ class KeyRateLimiter:
     ) -> None:
         self._clock = clock
         self._max_entries = max_entries
-        self._windows: dict[str, tuple[int, int]] = {}
+        self._windows: dict[Hashable, tuple[int, int]] = {}
 
-    def hit(self, identity: str, limit: int) -> RateDecision:
+    def hit(self, identity: Hashable, limit: int) -> RateDecision:
         """Count one request of ``identity`` against ``limit`` per minute.
 
         A limit of 0 or less means unlimited. Rejected requests are not
@@ -190,7 +191,7 @@ class KeyRateLimiter:
             del self._windows[identity]
         return len(stale)
 
-    def reset(self, identity: str | None = None) -> None:
+    def reset(self, identity: Hashable | None = None) -> None:
         """Forget one identity, or all when None."""
         if identity is None:
             self._windows.clear()

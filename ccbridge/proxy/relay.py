@@ -129,7 +129,8 @@ class Relay:
         A client that hangs up stops the call wherever it is (an upstream
         call, a retry wait, a queue); its last attempt is logged 499.
         """
-        watch = call.watch = ClientWatch(call.receive) if call.receive else None
+        receive, deadlines = call.receive, self.rt.upstream.deadlines
+        watch = call.watch = ClientWatch(receive, deadlines) if receive else None
         try:
             return await self._attempts(call)
         except asyncio.CancelledError:

@@ -208,7 +208,7 @@ def _authenticate(rt: Runtime, req: falcon.asgi.Request, resp: falcon.asgi.Respo
         raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
     limit = key.rate_limit_rpm if key.rate_limit_rpm > 0 else snapshot.ratelimit.api_rpm
     if limit > 0:
-        decision = rt.rate_limiter.hit(f"key:{key.id}", limit)
+        decision = rt.rate_limiter.hit(key.id, limit)  # the limiter counts client keys only
         if not decision.allowed:
             raise ProxyError(
                 429, "rate limit exceeded for this key", "RATE_LIMITED", decision.headers()

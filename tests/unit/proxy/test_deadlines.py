@@ -84,3 +84,25 @@ async def test_without_a_sweep_nothing_expires() -> None:
     with idle.within(0) as scope:
         await asyncio.sleep(3 * TICK)
     assert not scope.expired
+
+
+class _Item:
+    def __init__(self, deadlines: Deadlines) -> None:
+        self.deadlines = deadlines
+        self.expired = 0
+
+    def expire(self) -> None:
+        if self.deadlines.cancel(self):
+            self.expired += 1
+
+
+async def test_a_scheduled_item_expires_once_unless_cancelled(deadlines: Deadlines) -> None:
+    due, cancelled = _Item(deadlines), _Item(deadlines)
+    deadlines.schedule(due, 2 * TICK)
+    deadlines.schedule(cancelled, 2 * TICK)
+    assert deadlines.cancel(cancelled)
+    await asyncio.sleep(TICK / 2)
+    assert due.expired == 0  # not due yet
+    await asyncio.sleep(6 * TICK)
+    assert (due.expired, cancelled.expired) == (1, 0)
+    assert not deadlines.cancel(due)  # it took itself out
