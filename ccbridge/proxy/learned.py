@@ -61,6 +61,7 @@ class ConfigLearner:
 
     def demote_keys(self, channel: Channel, keys: Iterable[str]) -> None:
         """Move rate-limited keys to the end of the channel's key list."""
+        keys = tuple(keys)  # read twice below
         order = demoted(channel.api_keys, keys)
         if order == channel.api_keys or (channel.uid, order) in self._demoting:
             return
