@@ -25,6 +25,7 @@ from typing import Any
 from ccbridge.proxy.upstream import DEFAULT_USER_AGENTS, UAFamily, user_agent_version
 from ccbridge.runtime import Runtime
 from ccbridge.store.configwrite import config_write
+from ccbridge.store.loader import lenient_object
 from ccbridge.store.snapshot import Channel
 from generated.rows import SettingsRow
 
@@ -107,7 +108,7 @@ class ConfigLearner:
     ) -> None:
         async with config_write(self._rt) as write:
             row = await write.tx.settings.get(USER_AGENT_SETTING)
-            value = _json_object(row.value if row is not None else "")
+            value = lenient_object(row.value if row is not None else None)
             entry = value.get(family) if isinstance(value.get(family), dict) else {}
             stored = user_agent_version(str(entry.get("latest") or ""), family)
             if stored is not None and stored >= version:  # another instance was first
@@ -136,11 +137,3 @@ def demoted(keys: tuple[str, ...], last: Iterable[str]) -> tuple[str, ...]:
     """Return ``keys`` with those in ``last`` moved to the end, in order."""
     moved = set(last)
     return tuple(k for k in keys if k not in moved) + tuple(k for k in keys if k in moved)
-
-
-def _json_object(raw: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -56,6 +56,7 @@ import aiohttp
 
 from ccbridge.proxy.credentials import CREDENTIAL_HEADERS, SECRET_HEADERS
 from ccbridge.proxy.deadlines import Deadlines
+from ccbridge.proxy.errors import is_v1_path
 
 __all__ = (
     "DEFAULT_MESSAGES_USER_AGENT",
@@ -145,7 +146,7 @@ def claude_url(base_url: str, path: str = "/v1/messages", query: str = "") -> st
         path: Client request path, e.g. ``/v1/messages``.
         query: Client query string without ``?``; ``key=`` is dropped.
     """
-    endpoint = path[3:] if path == "/v1" or path.startswith("/v1/") else path
+    endpoint = path[3:] if is_v1_path(path) else path
     url = _versioned_base(base_url) + endpoint
     query = _drop_key_param(query)
     return f"{url}?{query}" if query else url

@@ -36,7 +36,7 @@ from ccbridge.store.snapshot import (
 )
 from generated.rows import ApiKeysRow, ChannelsRow, ModelPricingRow, SettingsRow
 
-__all__ = ("build_snapshot", "load_snapshot", "read_revision")
+__all__ = ("build_snapshot", "lenient_object", "load_snapshot", "read_revision")
 
 # Pool -> the api_keys column holding that pool's channel allowlist.
 _ALLOWLIST_COLUMN = {
@@ -303,14 +303,19 @@ def _user_agents(raw: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _ratelimit(raw: str | None) -> RateLimitConfig:
-    # NOTE(ccbridge): lenient, unlike the other JSON settings: a malformed
-    # row means the default limits rather than a config that cannot load.
+def lenient_object(raw: str | None) -> dict[str, Any]:
+    """Return a stored JSON object; {} when empty, malformed or no object."""
     try:
         parsed = json.loads(raw) if raw else {}
     except ValueError:
-        parsed = {}
-    return RateLimitConfig.parse(parsed if isinstance(parsed, dict) else {})
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _ratelimit(raw: str | None) -> RateLimitConfig:
+    # NOTE(ccbridge): lenient, unlike the other JSON settings: a malformed
+    # row means the default limits rather than a config that cannot load.
+    return RateLimitConfig.parse(lenient_object(raw))
 
 
 def _outbound(raw: Mapping[str, Any]) -> OutboundHeaderPolicy:
