@@ -35,6 +35,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check ccbridge codegen tests bench
 	$(BIN)/ruff format --check ccbridge codegen tests bench
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format ccbridge codegen tests bench

@@ -14,7 +14,7 @@ Clients measured:
 * ``aiohttp``: a bare `aiohttp.ClientSession`.
 * ``httpx``: a bare `httpx.AsyncClient` (needs ``pip install httpx``;
   skipped when missing; it is not a project dependency).
-* ``ccbridge``: `ccbridge.proxy.upstream` (aiohttp plus our URL and
+* ``ccbridge``: `ccbridge.upstream.client` (aiohttp plus our URL and
   header rules), i.e. what the proxy will really run.
 
 Run: ``.venv/bin/python bench/bench_upstream_client.py`` (about 50 s).
@@ -132,7 +132,7 @@ class _HttpxForwarder:
 
 class _CcbridgeForwarder:
     def __init__(self, upstream: str) -> None:
-        from ccbridge.proxy import upstream as up
+        from ccbridge.upstream import client as up
 
         self._up = up
         self._url = up.claude_url(upstream, "/v1/messages")

@@ -18,22 +18,21 @@ import falcon
 import falcon.asgi
 
 from ccbridge import admin, gctune
+from ccbridge.access.guard import BLOCKED_MESSAGE, AccessGuard
 from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
 from ccbridge.errors import StaleRevision
 from ccbridge.legacy.importer import import_on_start
-from ccbridge.legacy.jsonmode import JsonMode
 from ccbridge.proxy import resources
-from ccbridge.proxy.blocking import AccessGuard
-from ccbridge.proxy.errors import ProxyError, anthropic_body, is_v1_path, openai_body
+from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
 from ccbridge.proxy.relay import Relay
 from ccbridge.runtime import Runtime
 from ccbridge.settings import Settings, environ_with_dotenv
 from ccbridge.store.defaults import seed_defaults
 from ccbridge.store.loader import load_snapshot
-from ccbridge.store.reloader import Reloader
 from ccbridge.store.snapshot import Snapshot
+from ccbridge.upstream.client import is_v1_path
 
 __all__ = ("Gateway", "create_app", "factory")
 
@@ -56,12 +55,14 @@ class Gateway:
         self.serving = serving
         self.db: Database = connect(settings)
         self.runtime: Runtime | None = None
-        self.reloader: Reloader | None = None
-        self.json_mode: JsonMode | None = None
         self.relay: Relay | None = None
         self.guard = AccessGuard()
         self.app = falcon.asgi.App(
-            middleware=[_Lifespan(self), self.guard, AdminAuth(lambda: self.runtime, self.guard)]
+            middleware=[
+                _Lifespan(self),
+                _Blocked(self.guard),
+                AdminAuth(lambda: self.runtime, self.guard),
+            ]
         )
         self.app.add_error_handler(Exception, _unexpected)
         self.app.add_error_handler(ProxyError, _proxy_error)
@@ -85,44 +86,52 @@ class Gateway:
             for line in report.lines():
                 log.info("legacy import: %s", line)
         await seed_defaults(self.db)
-        snapshot = await load_snapshot(self.db)
-        rt = Runtime(self.settings, self.db, snapshot)
+        rt = Runtime(self.settings, self.db, await load_snapshot(self.db))
         self.runtime = rt
         self._add_routes(rt)
         await rt.writer.start()
         await rt.upstream.open()
-        self.reloader = Reloader(rt)
-        await self.reloader.start()
-        if settings.storage_backend == "json":
-            self.json_mode = JsonMode(rt, settings.data_dir)
-            await self.json_mode.start()
+        await rt.reloader.start()
+        if rt.json_mode is not None:
+            await rt.json_mode.start()
         _announce(self.settings, rt.snapshot)
         if self.serving:  # a process of its own, not an app inside tests
             gctune.settle()
 
     async def stop(self) -> None:
         """Stop background tasks, drain the writer, close storage."""
+        rt = self.runtime
         if self.relay is not None:  # its config writes reload: before the reloader stops
             await self.relay.learner.stop()
-        if self.json_mode is not None:
-            await self.json_mode.stop()
-        if self.reloader is not None:
-            await self.reloader.stop()
-        if self.runtime is not None:
-            await self.runtime.upstream.close()
-            await self.runtime.writer.stop()
+        if rt is not None:
+            if rt.json_mode is not None:
+                await rt.json_mode.stop()
+            await rt.reloader.stop()
+            await rt.upstream.close()
+            await rt.writer.stop()
         await self.db.close()
 
     def _add_routes(self, rt: Runtime) -> None:
         if self._routes_ready:
             return
-        relay = self.relay = Relay(rt)
+        relay = self.relay = Relay(
+            settings=rt.settings,
+            live=rt.live,
+            scheduler=rt.scheduler,
+            policy=rt.policy,
+            suspensions=rt.suspensions,
+            quota=rt.quota,
+            writer=rt.writer,
+            upstream=rt.upstream,
+            config=rt.config,
+        )
         app = self.app
-        app.add_route("/v1/messages", resources.Messages(rt, relay))
-        app.add_route("/v1/messages/count_tokens", resources.CountTokens(rt, relay))
-        app.add_route("/v1/responses", resources.Responses(rt, relay))
-        app.add_route("/v1/models", resources.Models(rt))
-        app.add_route("/health", resources.Health(rt))
+        proxied = (rt.auth, relay, rt.writer, rt.settings)
+        app.add_route("/v1/messages", resources.Messages(*proxied))
+        app.add_route("/v1/messages/count_tokens", resources.CountTokens(*proxied))
+        app.add_route("/v1/responses", resources.Responses(*proxied))
+        app.add_route("/v1/models", resources.Models(rt.auth, rt.live))
+        app.add_route("/health", resources.Health(rt.db, rt.live, rt.writer, rt.settings))
         app.add_sink(resources.NotFound(), r"/v1(/.*)?$")
         admin.register(app, rt)
         self._routes_ready = True
@@ -141,6 +150,27 @@ class _Lifespan:
     async def process_shutdown(self, scope: Scope, event: Any) -> None:
         """Stop the gateway."""
         await self.gateway.stop()
+
+
+class _Blocked:
+    """Falcon middleware: refuse a blocked client address on every path.
+
+    /v1 answers in the endpoint's own error format, anything else with a
+    JSON problem.
+    """
+
+    def __init__(self, guard: AccessGuard) -> None:
+        self.guard = guard
+
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Answer 429 at once for a blocked client address."""
+        seconds = self.guard.blocked_for(req.remote_addr or "")
+        if not seconds:
+            return
+        headers = {"Retry-After": str(seconds)}
+        if is_v1_path(req.path):
+            raise ProxyError(429, BLOCKED_MESSAGE, "AUTH_BLOCKED", headers)
+        raise AdminError(429, BLOCKED_MESSAGE, "AUTH_BLOCKED", headers=headers)
 
 
 async def _proxy_error(

@@ -17,29 +17,24 @@ from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
 from ccbridge.admin.validate import check_fields, invalid, text
 from ccbridge.runtime import Runtime
+from ccbridge.store.configdoc import (
+    ALIAS_LISTS,
+    read_model_aliases,
+    read_user_aliases,
+    replace_model_aliases,
+)
 from generated.dao import Daos
 from generated.rows import ModelAliasesRow, UserAliasesRow
 
 __all__ = (
-    "ALIAS_LISTS",
     "DEFAULT_MODEL_ALIASES",
     "MODEL_ALIASES_SCHEMA",
     "OPENAPI_PATHS",
     "model_alias_rows",
-    "read_model_aliases",
-    "read_user_aliases",
     "register",
-    "replace_model_aliases",
-    "replace_user_aliases",
     "user_alias_rows",
 )
 
-# JSON list name -> alias_type
-ALIAS_LISTS: Final = {
-    "messagesModels": "messages",
-    "responsesModels": "responses",
-    "geminiModels": "gemini",
-}
 DEFAULT_MODEL_ALIASES: Final[dict[str, list[dict[str, str]]]] = {
     "messagesModels": [
         {"value": "opus", "description": "Claude Opus"},
@@ -89,24 +84,6 @@ def model_alias_rows(data: dict[str, Any]) -> list[ModelAliasesRow]:
     return rows
 
 
-async def read_model_aliases(tx: Daos) -> dict[str, list[dict[str, str]]]:
-    """Return the stored model aliases in the reference's shape."""
-    out: dict[str, list[dict[str, str]]] = {name: [] for name in ALIAS_LISTS}
-    names = {kind: name for name, kind in ALIAS_LISTS.items()}
-    for row in await tx.model_aliases.list(order_by=("sort_order", "id")):
-        if row.alias_type in names:
-            out[names[row.alias_type]].append(
-                {"value": row.value, "description": row.description or ""}
-            )
-    return out
-
-
-async def replace_model_aliases(tx: Daos, rows: list[ModelAliasesRow]) -> None:
-    """Replace every model alias."""
-    await tx.model_aliases.clear()
-    await tx.model_aliases.insert_many(rows)
-
-
 def user_alias_rows(data: Any, name: str = "aliases") -> list[UserAliasesRow]:
     """Return rows of a ``{userId: alias}`` object; aliases must be unique."""
     if not isinstance(data, dict) or len(data) > 100_000:
@@ -119,17 +96,6 @@ def user_alias_rows(data: Any, name: str = "aliases") -> list[UserAliasesRow]:
     if len(set(aliases)) != len(aliases):
         raise AdminError(409, "Two users cannot share an alias", "DUPLICATE_ALIAS")
     return rows
-
-
-async def read_user_aliases(tx: Daos) -> dict[str, str]:
-    """Return every user alias as ``{userId: alias}``."""
-    return {r.user_id: r.alias for r in await tx.user_aliases.list(order_by="user_id")}
-
-
-async def replace_user_aliases(tx: Daos, rows: list[UserAliasesRow]) -> None:
-    """Replace every user alias."""
-    await tx.user_aliases.clear()
-    await tx.user_aliases.insert_many(rows)
 
 
 def _user_id(name: str, value: Any) -> str:

@@ -10,7 +10,6 @@ keeps the keys of channels with the same id.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -18,19 +17,11 @@ from typing import Any, Final
 import falcon.asgi
 
 from ccbridge.admin import spec
-from ccbridge.admin.aliases import (
-    model_alias_rows,
-    read_model_aliases,
-    read_user_aliases,
-    replace_model_aliases,
-    replace_user_aliases,
-    user_alias_rows,
-)
-from ccbridge.admin.channel_fields import channel_columns, channel_object, new_channel_id
+from ccbridge.admin.aliases import model_alias_rows, user_alias_rows
+from ccbridge.admin.channel_fields import channel_columns, new_channel_id
 from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
-from ccbridge.admin.keys import key_view
-from ccbridge.admin.pricing import PRICING_SCHEMA, pricing_rows, read_pricing, replace_pricing
-from ccbridge.admin.settings_api import SECTIONS, read_section, section_row
+from ccbridge.admin.pricing import PRICING_SCHEMA, pricing_rows
+from ccbridge.admin.settings_api import SECTIONS
 from ccbridge.admin.validate import (
     boolean,
     check_fields,
@@ -42,27 +33,20 @@ from ccbridge.admin.validate import (
     timestamp,
 )
 from ccbridge.runtime import Runtime
+from ccbridge.store.configdoc import (
+    POOL_KEYS,
+    SECTION_KEYS,
+    RestorePlan,
+    apply_restore,
+    export,
+    section_row,
+)
 from ccbridge.store.snapshot import LOAD_BALANCE_STRATEGIES
 from generated.dao import Daos
 from generated.rows import ApiKeysRow, ChannelsRow, SettingsRow
 
 __all__ = ("OPENAPI_PATHS", "BackupResource", "register")
 
-VERSION: Final = "1.0"
-# pool -> (channel list key, load-balance key) in config.json
-_POOL_KEYS: Final = {
-    "messages": ("upstream", "loadBalance"),
-    "responses": ("responsesUpstream", "responsesLoadBalance"),
-    "gemini": ("geminiUpstream", "geminiLoadBalance"),
-    "chat": ("chatUpstream", "chatLoadBalance"),
-}
-# config.json key -> settings section (by settings key)
-_SECTION_KEYS: Final = {
-    "debugLog": "debug_log",
-    "failover": "failover",
-    "userAgent": "user_agent",
-    "outboundHeaderPolicy": "outbound_header_policy",
-}
 _SECTIONS_BY_KEY: Final = {s.key: s for s in SECTIONS}
 _HASH: Final = re.compile(r"^[0-9a-f]{64}$")
 # Reference keys that are read and ignored on restore.
@@ -71,55 +55,15 @@ _IGNORED_CONFIG: Final = frozenset(
 )
 
 
-@dataclasses.dataclass(slots=True)
-class _Restore:
-    """A validated backup, ready to write."""
-
-    channels: list[ChannelsRow]
-    settings: list[SettingsRow]
-    pricing: tuple[list[Any], str] | None
-    model_aliases: list[Any] | None
-    user_aliases: list[Any] | None
-    keys: list[ApiKeysRow] | None
-
-
-async def export(tx: Daos, include_keys: bool) -> dict[str, Any]:
-    """Return the backup document of the current configuration."""
-    config: dict[str, Any] = {}
-    rows = await tx.channels.list(order_by="id")
-    for pool, (list_key, lb_key) in _POOL_KEYS.items():
-        config[list_key] = [
-            channel_object(r, include_secrets=include_keys) for r in rows if r.channel_type == pool
-        ]
-        lb = await tx.settings.get(f"{pool}_load_balance")
-        config[lb_key] = lb.value if lb is not None and lb.value else "failover"
-    for name, key in _SECTION_KEYS.items():
-        config[name] = await read_section(tx, _SECTIONS_BY_KEY[key])
-    doc: dict[str, Any] = {
-        "version": VERSION,
-        "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "config": config,
-        "pricing": await read_pricing(tx),
-        "aliases": await read_model_aliases(tx),
-        "userAliases": await read_user_aliases(tx),
-        "ratelimit": await read_section(tx, _SECTIONS_BY_KEY["ratelimit"]),
-    }
-    if include_keys:
-        doc["apiKeys"] = [
-            {**key_view(k), "keyHash": k.key_hash} for k in await tx.api_keys.list(order_by="id")
-        ]
-    return doc
-
-
 def _restore_channels(config: dict[str, Any]) -> list[ChannelsRow]:
     rows: list[ChannelsRow] = []
     seen: set[str] = {
         str(c.get("id"))
-        for key, _ in _POOL_KEYS.values()
+        for key, _ in POOL_KEYS.values()
         for c in config.get(key) or []
         if isinstance(c, dict) and c.get("id")
     }
-    for pool, (list_key, _) in _POOL_KEYS.items():
+    for pool, (list_key, _) in POOL_KEYS.items():
         channels = config.get(list_key) or []
         if not isinstance(channels, list):
             raise invalid(f"config.{list_key}", "must be a list of channels")
@@ -142,15 +86,15 @@ def _restore_channels(config: dict[str, Any]) -> list[ChannelsRow]:
 
 def _restore_settings(config: dict[str, Any]) -> list[SettingsRow]:
     out = []
-    for pool, (_, lb_key) in _POOL_KEYS.items():
+    for pool, (_, lb_key) in POOL_KEYS.items():
         value = config.get(lb_key)
         if value:
             strategy = choice(f"config.{lb_key}", value, LOAD_BALANCE_STRATEGIES)
             out.append(SettingsRow(key=f"{pool}_load_balance", value=strategy, category="config"))
-    for name, key in _SECTION_KEYS.items():
+    for name, key in SECTION_KEYS.items():
         if config.get(name) is not None:
             section = _SECTIONS_BY_KEY[key]
-            out.append(section_row(section, section.check(f"config.{name}", config[name])))
+            out.append(section_row(section.key, section.check(f"config.{name}", config[name])))
     return out
 
 
@@ -203,7 +147,7 @@ def _restore_keys(items: Any) -> list[ApiKeysRow]:
     return rows
 
 
-def parse_backup(doc: dict[str, Any]) -> _Restore:
+def parse_backup(doc: dict[str, Any]) -> RestorePlan:
     """Validate a whole backup document before anything is written."""
     allowed = (
         "version",
@@ -219,8 +163,8 @@ def parse_backup(doc: dict[str, Any]) -> _Restore:
     config = doc.get("config")
     if not isinstance(config, dict):
         raise invalid("config", "is required and must be an object")
-    known = {k for k, _ in _POOL_KEYS.values()} | {v for _, v in _POOL_KEYS.values()}
-    extra = set(config) - known - set(_SECTION_KEYS) - _IGNORED_CONFIG
+    known = {k for k, _ in POOL_KEYS.values()} | {v for _, v in POOL_KEYS.values()}
+    extra = set(config) - known - set(SECTION_KEYS) - _IGNORED_CONFIG
     if extra:
         raise AdminError(
             422,
@@ -231,14 +175,14 @@ def parse_backup(doc: dict[str, Any]) -> _Restore:
     settings = _restore_settings(config)
     if doc.get("ratelimit") is not None:
         section = _SECTIONS_BY_KEY["ratelimit"]
-        settings.append(section_row(section, section.check("ratelimit", doc["ratelimit"])))
+        settings.append(section_row(section.key, section.check("ratelimit", doc["ratelimit"])))
     pricing = doc.get("pricing")
     aliases = doc.get("aliases")
     if pricing is not None and not isinstance(pricing, dict):
         raise invalid("pricing", "must be an object")
     if aliases is not None and not isinstance(aliases, dict):
         raise invalid("aliases", "must be an object")
-    return _Restore(
+    return RestorePlan(
         channels=_restore_channels(config),
         settings=settings,
         pricing=pricing_rows(pricing) if pricing is not None else None,
@@ -250,46 +194,6 @@ def parse_backup(doc: dict[str, Any]) -> _Restore:
         ),
         keys=_restore_keys(doc["apiKeys"]) if doc.get("apiKeys") is not None else None,
     )
-
-
-async def apply_restore(tx: Daos, plan: _Restore) -> int:
-    """Replace the configuration with a validated backup; return channels."""
-    old = {r.channel_id: r for r in await tx.channels.list()}
-    await tx.channels.clear()
-    for row in plan.channels:
-        prior = old.get(row.channel_id)
-        if prior is not None and row.api_keys is None:
-            row = dataclasses.replace(row, api_keys=prior.api_keys)
-        if prior is not None and row.oauth_tokens is None:
-            row = dataclasses.replace(row, oauth_tokens=prior.oauth_tokens)
-        await tx.channels.insert(row)
-    for setting in plan.settings:
-        await tx.settings.upsert(setting)
-    if plan.pricing is not None:
-        await replace_pricing(tx, *plan.pricing)
-    if plan.model_aliases is not None:
-        await replace_model_aliases(tx, plan.model_aliases)
-    if plan.user_aliases is not None:
-        await replace_user_aliases(tx, plan.user_aliases)
-    if plan.keys is not None:
-        await _replace_keys(tx, plan.keys)
-    return len(plan.channels)
-
-
-async def _replace_keys(tx: Daos, rows: list[ApiKeysRow]) -> None:
-    """Make api_keys hold exactly ``rows``, keeping ids of the same hashes."""
-    current = {r.key_hash: r for r in await tx.api_keys.list()}
-    wanted = {r.key_hash for r in rows}
-    for key_hash, row in current.items():
-        if key_hash not in wanted:
-            assert row.id is not None
-            await tx.api_keys.delete(row.id)
-    for row in rows:
-        prior = current.get(row.key_hash)
-        if prior is None:
-            await tx.api_keys.insert(row)
-        else:
-            await tx.api_keys.update(dataclasses.replace(row, id=prior.id))
 
 
 class BackupResource:
@@ -342,12 +246,12 @@ _BACKUP_SCHEMA: Final = spec.obj(
         "createdAt": spec.STR,
         "config": spec.obj(
             {
-                **{k: spec.array(spec.ANY_OBJECT) for k, _ in _POOL_KEYS.values()},
+                **{k: spec.array(spec.ANY_OBJECT) for k, _ in POOL_KEYS.values()},
                 **{
                     v: {"type": "string", "enum": sorted(LOAD_BALANCE_STRATEGIES)}
-                    for _, v in _POOL_KEYS.values()
+                    for _, v in POOL_KEYS.values()
                 },
-                **{k: spec.ANY_OBJECT for k in _SECTION_KEYS},
+                **{k: spec.ANY_OBJECT for k in SECTION_KEYS},
             },
             additional=True,
         ),

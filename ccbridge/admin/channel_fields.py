@@ -28,6 +28,7 @@ from ccbridge.admin.validate import (
     timestamp,
     url,
 )
+from ccbridge.store.configdoc import CHANNEL_COLUMNS, iso
 from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, POOLS
 from generated.rows import ChannelsRow
 
@@ -36,7 +37,6 @@ __all__ = (
     "CHANNEL_VIEW_SCHEMA",
     "SERVICE_TYPES",
     "channel_columns",
-    "channel_object",
     "channel_view",
     "mask_key",
     "new_channel_id",
@@ -188,50 +188,44 @@ def _reasoning_mode(name: str, value: Any) -> str:
     return "always" if mode == "on" else mode
 
 
-# camelCase field -> (column, validator)
-_FIELDS: Final[dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
-    "id": ("channel_id", channel_id),
-    "name": ("name", partial(text, max_len=200, required=True)),
-    "serviceType": ("service_type", partial(choice, options=SERVICE_TYPES)),
-    "baseUrl": ("base_url", url),
-    "apiKeys": ("api_keys", validate_keys),
-    "description": ("description", partial(text, max_len=2000)),
-    "website": ("website", url),
-    "insecureSkipVerify": ("insecure_skip_verify", boolean),
-    "modelMapping": ("model_mapping", text_map),
-    "responseHeaderTimeout": ("response_header_timeout", partial(integer, lo=1, hi=3600)),
-    "priority": ("priority", partial(integer, lo=0, hi=1_000_000)),
-    "status": ("status", partial(choice, options=CHANNEL_STATUSES | {""})),
-    "promotionUntil": ("promotion_until", timestamp),
-    "priceMultipliers": ("price_multipliers", _multipliers),
-    "oauthTokens": ("oauth_tokens", _oauth),
-    "codexServiceTierOverride": (
-        "codex_service_tier_override",
-        partial(choice, options=("", "off", "force_priority", "force_default")),
+# camelCase field -> validator (its column: CHANNEL_COLUMNS)
+_CHECKS: Final[dict[str, Callable[[str, Any], Any]]] = {
+    "id": channel_id,
+    "name": partial(text, max_len=200, required=True),
+    "serviceType": partial(choice, options=SERVICE_TYPES),
+    "baseUrl": url,
+    "apiKeys": validate_keys,
+    "description": partial(text, max_len=2000),
+    "website": url,
+    "insecureSkipVerify": boolean,
+    "modelMapping": text_map,
+    "responseHeaderTimeout": partial(integer, lo=1, hi=3600),
+    "priority": partial(integer, lo=0, hi=1_000_000),
+    "status": partial(choice, options=CHANNEL_STATUSES | {""}),
+    "promotionUntil": timestamp,
+    "priceMultipliers": _multipliers,
+    "oauthTokens": _oauth,
+    "codexServiceTierOverride": partial(
+        choice, options=("", "off", "force_priority", "force_default")
     ),
-    "responsesEncryptedReasoningMode": ("responses_encrypted_reasoning_mode", _reasoning_mode),
-    "responsesWebSocketEnabled": ("responses_websocket_enabled", boolean),
-    "continueThinkingEnabled": ("continue_thinking_enabled", boolean),
-    "quotaType": ("quota_type", partial(choice, options=("", "requests", "credit"))),
-    "quotaLimit": ("quota_limit", partial(number, lo=0.0, hi=1e12)),
-    "quotaResetAt": ("quota_reset_at", timestamp),
-    "quotaResetInterval": ("quota_reset_interval", partial(integer, lo=0, hi=100_000)),
-    "quotaResetUnit": (
-        "quota_reset_unit",
-        partial(choice, options=("", "hours", "days", "weeks", "months")),
-    ),
-    "quotaModels": ("quota_models", partial(text_list, max_items=500, max_len=200)),
-    "quotaResetMode": ("quota_reset_mode", partial(choice, options=("", "fixed", "rolling"))),
-    "rateLimitRpm": ("rate_limit_rpm", partial(integer, lo=0, hi=1_000_000)),
-    "queueEnabled": ("queue_enabled", boolean),
-    "queueTimeout": ("queue_timeout", partial(integer, lo=0, hi=86_400)),
-    "keyLoadBalance": (
-        "key_load_balance",
-        partial(choice, options=LOAD_BALANCE_STRATEGIES | {""}),
-    ),
-    "compositeMappings": ("composite_mappings", _composite),
-    "contentFilter": ("content_filter", _content_filter),
+    "responsesEncryptedReasoningMode": _reasoning_mode,
+    "responsesWebSocketEnabled": boolean,
+    "continueThinkingEnabled": boolean,
+    "quotaType": partial(choice, options=("", "requests", "credit")),
+    "quotaLimit": partial(number, lo=0.0, hi=1e12),
+    "quotaResetAt": timestamp,
+    "quotaResetInterval": partial(integer, lo=0, hi=100_000),
+    "quotaResetUnit": partial(choice, options=("", "hours", "days", "weeks", "months")),
+    "quotaModels": partial(text_list, max_items=500, max_len=200),
+    "quotaResetMode": partial(choice, options=("", "fixed", "rolling")),
+    "rateLimitRpm": partial(integer, lo=0, hi=1_000_000),
+    "queueEnabled": boolean,
+    "queueTimeout": partial(integer, lo=0, hi=86_400),
+    "keyLoadBalance": partial(choice, options=LOAD_BALANCE_STRATEGIES | {""}),
+    "compositeMappings": _composite,
+    "contentFilter": _content_filter,
 }
+assert _CHECKS.keys() == CHANNEL_COLUMNS.keys()  # one validator per stored field
 
 
 def channel_columns(data: Mapping[str, Any], pool: str, *, creating: bool) -> dict[str, Any]:
@@ -246,7 +240,7 @@ def channel_columns(data: Mapping[str, Any], pool: str, *, creating: bool) -> di
         AdminError: 422 naming the first bad, unknown or missing field.
     """
     body = {k: v for k, v in data.items() if k not in READ_ONLY}
-    validators = {name: _nullable(check) for name, (_, check) in _FIELDS.items()}
+    validators = {name: _nullable(check) for name, check in _CHECKS.items()}
     values = check_fields(body, validators)
     if creating:
         for required in ("name", "serviceType"):
@@ -257,7 +251,7 @@ def channel_columns(data: Mapping[str, Any], pool: str, *, creating: bool) -> di
         raise invalid("serviceType", "composite channels exist only in the messages pool")
     if service == "openai-oauth" and pool not in ("messages", "responses"):
         raise invalid("serviceType", "openai-oauth channels exist only in messages or responses")
-    return {_FIELDS[name][0]: value for name, value in values.items() if value is not None}
+    return {CHANNEL_COLUMNS[name]: value for name, value in values.items() if value is not None}
 
 
 def _nullable(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
@@ -314,10 +308,10 @@ def channel_view(row: ChannelsRow, index: int) -> dict[str, Any]:
         "latency": None,
         "status": row.status or "active",
         "priority": row.priority or index,
-        "promotionUntil": _iso(row.promotion_until),
+        "promotionUntil": iso(row.promotion_until),
         "quotaType": row.quota_type or "",
         "quotaLimit": row.quota_limit or 0.0,
-        "quotaResetAt": _iso(row.quota_reset_at),
+        "quotaResetAt": iso(row.quota_reset_at),
         "quotaResetInterval": row.quota_reset_interval or 0,
         "quotaResetUnit": row.quota_reset_unit or "",
         "quotaModels": row.quota_models or [],
@@ -329,10 +323,6 @@ def channel_view(row: ChannelsRow, index: int) -> dict[str, Any]:
         "compositeMappings": row.composite_mappings or [],
         "contentFilter": row.content_filter,
     }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 _S = spec
@@ -416,19 +406,3 @@ CHANNEL_VIEW_SCHEMA: Final = _S.obj(
     ],
     additional=True,
 )
-
-
-def channel_object(row: ChannelsRow, *, include_secrets: bool) -> dict[str, Any]:
-    """Return the reference's channel object of a row (for backups).
-
-    Keys and OAuth tokens are included only with ``include_secrets``.
-    """
-    out: dict[str, Any] = {}
-    for name, (column, _) in _FIELDS.items():
-        if not include_secrets and column in ("api_keys", "oauth_tokens"):
-            continue
-        value = getattr(row, column)
-        if value is None:
-            continue
-        out[name] = _iso(value) if hasattr(value, "isoformat") else value
-    return out

@@ -18,10 +18,11 @@ from ccbridge.admin import spec
 from ccbridge.admin.channels import POOL_PATHS, find_channel, find_index, pool_rows
 from ccbridge.admin.common import AdminError, read_config, reply
 from ccbridge.admin.validate import choice, text
-from ccbridge.proxy.mapping import redirect_channel_model
-from ccbridge.proxy.upstream import UpstreamUnavailable, auth_header, claude_url
 from ccbridge.runtime import Runtime
+from ccbridge.store.configdoc import iso
+from ccbridge.store.mapping import redirect_channel_model
 from ccbridge.store.snapshot import POOLS, Channel
+from ccbridge.upstream.client import UpstreamUnavailable, auth_header, claude_url
 from generated.dao import Daos
 from generated.rows import ChannelsRow, ChannelUsageRow
 
@@ -36,10 +37,6 @@ _UNITS: Final = {
 }
 _MODELS_TIMEOUT: Final = 15.0
 _MAX_MODELS_BODY: Final = 4 << 20
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def _next_reset(row: ChannelsRow, last_reset: datetime | None, now: datetime) -> datetime | None:
@@ -72,8 +69,8 @@ def usage_status(
         "used": used,
         "remaining": remaining,
         "remainingPercent": round(remaining / limit * 100, 2) if limit > 0 else 100.0,
-        "lastResetAt": _iso(last),
-        "nextResetAt": _iso(_next_reset(row, last, now)),
+        "lastResetAt": iso(last),
+        "nextResetAt": iso(_next_reset(row, last, now)),
     }
 
 
@@ -95,7 +92,7 @@ class ChannelInfoResource:
         breaker = rt.scheduler.breaker
         out = []
         for ch in rt.snapshot.pool(self.pool):
-            until = rt.suspensions.get(ch.uid)
+            until = rt.suspensions.until.get(ch.uid)
             out.append(
                 {
                     "channelIndex": ch.index,
@@ -105,7 +102,7 @@ class ChannelInfoResource:
                     "healthy": breaker.is_healthy(ch.uid),
                     "broken": breaker.is_broken(ch.uid),
                     "failureRate": round(breaker.failure_rate(ch.uid), 4),
-                    "suspendedUntil": _iso(until) if until is not None and until > now else None,
+                    "suspendedUntil": iso(until) if until is not None and until > now else None,
                     "quotaExhausted": rt.quota.exhausted(ch),
                     "inPromotion": ch.in_promotion(now),
                     "queued": rt.scheduler.rpm.queued(ch.uid),
@@ -123,7 +120,7 @@ class ChannelInfoResource:
         snap = rt.snapshot
         chans = snap.pool(pool)
         live = snap.by_priority[pool]
-        suspended = [c for c in chans if (u := rt.suspensions.get(c.uid)) and u > now]
+        suspended = [c for c in chans if (u := rt.suspensions.until.get(c.uid)) and u > now]
         promoted = next((c for c in live if c.is_active and c.in_promotion(now)), None)
         reply(
             resp,
@@ -216,7 +213,7 @@ class ChannelInfoResource:
             await tx.channel_usage.upsert(usage)
             await tx.channel_suspensions.delete(row.channel_id)
         self.rt.quota.reset_local(row.channel_id, now)
-        self.rt.suspensions.pop(row.channel_id, None)
+        self.rt.suspensions.lift(row.channel_id)
         reply(resp, {"success": True, "usage": usage_status(row, index, usage, now)})
 
 
@@ -250,7 +247,7 @@ def _first_usable(rt: Runtime, channels: Iterable[Channel]) -> Channel | None:
         for c in channels
         if c.is_active
         and c.has_credentials
-        and not ((u := rt.suspensions.get(c.uid)) and u > now)
+        and not ((u := rt.suspensions.until.get(c.uid)) and u > now)
         and not rt.quota.exhausted(c)
     ]
     promoted = next((c for c in usable if c.in_promotion(now)), None)

@@ -228,7 +228,7 @@ class ChannelsResource:
             return row.channel_id
 
         uid, revision = await write_config(req, self.rt, change)
-        self.rt.suspensions.pop(uid, None)
+        self.rt.suspensions.lift(uid)
         reply(resp, _saved("Channel deleted", id=uid), revision)
 
     # -- keys --------------------------------------------------------------
@@ -349,7 +349,7 @@ class ChannelsResource:
 
         view, revision = await write_config(req, self.rt, change)
         self.rt.scheduler.breaker.reset(view["id"])
-        self.rt.suspensions.pop(view["id"], None)
+        self.rt.suspensions.lift(view["id"])
         reply(resp, _saved("Channel resumed", channel=view), revision)
 
     async def on_post_promotion(

@@ -15,12 +15,10 @@ from typing import Any, TypeVar
 import falcon
 import falcon.asgi
 
+from ccbridge.access.guard import AccessGuard
+from ccbridge.access.permissions import check_endpoint
 from ccbridge.errors import StaleRevision
-from ccbridge.proxy.auth import authenticate, client_secret
-from ccbridge.proxy.blocking import AccessGuard
-from ccbridge.proxy.permissions import check_endpoint
 from ccbridge.runtime import Runtime
-from ccbridge.store.configwrite import config_write
 from ccbridge.store.snapshot import ClientKey
 from generated.dao import Daos
 
@@ -139,7 +137,7 @@ class AdminAuth:
                 "RATE_LIMITED",
                 headers=decision.headers(),
             )
-        key = authenticate(client_secret(req.headers, req.params), rt.snapshot, rt.master_key)
+        key = rt.auth.identify(req.headers, req.params)
         if key is None:
             guard.record_failure(address)
             raise AdminError(401, "Invalid or missing access key", "UNAUTHORIZED")
@@ -180,10 +178,7 @@ def reply(
 
 async def read_config(rt: Runtime, read: Callable[[Daos], Awaitable[T]]) -> tuple[T, int]:
     """Run ``read`` in one read-only transaction; return it and the revision."""
-    async with rt.db.transaction(readonly=True) as tx:
-        row = await tx.settings.get("config_revision")
-        result = await read(tx)
-    return result, int(row.value) if row is not None else 0
+    return await rt.config.read(read)
 
 
 async def write_config(
@@ -198,7 +193,7 @@ async def write_config(
         StaleRevision: If-Match names another revision (409, nothing written).
         AdminError: Raised by ``change``; the transaction is rolled back.
     """
-    async with config_write(rt, if_match(req)) as write:
+    async with rt.config.write(if_match(req)) as write:
         result = await change(write.tx)
     return result, write.revision
 

@@ -19,11 +19,12 @@ from typing import Any, Final
 
 import falcon.asgi
 
+from ccbridge.access.auth import hash_key
 from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
-from ccbridge.proxy.auth import hash_key
 from ccbridge.runtime import Runtime
+from ccbridge.store.configdoc import key_object
 from generated.dao import Daos
 from generated.rows import ApiKeysRow
 
@@ -90,32 +91,6 @@ def _skip_null(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
     return run
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def key_view(row: ApiKeysRow) -> dict[str, Any]:
-    """Return the admin view of a key (never the key or its hash)."""
-    return {
-        "id": row.id,
-        "name": row.name,
-        "keyPrefix": row.key_prefix,
-        "description": row.description or "",
-        "status": row.status,
-        "isAdmin": row.is_admin,
-        "rateLimitRpm": row.rate_limit_rpm,
-        "allowedEndpoints": row.allowed_endpoints,
-        "allowedChannelsMsg": row.allowed_channels_msg,
-        "allowedChannelsResp": row.allowed_channels_resp,
-        "allowedChannelsGemini": row.allowed_channels_gemini,
-        "allowedChannelsChat": row.allowed_channels_chat,
-        "allowedModels": row.allowed_models,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
-        "lastUsedAt": _iso(row.last_used_at),
-    }
-
-
 def _key_id(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or int(raw) > 2**62:
         raise AdminError(404, f"API key {raw!r} not found", "KEY_NOT_FOUND")
@@ -154,7 +129,7 @@ class KeysResource:
             total = await tx.api_keys.count(where)
             rows = await tx.api_keys.list(where, order_by="id", limit=limit, offset=offset)
             return {
-                "keys": [key_view(r) for r in rows],
+                "keys": [key_object(r) for r in rows],
                 "total": total,
                 "hasMore": offset + len(rows) < total,
             }
@@ -171,7 +146,7 @@ class KeysResource:
             return await tx.api_keys.insert(row)
 
         stored, revision = await write_config(req, self.rt, change)
-        reply(resp, {**key_view(stored), "key": plain}, revision, status=201)
+        reply(resp, {**key_object(stored), "key": plain}, revision, status=201)
 
     async def on_get_item(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -180,7 +155,7 @@ class KeysResource:
         number = _key_id(key_id)
 
         async def read(tx: Daos) -> dict[str, Any]:
-            return key_view(await _get(tx, number))
+            return key_object(await _get(tx, number))
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -257,7 +232,7 @@ class KeysResource:
             return row
 
         row, revision = await write_config(req, self.rt, write)
-        body = key_view(row) if plain is None else {**key_view(row), "key": plain}
+        body = key_object(row) if plain is None else {**key_object(row), "key": plain}
         reply(resp, body, revision)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from ccbridge.proxy.credentials import SECRET_HEADERS
+from ccbridge.access.credentials import SECRET_HEADERS
 from generated.rows import RequestDebugLogsRow, RequestLogsRow
 
 __all__ = ("SENSITIVE_HEADERS", "debug_json", "iso", "log_json", "mask_headers", "mask_value")

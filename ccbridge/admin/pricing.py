@@ -18,19 +18,17 @@ from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
 from ccbridge.admin.validate import boolean, check_fields, invalid, number, text
 from ccbridge.runtime import Runtime
+from ccbridge.store.configdoc import price_object, pricing_view, read_pricing, replace_pricing
 from ccbridge.store.defaults import default_price_rows
 from generated.dao import Daos
-from generated.rows import ModelPricingRow, SettingsRow
+from generated.rows import ModelPricingRow
 
 __all__ = (
     "OPENAPI_PATHS",
     "PRICING_SCHEMA",
     "PricingResource",
     "pricing_rows",
-    "pricing_view",
-    "read_pricing",
     "register",
-    "replace_pricing",
 )
 
 _MAX_MODELS: Final = 5000
@@ -85,38 +83,6 @@ def pricing_rows(data: Mapping[str, Any]) -> tuple[list[ModelPricingRow], str]:
     currency = text("currency", data.get("currency") or "USD", max_len=10, required=True)
     rows = [price_row(model_id("models key", m), p, f"models.{m}.") for m, p in models.items()]
     return rows, currency
-
-
-def _price_view(row: ModelPricingRow) -> dict[str, Any]:
-    return {
-        "inputPrice": row.input_price,
-        "outputPrice": row.output_price,
-        "cacheCreationPrice": row.cache_creation_price,
-        "cacheReadPrice": row.cache_read_price,
-        "description": row.description or "",
-        "exportToModels": row.export_to_models is not False,
-    }
-
-
-def pricing_view(rows: list[ModelPricingRow], currency: str) -> dict[str, Any]:
-    """Return the pricing.json shape of the given rows."""
-    return {"models": {r.model_id: _price_view(r) for r in rows}, "currency": currency}
-
-
-async def read_pricing(tx: Daos) -> dict[str, Any]:
-    """Return the stored price table in the pricing.json shape."""
-    currency = await tx.settings.get("pricing_currency")
-    rows = await tx.model_pricing.list(order_by="model_id")
-    return pricing_view(rows, currency.value if currency is not None else "USD")
-
-
-async def replace_pricing(tx: Daos, rows: list[ModelPricingRow], currency: str) -> None:
-    """Replace every price and the currency."""
-    await tx.model_pricing.clear()
-    await tx.model_pricing.insert_many(rows)
-    await tx.settings.upsert(
-        SettingsRow(key="pricing_currency", value=currency, category="pricing")
-    )
 
 
 class PricingResource:
@@ -191,7 +157,7 @@ class PricingResource:
             "success": True,
             "message": "Price saved",
             "model": row.model_id,
-            "price": _price_view(row),
+            "price": price_object(row),
         }
         reply(resp, body, revision)
 

@@ -8,7 +8,6 @@ fields take defaults) and stores it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -19,11 +18,10 @@ import falcon.asgi
 from ccbridge.admin import spec
 from ccbridge.admin.common import body_object, read_config, reply, write_config
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
-from ccbridge.proxy.rules import default_rules
 from ccbridge.runtime import Runtime
+from ccbridge.store.configdoc import SECTION_DEFAULTS, read_section, section_row
 from ccbridge.store.snapshot import DEFAULT_RATELIMIT, RATELIMIT_SETTING
 from generated.dao import Daos
-from generated.rows import SettingsRow
 
 __all__ = ("OPENAPI_PATHS", "SECTIONS", "Section", "register")
 
@@ -87,14 +85,6 @@ _RATELIMIT = _object(
     DEFAULT_RATELIMIT,
 )
 
-_DEFAULT_DEBUG_LOG: Final = {
-    "enabled": False,
-    "retentionHours": 0,
-    "fullRetentionHours": 24,
-    "headerRetentionHours": 168,
-    "headerRetentionForever": False,
-    "maxBodySize": 1_048_576,
-}
 _DEBUG_LOG = _object(
     {
         "enabled": boolean,
@@ -104,30 +94,23 @@ _DEBUG_LOG = _object(
         "headerRetentionForever": boolean,
         "maxBodySize": partial(integer, lo=0, hi=100 << 20),
     },
-    _DEFAULT_DEBUG_LOG,
+    SECTION_DEFAULTS["debug_log"](),
 )
 
 _ua_entry = _object(
     {"latest": partial(text, max_len=500), "lastCapturedAt": partial(text, max_len=64)}, {}
 )
-_DEFAULT_USER_AGENT: Final = {
-    "messages": {"latest": "claude-cli/2.1.12 (external, cli)"},
-    "responses": {"latest": "codex_cli_rs/0.73.0 (Linux; x86_64)"},
-}
-_USER_AGENT = _object({"messages": _ua_entry, "responses": _ua_entry}, _DEFAULT_USER_AGENT)
+_USER_AGENT = _object(
+    {"messages": _ua_entry, "responses": _ua_entry}, SECTION_DEFAULTS["user_agent"]()
+)
 
-_DEFAULT_OUTBOUND: Final = {
-    "enabled": True,
-    "stripRules": ["Cf-*", "X-Forwarded-*"],
-    "initialized": True,
-}
 _OUTBOUND = _object(
     {
         "enabled": boolean,
         "stripRules": partial(text_list, max_items=200, max_len=200),
         "initialized": boolean,
     },
-    _DEFAULT_OUTBOUND,
+    SECTION_DEFAULTS["outbound_header_policy"](),
 )
 
 _step = _object(
@@ -150,34 +133,6 @@ _rule = _object(
 )
 
 
-def _default_failover() -> dict[str, Any]:
-    rules = [
-        {
-            "errorCodes": rule.error_codes,
-            "actionChain": [
-                {
-                    k: v
-                    for k, v in (
-                        ("action", s.action),
-                        ("waitSeconds", s.wait_seconds),
-                        ("maxAttempts", s.max_attempts),
-                    )
-                    if v
-                }
-                for s in rule.action_chain
-            ],
-        }
-        for rule in default_rules()
-    ]
-    return {
-        "enabled": False,
-        "rules": rules,
-        "genericResourceWaitSeconds": 20,
-        "modelCooldownExtraSeconds": 1,
-        "modelCooldownMaxWaitSeconds": 60,
-    }
-
-
 _FAILOVER = _object(
     {
         "enabled": boolean,
@@ -186,7 +141,7 @@ _FAILOVER = _object(
         "modelCooldownExtraSeconds": partial(integer, lo=1, hi=3600),
         "modelCooldownMaxWaitSeconds": partial(integer, lo=1, hi=3600),
     },
-    _default_failover(),
+    SECTION_DEFAULTS["failover"](),
 )
 
 
@@ -197,7 +152,6 @@ class Section:
     path: str
     key: str
     check: Check
-    default: Callable[[], dict[str, Any]]
     summary: str
     reset: bool = False
 
@@ -207,7 +161,6 @@ SECTIONS: Final = (
         "/api/ratelimit",
         RATELIMIT_SETTING,
         _RATELIMIT,
-        lambda: json.loads(json.dumps(DEFAULT_RATELIMIT)),
         "rate limits",
         reset=True,
     ),
@@ -215,49 +168,28 @@ SECTIONS: Final = (
         "/api/config/debug-log",
         "debug_log",
         _DEBUG_LOG,
-        lambda: dict(_DEFAULT_DEBUG_LOG),
         "debug-log capture",
     ),
     Section(
         "/api/config/user-agent",
         "user_agent",
         _USER_AGENT,
-        lambda: json.loads(json.dumps(_DEFAULT_USER_AGENT)),
         "pinned user agents",
     ),
     Section(
         "/api/config/outbound-header-policy",
         "outbound_header_policy",
         _OUTBOUND,
-        lambda: json.loads(json.dumps(_DEFAULT_OUTBOUND)),
         "outbound header stripping",
     ),
     Section(
         "/api/config/failover",
         "failover",
         _FAILOVER,
-        _default_failover,
         "failover rules",
         reset=True,
     ),
 )
-
-
-async def read_section(tx: Daos, section: Section) -> dict[str, Any]:
-    """Return the stored object of a section, or its defaults."""
-    row = await tx.settings.get(section.key)
-    if row is None or not row.value:
-        return section.default()
-    try:
-        value = json.loads(row.value)
-    except ValueError:
-        return section.default()
-    return {**section.default(), **value} if isinstance(value, dict) else section.default()
-
-
-def section_row(section: Section, value: dict[str, Any]) -> SettingsRow:
-    """Return the settings row storing a section's object."""
-    return SettingsRow(key=section.key, value=json.dumps(value), category="config")
 
 
 class SectionResource:
@@ -271,7 +203,7 @@ class SectionResource:
         """Return the section."""
 
         async def read(tx: Daos) -> dict[str, Any]:
-            return await read_section(tx, self.section)
+            return await read_section(tx, self.section.key)
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -281,13 +213,13 @@ class SectionResource:
 
     async def on_post_reset(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Restore the defaults (failover: disabled, built-in rules)."""
-        await self._store(req, resp, self.section.default())
+        await self._store(req, resp, SECTION_DEFAULTS[self.section.key]())
 
     async def _store(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, value: dict[str, Any]
     ) -> None:
         async def change(tx: Daos) -> None:
-            await tx.settings.upsert(section_row(self.section, value))
+            await tx.settings.upsert(section_row(self.section.key, value))
 
         _, revision = await write_config(req, self.rt, change)
         reply(resp, value, revision)

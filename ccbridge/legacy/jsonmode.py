@@ -20,18 +20,18 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
-from ccbridge.admin.aliases import replace_model_aliases
-from ccbridge.admin.backup import export
-from ccbridge.admin.pricing import replace_pricing
 from ccbridge.legacy.aliases_json import parse_aliases
 from ccbridge.legacy.config_json import parse_config
 from ccbridge.legacy.errors import LegacyImportError
 from ccbridge.legacy.jsonfiles import FileStamp, stamp_of, write_atomic
 from ccbridge.legacy.pricing_json import parse_pricing
-from ccbridge.runtime import Runtime
-from ccbridge.store.configwrite import config_write
+from ccbridge.store.configdoc import export, replace_model_aliases, replace_pricing
+from ccbridge.store.configwrite import ConfigStore, ConfigWrite
+from generated.dao import Daos
 
 __all__ = ("FILES", "JsonMode")
 
@@ -40,16 +40,21 @@ log = logging.getLogger("ccbridge.jsonmode")
 CONFIG, PRICING, ALIASES = "config.json", "pricing.json", "model-aliases.json"
 FILES = (CONFIG, PRICING, ALIASES)
 
+T = TypeVar("T")
+
 
 class JsonMode:
-    """Keep the JSON files and the database's config in step."""
+    """Keep the JSON files and the database's config in step.
 
-    def __init__(self, rt: Runtime, data_dir: Path, poll_seconds: float = 1.0) -> None:
-        self.rt = rt
+    It is the config writer in JSON mode: every write goes to the database
+    store, then to the files.
+    """
+
+    def __init__(self, store: ConfigStore, data_dir: Path, poll_seconds: float = 1.0) -> None:
+        self.store = store
         self.data_dir = data_dir
         self.poll_seconds = poll_seconds
         self._stamps: dict[str, FileStamp | None] = {}
-        self._loading = False
         self._task: asyncio.Task[None] | None = None
         self.loads = 0
         self.exports = 0
@@ -61,7 +66,6 @@ class JsonMode:
             await self.load()
         else:
             await self.export()
-        self.rt.after_config_write = self._after_write
         self._task = asyncio.create_task(self._watch(), name="ccbridge-jsonmode")
 
     async def stop(self) -> None:
@@ -71,6 +75,17 @@ class JsonMode:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def read(self, read: Callable[[Daos], Awaitable[T]]) -> tuple[T, int]:
+        """Run ``read`` in one read-only transaction; return it and the revision."""
+        return await self.store.read(read)
+
+    @contextlib.asynccontextmanager
+    async def write(self, expected: int | None = None) -> AsyncIterator[ConfigWrite]:
+        """Open one config write; the files follow once it committed."""
+        async with self.store.write(expected) as write:
+            yield write
+        await self.export()
 
     async def load(self) -> bool:
         """Apply the files to the database in one config write.
@@ -86,21 +101,17 @@ class JsonMode:
             self._stamps = stamps  # report a broken file once, not every poll
             return False
         config, pricing, aliases = parsed
-        self._loading = True
-        try:
-            async with config_write(self.rt) as write:
-                tx = write.tx
-                if config is not None:
-                    await tx.channels.clear()
-                    await tx.channels.insert_many(list(config.channels))
-                    await tx.settings.upsert_many(list(config.settings))
-                if pricing is not None:
-                    currency = pricing.currency.value if pricing.currency is not None else "USD"
-                    await replace_pricing(tx, list(pricing.models), currency)
-                if aliases is not None:
-                    await replace_model_aliases(tx, list(aliases))
-        finally:
-            self._loading = False
+        async with self.store.write() as write:  # the store's: the files are the source
+            tx = write.tx
+            if config is not None:
+                await tx.channels.clear()
+                await tx.channels.insert_many(list(config.channels))
+                await tx.settings.upsert_many(list(config.settings))
+            if pricing is not None:
+                currency = pricing.currency.value if pricing.currency is not None else "USD"
+                await replace_pricing(tx, list(pricing.models), currency)
+            if aliases is not None:
+                await replace_model_aliases(tx, list(aliases))
         self._stamps = stamps
         self.last_error = ""
         self.loads += 1
@@ -129,7 +140,7 @@ class JsonMode:
             unchanged_since: Skip any file that no longer has this stamp
                 (someone edited it; the watcher will load their version).
         """
-        async with self.rt.db.transaction(readonly=True) as tx:
+        async with self.store.db.transaction(readonly=True) as tx:
             doc = await export(tx, include_keys=True)
         backups = self.data_dir / "backups"
         documents = {CONFIG: doc["config"], PRICING: doc["pricing"], ALIASES: doc["aliases"]}
@@ -140,10 +151,6 @@ class JsonMode:
             data = (json.dumps(content, indent=2, ensure_ascii=False) + "\n").encode()
             self._stamps[name] = write_atomic(path, data, backups if name == CONFIG else None)
         self.exports += 1
-
-    async def _after_write(self) -> None:
-        if not self._loading:
-            await self.export()
 
     async def _watch(self) -> None:
         while True:

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
 
-from ccbridge.proxy.deadlines import Deadlines
+from ccbridge.upstream.deadlines import Deadlines
 
 __all__ = ("WATCH_DELAY", "ClientWatch")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-__all__ = ("ProxyError", "anthropic_body", "is_v1_path", "openai_body")
+__all__ = ("ProxyError", "anthropic_body", "openai_body")
 
 # Status -> (Anthropic error type, OpenAI error type).
 _TYPES = {
@@ -60,8 +60,3 @@ def openai_body(status: int, message: str, code: str = "") -> bytes:
     kind = _TYPES.get(status, ("", "server_error" if status >= 500 else "invalid_request_error"))[1]
     error = {"message": message, "type": kind, "param": None, "code": code or None}
     return json.dumps({"error": error}).encode()
-
-
-def is_v1_path(path: str) -> bool:
-    """Return whether ``path`` is a /v1 path (errors in a vendor's shape)."""
-    return path == "/v1" or path.startswith("/v1/")

@@ -22,11 +22,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ccbridge.proxy.upstream import DEFAULT_USER_AGENTS, UAFamily, user_agent_version
-from ccbridge.runtime import Runtime
-from ccbridge.store.configwrite import config_write
+from ccbridge.store.configwrite import ConfigWriter
+from ccbridge.store.live import LiveConfig
 from ccbridge.store.loader import lenient_object
 from ccbridge.store.snapshot import Channel
+from ccbridge.upstream.client import DEFAULT_USER_AGENTS, UAFamily, user_agent_version
 from generated.rows import SettingsRow
 
 __all__ = ("ConfigLearner", "demoted")
@@ -43,8 +43,9 @@ class _Unchanged(Exception):
 class ConfigLearner:
     """Schedules the config writes that requests teach."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
+    def __init__(self, config: ConfigWriter, live: LiveConfig) -> None:
+        self._config = config
+        self._live = live
         self._tasks: set[asyncio.Task[None]] = set()
         self._newest_ua: dict[str, tuple[int, ...]] = {}
         self._demoting: set[tuple[str, tuple[str, ...]]] = set()
@@ -54,7 +55,7 @@ class ConfigLearner:
         version = user_agent_version(user_agent, family)
         if version is None or version <= self._newest_ua.get(family, ()):
             return
-        stored = self._rt.snapshot.user_agents.get(family) or DEFAULT_USER_AGENTS[family]
+        stored = self._live.snapshot.user_agents.get(family) or DEFAULT_USER_AGENTS[family]
         if version <= (user_agent_version(stored, family) or ()):
             return
         self._newest_ua[family] = version
@@ -106,7 +107,7 @@ class ConfigLearner:
     async def _write_user_agent(
         self, family: UAFamily, user_agent: str, version: tuple[int, ...]
     ) -> None:
-        async with config_write(self._rt) as write:
+        async with self._config.write() as write:
             row = await write.tx.settings.get(USER_AGENT_SETTING)
             value = lenient_object(row.value if row is not None else None)
             entry = value.get(family) if isinstance(value.get(family), dict) else {}
@@ -121,7 +122,7 @@ class ConfigLearner:
         log.info("captured %s User-Agent %s", family, user_agent)
 
     async def _write_key_order(self, uid: str, keys: set[str]) -> None:
-        async with config_write(self._rt) as write:
+        async with self._config.write() as write:
             rows = await write.tx.channels.list(where={"channel_id": uid})
             if not rows:  # deleted meanwhile
                 raise _Unchanged

@@ -126,11 +126,6 @@ class LogRecord:
         self.channel = channel
         self.domain = domain
 
-    def mark_first_token(self) -> None:
-        """Record the time of the first output token, once."""
-        if self.first_token_time is None:
-            self.first_token_time = datetime.now(UTC)
-
     def set_usage(self, usage: Usage, response_model: str) -> None:
         """Record token counts and the model the upstream answered with."""
         self.input_tokens = usage.input_tokens

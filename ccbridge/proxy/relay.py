@@ -31,23 +31,29 @@ from ccbridge.proxy.debuglog import BodyCapture, debug_row
 from ccbridge.proxy.errors import ProxyError
 from ccbridge.proxy.identity import RequestIdentity
 from ccbridge.proxy.learned import ConfigLearner
-from ccbridge.proxy.mapping import redirect_channel_model
 from ccbridge.proxy.pricing import price_request
 from ccbridge.proxy.record import LogRecord
-from ccbridge.proxy.rules import Action, Decision, suspend_until
-from ccbridge.proxy.scheduler import CHANNEL_NOT_ALLOWED
-from ccbridge.proxy.upstream import (
+from ccbridge.proxy.usage import SseUsageTap, StreamProtocol, UsageReport, usage_from_json
+from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_until
+from ccbridge.routing.scheduler import CHANNEL_NOT_ALLOWED, ChannelScheduler
+from ccbridge.settings import Settings
+from ccbridge.store.configwrite import ConfigWriter
+from ccbridge.store.live import LiveConfig
+from ccbridge.store.mapping import redirect_channel_model
+from ccbridge.store.quota import QuotaBook
+from ccbridge.store.snapshot import Channel, ClientKey, ContentFilterRule, Snapshot
+from ccbridge.store.suspensions import Suspensions
+from ccbridge.store.writer import Writer
+from ccbridge.upstream.client import (
     OutboundHeaders,
     UAFamily,
+    UpstreamClient,
     UpstreamResponse,
     UpstreamUnavailable,
     build_outbound_headers,
     claude_url,
     responses_url,
 )
-from ccbridge.proxy.usage import SseUsageTap, StreamProtocol, UsageReport, usage_from_json
-from ccbridge.runtime import Runtime
-from ccbridge.store.snapshot import Channel, ClientKey, ContentFilterRule, Snapshot
 
 __all__ = ("Call", "Relay", "Reply")
 
@@ -119,9 +125,28 @@ class _Next:
 class Relay:
     """The attempt loop of the proxy."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.learner = ConfigLearner(rt)
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        live: LiveConfig,
+        scheduler: ChannelScheduler,
+        policy: FailoverPolicy,
+        suspensions: Suspensions,
+        quota: QuotaBook,
+        writer: Writer,
+        upstream: UpstreamClient,
+        config: ConfigWriter,
+    ) -> None:
+        self.settings = settings
+        self.live = live
+        self.scheduler = scheduler
+        self.policy = policy
+        self.suspensions = suspensions
+        self.quota = quota
+        self.writer = writer
+        self.upstream = upstream
+        self.learner = ConfigLearner(config, live)
 
     async def run(self, call: Call) -> Reply:
         """Serve a call from the first channel that answers.
@@ -129,7 +154,7 @@ class Relay:
         A client that hangs up stops the call wherever it is (an upstream
         call, a retry wait, a queue); its last attempt is logged 499.
         """
-        receive, deadlines = call.receive, self.rt.upstream.deadlines
+        receive, deadlines = call.receive, self.upstream.deadlines
         watch = call.watch = ClientWatch(receive, deadlines) if receive else None
         try:
             return await self._attempts(call)
@@ -153,28 +178,27 @@ class Relay:
         await self._log(call, record)
 
     async def _attempts(self, call: Call) -> Reply:
-        rt = self.rt
-        snap = rt.snapshot
+        snap = self.live.snapshot
         record = self._new_record(call)
         await self._log(call, record)
         failed: set[str] = set()
         last: Reply | None = None
         plan = None
         while True:
-            plan = rt.scheduler.plan(
+            plan = self.scheduler.plan(
                 snap,
                 call.pool,
                 client_key=call.key,
                 client_id=call.identity.client_id,
                 failed=failed,
-                suspensions=rt.suspensions,
-                quota_exhausted=rt.quota.exhausted,
+                suspensions=self.suspensions.until,
+                quota_exhausted=self.quota.exhausted,
             )
             if plan.first is None:
                 break
             channel = plan.first.channel
             failed.add(channel.uid)
-            if channel.rate_limit_rpm and not await rt.scheduler.rpm.acquire(channel):
+            if channel.rate_limit_rpm and not await self.scheduler.rpm.acquire(channel):
                 continue
             outcome = await self._try_channel(call, snap, channel, record)
             if isinstance(outcome, Reply):
@@ -207,11 +231,10 @@ class Relay:
     async def _try_channel(
         self, call: Call, snap: Snapshot, channel: Channel, record: LogRecord
     ) -> Reply | _Next:
-        rt = self.rt
         tried: list[str] = []
         last: Reply | None = None
         domain = _domain(channel.base_url)
-        while (key := rt.scheduler.select_key(snap, channel, tried)) is not None:
+        while (key := self.scheduler.select_key(snap, channel, tried)) is not None:
             while True:
                 record.attach(channel, domain)
                 try:
@@ -225,21 +248,21 @@ class Relay:
                         error = f"upstream returned {up.status}"
                         failed = _Failed(up.status, await self._read_error(up), error)
                 except UpstreamUnavailable as ex:  # no byte has reached the client
-                    rt.scheduler.keys.mark_failed(channel.pool, key)
-                    rt.scheduler.record_failure(channel)
+                    self.scheduler.keys.mark_failed(channel.pool, key)
+                    self.scheduler.record_failure(channel)
                     info = f"{ex.phase} > failover > {ex}"
                     record = await self._next_attempt(call, record, "failover", 0, info, str(ex))
                     tried.append(key)
                     break
                 body = failed.body
                 last = Reply(failed.status, [("Content-Type", "application/json")], body)
-                decision = rt.policy.decide(channel.uid, key, failed.status, body)
+                decision = self.policy.decide(channel.uid, key, failed.status, body)
                 if decision.action is Action.NONE:
                     record.failover_info = decision.failover_info
                     record.finish("error", failed.status, failed.error, _text(body))
                     await self._log(call, record)
                     return last
-                rt.scheduler.record_failure(channel)
+                self.scheduler.record_failure(channel)
                 outcome = await self._after_failure(call, channel, key, decision, record, body)
                 if outcome is None:  # retry the same key
                     record = await self._retry(call, record, decision, body)
@@ -265,9 +288,9 @@ class Relay:
             return None
         if decision.action is Action.SUSPEND:
             until = suspend_until(channel, datetime.now(UTC))
-            self.rt.suspend(channel, until, decision.failover_info)
+            self.suspensions.suspend(channel, until, decision.failover_info)
         elif decision.mark_key_failed:
-            self.rt.scheduler.keys.mark_failed(channel.pool, key)
+            self.scheduler.keys.mark_failed(channel.pool, key)
         if decision.deprioritize_key:
             call.rate_limited.append((channel.uid, key))
         return await self._next_attempt(
@@ -323,12 +346,12 @@ class Relay:
             api_key=key,
             ua_family=family,
             fallback_user_agent=snap.user_agents.get(call.pool),
-            strip_rules=self.rt.strip_rules,
+            strip_rules=self.upstream.strip_rules,
             overrides=overrides,
         )
         if headers.client_user_agent_valid:
             self.learner.offer_user_agent(family, headers.user_agent)
-        up = await self.rt.upstream.send(
+        up = await self.upstream.send(
             "POST",
             url,
             headers,
@@ -361,13 +384,12 @@ class Relay:
         A content filter hit is no answer: it comes back as a _Failed, to be
         decided by the failover rules, the upstream released.
         """
-        rt = self.rt
         protocol = StreamProtocol.CLAUDE if call.pool == "messages" else StreamProtocol.OPENAI
         is_sse = "text/event-stream" in (up.content_type or "")
         if call.stream and is_sse:
             return await self._stream(call, snap, channel, key, up, record, protocol, removed)
         try:
-            with rt.upstream.deadlines.within(rt.settings.request_timeout_ms / 1000):
+            with self.upstream.deadlines.within(self.settings.request_timeout_ms / 1000):
                 body = await up.read()
         except TimeoutError as ex:
             record.finish("error", 502, f"upstream body failed: {ex}")
@@ -393,8 +415,8 @@ class Relay:
         return Reply(up.status, list(up.headers), body)
 
     def _succeeded(self, call: Call, channel: Channel, key: str) -> None:
-        self.rt.policy.record_success(channel.uid, key)
-        self.rt.scheduler.record_success(channel, call.identity.client_id)
+        self.policy.record_success(channel.uid, key)
+        self.scheduler.record_success(channel, call.identity.client_id)
         if call.rate_limited:  # another key of the channel served: those go last
             limited = [k for uid, k in call.rate_limited if uid == channel.uid and k != key]
             self.learner.demote_keys(channel, limited)
@@ -563,7 +585,7 @@ class Relay:
         record.finish("error" if failed else "completed", http_status, error)
         await self._log(call, record)
         if not failed and call.counted:
-            self.rt.quota.record(channel, call.model, priced.cost.total)
+            self.quota.record(channel, call.model, priced.cost.total)
 
     async def _debug(
         self,
@@ -586,7 +608,7 @@ class Relay:
             response_headers=headers,
             response=response,
         )
-        waiting = self.rt.writer.debug(row)
+        waiting = self.writer.debug(row)
         if waiting is not None:
             await waiting
 
@@ -608,7 +630,7 @@ class Relay:
         call.current = record
         if not call.logged:
             return
-        waiting = self.rt.writer.log(record)
+        waiting = self.writer.log(record)
         if waiting is not None:  # the writer is full: back-pressure
             await waiting
 

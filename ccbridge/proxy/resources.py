@@ -13,8 +13,10 @@ from typing import Any
 import falcon
 import falcon.asgi
 
+from ccbridge.access.auth import ClientAuth
+from ccbridge.access.permissions import check_endpoint, check_model
+from ccbridge.db.base import Database
 from ccbridge.proxy import jsonread
-from ccbridge.proxy.auth import authenticate, client_secret
 from ccbridge.proxy.errors import ProxyError
 from ccbridge.proxy.identity import (
     RequestIdentity,
@@ -22,10 +24,11 @@ from ccbridge.proxy.identity import (
     header_getter,
     responses_identity,
 )
-from ccbridge.proxy.permissions import check_endpoint, check_model
 from ccbridge.proxy.relay import Call, Relay, Reply
-from ccbridge.runtime import Runtime
+from ccbridge.settings import Settings
+from ccbridge.store.live import LiveConfig
 from ccbridge.store.snapshot import ClientKey
+from ccbridge.store.writer import Writer
 
 __all__ = ("CountTokens", "Health", "Messages", "Models", "NotFound", "Responses", "not_found")
 
@@ -39,27 +42,29 @@ class _Proxied:
     ENDPOINT: str  # permission name
     LOG_ENDPOINT: str
 
-    def __init__(self, rt: Runtime, relay: Relay) -> None:
-        self.rt = rt
+    def __init__(self, auth: ClientAuth, relay: Relay, writer: Writer, settings: Settings) -> None:
+        self.auth = auth
         self.relay = relay
+        self.writer = writer
+        self.settings = settings
 
     def _authorise(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> ClientKey:
-        key = _authenticate(self.rt, req, resp)
+        key = _authenticate(self.auth, req, resp)
         denial = check_endpoint(key, self.ENDPOINT)
         if denial is not None:
             raise ProxyError(403, denial.message, denial.code)
         return key
 
     async def _payload(self, req: falcon.asgi.Request) -> tuple[bytes, dict[str, Any]]:
-        limit = self.rt.settings.max_request_body_mb * 1024 * 1024
+        limit = self.settings.max_request_body_mb * 1024 * 1024
         if (req.content_length or 0) > limit:
             raise ProxyError(
-                413, f"request body is larger than {self.rt.settings.max_request_body_mb} MB"
+                413, f"request body is larger than {self.settings.max_request_body_mb} MB"
             )
         body = await req.stream.read(limit + 1)
         if len(body) > limit:
             raise ProxyError(
-                413, f"request body is larger than {self.rt.settings.max_request_body_mb} MB"
+                413, f"request body is larger than {self.settings.max_request_body_mb} MB"
             )
         try:
             payload = jsonread.loads(body)
@@ -84,7 +89,7 @@ class _Proxied:
         if denial is not None:
             raise ProxyError(403, denial.message, denial.code)
         if not key.is_master:
-            waiting = self.rt.writer.touch_key(key.id, datetime.now(UTC))
+            waiting = self.writer.touch_key(key.id, datetime.now(UTC))
             if waiting is not None:  # the writer is full: back-pressure
                 await waiting
         return Call(
@@ -101,7 +106,7 @@ class _Proxied:
             headers=req.headers,
             receive=req.scope.get("ccbridge.receive"),
             counted=counted,
-            logged=counted and self.rt.settings.request_logs,
+            logged=counted and self.settings.request_logs,
         )
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -145,13 +150,14 @@ class Responses(_Proxied):
 class Models:
     """GET /v1/models: the priced models, in the reference's format."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, auth: ClientAuth, live: LiveConfig) -> None:
+        self.auth = auth
+        self.live = live
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """List the exported models."""
-        _authenticate(self.rt, req, resp)
-        models = self.rt.snapshot.pricing.exported_models()
+        _authenticate(self.auth, req, resp)
+        models = self.live.snapshot.pricing.exported_models()
         data = [
             {"id": m, "object": "model", "created": _MODELS_CREATED, "owned_by": "cc-bridge"}
             for m in models
@@ -162,13 +168,16 @@ class Models:
 class Health:
     """GET /health: liveness, database reachability, config revision."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, db: Database, live: LiveConfig, writer: Writer, settings: Settings) -> None:
+        self.db = db
+        self.live = live
+        self.writer = writer
+        self.settings = settings
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Report health without authentication."""
         try:
-            await self.rt.db.ping()
+            await self.db.ping()
             database = "ok"
         except Exception as ex:  # health must answer whatever the failure
             database = f"unreachable: {type(ex).__name__}"
@@ -176,9 +185,9 @@ class Health:
         resp.media = {
             "status": "healthy" if database == "ok" else "degraded",
             "database": database,
-            "databaseType": self.rt.settings.database_type,
-            "configRevision": self.rt.snapshot.revision,
-            "pendingWrites": self.rt.writer.pending,
+            "databaseType": self.settings.database_type,
+            "configRevision": self.live.snapshot.revision,
+            "pendingWrites": self.writer.pending,
         }
 
 
@@ -196,19 +205,15 @@ def not_found(req: falcon.asgi.Request) -> ProxyError:
     return ProxyError(404, f"API endpoint not found: {req.method} {req.path}", "NOT_FOUND")
 
 
-def _authenticate(rt: Runtime, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> ClientKey:
-    """Return the client key of a /v1 request, counted against its limit.
-
-    The limit is the key's own RPM, else the ``api`` limit of the
-    ``ratelimit`` setting; either way per key, in one-minute windows.
-    """
-    snapshot = rt.snapshot
-    key = authenticate(client_secret(req.headers, req.params), snapshot, rt.master_key)
+def _authenticate(
+    auth: ClientAuth, req: falcon.asgi.Request, resp: falcon.asgi.Response
+) -> ClientKey:
+    """Return the client key of a /v1 request, counted against its limit."""
+    key = auth.identify(req.headers, req.params)
     if key is None:
         raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
-    limit = key.rate_limit_rpm if key.rate_limit_rpm > 0 else snapshot.ratelimit.api_rpm
-    if limit > 0:
-        decision = rt.rate_limiter.hit(key.id, limit)  # the limiter counts client keys only
+    decision = auth.admit(key)
+    if decision is not None:
         if not decision.allowed:
             raise ProxyError(
                 429, "rate limit exceeded for this key", "RATE_LIMITED", decision.headers()

@@ -1,6 +1,6 @@
-"""Every configuration write, in one revision-checked transaction.
+"""Every configuration read and write, each in one transaction.
 
-The transaction reads the config revision with a row lock (`FOR UPDATE` on
+A write reads the config revision with a row lock (`FOR UPDATE` on
 PostgreSQL; SQLite's write transaction already excludes other writers),
 refuses a write based on another revision, applies the change, bumps the
 revision and — on PostgreSQL — sends a NOTIFY that other instances receive
@@ -10,17 +10,20 @@ so a client reads its own write.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
+from ccbridge.db.base import Database
 from ccbridge.errors import StaleRevision
-from ccbridge.runtime import Runtime
 from generated.dao import Daos
 
-__all__ = ("CONFIG_CHANNEL", "ConfigWrite", "config_write")
+__all__ = ("CONFIG_CHANNEL", "ConfigStore", "ConfigWrite", "ConfigWriter")
 
 CONFIG_CHANNEL = "ccbridge_config"
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -31,25 +34,55 @@ class ConfigWrite:
     revision: int = 0
 
 
-@asynccontextmanager
-async def config_write(rt: Runtime, expected: int | None = None) -> AsyncIterator[ConfigWrite]:
-    """Apply a config change atomically; raise StaleRevision if stale.
+class ConfigWriter(Protocol):
+    """What config readers and writers need (the database store, JSON mode)."""
+
+    async def read(self, read: Callable[[Daos], Awaitable[T]]) -> tuple[T, int]:
+        """Run ``read`` in one read-only transaction; return it and the revision."""
+        ...
+
+    def write(self, expected: int | None = None) -> AbstractAsyncContextManager[ConfigWrite]:
+        """Open one revision-checked config write."""
+        ...
+
+
+class ConfigStore:
+    """Config reads and revision-checked writes against the database.
 
     Args:
-        rt: The runtime (its database, and the reload to run afterwards).
-        expected: The revision the change was based on (If-Match), or
-            None to write whatever the current revision is.
+        db: The database.
+        reload: Brings this instance's snapshot up to date (run after
+            every committed write).
     """
-    async with rt.db.transaction() as tx:
-        row = await tx.settings.lock_revision()
-        current = int(row.value) if row is not None else 0
-        if expected is not None and expected != current:
-            raise StaleRevision(expected, current)
-        write = ConfigWrite(tx)
-        yield write
-        bumped = await tx.settings.bump_revision()
-        write.revision = int(bumped.value) if bumped is not None else current + 1
-        if rt.db.dialect == "postgres":
-            await tx.settings.notify(channel=CONFIG_CHANNEL, payload=str(write.revision))
-    await rt.reload()
-    await rt.after_config_write()
+
+    def __init__(self, db: Database, reload: Callable[[], Awaitable[None]]) -> None:
+        self.db = db
+        self._reload = reload
+
+    async def read(self, read: Callable[[Daos], Awaitable[T]]) -> tuple[T, int]:
+        """Run ``read`` in one read-only transaction; return it and the revision."""
+        async with self.db.transaction(readonly=True) as tx:
+            row = await tx.settings.get("config_revision")
+            result = await read(tx)
+        return result, int(row.value) if row is not None else 0
+
+    @asynccontextmanager
+    async def write(self, expected: int | None = None) -> AsyncIterator[ConfigWrite]:
+        """Apply a config change atomically; raise StaleRevision if stale.
+
+        Args:
+            expected: The revision the change was based on (If-Match), or
+                None to write whatever the current revision is.
+        """
+        async with self.db.transaction() as tx:
+            row = await tx.settings.lock_revision()
+            current = int(row.value) if row is not None else 0
+            if expected is not None and expected != current:
+                raise StaleRevision(expected, current)
+            write = ConfigWrite(tx)
+            yield write
+            bumped = await tx.settings.bump_revision()
+            write.revision = int(bumped.value) if bumped is not None else current + 1
+            if self.db.dialect == "postgres":
+                await tx.settings.notify(channel=CONFIG_CHANNEL, payload=str(write.revision))
+        await self._reload()

@@ -1,4 +1,4 @@
-"""What a new database starts with: list prices of common models.
+"""Defaults: list prices seeded into a new database, and the built-in failover rules.
 
 Seeded once (the `defaults_seeded` setting records it), so a price table
 the operator emptied on purpose stays empty, unlike the reference, which
@@ -8,12 +8,21 @@ means the default (input × 1.25 to write, input × 0.1 to read).
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
+from typing import Any
 
 from ccbridge.db.base import Database
+from ccbridge.store.snapshot import ActionStep, FailoverRule
 from generated.rows import ModelPricingRow, SettingsRow
 
-__all__ = ("DEFAULT_PRICES", "default_price_rows", "seed_defaults")
+__all__ = (
+    "DEFAULT_PRICES",
+    "default_failover_section",
+    "default_price_rows",
+    "default_rules",
+    "seed_defaults",
+)
 
 # model id: (input, output, cache write, cache read, description)
 DEFAULT_PRICES: dict[str, tuple[float, float, float | None, float | None, str]] = {
@@ -60,3 +69,47 @@ async def seed_defaults(db: Database) -> bool:
         now = datetime.now(UTC).isoformat()
         await tx.settings.upsert(SettingsRow(key=_MARKER, value=now, category="config_meta"))
     return True
+
+
+@functools.cache
+def default_rules() -> tuple[FailoverRule, ...]:
+    """Return the built-in rules used when none are configured."""
+    retry, failover, suspend = "retry", "failover", "suspend"
+    return (
+        FailoverRule("429:QUOTA_EXHAUSTED", (ActionStep(suspend),)),
+        FailoverRule("403:CREDIT_EXHAUSTED", (ActionStep(suspend),)),
+        FailoverRule("429:model_cooldown", (ActionStep(retry, 0, 99), ActionStep(failover))),
+        FailoverRule("429:RESOURCE_EXHAUSTED", (ActionStep(retry, 20, 99), ActionStep(failover))),
+        FailoverRule("429", (ActionStep(retry, 5, 3), ActionStep(failover))),
+        FailoverRule("401,403", (ActionStep(failover),)),
+        FailoverRule("500,502,503,504", (ActionStep(retry, 5, 2), ActionStep(failover))),
+    )
+
+
+def default_failover_section() -> dict[str, Any]:
+    """Return the ``failover`` setting's defaults (rules off, built-in chains)."""
+    rules = [
+        {
+            "errorCodes": rule.error_codes,
+            "actionChain": [
+                {
+                    k: v
+                    for k, v in (
+                        ("action", s.action),
+                        ("waitSeconds", s.wait_seconds),
+                        ("maxAttempts", s.max_attempts),
+                    )
+                    if v
+                }
+                for s in rule.action_chain
+            ],
+        }
+        for rule in default_rules()
+    ]
+    return {
+        "enabled": False,
+        "rules": rules,
+        "genericResourceWaitSeconds": 20,
+        "modelCooldownExtraSeconds": 1,
+        "modelCooldownMaxWaitSeconds": 60,
+    }

@@ -13,15 +13,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from ccbridge.runtime import Runtime
+from ccbridge.db.base import Database
 from ccbridge.store import rollupdb
 from ccbridge.store.configwrite import CONFIG_CHANNEL
+from ccbridge.store.live import LiveConfig
 from ccbridge.store.loader import load_snapshot, read_revision
 from ccbridge.store.logevents import LOG_EVENTS_CHANNEL
 from ccbridge.store.logmaint import expire_debug_logs
+from ccbridge.store.quota import QuotaBook
+from ccbridge.store.suspensions import Suspensions
+from ccbridge.store.writer import Writer
 from generated.dao import Daos
 
 __all__ = ("Reloader", "STALE_PENDING")
@@ -36,26 +40,40 @@ _DEBUG_EXPIRY_EVERY = 3600.0
 class Reloader:
     """Background refresh of config, suspensions, usage and maintenance."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(
+        self,
+        db: Database,
+        live: LiveConfig,
+        writer: Writer,
+        quota: QuotaBook,
+        suspensions: Suspensions,
+        *,
+        sweeps: Iterable[Callable[[], object]] = (),
+        poll_interval: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.live = live
+        self.writer = writer
+        self.quota = quota
+        self.suspensions = suspensions
+        self._sweeps = tuple(sweeps)  # periodic clean-up of in-memory state
+        self._poll_interval = poll_interval
         self._tasks: list[asyncio.Task[None]] = []
-        self._lock = asyncio.Lock()
         self.reloads = 0
         # NOTIFY channel -> handler of its payload (config is handled here).
         self.handlers: dict[str, Callable[[str], object]] = {
-            LOG_EVENTS_CHANNEL: rt.writer.events.receive_remote,
+            LOG_EVENTS_CHANNEL: writer.events.receive_remote,
         }
         self._debug_expired_at: float | None = None
 
     async def start(self) -> None:
         """Refresh once now, then keep refreshing in the background."""
-        self.rt.reload = self.refresh
         await self.refresh()
-        if await rollupdb.rebuild_if_missing(self.rt.db):
+        if await rollupdb.rebuild_if_missing(self.db):
             log.info("request log rollups rebuilt from the stored rows")
         await self.maintain()
         self._tasks.append(asyncio.create_task(self._run(), name="ccbridge-reloader"))
-        if self.rt.db.dialect == "postgres":
+        if self.db.dialect == "postgres":
             self._tasks.append(asyncio.create_task(self._listen(), name="ccbridge-listener"))
 
     async def stop(self) -> None:
@@ -69,35 +87,33 @@ class Reloader:
 
     async def refresh(self) -> None:
         """Reload what other instances may have changed."""
-        rt = self.rt
-        daos = rt.db.daos
-        if await read_revision(rt.db) != rt.snapshot.revision:
-            rt.swap(await load_snapshot(rt.db))
+        daos, writer = self.db.daos, self.writer
+        if await read_revision(self.db) != self.live.snapshot.revision:
+            self.live.swap(await load_snapshot(self.db))
             self.reloads += 1
-            log.info("config revision %d loaded", rt.snapshot.revision)
+            log.info("config revision %d loaded", self.live.snapshot.revision)
         # With flushes held off, the database plus the writer's queue is
         # everything: a suspension or increment made here is never dropped.
-        async with rt.writer.paused():
+        async with writer.paused():
             suspensions = await daos.channel_suspensions.list()
-            rt.load_suspensions([*suspensions, *rt.writer.unwritten_suspensions()])
-            rt.quota.load(await daos.channel_usage.list(), rt.writer.unwritten_usage())
+            self.suspensions.load([*suspensions, *writer.unwritten_suspensions()])
+            self.quota.load(await daos.channel_usage.list(), writer.unwritten_usage())
 
     async def maintain(self) -> None:
         """Run the once-a-minute housekeeping."""
-        rt = self.rt
-        daos = rt.db.daos
+        daos, quota = self.db.daos, self.quota
         now = datetime.now(UTC)
         settled = await daos.request_logs.settle_stale_pending(cutoff=now - STALE_PENDING, now=now)
         if settled:
             log.info("%d log row(s) pending for over %s marked timeout", settled, STALE_PENDING)
         await daos.channel_suspensions.delete_expired(now=now)
-        for channel in rt.snapshot.channels_by_uid.values():
-            start = rt.quota.due_reset(channel, now)
+        for channel in self.live.snapshot.channels_by_uid.values():
+            start = quota.due_reset(channel, now)
             if start is not None:
                 await daos.channel_usage.reset(channel_uid=channel.uid, now=now, before=start)
-                rt.quota.reset_local(channel.uid, now)
-        rt.scheduler.sweep()
-        rt.rate_limiter.sweep()
+                quota.reset_local(channel.uid, now)
+        for sweep in self._sweeps:
+            sweep()
         await self._expire_debug_logs(now)
 
     async def _expire_debug_logs(self, now: datetime) -> None:
@@ -109,7 +125,7 @@ class Reloader:
         ):
             return
         self._debug_expired_at = clock
-        done = await expire_debug_logs(self.rt.db.daos, self.rt.snapshot.debug_log, now)
+        done = await expire_debug_logs(self.db.daos, self.live.snapshot.debug_log, now)
         if done.stripped or done.deleted:
             log.info("debug logs: %d bodies dropped, %d rows deleted", done.stripped, done.deleted)
 
@@ -118,7 +134,7 @@ class Reloader:
         backoff = 1.0
         while True:
             try:
-                async for channel, payload in self.rt.db.notifications(_subscribe):
+                async for channel, payload in self.db.notifications(_subscribe):
                     backoff = 1.0
                     if channel == CONFIG_CHANNEL:
                         await self.refresh()
@@ -130,7 +146,7 @@ class Reloader:
             backoff = min(backoff * 2, 30.0)
 
     async def _run(self) -> None:
-        interval = self.rt.settings.config_poll_interval
+        interval = self._poll_interval
         since_maintenance = 0.0
         while True:
             await asyncio.sleep(interval)

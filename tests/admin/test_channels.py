@@ -277,7 +277,7 @@ async def test_usage_reset_also_lifts_the_suspension(
     uid = (await _create(api, apiKeys=[KEY_A], quotaType="requests", quotaLimit=10))["id"]
     ch = gateway.rt.snapshot.channels_by_uid[uid]
     gateway.rt.quota.record(ch, "claude-x", 0.0)
-    gateway.rt.suspend(ch, datetime.now(UTC) + timedelta(hours=1), "quota")
+    gateway.rt.suspensions.suspend(ch, datetime.now(UTC) + timedelta(hours=1), "quota")
     assert (await gateway.usage(uid)).used == 1.0
     assert await gateway.suspensions()
     usage = (await api.get(f"/api/channels/{uid}/usage")).json()
@@ -288,7 +288,7 @@ async def test_usage_reset_also_lifts_the_suspension(
     assert resp.status_code == 200 and resp.json()["usage"]["used"] == 0.0
     assert (await gateway.usage(uid)).used == 0.0
     assert await gateway.suspensions() == []
-    assert uid not in gateway.rt.suspensions
+    assert uid not in gateway.rt.suspensions.until
 
 
 async def test_metrics_mapping_and_models(api: httpx.AsyncClient, upstreams: Any) -> None:

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from ccbridge.proxy.blocking import AccessGuard, FailureBlocker
+from ccbridge.access.guard import AccessGuard, FailureBlocker
 from ccbridge.store.snapshot import RateLimitConfig, Snapshot
 from tests.admin.conftest import MASTER_KEY, Running, admin_client
 from tests.proxy.conftest import claude_client, codex_client

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from ccbridge.proxy.auth import hash_key
+from ccbridge.access.auth import hash_key
 from tests.admin.conftest import Running, admin_client, db_state
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ccbridge.access.credentials import SECRET_HEADERS
 from ccbridge.admin.common import AdminError
 from ccbridge.admin.logquery import decode_cursor, encode_cursor, go_duration
 from ccbridge.admin.logview import SENSITIVE_HEADERS, mask_headers, mask_value
 from ccbridge.admin.statsread import plan
-from ccbridge.proxy.credentials import SECRET_HEADERS
 from ccbridge.store.rollup import (
     BINS,
     DAY,

@@ -97,8 +97,8 @@ async def test_files_are_the_configuration(
     await asyncio.sleep(1.5)
     assert json_gateway.rt.snapshot.revision == revision
     assert [c.name for c in json_gateway.rt.snapshot.pool("messages")] == ["renamed", "second"]
-    assert json_gateway.gateway.json_mode is not None
-    assert "config.json" in json_gateway.gateway.json_mode.last_error
+    assert json_gateway.gateway.runtime.json_mode is not None
+    assert "config.json" in json_gateway.gateway.runtime.json_mode.last_error
 
 
 async def test_admin_writes_go_to_the_files(json_gateway: Running, tmp_path: Path) -> None:
@@ -122,8 +122,8 @@ async def test_admin_writes_go_to_the_files(json_gateway: Running, tmp_path: Pat
     assert backups, "the replaced config.json is kept as a backup"
     assert not list(data.glob(".config.json.*")), "no temporary file is left behind"
     # The written files read back to the same configuration.
-    assert json_gateway.gateway.json_mode is not None
+    assert json_gateway.gateway.runtime.json_mode is not None
     revision = json_gateway.rt.snapshot.revision
-    assert await json_gateway.gateway.json_mode.load()
+    assert await json_gateway.gateway.runtime.json_mode.load()
     assert [c.name for c in json_gateway.rt.snapshot.pool("messages")] == ["first-renamed"]
     assert json_gateway.rt.snapshot.revision == revision + 1

@@ -28,8 +28,8 @@ import openai
 import pytest
 import uvicorn
 
+from ccbridge.access.auth import hash_key
 from ccbridge.app import Gateway, create_app
-from ccbridge.proxy.auth import hash_key
 from ccbridge.settings import Settings
 from generated.rows import (
     ApiKeysRow,
@@ -155,8 +155,8 @@ class Running:
 
     async def reload(self) -> None:
         """Refresh this instance from the database now."""
-        assert self.gateway.reloader is not None
-        await self.gateway.reloader.refresh()
+        assert self.gateway.runtime is not None
+        await self.gateway.runtime.reloader.refresh()
 
     async def flush(self) -> None:
         """Wait until the writer has written everything queued."""

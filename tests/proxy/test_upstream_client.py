@@ -1,4 +1,4 @@
-"""Tests for ccbridge.proxy.upstream against the fake upstream."""
+"""Tests for ccbridge.upstream.client against the fake upstream."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ccbridge.proxy.upstream import (
+from ccbridge.upstream.client import (
     DEFAULT_MESSAGES_USER_AGENT,
     DEFAULT_RESPONSES_USER_AGENT,
     DEFAULT_STRIP_PATTERNS,

@@ -8,7 +8,6 @@ lists are compiled once per config; attempt counters live in
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -17,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from ccbridge.store.defaults import default_rules
 from ccbridge.store.snapshot import (
     ActionStep,
     Channel,
@@ -35,7 +35,6 @@ __all__ = (
     "ParsedError",
     "compile_rules",
     "decide",
-    "default_rules",
     "format_failover_info",
     "migrate_rule",
     "normalize_rules",
@@ -185,21 +184,6 @@ def parse_error(status: int, body: bytes, cfg: FailoverConfig | None = None) -> 
         return ParsedError(status, _parse_403(obj))
     subtype, wait = _parse_429(obj, cfg or FailoverConfig())
     return ParsedError(status, subtype, wait)
-
-
-@functools.cache
-def default_rules() -> tuple[FailoverRule, ...]:
-    """Return the built-in rules used when none are configured."""
-    retry, failover, suspend = "retry", "failover", "suspend"
-    return (
-        FailoverRule("429:QUOTA_EXHAUSTED", (ActionStep(suspend),)),
-        FailoverRule("403:CREDIT_EXHAUSTED", (ActionStep(suspend),)),
-        FailoverRule("429:model_cooldown", (ActionStep(retry, 0, 99), ActionStep(failover))),
-        FailoverRule("429:RESOURCE_EXHAUSTED", (ActionStep(retry, 20, 99), ActionStep(failover))),
-        FailoverRule("429", (ActionStep(retry, 5, 3), ActionStep(failover))),
-        FailoverRule("401,403", (ActionStep(failover),)),
-        FailoverRule("500,502,503,504", (ActionStep(retry, 5, 2), ActionStep(failover))),
-    )
 
 
 def migrate_rule(rule: FailoverRule) -> FailoverRule:

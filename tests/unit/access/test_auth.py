@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ccbridge.proxy.auth import client_secret
+from ccbridge.access.auth import client_secret
 
 
 def test_header_sources_in_the_reference_order() -> None:

@@ -31,7 +31,7 @@ Decisions (spec §3.3, §3.6, §3.7):
   ResponseHeaderTimeout starts after the upload instead. Body reads have
   no deadline (streams have no overall timeout); callers wrap non-stream
   reads in their own REQUEST_TIMEOUT (`UpstreamClient.deadlines`). Both are
-  swept deadlines (`ccbridge.proxy.deadlines`): they fire up to 50 ms late
+  swept deadlines (`ccbridge.upstream.deadlines`): they fire up to 50 ms late
   and cost no loop timer per request.
 * **Secrets.** Keys live only in the header pairs handed to aiohttp.
   Errors are re-raised ``from None`` with reasons built from the host and
@@ -54,11 +54,12 @@ from urllib.parse import unquote_plus, urlsplit
 
 import aiohttp
 
-from ccbridge.proxy.credentials import CREDENTIAL_HEADERS, SECRET_HEADERS
-from ccbridge.proxy.deadlines import Deadlines
-from ccbridge.proxy.errors import is_v1_path
+from ccbridge.access.credentials import CREDENTIAL_HEADERS, SECRET_HEADERS
+from ccbridge.store.snapshot import Snapshot
+from ccbridge.upstream.deadlines import Deadlines
 
 __all__ = (
+    "is_v1_path",
     "DEFAULT_MESSAGES_USER_AGENT",
     "DEFAULT_RESPONSES_USER_AGENT",
     "DEFAULT_STRIP_PATTERNS",
@@ -129,6 +130,11 @@ _CLEANUP_CLOSED: Final = sys.version_info < (3, 12, 7)
 def _versioned_base(base_url: str) -> str:
     base = base_url.strip().rstrip("/")
     return base if re.search(_VERSION_SUFFIX, base) else base + "/v1"
+
+
+def is_v1_path(path: str) -> bool:
+    """Return whether ``path`` is a /v1 path (errors in a vendor's shape)."""
+    return path == "/v1" or path.startswith("/v1/")
 
 
 def _drop_key_param(query: str) -> str:
@@ -557,10 +563,17 @@ class UpstreamClient:
         self._insecure_ssl: ssl.SSLContext | None = None
         self._closed = False
         self.deadlines = Deadlines()
+        # The outbound header policy of the config in force (see `adopt`).
+        self.strip_rules = _no_strip_rules()
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None else "closed" if self._closed else "new"
         return f"<UpstreamClient {state}>"
+
+    def adopt(self, snapshot: Snapshot) -> None:
+        """Use the outbound header policy of a new config snapshot."""
+        policy = snapshot.outbound_headers
+        self.strip_rules = StripRules.compile(policy.strip_rules if policy.enabled else ())
 
     @property
     def is_open(self) -> bool:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from ccbridge.proxy.permissions import (
+from ccbridge.access.limiter import RateLimiter
+from ccbridge.access.permissions import (
     CHANNEL_NOT_ALLOWED,
     ENDPOINT_NOT_ALLOWED,
     MODEL_NOT_ALLOWED,
     Denial,
-    KeyRateLimiter,
     channel_allowed,
     check_endpoint,
     check_model,
@@ -82,7 +82,7 @@ def test_channel_allowlist_by_stable_id() -> None:
 
 def test_rate_limiter_fixed_minute_windows() -> None:
     clock = FakeClock(now=6_000.0)  # exactly a minute boundary
-    limiter = KeyRateLimiter(clock)
+    limiter = RateLimiter(clock)
     first = limiter.hit("key:alice", 2)
     assert (first.allowed, first.limit, first.remaining) == (True, 2, 1)
     assert (first.reset_at, first.reset_seconds) == (6_060, 60)
@@ -107,7 +107,7 @@ def test_rate_limiter_fixed_minute_windows() -> None:
 
 def test_rate_limiter_unlimited_and_sweep() -> None:
     clock = FakeClock(now=600.0)
-    limiter = KeyRateLimiter(clock, max_entries=2)
+    limiter = RateLimiter(clock, max_entries=2)
     assert all(limiter.hit("ip:1", 0).allowed for _ in range(1000))
     limiter.hit("a", 5)
     limiter.hit("b", 5)

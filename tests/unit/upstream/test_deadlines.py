@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ccbridge.proxy.deadlines import Deadlines
+from ccbridge.upstream.deadlines import Deadlines
 
 TICK = 0.01
 

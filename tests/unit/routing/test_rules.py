@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ccbridge.proxy.rules import (
+from ccbridge.routing.rules import (
     Action,
     AttemptCounters,
     FailoverPolicy,

@@ -9,23 +9,18 @@ and O(1) per request; the thresholds and the /api limit come from the
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
 from typing import Final
 
-import falcon
-import falcon.asgi
-
-from ccbridge.proxy.errors import ProxyError, is_v1_path
-from ccbridge.proxy.permissions import KeyRateLimiter, RateDecision
+from ccbridge.access.limiter import RateDecision, RateLimiter
 from ccbridge.store.snapshot import RateLimitConfig, Snapshot
 
-__all__ = ("AccessGuard", "FailureBlocker")
+__all__ = ("BLOCKED_MESSAGE", "AccessGuard", "FailureBlocker")
 
 _FORGET_AFTER: Final = 3600.0  # seconds without a failure before an address is forgotten
-_BLOCKED: Final = "Too many failed authentication attempts; try again later"
+BLOCKED_MESSAGE: Final = "Too many failed authentication attempts; try again later"
 
 
 class FailureBlocker:
@@ -87,46 +82,25 @@ class FailureBlocker:
 
 
 class AccessGuard:
-    """Falcon middleware: refuse blocked addresses on every path.
+    """Blocked addresses and the /api limit, shared by every path.
 
-    The admin middleware calls :meth:`refresh` with the current config
+    The app refuses a blocked address before routing (:meth:`blocked_for`);
+    the admin middleware calls :meth:`refresh` with the current config
     snapshot, then :meth:`admin_hit`, :meth:`record_failure` and
     :meth:`clear_failures`.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.blocker = FailureBlocker(clock)
-        self.limiter = KeyRateLimiter()
+        self.limiter = RateLimiter()
         self.config = RateLimitConfig()
         self.blocker.thresholds = self.config.thresholds
 
-    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Answer 429 at once for a blocked client address.
-
-        /v1 answers in the endpoint's own error format, anything else
-        with a JSON problem.
-        """
-        if not self.blocker:  # the usual case: skip resolving the address
-            return
-        seconds = self.blocker.blocked_for(req.remote_addr or "")
-        if not seconds:
-            return
-        if is_v1_path(req.path):
-            raise ProxyError(429, _BLOCKED, "AUTH_BLOCKED", {"Retry-After": str(seconds)})
-        resp.status = 429
-        resp.content_type = "application/problem+json"
-        resp.set_header("Retry-After", str(seconds))
-        resp.data = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Too Many Requests",
-                "status": 429,
-                "detail": _BLOCKED,
-                "error": _BLOCKED,
-                "code": "AUTH_BLOCKED",
-            }
-        ).encode()
-        resp.complete = True
+    def blocked_for(self, address: str) -> int:
+        """Return the seconds ``address`` stays blocked (0 = not blocked)."""
+        if not self.blocker:  # the usual case: no failures on record at all
+            return 0
+        return self.blocker.blocked_for(address)
 
     def refresh(self, snapshot: Snapshot) -> None:
         """Use the ``ratelimit`` setting of ``snapshot`` if it changed."""

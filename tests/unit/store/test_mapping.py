@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccbridge.proxy.mapping import (
+from ccbridge.store.mapping import (
     apply_model_suffix,
     redirect_channel_model,
     redirect_model,

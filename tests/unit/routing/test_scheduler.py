@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ccbridge.proxy.permissions import CHANNEL_NOT_ALLOWED
-from ccbridge.proxy.scheduler import (
+from ccbridge.access.permissions import CHANNEL_NOT_ALLOWED
+from ccbridge.routing.scheduler import (
     NO_CHANNELS,
     ChannelRpmLimiter,
     ChannelScheduler,

@@ -11,9 +11,11 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+from ccbridge.access.limiter import RateDecision, RateLimiter
+from ccbridge.store.live import LiveConfig
 from ccbridge.store.snapshot import ClientKey, Snapshot
 
-__all__ = ("MASTER", "authenticate", "client_secret", "hash_key")
+__all__ = ("MASTER", "ClientAuth", "authenticate", "client_secret", "hash_key")
 
 MASTER = ClientKey.master()
 
@@ -51,3 +53,33 @@ def authenticate(secret: str | None, snapshot: Snapshot, master: bytes) -> Clien
     if master and hmac.compare_digest(secret.encode(), master):
         return MASTER
     return snapshot.keys_by_hash.get(hash_key(secret))
+
+
+class ClientAuth:
+    """The client key of a request, and its per-key rate limit.
+
+    The limit is the key's own RPM, else the ``api`` limit of the
+    ``ratelimit`` setting; either way per key, in one-minute windows.
+    """
+
+    __slots__ = ("_live", "_master", "limiter")
+
+    def __init__(self, live: LiveConfig, master_key: str | None, limiter: RateLimiter) -> None:
+        self._live = live
+        self._master = (master_key or "").encode()
+        self.limiter = limiter
+
+    def identify(
+        self, headers: Mapping[str, str], params: Mapping[str, str | list[str]]
+    ) -> ClientKey | None:
+        """Return the key a request presents, or None when it has no valid one."""
+        return authenticate(client_secret(headers, params), self._live.snapshot, self._master)
+
+    def admit(self, key: ClientKey) -> RateDecision | None:
+        """Count one request of ``key``; None when it has no limit at all."""
+        limit = (
+            key.rate_limit_rpm if key.rate_limit_rpm > 0 else self._live.snapshot.ratelimit.api_rpm
+        )
+        if limit <= 0:
+            return None
+        return self.limiter.hit(key.id, limit)  # the limiter counts client keys only

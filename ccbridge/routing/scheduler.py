@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from ccbridge.proxy.permissions import CHANNEL_NOT_ALLOWED, filter_channels
+from ccbridge.access.limiter import RateLimiter
+from ccbridge.access.permissions import CHANNEL_NOT_ALLOWED, filter_channels
 from ccbridge.store.snapshot import EMPTY_MAPPING, Channel, ClientKey, Snapshot
 
 __all__ = (
@@ -322,22 +323,17 @@ class ChannelRpmLimiter:
         self._clock = clock
         self._sleep = sleep
         self._interval = release_interval
-        self._windows: dict[str, tuple[int, int]] = {}
+        self._windows = RateLimiter(lambda: self._clock())
         self._waiting: dict[str, int] = {}
         self._release_at: dict[str, float] = {}
 
     def try_acquire(self, uid: str, rpm: int) -> bool:
         """Take one slot of the current minute; False when full."""
-        if rpm <= 0:
-            return True
-        window = int(self._clock() // 60)
-        seen, count = self._windows.get(uid, (window, 0))
-        if seen != window:
-            count = 0
-        if count >= rpm:
-            return False
-        self._windows[uid] = (window, count + 1)
-        return True
+        return self._windows.hit(uid, rpm).allowed
+
+    def sweep(self) -> int:
+        """Drop the windows of past minutes; return how many."""
+        return self._windows.sweep()
 
     def queued(self, uid: str) -> int:
         """Return how many requests wait for channel ``uid``."""
@@ -600,6 +596,7 @@ class ChannelScheduler:
         self.breaker.sweep()
         self.affinity.sweep()
         self.keys.sweep()
+        self.rpm.sweep()
 
     def retain(self, snapshot: Snapshot) -> None:
         """Drop breaker state of channels missing from ``snapshot``."""

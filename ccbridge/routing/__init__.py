@@ -1,0 +1,1 @@
+"""Which channel and key serve a request: scheduling, circuit breaker, failover rules."""

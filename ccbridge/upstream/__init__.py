@@ -1,0 +1,1 @@
+"""Calls to upstream providers: URLs, outbound headers, one shared HTTP session."""
