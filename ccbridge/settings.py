@@ -8,12 +8,14 @@ Every bad value fails with one line that names the variable, and secrets
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from dotenv.parser import parse_stream
 from psycopg import conninfo as pg_conninfo
 
 from ccbridge.errors import SettingsError
@@ -181,28 +183,27 @@ def mask_conninfo(conninfo: str) -> str:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a ``.env`` file; a missing file yields an empty mapping.
+    """Parse a ``.env`` file with python-dotenv; a missing file yields ``{}``.
 
-    Understands ``KEY=value``, ``export KEY=value``, ``#`` comments, and
-    single- or double-quoted values.
+    Quoting, ``#`` comments (also after a quoted value), escapes and the
+    ``export`` prefix follow python-dotenv. ``${VAR}`` is not expanded, so
+    a ``$`` in a password stays as written.
 
     Raises:
-        SettingsError: A line is not ``KEY=value``.
+        SettingsError: A statement is not ``KEY=value``; names its line.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        key = key.strip()
-        if not sep or not key.replace("_", "").isalnum():
-            raise SettingsError(f"{path}:{number}: expected KEY=value")
-        values[key] = _unquote(value.strip())
+    for binding in parse_stream(io.StringIO(text)):
+        # NOTE(settings): a bare KEY parses with value None; the old
+        # reader refused it, and "set to nothing" is spelled KEY=.
+        if binding.error or (binding.key is not None and binding.value is None):
+            raise SettingsError(f"{path}:{binding.original.line}: expected KEY=value")
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
     return values
 
 
@@ -215,13 +216,6 @@ def environ_with_dotenv(
     systemd ``EnvironmentFile``.
     """
     return {**read_env_file(path), **(os.environ if environ is None else environ)}
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    comment = value.find(" #")
-    return value[:comment].rstrip() if comment >= 0 else value
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:

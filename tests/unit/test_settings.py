@@ -237,24 +237,43 @@ def test_mask_conninfo() -> None:
 def test_env_file_parsing(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text(
-        "# comment\n\nPORT=8080\nexport HOST=0.0.0.0\nDB_PASSWORD='a b#c'\n"
-        'PROXY_ACCESS_KEY="quoted value"\nDATABASE_TYPE=postgres # inline comment\nEMPTY=\n'
+        "# comment\n\nPORT=8080\nexport HOST=0.0.0.0\nDB_PASSWORD='a b#c $HOME'\n"
+        'PROXY_ACCESS_KEY="quoted value" # note\nDATABASE_TYPE=postgres # inline comment\n'
+        "DB_USER='single' # note\nEMPTY=\n  SPACED = x  \n"
+        'ESCAPED="a\\"b"\nexport QUOTED_EXPORT="e v"\n'
     )
     assert read_env_file(path) == {
         "PORT": "8080",
         "HOST": "0.0.0.0",
-        "DB_PASSWORD": "a b#c",
-        "PROXY_ACCESS_KEY": "quoted value",
+        "DB_PASSWORD": "a b#c $HOME",  # no expansion, '#' inside quotes kept
+        "PROXY_ACCESS_KEY": "quoted value",  # quotes and the comment after them dropped
         "DATABASE_TYPE": "postgres",
+        "DB_USER": "single",
         "EMPTY": "",
+        "SPACED": "x",
+        "ESCAPED": 'a"b',
+        "QUOTED_EXPORT": "e v",
     }
     assert read_env_file(tmp_path / "missing.env") == {}
 
 
-def test_env_file_errors_point_at_the_line(tmp_path: Path) -> None:
+def test_quoted_access_key_with_comment_matches(tmp_path: Path) -> None:
+    # The hand-written reader kept '"sk-master-key-0123"' with its quotes,
+    # so the key a client sent never matched.
     path = tmp_path / ".env"
-    path.write_text("PORT=1\nnot a setting\n")
-    with pytest.raises(SettingsError, match=r"\.env:2: expected KEY=value"):
+    path.write_text('PROXY_ACCESS_KEY="sk-master-key-0123" # the master key\n')
+    settings = Settings.from_env(environ_with_dotenv(path, {}), cwd=tmp_path)
+    assert settings.proxy_access_key == "sk-master-key-0123"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("PORT=1\nnot a setting\n", 2), ("PORT=1\nHOST=h\nBARE\n", 3), ('K="open\n', 1)],
+)
+def test_env_file_errors_point_at_the_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / ".env"
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=rf"\.env:{line}: expected KEY=value"):
         read_env_file(path)
 
 
@@ -262,3 +281,5 @@ def test_real_environment_wins_over_env_file(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text("PORT=1\nHOST=file\n")
     assert environ_with_dotenv(path, {"PORT": "2"}) == {"PORT": "2", "HOST": "file"}
+    settings = Settings.from_env(environ_with_dotenv(path, {"PORT": "2"}), cwd=tmp_path)
+    assert (settings.port, settings.host) == (2, "file")
