@@ -10,7 +10,13 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from ccbridge.errors import SettingsError
-from ccbridge.settings import Settings, environ_with_dotenv, mask_conninfo, read_env_file
+from ccbridge.settings import (
+    Settings,
+    environ_with_dotenv,
+    mask_conninfo,
+    mask_passwords,
+    read_env_file,
+)
 
 PASSWORD = "pa55-w0rd-secret"
 
@@ -232,6 +238,53 @@ def test_mask_conninfo() -> None:
     assert conninfo_to_dict(masked) == {"host": "h", "password": "***"}
     assert mask_conninfo("host=h") == "host=h"
     assert mask_conninfo(f"password={PASSWORD} 'broken") == "<invalid conninfo>"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            'connection to server at "h", port 5432 failed: is it accepting TCP/IP?',
+            'connection to server at "h", port 5432 failed: is it accepting TCP/IP?',
+        ),
+        (
+            "see postgresql://u:p@h:5432/db?sslmode=require",
+            "see postgresql://u:***@h:5432/db?sslmode=require",
+        ),
+        ("postgres://:p@ss:w@h/db", "postgres://:***@h/db"),  # an unencoded '@' too
+        ("postgresql://u@h/db", "postgresql://u@h/db"),  # no password
+        ("host=h password=p port=5", "host=h password=*** port=5"),
+        ("password = 'a b\\' c' user=u", "password = *** user=u"),
+    ],
+)
+def test_mask_passwords_is_structural(text: str, masked: str) -> None:
+    assert mask_passwords(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL: unknown URL scheme 'mysql://'"),
+        (
+            {"DATABASE_URL": "sqlite://x.db"},
+            "DATABASE_URL must look like sqlite:///path/to/file.db",
+        ),
+        (
+            {"DATABASE_TYPE": "postgresql", "DATABASE_URL": "mysql://u:p@h/db?a=b"},
+            "DATABASE_URL: unknown URL scheme 'mysql://'",
+        ),
+    ],
+)
+def test_unknown_url_scheme_is_refused(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env, cwd=tmp_path)
+    assert str(info.value).startswith(message) and "u:p" not in str(info.value)
+
+
+def test_sqlite_origin_names_the_variable(tmp_path: Path) -> None:
+    assert Settings.from_env({}, cwd=tmp_path).sqlite_origin == "CCBRIDGE_DATA_DIR"
+    chosen = Settings.from_env({"DATABASE_URL": "x.db"}, cwd=tmp_path)
+    assert (chosen.sqlite_origin, chosen.sqlite_path) == ("DATABASE_URL", tmp_path / "x.db")
 
 
 def test_env_file_parsing(tmp_path: Path) -> None:
