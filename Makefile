@@ -1,29 +1,42 @@
-# ccbridge. `make run` and `make test` each set up their own virtual environment.
+# ccbridge. Each target installs only what it needs into one virtual environment:
+# `make run` the package alone, `make codegen` adds the codegen extra, `make test`
+# (and lint, bench) the codegen and test extras. A stamp file per set.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP_RUN     := $(VENV)/.installed-run
+STAMP_CODEGEN := $(VENV)/.installed-codegen
+STAMP         := $(VENV)/.installed
 
 .PHONY: run test codegen check-generated snapshots bench lint format clean
 
-# Reinstall when the dependency list changes.
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[codegen,test]'
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-run: $(STAMP)
+# Reinstall when the dependency list changes.
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_CODEGEN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[codegen]'
+	touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[codegen,test]'
+	touch $@
+
+run: $(STAMP_RUN)
 	$(BIN)/ccbridge serve
 
 test: $(STAMP) check-generated
 	$(BIN)/python -m pytest
 
-codegen: $(STAMP)
+codegen: $(STAMP_CODEGEN)
 	$(BIN)/python -m codegen
 
-check-generated: $(STAMP)
+check-generated: $(STAMP_CODEGEN)
 	$(BIN)/python -m codegen --check
 
 snapshots: $(STAMP)

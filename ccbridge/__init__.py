@@ -1,0 +1,6 @@
+"""ccbridge: a self-hosted gateway for coding agents."""
+
+__all__ = ("__version__",)
+
+# The one place the version is written; pyproject.toml reads it from here.
+__version__ = "0.1.0"

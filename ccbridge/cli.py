@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
+from ccbridge import __version__
 from ccbridge.db.base import connect
 from ccbridge.db.check import check_schema
 from ccbridge.db.migrate import MigrationStatus, migrate, status
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-hosted gateway for coding agents. Settings come from the "
         "environment and ./.env (DATABASE_TYPE, DATABASE_URL, DB_*, ...).",
     )
+    parser.add_argument("--version", action="version", version=f"ccbridge {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in _COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
@@ -123,7 +125,10 @@ def _require_existing(settings: Settings) -> None:
     """
     path = settings.sqlite_path
     if settings.database_type == "sqlite" and str(path) != ":memory:" and not path.exists():
-        raise SettingsError(f"no SQLite database at {path}; run 'ccbridge migrate' first")
+        raise SettingsError(
+            f"no SQLite database at {path} (from {settings.sqlite_origin}); "
+            "run 'ccbridge migrate' first"
+        )
 
 
 async def _apply(settings: Settings, out: TextIO) -> int:

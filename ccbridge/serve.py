@@ -14,6 +14,7 @@ import os
 import uvicorn
 
 from ccbridge.app import create_app
+from ccbridge.db.sqlite import prepare_path
 from ccbridge.errors import SettingsError
 from ccbridge.settings import Settings
 from ccbridge.workers import check_port_free, reuse_port_supported, run_workers
@@ -30,12 +31,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port to listen on (PORT, default 3000)")
     parser.add_argument("--workers", type=int, help="worker processes (WORKERS, default 1)")
     parser.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="uvicorn's log level (default info)",
     )
 
 
 def check_serving(settings: Settings) -> None:
-    """Refuse settings that must not serve traffic."""
+    """Refuse settings that must not serve traffic.
+
+    The SQLite path is checked here, before uvicorn starts, so a bad one
+    fails in one line rather than as a lifespan traceback.
+    """
+    if settings.database_type == "sqlite" and str(settings.sqlite_path) != ":memory:":
+        prepare_path(settings.sqlite_path, settings.sqlite_origin)
     key = settings.proxy_access_key
     if key and key == _INSECURE_DEFAULT:
         raise SettingsError("PROXY_ACCESS_KEY is the example value; set a secret of your own")

@@ -8,12 +8,15 @@ Every bad value fails with one line that names the variable, and secrets
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from dotenv.parser import parse_stream
 from psycopg import conninfo as pg_conninfo
 
 from ccbridge.errors import SettingsError
@@ -22,8 +25,11 @@ __all__ = (
     "DatabaseType",
     "Settings",
     "StorageBackend",
+    "check_conninfo",
+    "check_url_scheme",
     "environ_with_dotenv",
     "mask_conninfo",
+    "mask_passwords",
     "read_env_file",
 )
 
@@ -40,6 +46,13 @@ _SSLMODES: Final = frozenset(("disable", "allow", "prefer", "require", "verify-c
 _TRUE: Final = frozenset(("1", "true", "yes", "on"))
 _FALSE: Final = frozenset(("0", "false", "no", "off"))
 _PG_URL_PREFIXES: Final = ("postgres://", "postgresql://")
+_KNOWN_SCHEMES: Final = frozenset(("postgres", "postgresql", "sqlite"))
+_URL_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+# user:PASSWORD@ in a postgres URL, up to the last '@' before a '/' or a space
+# (so an unencoded '@' in the password is masked too).
+_URL_PASSWORD: Final = re.compile(r"(?i)(\bpostgres(?:ql)?://[^\s/:@]*:)[^\s/]*@")
+# password=VALUE in a conninfo string; VALUE bare or single-quoted.
+_PAIR_PASSWORD: Final = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)")
 _SQLITE_URL_PREFIX: Final = "sqlite:///"
 _MASK: Final = "***"
 
@@ -62,6 +75,7 @@ class Settings:
     Attributes:
         database_type: ``"sqlite"`` or ``"postgres"``.
         sqlite_path: Database file (or ``:memory:``); used with SQLite.
+        sqlite_origin: The variable ``sqlite_path`` came from, for errors.
         postgres_conninfo: libpq URL or conninfo; used with PostgreSQL.
         data_dir: Directory of local state (``.config`` by default).
         pool_min: Connections kept open in the PostgreSQL pool.
@@ -81,6 +95,7 @@ class Settings:
 
     database_type: DatabaseType = "sqlite"
     sqlite_path: Path = Path(_DEFAULT_DATA_DIR) / SQLITE_FILE_NAME
+    sqlite_origin: str = "CCBRIDGE_DATA_DIR"
     postgres_conninfo: str = ""
     data_dir: Path = Path(_DEFAULT_DATA_DIR)
     pool_min: int = 5
@@ -122,6 +137,7 @@ class Settings:
         return cls(
             database_type=database_type,
             sqlite_path=_sqlite_path(env, base, data_dir, database_type),
+            sqlite_origin="DATABASE_URL" if _get(env, "DATABASE_URL") else "CCBRIDGE_DATA_DIR",
             postgres_conninfo=_postgres_conninfo(env) if database_type == "postgres" else "",
             data_dir=data_dir,
             pool_min=pool_min,
@@ -181,28 +197,27 @@ def mask_conninfo(conninfo: str) -> str:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a ``.env`` file; a missing file yields an empty mapping.
+    """Parse a ``.env`` file with python-dotenv; a missing file yields ``{}``.
 
-    Understands ``KEY=value``, ``export KEY=value``, ``#`` comments, and
-    single- or double-quoted values.
+    Quoting, ``#`` comments (also after a quoted value), escapes and the
+    ``export`` prefix follow python-dotenv. ``${VAR}`` is not expanded, so
+    a ``$`` in a password stays as written.
 
     Raises:
-        SettingsError: A line is not ``KEY=value``.
+        SettingsError: A statement is not ``KEY=value``; names its line.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        key = key.strip()
-        if not sep or not key.replace("_", "").isalnum():
-            raise SettingsError(f"{path}:{number}: expected KEY=value")
-        values[key] = _unquote(value.strip())
+    for binding in parse_stream(io.StringIO(text)):
+        # NOTE(settings): a bare KEY parses with value None; the old
+        # reader refused it, and "set to nothing" is spelled KEY=.
+        if binding.error or (binding.key is not None and binding.value is None):
+            raise SettingsError(f"{path}:{binding.original.line}: expected KEY=value")
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
     return values
 
 
@@ -215,13 +230,6 @@ def environ_with_dotenv(
     systemd ``EnvironmentFile``.
     """
     return {**read_env_file(path), **(os.environ if environ is None else environ)}
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    comment = value.find(" #")
-    return value[:comment].rstrip() if comment >= 0 else value
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -307,6 +315,7 @@ def _sqlite_path(
         return data_dir / SQLITE_FILE_NAME
     if url.startswith(_PG_URL_PREFIXES):
         raise SettingsError("DATABASE_URL is a PostgreSQL URL but DATABASE_TYPE is sqlite")
+    check_url_scheme(url, "DATABASE_URL")
     if url.startswith("sqlite:"):
         # NOTE(storage): SQLAlchemy's convention: sqlite:///rel.db is
         # relative, sqlite:////abs.db absolute.
@@ -323,7 +332,7 @@ def _sqlite_path(
 def _postgres_conninfo(env: Mapping[str, str]) -> str:
     url = _get(env, "DATABASE_URL")
     if url is not None:
-        return _checked_conninfo(url)
+        return check_conninfo(url)
     params = {
         key: _get(env, f"DB_{name}") or _PG_DEFAULTS[key]
         for key, name in (("host", "HOST"), ("port", "PORT"), ("dbname", "NAME"), ("user", "USER"))
@@ -342,17 +351,56 @@ def _postgres_conninfo(env: Mapping[str, str]) -> str:
     return pg_conninfo.make_conninfo("", **params)
 
 
-def _checked_conninfo(url: str) -> str:
-    if url.startswith("sqlite:"):
-        raise SettingsError("DATABASE_URL is an SQLite URL but DATABASE_TYPE is postgresql")
-    if not url.startswith(_PG_URL_PREFIXES) and "=" not in url:
-        raise SettingsError(
-            "DATABASE_URL must be a postgresql:// URL or a key=value conninfo string"
-        )
+def check_conninfo(value: str, name: str = "DATABASE_URL") -> str:
+    """Return ``value`` if it is a PostgreSQL URL or conninfo string.
+
+    Args:
+        value: The location; never echoed, since it may hold a password.
+        name: What the value came from (a variable or a flag), for errors.
+
+    Raises:
+        SettingsError: Another scheme, or a string libpq cannot parse.
+    """
+    check_url_scheme(value, name)
+    if value.startswith("sqlite:"):
+        raise SettingsError(f"{name} is an SQLite URL but a PostgreSQL database is expected")
+    if not value.startswith(_PG_URL_PREFIXES) and "=" not in value:
+        raise SettingsError(f"{name} must be a postgresql:// URL or a key=value conninfo string")
     try:
-        pg_conninfo.conninfo_to_dict(url)
+        pg_conninfo.conninfo_to_dict(value)
     except Exception:  # noqa: BLE001 - the driver's message may echo the password
+        raise SettingsError(f"{name} is not a valid PostgreSQL URL or conninfo string") from None
+    return value
+
+
+def check_url_scheme(value: str, name: str) -> None:
+    """Refuse a ``scheme://`` location whose scheme names no engine we run.
+
+    Without this, ``mysql://u@h/db`` reads as a relative SQLite path and a
+    file appears at ``./mysql:/u@h/db``.
+
+    Raises:
+        SettingsError: Names ``name`` and the scheme, never the rest.
+    """
+    match = _URL_SCHEME.match(value)
+    if match is None:
+        return
+    scheme = match.group(1).lower()
+    if scheme not in _KNOWN_SCHEMES:
         raise SettingsError(
-            "DATABASE_URL is not a valid PostgreSQL URL or conninfo string"
-        ) from None
-    return url
+            f"{name}: unknown URL scheme {scheme + '://'!r}; use an SQLite path, "
+            "sqlite:///path/to/file.db or a postgresql:// URL"
+        )
+    if scheme == "sqlite" and not value.startswith(_SQLITE_URL_PREFIX):
+        raise SettingsError(f"{name} must look like sqlite:///path/to/file.db")
+
+
+def mask_passwords(text: str) -> str:
+    """Return ``text`` with the password of each PostgreSQL URL or conninfo masked.
+
+    Structural: only a URL's password component and the value of a
+    ``password=`` pair change, so other words that happen to contain the
+    password are left alone.
+    """
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{_MASK}@", text)
+    return _PAIR_PASSWORD.sub(lambda m: f"{m.group(1)}{_MASK}", text)

@@ -214,7 +214,7 @@ def connect(settings: Settings) -> Database:
         )
     from ccbridge.db.sqlite import SqliteDatabase
 
-    return SqliteDatabase(settings.sqlite_path)
+    return SqliteDatabase(settings.sqlite_path, origin=settings.sqlite_origin)
 
 
 def split_statements(text: str) -> list[str]:

@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from ccbridge.db import control
 from ccbridge.db.base import BaseDatabase, Params
 from ccbridge.errors import DatabaseClosedError, StorageError
-from ccbridge.settings import mask_conninfo
+from ccbridge.settings import mask_conninfo, mask_passwords
 from generated.dao import Daos, Executor, Stmt
 
 __all__ = ("PostgresDatabase",)
@@ -71,7 +71,6 @@ class PostgresDatabase(BaseDatabase):
         self._open_timeout = open_timeout
         params = _parse(conninfo)
         self._kwargs = _connection_kwargs(params)
-        self._password: str | None = params.get("password") or None
         self._pool: AsyncConnectionPool[AsyncConn] | None = None
         self._executor = _PoolExecutor(self)
 
@@ -133,9 +132,9 @@ class PostgresDatabase(BaseDatabase):
             raise self._connect_error(ex, name) from None
 
     def _connect_error(self, ex: psycopg.Error, name: str = "connect") -> StorageError:
-        reason = " ".join(str(ex).split())
-        if self._password:
-            reason = reason.replace(self._password, "***")
+        # NOTE(storage): masked structurally, never by replacing the password
+        # text: a password "p" would turn "port" into "***ort".
+        reason = mask_passwords(" ".join(str(ex).split()))
         return StorageError(
             name,
             f"cannot connect to PostgreSQL ({mask_conninfo(self.conninfo)}): {reason}",

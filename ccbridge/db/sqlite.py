@@ -21,10 +21,10 @@ import aiosqlite
 
 from ccbridge.db import control
 from ccbridge.db.base import BaseDatabase, Params
-from ccbridge.errors import DatabaseClosedError, StorageError
+from ccbridge.errors import DatabaseClosedError, SettingsError, StorageError
 from generated.dao import Executor, Stmt
 
-__all__ = ("SqliteDatabase",)
+__all__ = ("SqliteDatabase", "prepare_path")
 
 MEMORY: Final = ":memory:"
 
@@ -55,15 +55,18 @@ class SqliteDatabase(BaseDatabase):
             ``:memory:`` gets no readers (each would see its own database).
         readers: Connections for reads outside transactions; 0 sends reads
             through the writer.
+        origin: The variable or flag the path came from (``DATABASE_URL``),
+            named in path errors.
     """
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path | str, *, readers: int = 4) -> None:
+    def __init__(self, path: Path | str, *, readers: int = 4, origin: str = "") -> None:
         super().__init__()
         if readers < 0:
             raise ValueError("readers must be 0 or more")
         self.path = Path(path)
+        self.origin = origin
         self._reader_count = 0 if str(path) == MEMORY else readers
         self._writer: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -77,7 +80,7 @@ class SqliteDatabase(BaseDatabase):
 
     async def _open(self) -> None:
         if str(self.path) != MEMORY:
-            await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(prepare_path, self.path, self.origin)
         opened: list[aiosqlite.Connection] = []
         try:
             self._writer = await self._connect(control.SQLITE_CONNECTION_PRAGMAS)
@@ -104,7 +107,13 @@ class SqliteDatabase(BaseDatabase):
                 timeout=control.SQLITE_BUSY_TIMEOUT_MS / 1000,
             )
         except sqlite3.Error as ex:
-            raise _wrap("connect", ex) from None
+            error = _wrap("connect", ex)
+            raise StorageError(
+                "connect",
+                f"{_describe(self.path, self.origin)}: {error.reason}",
+                kind=error.kind,
+                code=error.code,
+            ) from None
         try:
             for pragma in pragmas:
                 await _run(conn, "connect", pragma)
@@ -349,6 +358,36 @@ async def _run(conn: aiosqlite.Connection, name: str, sql: str) -> None:
             pass
     except sqlite3.Error as ex:
         raise _wrap(name, ex) from None
+
+
+def prepare_path(path: Path, origin: str = "") -> None:
+    """Create the directory of an SQLite file, refusing unusable paths.
+
+    Args:
+        path: The database file.
+        origin: The variable or flag the path came from, for the message.
+
+    Raises:
+        SettingsError: The directory cannot be created or the path is a
+            directory; names ``origin`` and the path, in one line.
+    """
+    where = _describe(path, origin)
+    if path.is_dir():
+        raise SettingsError(f"{where}: is a directory, not a database file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as ex:
+        # A file where a directory should be: name it, not the errno text.
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            problem = f"{blocker} is not a directory"
+        else:
+            problem = f"{ex.filename or path.parent}: {ex.strerror or ex}"
+        raise SettingsError(f"{where}: cannot create its directory ({problem})") from None
+
+
+def _describe(path: Path, origin: str) -> str:
+    return f"SQLite database {path} (from {origin})" if origin else f"SQLite database {path}"
 
 
 def _wrap(name: str, ex: sqlite3.Error) -> StorageError:

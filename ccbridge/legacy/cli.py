@@ -72,7 +72,14 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
         "(DATABASE_TYPE, DATABASE_URL) in one transaction. A file imported before is not "
         "imported again; the files themselves are only read."
     )
-    parser.add_argument("--from", dest="source", type=Path, required=True, metavar="DIR")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="directory holding the legacy files (cc-bridge's .config)",
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would be imported; write nothing"
     )
@@ -95,16 +102,23 @@ def add_dbmigrate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add = parser.add_argument
     add("--from", "-src-url", "--src-url", dest="source", metavar="SRC",
-        help="default: the configured database (DATABASE_TYPE, DATABASE_URL)")  # fmt: skip
-    add("--to", "-dst-url", "--dst-url", dest="target", metavar="DST")
-    add("-src-type", "--src-type", dest="source_type", metavar="sqlite|postgresql")
-    add("-dst-type", "--dst-type", dest="target_type", metavar="sqlite|postgresql")
+        help="source database (default: the configured one, from DATABASE_TYPE and "
+        "DATABASE_URL)")  # fmt: skip
+    add("--to", "-dst-url", "--dst-url", dest="target", metavar="DST",
+        help="destination database; required unless --dry-run")  # fmt: skip
+    add("-src-type", "--src-type", dest="source_type", metavar="sqlite|postgresql",
+        help="engine of SRC (default: guessed from SRC)")  # fmt: skip
+    add("-dst-type", "--dst-type", dest="target_type", metavar="sqlite|postgresql",
+        help="engine of DST (default: guessed from DST; with --dry-run and no --to, "
+        "postgresql)")  # fmt: skip
     add("--dry-run", "-dry-run", dest="dry_run", action="store_true",
         help="write the copy as SQL for the destination engine instead")  # fmt: skip
     add("--output", "-o", dest="output", type=Path, metavar="FILE",
         help="where --dry-run writes (default: stdout); it holds upstream keys")  # fmt: skip
-    add("--tables", "-tables", dest="tables", metavar="T1,T2", help="default: every table")
-    add("--batch-size", "-batch-size", dest="batch_size", type=int, default=DEFAULT_BATCH_SIZE)
+    add("--tables", "-tables", dest="tables", metavar="T1,T2",
+        help="comma-separated tables to copy (default: every table)")  # fmt: skip
+    add("--batch-size", "-batch-size", dest="batch_size", type=int, default=DEFAULT_BATCH_SIZE,
+        metavar="ROWS", help=f"rows per insert (default {DEFAULT_BATCH_SIZE})")  # fmt: skip
     add("--jobs", "-j", dest="jobs", type=int, default=DEFAULT_JOBS, metavar="N",
         help="processes that copy a large table into PostgreSQL and check large tables "
         "(default: the CPU count, at most 8)")  # fmt: skip
@@ -165,21 +179,21 @@ def run_dbmigrate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.source is None:
             args.source = _configured(settings)
-        source = parse_target(args.source, args.source_type)
+        source = parse_target(args.source, args.source_type, "--from")
         tables = select_tables(args.tables)
         if args.batch_size < 1:
             raise ValueError("--batch-size must be at least 1")
         if args.jobs < 1:
             raise ValueError("--jobs must be at least 1")
         if source.dialect == "sqlite" and not source.path.is_file():
-            raise ValueError(f"no SQLite database at {source.path}")
+            raise ValueError(f"--from: no SQLite database at {source.path}")
         progress = Progress()
         if args.dry_run:
             dialect = _dump_dialect(args)
             return asyncio.run(_dump(source, dialect, tables, args, progress))
         if not args.target:
             raise ValueError("--to is required (or --dry-run)")
-        target = parse_target(args.target, args.target_type)
+        target = parse_target(args.target, args.target_type, "--to")
         _check_distinct(source, target)
         return asyncio.run(_copy(source, target, tables, args, progress))
     except (SettingsError, ValueError, StorageError, DatabaseClosedError) as ex:
@@ -194,7 +208,7 @@ def _configured(settings: Settings) -> str:
 
 def _dump_dialect(args: argparse.Namespace) -> str:
     if args.target:
-        return parse_target(args.target, args.target_type).dialect
+        return parse_target(args.target, args.target_type, "--to").dialect
     return parse_kind(args.target_type or _DEFAULT_TARGET_TYPE)
 
 

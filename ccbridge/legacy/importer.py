@@ -86,7 +86,7 @@ async def import_on_start(db: Database, data_dir: Path, *, skip: bool = False) -
         report.warnings.append("SKIP_MIGRATION=true: legacy files were not examined")
         return report
     if not data_dir.is_dir():
-        return ImportReport(data_dir)
+        return ImportReport(data_dir, looked_for=LEGACY_FILES)
     return await import_directory(db, data_dir)
 
 
@@ -105,7 +105,7 @@ async def import_directory(
         LegacyImportError: A legacy file is bad; nothing was imported.
         StorageError: The database failed; nothing was imported.
     """
-    report = ImportReport(source, dry_run=dry_run)
+    report = ImportReport(source, dry_run=dry_run, looked_for=LEGACY_FILES)
     found = await asyncio.to_thread(_discover, source, db)
     if not found:
         return report

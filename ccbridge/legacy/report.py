@@ -107,6 +107,7 @@ class ImportReport:
         revision: Config revision after the import (None if not bumped).
         vacuumed: True when the SQLite database was compacted afterwards.
         warnings: Things the operator should act on.
+        looked_for: File names searched for in ``data_dir``.
     """
 
     data_dir: Path
@@ -115,6 +116,7 @@ class ImportReport:
     revision: int | None = None
     vacuumed: bool = False
     warnings: list[str] = field(default_factory=list)
+    looked_for: tuple[str, ...] = ()
 
     @property
     def imported(self) -> bool:
@@ -124,7 +126,10 @@ class ImportReport:
     def lines(self) -> list[str]:
         """Return a human-readable summary of every file."""
         if not self.files:
-            return [f"no legacy files in {self.data_dir}"]
+            # Name what was searched for, so a wrong --from is obvious.
+            names = ", ".join(self.looked_for)
+            lines = [f"no legacy files in {self.data_dir}; looked for {names}"] if names else []
+            return lines + [f"warning: {w}" for w in self.warnings]
         lines = [line for f in self.files for line in f.lines()]
         if self.revision is not None:
             lines.append(f"config revision is now {self.revision}")

@@ -8,7 +8,7 @@ from typing import Final, Literal
 
 from ccbridge.db.base import Database
 from ccbridge.errors import SettingsError
-from ccbridge.settings import mask_conninfo
+from ccbridge.settings import check_conninfo, check_url_scheme, mask_conninfo
 
 __all__ = ("Target", "parse_kind", "parse_target")
 
@@ -34,10 +34,12 @@ class Target:
     Attributes:
         dialect: ``"sqlite"`` or ``"postgres"``.
         location: SQLite path, or a libpq URL / conninfo (secret).
+        origin: The flag it came from (``--to``), named in errors.
     """
 
     dialect: Dialect
     location: str
+    origin: str = ""
 
     @property
     def display(self) -> str:
@@ -54,35 +56,39 @@ class Target:
         if self.dialect == "sqlite":
             from ccbridge.db.sqlite import SqliteDatabase
 
-            return SqliteDatabase(self.path)
+            return SqliteDatabase(self.path, origin=self.origin)
         from ccbridge.db.postgres import PostgresDatabase
 
         return PostgresDatabase(self.location, **_POOL)
 
 
-def parse_target(value: str, kind: str | None = None) -> Target:
+def parse_target(value: str, kind: str | None = None, origin: str = "") -> Target:
     """Interpret ``--from``/``--to`` (and the reference's ``-*-type``).
 
     Args:
         value: A path, ``sqlite:///path``, a ``postgres[ql]://`` URL or a
             ``key=value`` conninfo string.
         kind: ``sqlite`` or ``postgresql`` to force the engine.
+        origin: The flag the value came from, named in errors.
 
     Raises:
-        SettingsError: Unknown engine, or a value that does not fit it.
+        SettingsError: Unknown engine or URL scheme, or a value that does
+            not fit the engine; the value itself is never echoed.
     """
     value = value.strip()
+    name = origin or "database location"
     if not value:
-        raise SettingsError("empty database location")
+        raise SettingsError(f"{name}: empty database location")
+    check_url_scheme(value, name)
     looks_pg = value.startswith(_PG_PREFIXES) or ("=" in value and "/" not in value.split("=")[0])
     dialect = parse_kind(kind) if kind else ("postgres" if looks_pg else "sqlite")
     if dialect == "postgres":
         if not looks_pg:
-            raise SettingsError("a PostgreSQL location must be a postgresql:// URL or conninfo")
-        return Target("postgres", value)
+            raise SettingsError(f"{name}: expected a postgresql:// URL or conninfo string")
+        return Target("postgres", check_conninfo(value, name), origin)
     if value.startswith(_PG_PREFIXES):
-        raise SettingsError("a PostgreSQL URL was given for an SQLite database")
-    return Target("sqlite", value.removeprefix(_SQLITE_PREFIX))
+        raise SettingsError(f"{name}: a PostgreSQL URL was given for an SQLite database")
+    return Target("sqlite", value.removeprefix(_SQLITE_PREFIX), origin)
 
 
 def parse_kind(kind: str) -> Dialect:

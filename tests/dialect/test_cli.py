@@ -112,3 +112,51 @@ def test_dotenv_is_read_and_real_env_wins(tmp_path: Path) -> None:
     result = ccbridge(tmp_path, {"DATABASE_TYPE": "sqlite"}, "migrate")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "from-dotenv.db").exists()
+
+
+def test_a_one_letter_password_garbles_nothing(tmp_path: Path) -> None:
+    # Replacing the password's text turned "port" into "***ort"; only the
+    # URL's password component may change.
+    env = {
+        "DATABASE_TYPE": "postgresql",
+        "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/x?connect_timeout=2",
+    }
+    result = ccbridge(tmp_path, env, "migrate")
+    assert result.returncode == 2
+    assert "password=***" in result.stderr and result.stderr.count("***") == 1
+    assert "port 1 failed" in result.stderr and "accepting" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["migrate", "check", "import", "serve"])
+@pytest.mark.parametrize("variable", ["DATABASE_URL", "CCBRIDGE_DATA_DIR"])
+def test_unusable_sqlite_path_names_variable_and_path(
+    tmp_path: Path, command: str, variable: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    value = blocker / "sub" / ("x.db" if variable == "DATABASE_URL" else "data")
+    args = {"import": ["--from", str(tmp_path)], "serve": ["--port", "1"]}.get(command, [])
+    result = ccbridge(tmp_path, {variable: str(value)}, command, *args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert f"(from {variable})" in result.stderr and str(value) in result.stderr
+    if command != "check":  # check only reports the missing file
+        assert f"{blocker} is not a directory" in result.stderr
+    assert blocker.read_text() == "not a directory"
+
+
+def test_a_directory_is_not_a_database_file(tmp_path: Path) -> None:
+    result = ccbridge(tmp_path, {"DATABASE_URL": str(tmp_path)}, "migrate")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"ccbridge migrate: SQLite database {tmp_path} (from DATABASE_URL): "
+        "is a directory, not a database file\n"
+    )
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "sqlite://relative.db"])
+def test_unknown_url_scheme_is_refused_and_creates_nothing(tmp_path: Path, url: str) -> None:
+    result = ccbridge(tmp_path, {"DATABASE_URL": url}, "migrate")
+    assert result.returncode == 2
+    assert result.stderr.startswith("ccbridge migrate: DATABASE_URL")
+    assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 __all__ = (
+    "FIXTURES",
     "GO_CONFIG_TABLES",
     "LAYOUTS",
     "write_go_database",
@@ -26,6 +27,9 @@ __all__ = (
     "write_json",
     "write_legacy_db",
 )
+
+# Hand-written files in the reference's formats (see its README.md).
+FIXTURES: Final = Path(__file__).resolve().parent.parent / "fixtures" / "legacy"
 
 _V1: Final = [
     """CREATE TABLE request_logs (
@@ -299,109 +303,11 @@ def _debug_logs() -> list[dict[str, Any]]:
 
 
 def full_config() -> dict[str, Any]:
-    """Return a config.json with every pool and every channel field."""
-    every_field = {
-        "id": "a1a1a1a1",
-        "baseUrl": "https://api.anthropic.com",
-        "apiKeys": ["sk-ant-secret-1", "sk-ant-secret-2"],
-        "serviceType": "claude",
-        "name": "Alpha",
-        "description": "primary",
-        "website": "https://example.com",
-        "insecureSkipVerify": True,
-        "modelMapping": {"opus": "claude-opus-4-5"},
-        "responseHeaderTimeout": 90,
-        "priority": 3,
-        "status": "active",
-        "promotionUntil": "2030-01-02T03:04:05.123456789+02:00",
-        "priceMultipliers": {
-            "_default": {"inputMultiplier": 1.5},
-            "claude-": {"outputMultiplier": 2},
-        },
-        "quotaType": "credit",
-        "quotaLimit": 100.5,
-        "quotaResetAt": "2030-02-01T00:00:00Z",
-        "quotaResetInterval": 1,
-        "quotaResetUnit": "months",
-        "quotaModels": ["opus"],
-        "quotaResetMode": "rolling",
-        "rateLimitRpm": 30,
-        "queueEnabled": True,
-        "queueTimeout": 45,
-        "keyLoadBalance": "round-robin",
-        "contentFilter": {"enabled": True, "rules": [{"keyword": "quota", "statusCode": 429}]},
-        "codexServiceTierOverride": "force_priority",
-        "continueThinkingEnabled": True,
-        "unknownFutureField": 1,
-    }
-    return {
-        "upstream": [
-            every_field,
-            {"name": "Beta", "serviceType": "openai", "baseUrl": "https://b", "apiKeys": ["k"]},
-            {
-                "id": "c0c0c0c0",
-                "name": "Combo",
-                "serviceType": "composite",
-                "compositeMappings": [
-                    {"pattern": "haiku", "targetChannel": 1, "failoverChain": ["a1a1a1a1"]},
-                    {"pattern": "sonnet", "targetChannelId": "a1a1a1a1", "targetChannel": 0},
-                    {"pattern": "opus", "targetChannelId": "a1a1a1a1"},
-                ],
-            },
-            {
-                "name": "Keyless",
-                "serviceType": "claude",
-                "baseUrl": "https://k",
-                "status": "active",
-            },
-        ],
-        "currentUpstream": 0,
-        "loadBalance": "round-robin",
-        "responsesUpstream": [
-            {
-                "id": "0a0a0a0a",
-                "name": "Codex OAuth",
-                "serviceType": "openai-oauth",
-                "status": "active",
-                "oauthTokens": {"access_token": "tok", "account_id": "acc", "refresh_token": "r"},
-                "codexServiceTierOverride": "FORCE_DEFAULT",
-                "responsesEncryptedReasoningMode": "always",
-            },
-            {
-                "name": "Resp",
-                "serviceType": "responses",
-                "apiKeys": ["sk-resp"],
-                "status": "disabled",
-                "responsesEncryptedReasoningMode": "on",
-                "responsesWebSocketEnabled": True,
-            },
-        ],
-        "responsesLoadBalance": "",
-        "geminiUpstream": [
-            {"name": "Gem", "serviceType": "gemini", "apiKeys": ["g"], "status": "suspended"}
-        ],
-        "geminiLoadBalance": "random",
-        "chatUpstream": [{"name": "Chatty", "serviceType": "openai", "apiKeys": ["c"]}],
-        "chatLoadBalance": "failover",
-        "debugLog": {"enabled": True, "retentionHours": 12, "maxBodySize": 2048},
-        "failover": {
-            "enabled": True,
-            "rules": [
-                {"errorCodes": "429", "action": "failover_threshold", "threshold": 3},
-                {"errorCodes": "500", "action": "retry_wait", "waitSeconds": 7},
-                {"errorCodes": "403", "action": "suspend_channel"},
-                {"errorCodes": "401", "action": "failover_immediate"},
-                {"errorCodes": "others", "actionChain": [{"action": "failover"}]},
-            ],
-            "genericResourceWaitSeconds": 25,
-        },
-        "userAgent": {
-            "messages": {"latest": "curl/8.0"},
-            "responses": {"latest": "codex_cli_rs/0.80.1 (Mac)", "lastCapturedAt": "2025-01-01"},
-        },
-        "outboundHeaderPolicy": {"enabled": False, "stripRules": ["X-Foo"], "initialized": True},
-        "responsesWebSocket": {"enabled": True},
-    }
+    """Return config.json with every pool, every field and the legacy ones.
+
+    A fresh copy each call, so a test may change it.
+    """
+    return json.loads((FIXTURES / "config.json").read_text(encoding="utf-8"))
 
 
 def write_json(path: Path, value: Any) -> Path:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from ccbridge.legacy.cli import add_dbmigrate_command, add_import_command, main
+from ccbridge.legacy.importer import LEGACY_FILES
 from tests.legacy.test_importer import legacy_dir
 
 
@@ -70,3 +72,61 @@ def test_reference_flag_spellings_parse() -> None:
     assert callable(args.run)
     long = parser.parse_args(["dbmigrate", "--from", "a.db", "--to", "b.db", "--batch-size", "9"])
     assert (long.source, long.target, long.batch_size, long.dry_run) == ("a.db", "b.db", 9, False)
+
+
+def test_dry_run_names_the_files_it_looked_for(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["import", "--from", str(empty), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "dry run: nothing was written",
+        f"no legacy files in {empty}; looked for {', '.join(LEGACY_FILES)}",
+    ]
+    assert {"config.json", "request_logs.db", "cc-bridge.db"} <= set(LEGACY_FILES)
+
+
+@pytest.mark.parametrize(
+    ("flag", "url"),
+    [
+        ("--to", "mysql://u@h/db"),
+        ("--to", "MySQL://u:p@h:3306/db"),
+        ("--to", "sqlite://relative.db"),
+        ("--from", "mysql://u@h/db"),
+        ("--from", "redis://h/0"),
+    ],
+)
+def test_dbmigrate_refuses_unknown_url_schemes(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    url: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "source.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    other = {"--to": ["--from", str(source)], "--from": ["--to", str(tmp_path / "b.db")]}[flag]
+    assert main(["dbmigrate", *other, flag, url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ccbridge dbmigrate: {flag}") and err.count("\n") == 1
+    assert "u:p@" not in err
+    # Nothing was created: no SQLite file at ./mysql:/u@h/db.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.db"]
+
+
+def test_dbmigrate_unusable_target_path_names_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "source.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    target = source / "x.db"  # under a file
+    assert main(["dbmigrate", "--from", str(source), "--to", str(target)]) == 2
+    assert capsys.readouterr().err == (
+        f"ccbridge dbmigrate: SQLite database {target} (from --to): "
+        f"cannot create its directory ({source} is not a directory)\n"
+    )

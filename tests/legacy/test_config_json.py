@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +14,8 @@ from ccbridge.legacy.config_json import (
     parse_config,
 )
 from ccbridge.legacy.errors import LegacyImportError
-from tests.legacy.legacy_files import full_config
+from tests.legacy.legacy_files import FIXTURES, full_config
 
-FIXTURES = Path("/work/shared/spec/fixtures")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -77,7 +75,12 @@ def test_every_field_of_a_channel() -> None:
     assert alpha.status == "active"
     assert alpha.promotion_until == datetime(2030, 1, 2, 1, 4, 5, 123456, tzinfo=UTC)
     assert alpha.price_multipliers == {
-        "_default": {"inputMultiplier": 1.5},
+        "_default": {
+            "inputMultiplier": 1.5,
+            "outputMultiplier": 1.25,
+            "cacheCreationMultiplier": 0.5,
+            "cacheReadMultiplier": 0.25,
+        },
         "claude-": {"outputMultiplier": 2.0},
     }
     assert (alpha.quota_type, alpha.quota_limit) == ("credit", 100.5)
@@ -94,6 +97,7 @@ def test_every_field_of_a_channel() -> None:
     assert alpha.codex_service_tier_override == "off"
     assert alpha.continue_thinking_enabled is False
     assert alpha.responses_encrypted_reasoning_mode is None
+    assert alpha.responses_websocket_enabled is False
     assert alpha.oauth_tokens is None
     assert (alpha.created_at, alpha.updated_at) == (NOW, NOW)
 
@@ -115,13 +119,27 @@ def test_all_pools_in_order_with_defaults() -> None:
     assert beta.quota_reset_mode == "fixed"
     assert (beta.description, beta.model_mapping, beta.content_filter) == (None, None, None)
     codex, resp = result.channels[4], result.channels[5]
-    assert codex.oauth_tokens == {"access_token": "tok", "account_id": "acc", "refresh_token": "r"}
+    assert codex.oauth_tokens == {
+        "access_token": "tok",
+        "account_id": "acc",
+        "id_token": "idt",
+        "refresh_token": "r",
+        "last_refresh": "2025-12-01T08:00:00Z",
+    }
     assert codex.codex_service_tier_override == "force_default"
+    assert codex.continue_thinking_enabled is True
     assert codex.responses_encrypted_reasoning_mode is None  # only for serviceType responses
     assert resp.responses_encrypted_reasoning_mode == "always"  # legacy "on"
     assert resp.responses_websocket_enabled is True
-    assert resp.status == "disabled"
+    # Statuses are set, so currentResponsesUpstream (1) changes nothing.
+    assert (codex.status, resp.status) == ("active", "disabled")
     assert result.channels[6].status == "suspended"
+    # The legacy keyword list is kept as written; the loader expands it.
+    assert result.channels[7].content_filter == {
+        "enabled": True,
+        "keywords": ["blocked", ""],
+        "statusCode": 451,
+    }
     assert all(c.id is None for c in result.channels)
 
 
@@ -149,12 +167,30 @@ def test_fix_ups() -> None:
         "targetChannelId": by_name["Beta"].channel_id,
     }
     assert mappings[1] == {"pattern": "sonnet", "targetChannelId": "a1a1a1a1"}
+    assert mappings[2] == {"pattern": "opus", "targetChannelId": "a1a1a1a1"}
+    assert mappings[3] == {
+        "pattern": "gpt",
+        "targetPool": "responses",
+        "targetModel": "gpt-5.1-codex",
+        "failoverTargets": [
+            {"pool": "messages", "channelId": "a1a1a1a1"},
+            {"pool": "responses", "channelId": "0a0a0a0a"},
+        ],
+        "targetChannelId": "0a0a0a0a",  # position 0 of the responses pool
+    }
+    assert mappings[4] == {"pattern": "ghost", "targetChannel": 9}
+    assert any(
+        n.startswith("$.upstream[2].compositeMappings[4]: legacy target index matches no")
+        for n in result.notes
+    )
     values = settings(result)
     assert values["responses_load_balance"] == "round-robin"  # inherits loadBalance
     assert values["gemini_load_balance"] == "random"
     assert values["failover"] == {
         "enabled": True,
         "genericResourceWaitSeconds": 25,
+        "modelCooldownExtraSeconds": 2,
+        "modelCooldownMaxWaitSeconds": 30,
         "rules": [
             {
                 "errorCodes": "429",
@@ -169,6 +205,13 @@ def test_fix_ups() -> None:
             },
             {"errorCodes": "403", "actionChain": [{"action": "suspend"}]},
             {"errorCodes": "401", "actionChain": [{"action": "failover"}]},
+            {
+                "errorCodes": "429:model_cooldown,502",
+                "actionChain": [
+                    {"action": "retry", "waitSeconds": 3, "maxAttempts": 4},
+                    {"action": "failover"},
+                ],
+            },
             {"errorCodes": "others", "actionChain": [{"action": "none"}]},
         ],
     }
@@ -182,7 +225,20 @@ def test_fix_ups() -> None:
         "initialized": True,
     }
     assert values["responses_websocket"] == {"enabled": False}
-    assert values["debug_log"]["retentionHours"] == 12
+    assert {
+        "$.userAgent.messages.latest: invalid, replaced by the default",
+        "$.responsesWebSocket.enabled: moved to the openai-oauth responses channels",
+        "$.upstream[3]: no key configured, suspended",
+        "$.failover.rules[0]: legacy action failover_threshold converted to an action chain",
+    } <= set(result.notes)
+    assert values["debug_log"] == {
+        "enabled": True,
+        "retentionHours": 12,
+        "fullRetentionHours": 24,
+        "headerRetentionHours": 168,
+        "headerRetentionForever": True,
+        "maxBodySize": 2048,
+    }
 
 
 def test_no_status_anywhere_activates_current_channel() -> None:

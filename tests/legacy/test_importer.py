@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from ccbridge.legacy.importer import import_directory, import_on_start
 from ccbridge.store import rollup, rollupdb
 from generated.rows import ApiKeysRow, ChannelsRow, RequestLogsRow
 from tests.legacy.legacy_files import (
+    FIXTURES,
     expected_time,
     full_config,
     log_row,
@@ -28,7 +28,6 @@ from tests.legacy.legacy_files import (
     write_legacy_db,
 )
 
-FIXTURES = Path("/work/shared/spec/fixtures")
 LOGS = 40
 
 
@@ -36,15 +35,8 @@ def legacy_dir(root: Path, layout: str = "v3", logs: int = LOGS) -> Path:
     source = root / "legacy"
     source.mkdir()
     write_json(source / "config.json", full_config())
-    shutil.copy(FIXTURES / "default-pricing.json", source / "pricing.json")
-    shutil.copy(FIXTURES / "default-model-aliases.json", source / "model-aliases.json")
-    write_json(
-        source / "quota_usage.json",
-        {
-            "messages": {"1": {"used": 12.5, "lastResetAt": "2025-01-01T00:00:00Z"}, "9": {}},
-            "responses": {"0": {"used": 2}},
-        },
-    )
+    for name in ("pricing.json", "model-aliases.json", "quota_usage.json"):
+        (source / name).write_bytes((FIXTURES / name).read_bytes())
     write_legacy_db(source / "request_logs.db", layout, logs)
     return source
 
@@ -128,16 +120,27 @@ async def test_imported_values(db: Database, tmp_path: Path) -> None:
         "USD",
         "pricing",
     )
-    assert await daos.model_pricing.count() == 5
+    prices = {p.model_id: p for p in await daos.model_pricing.list()}
+    assert len(prices) == 5
+    assert prices["gpt-5.1-codex"].cache_read_price is None
+    assert prices["claude-opus-4-5"].cache_read_price == 0.0
+    assert prices["gemini-3-pro"].export_to_models is False
     aliases = await daos.model_aliases.list(order_by="id")
-    assert [(a.alias_type, a.value) for a in aliases[:2]] == [
-        ("messages", "opus"),
-        ("messages", "sonnet"),
+    assert [(a.alias_type, a.value, a.sort_order) for a in aliases] == [
+        ("messages", "opus", 0),
+        ("messages", "sonnet", 1),
+        ("messages", "haiku", 2),
+        ("responses", "codex", 0),
+        ("responses", "gpt-5.1-codex", 1),
+        ("gemini", "gemini-3-flash", 0),
+        ("gemini", "gemini-3-pro", 1),
     ]
 
     usage = {u.channel_uid: u for u in await daos.channel_usage.list()}
-    assert set(usage) == {uid["Beta"], uid["Codex OAuth"]}
+    assert set(usage) == {uid["Beta"], uid["Codex OAuth"], uid["Gem"]}  # position 9: nobody
     assert usage[uid["Beta"]].used == 12.5 and usage[uid["Beta"]].channel_id == 1
+    assert usage[uid["Beta"]].last_reset_at == datetime(2025, 1, 1, tzinfo=UTC)
+    assert (usage[uid["Gem"]].channel_type, usage[uid["Gem"]].used) == ("gemini", 0.75)
 
     for i in range(LOGS):
         row = await daos.request_logs.get(log_row(i)["id"])

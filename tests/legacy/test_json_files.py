@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -13,31 +12,41 @@ from ccbridge.legacy.channel_map import ChannelMap, ChannelRef
 from ccbridge.legacy.errors import LegacyImportError
 from ccbridge.legacy.pricing_json import parse_pricing
 from ccbridge.legacy.usage_json import parse_usage
+from tests.legacy.legacy_files import FIXTURES
 
-FIXTURES = Path("/work/shared/spec/fixtures")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CHANNELS = ChannelMap(
     {
         "messages": (ChannelRef("m0", "A"), ChannelRef("m1", "B")),
         "responses": (ChannelRef("r0", "R"),),
+        "gemini": (ChannelRef("g0", "G"),),
     }
 )
 
 
-def test_default_pricing_fixture() -> None:
-    result = parse_pricing((FIXTURES / "default-pricing.json").read_bytes(), now=NOW)
-    assert [m.model_id for m in result.models] == [
+def test_pricing_fixture() -> None:
+    result = parse_pricing((FIXTURES / "pricing.json").read_bytes(), now=NOW)
+    rows = {m.model_id: m for m in result.models}
+    assert list(rows) == [
         "claude-haiku-4-5",
         "claude-opus-4-5",
-        "claude-sonnet-4-5",
-        "gpt-5.1",
         "gpt-5.1-codex",
-    ]
-    haiku, gpt = result.models[0], result.models[3]
+        "gemini-3-pro",
+        "internal-eval",
+    ]  # file order
+    haiku, opus, gpt = rows["claude-haiku-4-5"], rows["claude-opus-4-5"], rows["gpt-5.1-codex"]
     assert (haiku.input_price, haiku.output_price) == (1.0, 5.0)
     assert (haiku.cache_creation_price, haiku.cache_read_price) == (1.25, 0.1)
-    assert (gpt.cache_creation_price, gpt.cache_read_price) == (None, None)
-    assert haiku.export_to_models is True and haiku.description == "Claude Haiku 4.5"
+    assert opus.cache_read_price == 0.0  # explicit 0: free, not "use the default"
+    assert (gpt.cache_creation_price, gpt.cache_read_price) == (None, None)  # null
+    gemini, internal = rows["gemini-3-pro"], rows["internal-eval"]
+    assert (gemini.cache_creation_price, gemini.cache_read_price) == (None, None)  # absent
+    assert (internal.cache_creation_price, internal.cache_read_price) == (None, 0.05)
+    # exportToModels absent or true: listed; false: not.
+    assert [m.export_to_models for m in result.models] == [True, True, True, False, False]
+    assert haiku.description == "Claude Haiku 4.5"
+    assert gemini.description is None and internal.description is None
+    assert all(m.updated_at == NOW for m in result.models)
     assert result.currency is not None
     assert (result.currency.key, result.currency.value, result.currency.category) == (
         "pricing_currency",
@@ -55,16 +64,18 @@ def test_pricing_export_flag_and_errors() -> None:
         parse_pricing(json.dumps(bad).encode())
 
 
-def test_default_aliases_fixture() -> None:
-    rows = parse_aliases((FIXTURES / "default-model-aliases.json").read_bytes(), now=NOW)
-    assert [(r.alias_type, r.value, r.sort_order) for r in rows[:4]] == [
-        ("messages", "opus", 0),
-        ("messages", "sonnet", 1),
-        ("messages", "haiku", 2),
-        ("responses", "codex", 0),
+def test_aliases_fixture() -> None:
+    rows = parse_aliases((FIXTURES / "model-aliases.json").read_bytes(), now=NOW)
+    assert [(r.alias_type, r.value, r.description, r.sort_order) for r in rows] == [
+        ("messages", "opus", "Claude Opus", 0),
+        ("messages", "sonnet", "Claude Sonnet", 1),
+        ("messages", "haiku", None, 2),
+        ("responses", "codex", "Codex", 0),
+        ("responses", "gpt-5.1-codex", None, 1),
+        ("gemini", "gemini-3-flash", "Gemini 3 Flash", 0),
+        ("gemini", "gemini-3-pro", "Gemini 3 Pro", 1),
     ]
-    assert rows[-1].alias_type == "gemini" and rows[-1].description == "Gemini 3 Pro"
-    assert all(r.id is None for r in rows)
+    assert all(r.id is None and r.updated_at == NOW for r in rows)
 
 
 def test_aliases_errors() -> None:
@@ -88,6 +99,21 @@ def test_usage_maps_positions_to_stable_ids() -> None:
     ]
     assert result.rows[0].last_reset_at == datetime(2025, 1, 1, tzinfo=UTC)
     assert result.unmapped == ("$.messages.5",)
+
+
+def test_usage_fixture_every_pool() -> None:
+    result = parse_usage((FIXTURES / "quota_usage.json").read_bytes(), CHANNELS, now=NOW)
+    assert [(r.channel_uid, r.channel_type, r.channel_id, r.used) for r in result.rows] == [
+        ("m1", "messages", 1, 12.5),
+        ("r0", "responses", 0, 2.0),
+        ("g0", "gemini", 0, 0.75),
+    ]
+    assert [r.last_reset_at for r in result.rows] == [
+        datetime(2025, 1, 1, tzinfo=UTC),
+        None,
+        datetime(2025, 2, 1, tzinfo=UTC),
+    ]
+    assert result.unmapped == ("$.messages.9",)
 
 
 @pytest.mark.parametrize(

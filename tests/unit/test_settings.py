@@ -10,7 +10,13 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from ccbridge.errors import SettingsError
-from ccbridge.settings import Settings, environ_with_dotenv, mask_conninfo, read_env_file
+from ccbridge.settings import (
+    Settings,
+    environ_with_dotenv,
+    mask_conninfo,
+    mask_passwords,
+    read_env_file,
+)
 
 PASSWORD = "pa55-w0rd-secret"
 
@@ -234,27 +240,93 @@ def test_mask_conninfo() -> None:
     assert mask_conninfo(f"password={PASSWORD} 'broken") == "<invalid conninfo>"
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            'connection to server at "h", port 5432 failed: is it accepting TCP/IP?',
+            'connection to server at "h", port 5432 failed: is it accepting TCP/IP?',
+        ),
+        (
+            "see postgresql://u:p@h:5432/db?sslmode=require",
+            "see postgresql://u:***@h:5432/db?sslmode=require",
+        ),
+        ("postgres://:p@ss:w@h/db", "postgres://:***@h/db"),  # an unencoded '@' too
+        ("postgresql://u@h/db", "postgresql://u@h/db"),  # no password
+        ("host=h password=p port=5", "host=h password=*** port=5"),
+        ("password = 'a b\\' c' user=u", "password = *** user=u"),
+    ],
+)
+def test_mask_passwords_is_structural(text: str, masked: str) -> None:
+    assert mask_passwords(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL: unknown URL scheme 'mysql://'"),
+        (
+            {"DATABASE_URL": "sqlite://x.db"},
+            "DATABASE_URL must look like sqlite:///path/to/file.db",
+        ),
+        (
+            {"DATABASE_TYPE": "postgresql", "DATABASE_URL": "mysql://u:p@h/db?a=b"},
+            "DATABASE_URL: unknown URL scheme 'mysql://'",
+        ),
+    ],
+)
+def test_unknown_url_scheme_is_refused(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env, cwd=tmp_path)
+    assert str(info.value).startswith(message) and "u:p" not in str(info.value)
+
+
+def test_sqlite_origin_names_the_variable(tmp_path: Path) -> None:
+    assert Settings.from_env({}, cwd=tmp_path).sqlite_origin == "CCBRIDGE_DATA_DIR"
+    chosen = Settings.from_env({"DATABASE_URL": "x.db"}, cwd=tmp_path)
+    assert (chosen.sqlite_origin, chosen.sqlite_path) == ("DATABASE_URL", tmp_path / "x.db")
+
+
 def test_env_file_parsing(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text(
-        "# comment\n\nPORT=8080\nexport HOST=0.0.0.0\nDB_PASSWORD='a b#c'\n"
-        'PROXY_ACCESS_KEY="quoted value"\nDATABASE_TYPE=postgres # inline comment\nEMPTY=\n'
+        "# comment\n\nPORT=8080\nexport HOST=0.0.0.0\nDB_PASSWORD='a b#c $HOME'\n"
+        'PROXY_ACCESS_KEY="quoted value" # note\nDATABASE_TYPE=postgres # inline comment\n'
+        "DB_USER='single' # note\nEMPTY=\n  SPACED = x  \n"
+        'ESCAPED="a\\"b"\nexport QUOTED_EXPORT="e v"\n'
     )
     assert read_env_file(path) == {
         "PORT": "8080",
         "HOST": "0.0.0.0",
-        "DB_PASSWORD": "a b#c",
-        "PROXY_ACCESS_KEY": "quoted value",
+        "DB_PASSWORD": "a b#c $HOME",  # no expansion, '#' inside quotes kept
+        "PROXY_ACCESS_KEY": "quoted value",  # quotes and the comment after them dropped
         "DATABASE_TYPE": "postgres",
+        "DB_USER": "single",
         "EMPTY": "",
+        "SPACED": "x",
+        "ESCAPED": 'a"b',
+        "QUOTED_EXPORT": "e v",
     }
     assert read_env_file(tmp_path / "missing.env") == {}
 
 
-def test_env_file_errors_point_at_the_line(tmp_path: Path) -> None:
+def test_quoted_access_key_with_comment_matches(tmp_path: Path) -> None:
+    # The hand-written reader kept '"sk-master-key-0123"' with its quotes,
+    # so the key a client sent never matched.
     path = tmp_path / ".env"
-    path.write_text("PORT=1\nnot a setting\n")
-    with pytest.raises(SettingsError, match=r"\.env:2: expected KEY=value"):
+    path.write_text('PROXY_ACCESS_KEY="sk-master-key-0123" # the master key\n')
+    settings = Settings.from_env(environ_with_dotenv(path, {}), cwd=tmp_path)
+    assert settings.proxy_access_key == "sk-master-key-0123"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("PORT=1\nnot a setting\n", 2), ("PORT=1\nHOST=h\nBARE\n", 3), ('K="open\n', 1)],
+)
+def test_env_file_errors_point_at_the_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / ".env"
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=rf"\.env:{line}: expected KEY=value"):
         read_env_file(path)
 
 
@@ -262,3 +334,5 @@ def test_real_environment_wins_over_env_file(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text("PORT=1\nHOST=file\n")
     assert environ_with_dotenv(path, {"PORT": "2"}) == {"PORT": "2", "HOST": "file"}
+    settings = Settings.from_env(environ_with_dotenv(path, {"PORT": "2"}), cwd=tmp_path)
+    assert (settings.port, settings.host) == (2, "file")

@@ -1,8 +1,8 @@
 """Run generated SQL files on real databases and read back what they made.
 
-Statements are split as the migration runner splits them (docs/storage.md):
-lines accumulate until ``sqlite3.complete_statement`` says a statement is
-complete. A migration runs in one transaction; on SQLite with foreign keys
+Statements are split by the migration runner's own splitter
+(``ccbridge.db.base.split_statements``), so a file the runner would refuse
+fails here too. A migration runs in one transaction; on SQLite with foreign keys
 off around it, and a statement that returns rows (``PRAGMA
 foreign_key_check``) fails it.
 """
@@ -14,27 +14,13 @@ from typing import Any
 
 import psycopg
 
+from ccbridge.db.base import split_statements
+
 __all__ = (
     "Db",
     "PostgresDb",
     "SqliteDb",
-    "split_statements",
 )
-
-
-def split_statements(text: str) -> list[str]:
-    """Return the statements of a .sql file, the way the runner splits them."""
-    statements: list[str] = []
-    lines: list[str] = []
-    for line in text.splitlines(keepends=True):
-        lines.append(line)
-        chunk = "".join(lines)
-        if sqlite3.complete_statement(chunk):
-            statements.append(chunk.strip())
-            lines = []
-    rest = "".join(lines).strip()
-    assert all(line.startswith("--") for line in rest.splitlines()), f"unterminated SQL: {rest!r}"
-    return statements
 
 
 class Db:

@@ -10,6 +10,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from ccbridge.db.base import split_statements
 from codegen.ddl import column_def, create_index, create_table, drop_index, insert_seed
 from codegen.dialects import DIALECTS, Dialect
 from codegen.dialects.base import strip_conflict_ordering
@@ -17,7 +18,6 @@ from codegen.diff import diff, render_ops
 from codegen.model import Column, Reference, Schema, Table, parse_schema
 from codegen.queries import compile_query
 from tests.unit.codegen.cases import APPLIED, GENERATED, Base
-from tests.unit.codegen.dbs import split_statements
 from tests.unit.codegen.sqlcheck import assert_round_trip, assert_sql, render
 
 ROOT_SQL = ("sql/{d}/schema.sql", "sql/{d}/bootstrap.sql")

@@ -23,10 +23,11 @@ from typing import Any
 
 import pytest
 
+from ccbridge.db.base import split_statements
 from codegen.migrations import next_migration
 from codegen.model import SchemaError, load_schema
 from tests.unit.codegen.cases import APPLIED, FIXTURES, REFUSED, Base, run_codegen, schema_sql
-from tests.unit.codegen.dbs import Db, SqliteDb, split_statements
+from tests.unit.codegen.dbs import Db, SqliteDb
 
 Rows = dict[str, list[dict[str, Any]]]
 STAMPS = [datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), datetime(2026, 1, 2, 4, 0, tzinfo=UTC)]
