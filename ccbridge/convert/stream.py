@@ -1,0 +1,104 @@
+"""Upstream SSE bytes in, client SSE bytes out: one object per stream.
+
+:class:`StreamConverter` joins an :class:`~ccbridge.convert.sse.SseParser`,
+an upstream decoder and a client writer. The relay feeds it whatever chunks
+the socket gives and writes out whatever it returns; nothing waits for the
+end of the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ccbridge.convert.ir import StopReason, Usage
+from ccbridge.convert.messages_out import MessagesStreamWriter
+from ccbridge.convert.sink import StreamSink
+from ccbridge.convert.sse import SseParser
+
+__all__ = ("StreamConverter", "StreamDecoder")
+
+
+class StreamDecoder(Protocol):
+    """Reads one upstream API's SSE events."""
+
+    def event(self, name: str, data: bytes, sink: StreamSink) -> None:
+        """Handle one event."""
+
+    def end(self, sink: StreamSink) -> None:
+        """Handle upstream EOF (finish the answer if the API has no end marker)."""
+
+
+class StreamConverter:
+    """Convert one upstream stream to Messages SSE.
+
+    Attributes the relay reads: :attr:`started` (bytes went out),
+    :attr:`has_content` (a content block began: past the failover point),
+    :attr:`usage`, :attr:`model`, :attr:`terminal` (the answer ended
+    properly) and :attr:`errored`.
+    """
+
+    __slots__ = ("_decoder", "_parser", "_sink", "_writer")
+
+    def __init__(
+        self, decoder: StreamDecoder, writer: MessagesStreamWriter, sink: StreamSink | None = None
+    ) -> None:
+        self._parser = SseParser()
+        self._decoder = decoder
+        self._writer = writer
+        self._sink: StreamSink = sink if sink is not None else writer
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Return the client bytes that ``chunk`` completes (often ``b""``)."""
+        writer, decoder, sink = self._writer, self._decoder, self._sink
+        for name, data in self._parser.feed(chunk):
+            if writer.done:
+                break
+            decoder.event(name, data, sink)
+        return writer.take()
+
+    def close(self) -> bytes:
+        """Handle upstream EOF and return the last bytes.
+
+        If :attr:`terminal` is still false afterwards the upstream was cut:
+        call :meth:`fail` when output began, else fail over.
+        """
+        for name, data in self._parser.close():
+            if self._writer.done:
+                break
+            self._decoder.event(name, data, self._sink)
+        if not self._writer.done:
+            self._decoder.end(self._sink)
+        return self._writer.take()
+
+    def fail(self, message: str, kind: str = "api_error") -> bytes:
+        """Return an ``event: error`` that ends the stream (once)."""
+        self._writer.error(kind, message)
+        return self._writer.take()
+
+    @property
+    def started(self) -> bool:
+        return self._writer.started
+
+    @property
+    def has_content(self) -> bool:
+        return self._writer.has_content
+
+    @property
+    def usage(self) -> Usage:
+        return self._writer.totals
+
+    @property
+    def model(self) -> str:
+        return self._writer.model
+
+    @property
+    def stop_reason(self) -> StopReason:
+        return self._writer.stop_reason
+
+    @property
+    def terminal(self) -> bool:
+        return self._writer.done and not self._writer.errored
+
+    @property
+    def errored(self) -> bool:
+        return self._writer.errored
