@@ -159,9 +159,10 @@ def _user(message: Message) -> list[dict[str, Any]]:
         elif isinstance(part, Document):
             content.append(_document_part(part))
     if content:
-        only_text = all(c["type"] == "text" for c in content)
-        joined = "\n".join(c["text"] for c in content)
-        out.append({"role": "user", "content": joined if only_text else content})
+        if all(c["type"] == "text" for c in content):
+            out.append({"role": "user", "content": "\n".join(c["text"] for c in content)})
+        else:
+            out.append({"role": "user", "content": content})
     return out
 
 

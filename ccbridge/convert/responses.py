@@ -156,7 +156,7 @@ def _message_items(message: Message, replay_reasoning: bool, items: list[dict[st
             content.append({"type": text_type, "text": part.text})
             continue
         if isinstance(part, Image):
-            content.append({"type": "input_image", "image_url": part.url or _data_url(part)})
+            content.append(_input_image(part))
             continue
         if isinstance(part, Document):
             content.append(_file(part))
@@ -169,11 +169,7 @@ def _message_items(message: Message, replay_reasoning: bool, items: list[dict[st
             content = []
         items.append(item)
         if isinstance(part, ToolResult):
-            content.extend(
-                {"type": "input_image", "image_url": p.url or _data_url(p)}
-                for p in part.content
-                if isinstance(p, Image)
-            )
+            content.extend(_input_image(p) for p in part.content if isinstance(p, Image))
     if content:
         items.append({"type": "message", "role": message.role, "content": content})
 
@@ -193,6 +189,10 @@ def _item(part: Thinking | ToolCall | ToolResult, replay_reasoning: bool) -> dic
         encrypted = part.signature[len(SIGNATURE_PREFIX) :]
         return {"type": "reasoning", "summary": summary, "encrypted_content": encrypted}
     return None
+
+
+def _input_image(image: Image) -> dict[str, Any]:
+    return {"type": "input_image", "image_url": image.url or _data_url(image), "detail": "auto"}
 
 
 def _data_url(part: Image | Document) -> str:
