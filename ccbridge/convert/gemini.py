@@ -26,6 +26,7 @@ from ccbridge.convert.ir import (
     ToolResult,
     Usage,
     effort_to_budget,
+    obj,
 )
 from ccbridge.convert.schema import gemini_schema
 from ccbridge.convert.sink import StreamSink
@@ -222,11 +223,7 @@ def decode_gemini_response(body: Any, *, id_prefix: str) -> Response:
         raise ConversionError("gemini response is not an object")
     sink = _Collector()
     GeminiStreamDecoder(id_prefix).chunk(body, sink)
-    blocked = (
-        body.get("promptFeedback", {}).get("blockReason")
-        if isinstance(body.get("promptFeedback"), dict)
-        else None
-    )
+    blocked = obj(body.get("promptFeedback")).get("blockReason")
     return Response(
         id=str(body.get("responseId") or ""),
         model=str(body.get("modelVersion") or ""),
@@ -304,6 +301,9 @@ class GeminiStreamDecoder:
             self._meta = True
             sink.meta(str(body.get("responseId") or ""), str(body.get("modelVersion") or ""))
         self.chunk(body, _StreamAdapter(sink))
+        if obj(body.get("promptFeedback")).get("blockReason"):
+            self._finished = True
+            sink.stop("refusal")
 
     def chunk(self, body: dict[str, Any], out: Any) -> None:
         """Report one response's parts and finish reason to ``out``."""
