@@ -16,6 +16,7 @@ SseEvent = tuple[str, bytes]
 """An event's name (``""`` when it had no ``event:`` line) and its data."""
 
 _CR: Final = 13
+_LF: Final = 10
 _COLON: Final = 58
 _SPACE: Final = 32
 
@@ -23,34 +24,31 @@ _SPACE: Final = 32
 class SseParser:
     """Split a byte stream into ``(event, data)`` pairs."""
 
-    __slots__ = ("_data", "_event", "_tail")
+    __slots__ = ("_data", "_event", "_skip_lf", "_tail")
 
     def __init__(self) -> None:
         self._tail = b""
         self._event = ""
         self._data: list[bytes] = []
+        self._skip_lf = False
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """Return the events that ``chunk`` completes."""
+        if self._skip_lf and chunk:
+            # NOTE(convert): the last chunk ended in CR, already taken as a line
+            # end; an LF now is the second half of that CRLF.
+            self._skip_lf = False
+            if chunk[0] == _LF:
+                chunk = chunk[1:]
         buf = self._tail + chunk if self._tail else chunk
         if b"\r" in buf:
-            # NOTE(convert): a CR at the very end may be half of a CRLF; keep it back.
-            held = buf[-1] == _CR
-            if held:
-                buf, self._tail = buf[:-1], b"\r"
+            self._skip_lf = buf[-1] == _CR
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            end = buf.rfind(b"\n")
-            if end < 0:
-                self._tail = buf + self._tail if held else buf
-                return []
-            rest = buf[end + 1 :]
-            self._tail = rest + b"\r" if held else rest
-        else:
-            end = buf.rfind(b"\n")
-            if end < 0:
-                self._tail = buf
-                return []
-            self._tail = buf[end + 1 :]
+        end = buf.rfind(b"\n")
+        if end < 0:
+            self._tail = buf
+            return []
+        self._tail = buf[end + 1 :]
         out: list[SseEvent] = []
         for line in buf[:end].split(b"\n"):
             self._line(line, out)
@@ -59,7 +57,7 @@ class SseParser:
     def close(self) -> list[SseEvent]:
         """Return what is left at end of stream, as if a blank line followed."""
         out: list[SseEvent] = []
-        tail, self._tail = self._tail.rstrip(b"\r"), b""
+        tail, self._tail = self._tail, b""
         if tail:
             self._line(tail, out)
         self._line(b"", out)
