@@ -34,6 +34,18 @@ class SseParser:
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """Return the events that ``chunk`` completes."""
+        if (
+            not self._tail
+            and not self._data
+            and not self._event
+            and not self._skip_lf
+            and chunk[:6] == b"data: "
+            and chunk[-2:] == b"\n\n"
+            and chunk.count(b"\n") == 2
+            and b"\r" not in chunk
+        ):
+            # PERF(convert): most chunks are exactly one `data:` event.
+            return [("", chunk[6:-2])]
         if self._skip_lf and chunk:
             # NOTE(convert): the last chunk ended in CR, already taken as a line
             # end; an LF now is the second half of that CRLF.
