@@ -207,6 +207,13 @@ def _cache_key(body: Mapping[str, Any], user: str) -> str:
     key = body.get("prompt_cache_key")
     if isinstance(key, str) and key:
         return key
+    if user.startswith("{"):
+        # Newer Claude Code sends user_id as a JSON object with a session_id.
+        try:
+            session = orjson.loads(user).get("session_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            return ""
+        return session if isinstance(session, str) else ""
     _, mark, session = user.partition(_SESSION_MARK)
     return session if mark else ""
 

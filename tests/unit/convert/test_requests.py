@@ -343,3 +343,17 @@ def test_emulated_trigger_is_fresh_per_request() -> None:
         "content"
     ]
     assert one != two and "<<CALL_" in one
+
+
+@pytest.mark.parametrize(
+    ("user_id", "key"),
+    [
+        ("user_ab12_account__session_9f8e", "9f8e"),
+        ('{"device_id":"d1","account_uuid":"a1","session_id":"5b1c-77"}', "5b1c-77"),
+        ("plain-user", ""),
+        ("{not json", ""),
+    ],
+)
+def test_prompt_cache_key_from_claude_code_user_id(user_id: str, key: str) -> None:
+    out = MessagesBridge("responses", _body(metadata={"user_id": user_id}), model="m").body
+    assert out.get("prompt_cache_key", "") == key
