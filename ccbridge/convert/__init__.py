@@ -18,8 +18,10 @@ from ccbridge.convert.ir import ConversionError, Usage
 from ccbridge.convert.stream import StreamConverter
 
 __all__ = (
+    "CHAT_TARGETS",
     "MESSAGES_TARGETS",
     "BridgeOptions",
+    "ChatBridge",
     "ConversionError",
     "ConvertedResponse",
     "MessagesBridge",

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from ccbridge.convert.ir import StopReason, Usage
-from ccbridge.convert.messages_out import MessagesStreamWriter
 from ccbridge.convert.sink import StreamSink
 from ccbridge.convert.sse import SseParser
 
-__all__ = ("StreamConverter", "StreamDecoder")
+__all__ = ("ClientWriter", "StreamConverter", "StreamDecoder")
 
 
 class StreamDecoder(Protocol):
@@ -28,8 +27,43 @@ class StreamDecoder(Protocol):
         """Handle upstream EOF (finish the answer if the API has no end marker)."""
 
 
+class ClientWriter(StreamSink, Protocol):
+    """A sink that renders one client API's stream and reports its state."""
+
+    def take(self) -> bytes:
+        """Return the bytes written since the last call."""
+
+    @property
+    def started(self) -> bool:
+        """Whether any byte was written."""
+
+    @property
+    def has_content(self) -> bool:
+        """Whether content was written (past the failover point)."""
+
+    @property
+    def done(self) -> bool:
+        """Whether the stream ended (finished or errored)."""
+
+    @property
+    def errored(self) -> bool:
+        """Whether the stream ended with an error."""
+
+    @property
+    def totals(self) -> Usage:
+        """Usage seen so far."""
+
+    @property
+    def model(self) -> str:
+        """The response model (the upstream's when it named one)."""
+
+    @property
+    def stop_reason(self) -> StopReason:
+        """The stop reason the client is told."""
+
+
 class StreamConverter:
-    """Convert one upstream stream to Messages SSE.
+    """Convert one upstream stream to a client API's SSE.
 
     Attributes the relay reads: :attr:`started` (bytes went out),
     :attr:`has_content` (a content block began: past the failover point),
@@ -40,7 +74,7 @@ class StreamConverter:
     __slots__ = ("_decoder", "_parser", "_sink", "_writer")
 
     def __init__(
-        self, decoder: StreamDecoder, writer: MessagesStreamWriter, sink: StreamSink | None = None
+        self, decoder: StreamDecoder, writer: ClientWriter, sink: StreamSink | None = None
     ) -> None:
         self._parser = SseParser()
         self._decoder = decoder
