@@ -8,8 +8,10 @@ Layout and the reasons for a neutral form: docs/conversion.md.
 from __future__ import annotations
 
 from ccbridge.convert.bridge import (
+    CHAT_TARGETS,
     MESSAGES_TARGETS,
     BridgeOptions,
+    ChatBridge,
     ConvertedResponse,
     MessagesBridge,
 )
