@@ -10,10 +10,12 @@ from __future__ import annotations
 from ccbridge.convert.bridge import (
     CHAT_TARGETS,
     MESSAGES_TARGETS,
+    RESPONSES_TARGETS,
     BridgeOptions,
     ChatBridge,
     ConvertedResponse,
     MessagesBridge,
+    ResponsesBridge,
 )
 from ccbridge.convert.errors import anthropic_error, stream_error_event
 from ccbridge.convert.ir import ConversionError, Usage
@@ -27,6 +29,8 @@ __all__ = (
     "ConversionError",
     "ConvertedResponse",
     "MessagesBridge",
+    "RESPONSES_TARGETS",
+    "ResponsesBridge",
     "StreamConverter",
     "Usage",
     "anthropic_error",

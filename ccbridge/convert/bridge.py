@@ -3,7 +3,8 @@
 The relay's protocol-adapter seam: build a bridge from the client body, send
 :attr:`~Bridge.body` to :meth:`~Bridge.path` and read the answer back through
 ``response``, ``stream_converter`` or ``error``. :class:`MessagesBridge`
-serves Messages clients (issue 18), :class:`ChatBridge` Chat clients (issue 19).
+serves Messages clients (issue 18); :class:`ChatBridge` and
+:class:`ResponsesBridge` serve Chat and Responses clients (issue 19).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ccbridge.convert.errors import anthropic_error
 from ccbridge.convert.ir import ConversionError, Request, Response
 from ccbridge.convert.messages_in import decode_messages_request
 from ccbridge.convert.messages_out import MessagesStreamWriter, encode_messages_response
+from ccbridge.convert.responses_in import custom_tool_names, decode_responses_request
+from ccbridge.convert.responses_out import ResponsesStreamWriter, encode_responses_response
 from ccbridge.convert.sink import StreamSink
 from ccbridge.convert.stream import ClientWriter, StreamConverter
 from ccbridge.convert.toolprompt import new_trigger
@@ -35,6 +38,8 @@ __all__ = (
     "ChatBridge",
     "ConvertedResponse",
     "MessagesBridge",
+    "RESPONSES_TARGETS",
+    "ResponsesBridge",
 )
 
 MESSAGES_TARGETS: Final = frozenset(
@@ -44,6 +49,9 @@ MESSAGES_TARGETS: Final = frozenset(
 
 CHAT_TARGETS: Final = frozenset({"claude", "gemini"})
 """The chat pool's upstream types that need conversion (the rest is Chat passthrough)."""
+
+RESPONSES_TARGETS: Final = frozenset({"claude", "openai", "openaiold", "gemini"})
+"""The responses pool's upstream types that need conversion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +264,63 @@ class ChatBridge(Bridge):
             model=self.model,
             created=self._options.created,
             include_usage=self._include_usage,
+        )
+        return self._converter(writer)
+
+    def error(self, status: int, raw: bytes) -> tuple[int, bytes]:
+        """Return ``(status, OpenAI error body)`` for a non-2xx upstream answer."""
+        return chat_error(status, raw)
+
+
+class ResponsesBridge(Bridge):
+    """A Responses API request for a Messages, Chat or Gemini upstream.
+
+    The upstreams are stateless: ``previous_response_id`` is not read here;
+    the relay replays stored history into ``input`` before building this.
+    """
+
+    __slots__ = ("_custom_tools",)
+
+    TARGETS = RESPONSES_TARGETS
+    _ID_PREFIX = "resp_"
+
+    @staticmethod
+    def _decode_request(body: Mapping[str, Any]) -> Request:
+        return decode_responses_request(body)
+
+    def __init__(
+        self,
+        target: str,
+        body: Mapping[str, Any],
+        *,
+        model: str,
+        options: BridgeOptions | None = None,
+    ) -> None:
+        super().__init__(target, body, model=model, options=options)
+        self._custom_tools = custom_tool_names(body)
+
+    def response(self, raw: bytes) -> ConvertedResponse:
+        """Convert a 2xx non-stream upstream body.
+
+        Raises:
+            ConversionError: the body is not the API's response object.
+        """
+        response = self._upstream_response(raw)
+        body = encode_responses_response(
+            response,
+            model=self.model,
+            created=self._options.created,
+            custom_tools=self._custom_tools,
+        )
+        return ConvertedResponse(orjson.dumps(body), response)
+
+    def stream_converter(self) -> StreamConverter:
+        """Return a fresh converter for the upstream's SSE stream."""
+        writer = ResponsesStreamWriter(
+            response_id=self._message_id,
+            model=self.model,
+            created=self._options.created,
+            custom_tools=self._custom_tools,
         )
         return self._converter(writer)
 
