@@ -57,6 +57,8 @@ def chat_usage(raw: Any) -> Usage:
         return Usage()
     details = raw.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if not cached:
+        cached = raw.get("prompt_cache_hit_tokens")  # DeepSeek's spelling
     usage = Usage.from_inclusive(
         _int(raw.get("prompt_tokens")), _int(cached), _int(raw.get("completion_tokens"))
     )

@@ -8,13 +8,15 @@ end of the answer.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
 from ccbridge.convert.ir import StopReason, Usage
 from ccbridge.convert.sink import StreamSink
 from ccbridge.convert.sse import SseParser
 
 __all__ = ("ClientWriter", "StreamConverter", "StreamDecoder")
+
+_KEEPALIVE: Final = b": keep-alive\n\n"
 
 
 class StreamDecoder(Protocol):
@@ -103,6 +105,14 @@ class StreamConverter:
         if not self._writer.done:
             self._decoder.end(self._sink)
         return self._writer.take()
+
+    def keepalive(self) -> bytes:
+        """Return bytes that keep an idle connection open without changing the answer.
+
+        An SSE comment: every client's parser skips it wherever it falls, so
+        it may go out before the first event too.
+        """
+        return b"" if self._writer.done else _KEEPALIVE
 
     def fail(self, message: str, kind: str = "api_error") -> bytes:
         """Return an ``event: error`` that ends the stream (once)."""

@@ -127,3 +127,31 @@ def test_malformed_lines_are_skipped() -> None:
     events = events_of(out)
     check_grammar(events)
     assert summarize(events)["blocks"] == [{"type": "text", "text": "ok"}]
+
+
+def test_keepalive_is_a_comment_that_clients_skip() -> None:
+    conv = _converter()
+    before = conv.keepalive()
+    out = before + conv.feed(_chunk("a")) + conv.keepalive() + conv.feed(b"data: [DONE]\n\n")
+    assert before == b": keep-alive\n\n"
+    events = events_of(out)
+    check_grammar(events)
+    assert summarize(events)["blocks"] == [{"type": "text", "text": "a"}]
+    assert conv.keepalive() == b""  # nothing after the end
+
+
+def test_deepseek_cache_hit_tokens_count_as_cache_reads() -> None:
+    conv = _converter()
+    usage = {
+        "prompt_tokens": 500,
+        "completion_tokens": 5,
+        "prompt_cache_hit_tokens": 448,
+        "prompt_cache_miss_tokens": 52,
+    }
+    conv.feed(
+        _chunk("x")
+        + b'data: {"id":"c","model":"m","choices":[],"usage":'
+        + orjson.dumps(usage)
+        + b"}\n\n"
+    )
+    assert (conv.usage.input_tokens, conv.usage.cache_read_tokens) == (52, 448)
