@@ -162,7 +162,7 @@ class Bridge:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as ex:
             raise ConversionError("upstream body is not JSON") from ex
-        response = UPSTREAMS[self.target].decode(body, self._tool_id_prefix)
+        response = UPSTREAMS[self.target].decode(body, self._tool_id_prefix, self._request)
         if self.target == "openai_chat":
             req = self._request
             response = extract_tool_calls(
@@ -176,7 +176,7 @@ class Bridge:
         return response
 
     def _converter(self, writer: ClientWriter) -> StreamConverter:
-        decoder = UPSTREAMS[self.target].stream_decoder(self._tool_id_prefix)
+        decoder = UPSTREAMS[self.target].stream_decoder(self._tool_id_prefix, self._request)
         sink: StreamSink = writer
         if self.target == "openai_chat":
             req = self._request

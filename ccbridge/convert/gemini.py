@@ -8,6 +8,9 @@ part that carried it).
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -22,6 +25,7 @@ from ccbridge.convert.ir import (
     StopReason,
     Text,
     Thinking,
+    Tool,
     ToolCall,
     ToolResult,
     Usage,
@@ -36,6 +40,8 @@ __all__ = (
     "GeminiStreamDecoder",
     "decode_gemini_response",
     "encode_gemini_request",
+    "gemini_name",
+    "gemini_names",
     "gemini_path",
     "gemini_stop_reason",
     "gemini_usage",
@@ -46,6 +52,31 @@ _MAX_STOP: Final = 5
 _REFUSALS: Final = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"}
 )
+
+
+_NAME_OK: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+_NAME_BAD_CHARS: Final = re.compile(r"[^A-Za-z0-9_.\-]")
+_MAX_NAME: Final = 64
+
+
+def gemini_name(name: str) -> str:
+    """Return a function name Gemini accepts (letters, digits, ``_.-``, ≤ 64).
+
+    A name cut short keeps a hash of the whole so two long names stay apart.
+    """
+    if _NAME_OK.fullmatch(name):
+        return name
+    clean = _NAME_BAD_CHARS.sub("_", name)
+    if not clean[:1].isalpha() and clean[:1] != "_":
+        clean = "_" + clean
+    if len(clean) <= _MAX_NAME:
+        return clean
+    return clean[: _MAX_NAME - 9] + "_" + hashlib.sha1(name.encode()).hexdigest()[:8]
+
+
+def gemini_names(tools: list[Tool]) -> dict[str, str]:
+    """Return Gemini name -> original name for the tools whose name changes."""
+    return {gemini_name(t.name): t.name for t in tools if gemini_name(t.name) != t.name}
 
 
 def gemini_path(model: str, stream: bool) -> str:
@@ -109,7 +140,11 @@ def encode_gemini_request(req: Request) -> dict[str, Any]:
 
 def _tools(req: Request, body: dict[str, Any]) -> None:
     declarations = [
-        {"name": t.name, "description": t.description, "parameters": gemini_schema(t.schema)}
+        {
+            "name": gemini_name(t.name),
+            "description": t.description,
+            "parameters": gemini_schema(t.schema),
+        }
         for t in req.tools
         if t.kind == "function"
     ]
@@ -124,7 +159,7 @@ def _tools(req: Request, body: dict[str, Any]) -> None:
     mode = {"none": "NONE", "required": "ANY", "tool": "ANY"}[choice.mode]
     config: dict[str, Any] = {"mode": mode}
     if choice.mode == "tool":
-        config["allowedFunctionNames"] = [choice.name]
+        config["allowedFunctionNames"] = [gemini_name(choice.name)]
     body["toolConfig"] = {"functionCallingConfig": config}
 
 
@@ -149,7 +184,7 @@ def _content(message: Message) -> dict[str, Any]:
                     pending_signature = signature
         elif isinstance(part, ToolCall):
             call: dict[str, Any] = {
-                "functionCall": {"name": part.name, "args": _args(part.arguments)}
+                "functionCall": {"name": gemini_name(part.name), "args": _args(part.arguments)}
             }
             if pending_signature:
                 call["thoughtSignature"] = pending_signature
@@ -187,7 +222,7 @@ def _result(result: ToolResult) -> list[dict[str, Any]]:
     key = "error" if result.is_error else "result"
     response = {
         "functionResponse": {
-            "name": result.name or result.call_id,
+            "name": gemini_name(result.name or result.call_id),
             "response": {key: result.text()},
         }
     }
@@ -209,12 +244,15 @@ def _candidate(body: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def decode_gemini_response(body: Any, *, id_prefix: str) -> Response:
+def decode_gemini_response(
+    body: Any, *, id_prefix: str, names: Mapping[str, str] | None = None
+) -> Response:
     """Return the neutral form of a GenerateContentResponse.
 
     Args:
         body: The parsed response.
         id_prefix: Prefix of minted tool-call ids (Gemini gives none).
+        names: Gemini function name -> the client's tool name (:func:`gemini_names`).
 
     Raises:
         ConversionError: the body is not an object.
@@ -222,7 +260,7 @@ def decode_gemini_response(body: Any, *, id_prefix: str) -> Response:
     if not isinstance(body, dict):
         raise ConversionError("gemini response is not an object")
     sink = _Collector()
-    GeminiStreamDecoder(id_prefix).chunk(body, sink)
+    GeminiStreamDecoder(id_prefix, names).chunk(body, sink)
     blocked = obj(body.get("promptFeedback")).get("blockReason")
     return Response(
         id=str(body.get("responseId") or ""),
@@ -276,10 +314,11 @@ class GeminiStreamDecoder:
     once a ``finishReason`` arrived; a function call may follow that chunk.
     """
 
-    __slots__ = ("_calls", "_finished", "_meta", "_prefix")
+    __slots__ = ("_calls", "_finished", "_meta", "_names", "_prefix")
 
-    def __init__(self, id_prefix: str) -> None:
+    def __init__(self, id_prefix: str, names: Mapping[str, str] | None = None) -> None:
         self._prefix = id_prefix
+        self._names = names or {}
         self._calls = 0
         self._meta = False
         self._finished = False
@@ -333,9 +372,9 @@ class GeminiStreamDecoder:
                 out.signature(SIGNATURE_PREFIX + str(signature))
             self._calls += 1
             call_id = str(call.get("id") or f"{self._prefix}{self._calls}")
-            out.tool_call(
-                call_id, str(call.get("name") or ""), orjson.dumps(call.get("args") or {}).decode()
-            )
+            name = str(call.get("name") or "")
+            args = orjson.dumps(call.get("args") or {}).decode()
+            out.tool_call(call_id, self._names.get(name, name), args)
         elif isinstance(text, str) and text:
             out.text(text)
 

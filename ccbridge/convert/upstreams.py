@@ -14,6 +14,7 @@ from ccbridge.convert.gemini import (
     GeminiStreamDecoder,
     decode_gemini_response,
     encode_gemini_request,
+    gemini_names,
     gemini_path,
 )
 from ccbridge.convert.ir import Request, Response
@@ -46,8 +47,8 @@ class EncodeOptions:
 class Upstream:
     encode: Callable[[Request, str, EncodeOptions], dict[str, Any]]
     path: Callable[[str, bool], str]
-    decode: Callable[[Any, str], Response]  # (body, tool-id prefix)
-    stream_decoder: Callable[[str], StreamDecoder]  # (tool-id prefix)
+    decode: Callable[[Any, str, Request], Response]  # (body, tool-id prefix, request)
+    stream_decoder: Callable[[str, Request], StreamDecoder]  # (tool-id prefix, request)
 
 
 def _fixed(path: str) -> Callable[[str, bool], str]:
@@ -60,8 +61,8 @@ def _chat(legacy: bool) -> Upstream:
             req, model=model, legacy=legacy, reasoning_content=o.reasoning_content
         ),
         path=_fixed("/chat/completions"),
-        decode=lambda body, prefix: decode_chat_response(body),
-        stream_decoder=lambda prefix: ChatStreamDecoder(),
+        decode=lambda body, prefix, req: decode_chat_response(body),
+        stream_decoder=lambda prefix, req: ChatStreamDecoder(),
     )
 
 
@@ -74,8 +75,8 @@ def _responses(codex: bool) -> Upstream:
             replay_reasoning=o.codex_reasoning_replay if codex else True,
         ),
         path=_fixed("/responses"),
-        decode=lambda body, prefix: decode_responses_response(body),
-        stream_decoder=lambda prefix: ResponsesStreamDecoder(),
+        decode=lambda body, prefix, req: decode_responses_response(body),
+        stream_decoder=lambda prefix, req: ResponsesStreamDecoder(),
     )
 
 
@@ -86,21 +87,23 @@ UPSTREAMS: Final[dict[str, Upstream]] = {
     "openai_chat": Upstream(
         encode=lambda req, model, o: encode_emulated_request(req, model=model, trigger=o.trigger),
         path=_fixed("/chat/completions"),
-        decode=lambda body, prefix: decode_chat_response(body),
-        stream_decoder=lambda prefix: ChatStreamDecoder(),
+        decode=lambda body, prefix, req: decode_chat_response(body),
+        stream_decoder=lambda prefix, req: ChatStreamDecoder(),
     ),
     "gemini": Upstream(
         encode=lambda req, model, o: encode_gemini_request(req),
         path=gemini_path,
-        decode=lambda body, prefix: decode_gemini_response(body, id_prefix=prefix),
-        stream_decoder=GeminiStreamDecoder,
+        decode=lambda body, prefix, req: decode_gemini_response(
+            body, id_prefix=prefix, names=gemini_names(req.tools)
+        ),
+        stream_decoder=lambda prefix, req: GeminiStreamDecoder(prefix, gemini_names(req.tools)),
     ),
     "responses": _responses(codex=False),
     "openai-oauth": _responses(codex=True),
     "claude": Upstream(
         encode=lambda req, model, o: encode_messages_request(req, model=model),
         path=_fixed("/messages"),
-        decode=lambda body, prefix: decode_messages_response(body),
-        stream_decoder=lambda prefix: MessagesStreamDecoder(),
+        decode=lambda body, prefix, req: decode_messages_response(body),
+        stream_decoder=lambda prefix, req: MessagesStreamDecoder(),
     ),
 }

@@ -357,3 +357,55 @@ def test_emulated_trigger_is_fresh_per_request() -> None:
 def test_prompt_cache_key_from_claude_code_user_id(user_id: str, key: str) -> None:
     out = MessagesBridge("responses", _body(metadata={"user_id": user_id}), model="m").body
     assert out.get("prompt_cache_key", "") == key
+
+
+LONG = "mcp__claude_in_chrome__" + "navigate_to_the_page_and_take_a_screenshot_of_it" * 2
+
+
+def test_gemini_tool_names_are_made_valid_and_mapped_back() -> None:
+    tools = [
+        {"name": LONG, "description": "d", "input_schema": {"type": "object"}},
+        {"name": "9lives:run", "description": "d", "input_schema": {"type": "object"}},
+        {"name": "Read", "description": "d", "input_schema": {"type": "object"}},
+    ]
+    body = _body(
+        tools=tools,
+        tool_choice={"type": "tool", "name": LONG},
+        messages=[
+            {"role": "user", "content": "go"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": LONG, "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}],
+            },
+        ],
+    )
+    bridge = MessagesBridge(
+        "gemini", body, model="gemini-2.5-pro", options=BridgeOptions(message_id="msg_n1")
+    )
+    names = [d["name"] for d in bridge.body["tools"][0]["functionDeclarations"]]
+    short = names[0]
+    assert len(short) == 64 and short.startswith("mcp__claude_in_chrome__navigate")
+    assert names[1:] == ["_9lives_run", "Read"]
+    assert bridge.body["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"] == [short]
+    assert bridge.body["contents"][1]["parts"][0]["functionCall"]["name"] == short
+    assert bridge.body["contents"][2]["parts"][0]["functionResponse"]["name"] == short
+    answer = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [{"functionCall": {"name": short, "args": {}}}],
+                },
+                "finishReason": "STOP",
+            }
+        ]
+    }
+    content = orjson.loads(bridge.response(orjson.dumps(answer)).body)["content"]
+    assert content == [{"type": "tool_use", "id": "toolu_n1_1", "name": LONG, "input": {}}]
+    conv = bridge.stream_converter()
+    out = conv.feed(b"data: " + orjson.dumps(answer) + b"\r\n\r\n") + conv.close()
+    assert f'"name":"{LONG}"'.encode() in out
