@@ -71,7 +71,7 @@ def encode_messages_request(req: Request, *, model: str) -> dict[str, Any]:
     }
     if req.system:
         body["system"] = [{"type": "text", "text": text} for text in req.system]
-    thinking = _thinking(req, max_tokens)
+    thinking = _thinking(req, max_tokens) if _can_think(body["messages"]) else None
     if thinking:
         body["thinking"] = thinking
     elif req.temperature is not None:
@@ -97,6 +97,23 @@ def _thinking(req: Request, max_tokens: int) -> dict[str, Any] | None:
     budget = reasoning.budget or effort_to_budget(reasoning.effort)
     budget = min(max(budget, _MIN_BUDGET), max_tokens - 1)
     return {"type": "enabled", "budget_tokens": budget} if budget >= _MIN_BUDGET else None
+
+
+def _can_think(messages: list[dict[str, Any]]) -> bool:
+    """Return False when thinking on would be a 400.
+
+    With thinking on, the API wants the last assistant turn that called tools
+    to open with its signed thinking; a client that cannot keep signatures
+    (Chat, or history from another upstream) continues without thinking.
+    """
+    for message in reversed(messages):
+        if message["role"] != "assistant":
+            continue
+        blocks = message["content"]
+        if not any(b["type"] == "tool_use" for b in blocks):
+            return True
+        return blocks[0]["type"] in ("thinking", "redacted_thinking")
+    return True
 
 
 def _tools(req: Request, body: dict[str, Any]) -> None:

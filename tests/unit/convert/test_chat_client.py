@@ -120,7 +120,7 @@ def test_chat_request_to_messages() -> None:
             {"type": "text", "text": "Be brief."},
             {"type": "text", "text": "Use metric units."},
         ],
-        "thinking": {"type": "enabled", "budget_tokens": 2047},
+        "temperature": 0.2,
         "stop_sequences": ["END"],
         "metadata": {"user_id": "u-1"},
         "stream": True,
@@ -269,3 +269,16 @@ def test_chat_errors_have_the_openai_shape() -> None:
 def test_chat_bridge_refuses_other_targets() -> None:
     with pytest.raises(ConversionError):
         ChatBridge("openai", CHAT_REQUEST, model="m")
+
+
+def test_thinking_is_left_off_when_the_tool_turn_has_no_signed_thinking() -> None:
+    # CHAT_REQUEST's last assistant turn called tools and Chat kept no signature.
+    assert (
+        "thinking"
+        not in ChatBridge("claude", {**CHAT_REQUEST, "max_completion_tokens": 8000}, model="m").body
+    )
+    no_tools = {**CHAT_REQUEST, "messages": [{"role": "user", "content": "Hi"}]}
+    assert ChatBridge("claude", no_tools, model="m").body["thinking"] == {
+        "type": "enabled",
+        "budget_tokens": 2048,
+    }
