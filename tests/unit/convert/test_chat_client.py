@@ -280,5 +280,5 @@ def test_thinking_is_left_off_when_the_tool_turn_has_no_signed_thinking() -> Non
     no_tools = {**CHAT_REQUEST, "messages": [{"role": "user", "content": "Hi"}]}
     assert ChatBridge("claude", no_tools, model="m").body["thinking"] == {
         "type": "enabled",
-        "budget_tokens": 2048,
+        "budget_tokens": 2047,
     }

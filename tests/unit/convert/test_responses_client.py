@@ -116,7 +116,8 @@ def test_codex_request_to_messages() -> None:
         {"type": "text", "text": "You are Codex."},
         {"type": "text", "text": "Sandbox: read-only."},
     ]
-    assert body["thinking"] == {"type": "enabled", "budget_tokens": 8191}
+    # The last tool turn (apply_patch) carries no signed thinking: thinking stays off.
+    assert "thinking" not in body
     assert body["max_tokens"] == 8192
     assert body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
     assert [t.get("name") for t in body["tools"]] == ["shell", "apply_patch", "web_search"]
@@ -246,4 +247,15 @@ def test_responses_errors_have_the_openai_shape() -> None:
         "type": "rate_limit_error",
         "param": None,
         "code": None,
+    }
+
+
+def test_codex_reasoning_round_trip_keeps_thinking_on() -> None:
+    request = {**CODEX_REQUEST, "input": CODEX_REQUEST["input"][:5]}  # ends after the shell call
+    body = ResponsesBridge("claude", request, model="claude-sonnet-4-5").body
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 8191}
+    assert body["messages"][1]["content"][0] == {
+        "type": "thinking",
+        "thinking": "Look first.",
+        "signature": "EqQBanthropic",
     }
