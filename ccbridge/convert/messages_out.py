@@ -10,6 +10,8 @@ from ccbridge.convert.ir import Response, StopReason, Text, Thinking, ToolCall, 
 
 __all__ = ("MessagesStreamWriter", "encode_messages_response", "final_stop_reason", "usage_json")
 
+# PERF(convert): deltas are most of a stream; they are filled into fixed byte
+# templates instead of building and serialising a dict per delta.
 _TEXT_DELTA: Final = (
     b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
     b'"delta":{"type":"text_delta","text":%s}}\n\n'
