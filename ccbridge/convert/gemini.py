@@ -37,6 +37,7 @@ from ccbridge.convert.sink import StreamSink
 
 __all__ = (
     "SIGNATURE_PREFIX",
+    "UNSIGNED_CALL",
     "GeminiStreamDecoder",
     "decode_gemini_response",
     "encode_gemini_request",
@@ -48,6 +49,7 @@ __all__ = (
 )
 
 SIGNATURE_PREFIX: Final = "gemini:"
+UNSIGNED_CALL: Final = "skip_thought_signature_validator"
 _MAX_STOP: Final = 5
 _REFUSALS: Final = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"}
@@ -189,6 +191,11 @@ def _content(message: Message) -> dict[str, Any]:
             if pending_signature:
                 call["thoughtSignature"] = pending_signature
                 pending_signature = ""
+            elif not any("functionCall" in p for p in parts):
+                # NOTE(convert): Gemini 3 rejects a turn whose first call carries no
+                # signature (history from another upstream); Google documents this
+                # placeholder for calls it did not sign.
+                call["thoughtSignature"] = UNSIGNED_CALL
             parts.append(call)
         elif isinstance(part, ToolResult):
             parts.extend(_result(part))
