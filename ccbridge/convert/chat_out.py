@@ -202,17 +202,7 @@ class ChatStreamWriter:
         )
 
     def usage(self, usage: Usage) -> None:
-        mine = self.totals
-        for field in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_creation_tokens",
-            "reasoning_tokens",
-        ):
-            value = getattr(usage, field)
-            if value:
-                setattr(mine, field, value)
+        self.totals.merge(usage)
 
     def stop(self, reason: StopReason | None) -> None:
         if reason is not None:

@@ -164,6 +164,18 @@ class Usage:
     cache_creation_tokens: int = 0
     reasoning_tokens: int = 0
 
+    def merge(self, newer: Usage) -> None:
+        """Take ``newer``'s counts, keeping ours where it reports zero.
+
+        Streams report usage piecemeal (input at the start, output at the
+        end); a later report's zero means "not told", not "none".
+        """
+        self.input_tokens = newer.input_tokens or self.input_tokens
+        self.output_tokens = newer.output_tokens or self.output_tokens
+        self.cache_read_tokens = newer.cache_read_tokens or self.cache_read_tokens
+        self.cache_creation_tokens = newer.cache_creation_tokens or self.cache_creation_tokens
+        self.reasoning_tokens = newer.reasoning_tokens or self.reasoning_tokens
+
     @classmethod
     def from_inclusive(cls, prompt: int, cached: int, output: int) -> Usage:
         """Return usage from an API whose prompt count includes cached tokens."""

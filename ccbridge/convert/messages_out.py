@@ -190,17 +190,7 @@ class MessagesStreamWriter:
         self._out.append(_JSON_DELTA % (self._index, orjson.dumps(fragment)))
 
     def usage(self, usage: Usage) -> None:
-        mine = self.totals
-        if usage.input_tokens:
-            mine.input_tokens = usage.input_tokens
-        if usage.output_tokens:
-            mine.output_tokens = usage.output_tokens
-        if usage.cache_read_tokens:
-            mine.cache_read_tokens = usage.cache_read_tokens
-        if usage.cache_creation_tokens:
-            mine.cache_creation_tokens = usage.cache_creation_tokens
-        if usage.reasoning_tokens:
-            mine.reasoning_tokens = usage.reasoning_tokens
+        self.totals.merge(usage)
 
     def stop(self, reason: StopReason | None) -> None:
         if reason is not None:
