@@ -18,7 +18,6 @@ SseEvent = tuple[str, bytes]
 _CR: Final = 13
 _LF: Final = 10
 _COLON: Final = 58
-_SPACE: Final = 32
 
 
 class SseParser:
