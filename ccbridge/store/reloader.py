@@ -59,6 +59,7 @@ class Reloader:
         self._sweeps = tuple(sweeps)  # periodic clean-up of in-memory state
         self._poll_interval = poll_interval
         self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
         self.reloads = 0
         # NOTIFY channel -> handler of its payload (config is handled here).
         self.handlers: dict[str, Callable[[str], object]] = {
@@ -86,7 +87,16 @@ class Reloader:
         self._tasks.clear()
 
     async def refresh(self) -> None:
-        """Reload what other instances may have changed."""
+        """Reload what other instances may have changed.
+
+        One refresh at a time: a config write's own reload, a NOTIFY and the
+        poll can overlap, and a slower load of an older revision must never
+        replace a newer snapshot.
+        """
+        async with self._lock:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         daos, writer = self.db.daos, self.writer
         if await read_revision(self.db) != self.live.snapshot.revision:
             self.live.swap(await load_snapshot(self.db))
