@@ -27,6 +27,7 @@ __all__ = (
     "TYPES",
     "Column",
     "Index",
+    "Marker",
     "Query",
     "Reference",
     "Schema",
@@ -76,6 +77,33 @@ _INDEX_KEYS = frozenset(("columns", "unique", "where"))
 _BOOLEAN_ROOTS = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)
 # Not deterministic: SQLite creates such an index on an empty table, then fails every insert.
 _VOLATILE = (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Localtimestamp, exp.Rand)
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """One acknowledgement in schema.yaml, which the next migration uses up.
+
+    ``kind`` is the key (``destructive``, ``renamed_from``, ``dropped_columns``,
+    ``dropped_tables``); ``target`` what it marks: ``table.column`` for column
+    markers and ``dropped_columns`` entries, the table name otherwise.
+    """
+
+    kind: str
+    target: str
+    value: str  # as written: "true", the old name, or the dropped name
+    line: int
+
+    def describe(self) -> str:
+        """Return the marker as a reader finds it in schema.yaml."""
+        table, _, column = self.target.partition(".")
+        if self.kind == "destructive":
+            return f"'destructive: true' on column '{self.target}'"
+        if self.kind == "renamed_from":
+            what = f"column '{self.target}'" if column else f"table '{self.target}'"
+            return f"'renamed_from: {self.value}' on {what}"
+        if self.kind == "dropped_columns":
+            return f"'dropped_columns' entry '{column}' of table '{table}'"
+        return f"'dropped_tables' entry '{self.target}'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +217,8 @@ class Table:
         """Return the migration-relevant facts, for schema.lock.json."""
         return {
             "columns": {c.name: c.lock() for c in self.columns},
+            # The lock's JSON sorts keys; a new column must come after these (see diff.py).
+            "column_order": [c.name for c in self.columns],
             "primary_key": list(self.primary_key),
             "indexes": {ix.name: ix.lock() for ix in sorted(self.indexes, key=lambda i: i.name)},
             "seed": [dict(sorted(row.items())) for row in self.seed],
@@ -221,6 +251,7 @@ class Schema:
     queries: tuple[Query, ...] = ()
     dropped_tables: tuple[str, ...] = ()
     source_hash: str = ""
+    markers: tuple[Marker, ...] = ()  # every acknowledgement written in the file
 
     def table(self, name: str) -> Table:
         """Return the table called name."""
@@ -268,7 +299,40 @@ def parse_schema(text: str, file: str = "schema.yaml") -> Schema:
                 ("dropped_tables",), f"table '{name}' is marked dropped but still declared"
             )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Schema(tables=tables, queries=queries, dropped_tables=dropped, source_hash=digest)
+    return Schema(
+        tables=tables,
+        queries=queries,
+        dropped_tables=dropped,
+        source_hash=digest,
+        markers=_markers(src, tables, dropped),
+    )
+
+
+def _markers(
+    src: Located, tables: tuple[Table, ...], dropped: tuple[str, ...]
+) -> tuple[Marker, ...]:
+    """Return every acknowledgement marker with the line of its key."""
+    out: list[Marker] = []
+    for t in tables:
+        path = ("tables", t.name)
+        if t.renamed_from is not None:
+            out.append(
+                Marker("renamed_from", t.name, t.renamed_from, src.line(*path, "renamed_from"))
+            )
+        for i, name in enumerate(t.dropped_columns):
+            line = src.line(*path, "dropped_columns", i)
+            out.append(Marker("dropped_columns", f"{t.name}.{name}", name, line))
+        for c in t.columns:
+            cpath = (*path, "columns", c.name)
+            target = f"{t.name}.{c.name}"
+            if c.renamed_from is not None:
+                line = src.line(*cpath, "renamed_from")
+                out.append(Marker("renamed_from", target, c.renamed_from, line))
+            if c.destructive:
+                out.append(Marker("destructive", target, "true", src.line(*cpath, "destructive")))
+    for i, name in enumerate(dropped):
+        out.append(Marker("dropped_tables", name, name, src.line("dropped_tables", i)))
+    return tuple(out)
 
 
 def _parse_table(src: Located, name: str, spec: Any) -> Table:
