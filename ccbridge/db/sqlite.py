@@ -24,9 +24,11 @@ from ccbridge.db.base import BaseDatabase, Params
 from ccbridge.errors import DatabaseClosedError, StorageError
 from generated.dao import Executor, Stmt
 
-__all__ = ("SqliteDatabase",)
+__all__ = ("MIN_SQLITE_VERSION", "SqliteDatabase")
 
 MEMORY: Final = ":memory:"
+# RETURNING (DAO inserts) and ALTER TABLE DROP COLUMN (migrations) came in 3.35.0.
+MIN_SQLITE_VERSION: Final = (3, 35, 0)
 
 # The SqliteDatabase whose writer lock the current task (or its children)
 # holds; a second write through db.daos would wait for itself forever.
@@ -76,6 +78,7 @@ class SqliteDatabase(BaseDatabase):
         return self._executor
 
     async def _open(self) -> None:
+        _check_version()
         if str(self.path) != MEMORY:
             await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
         opened: list[aiosqlite.Connection] = []
@@ -349,6 +352,18 @@ async def _run(conn: aiosqlite.Connection, name: str, sql: str) -> None:
             pass
     except sqlite3.Error as ex:
         raise _wrap(name, ex) from None
+
+
+def _check_version() -> None:
+    """Raise StorageError when the linked SQLite is older than the code needs."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+        need = ".".join(map(str, MIN_SQLITE_VERSION))
+        raise StorageError(
+            "connect",
+            f"SQLite {need} or newer is needed (RETURNING, ALTER TABLE DROP COLUMN); "
+            f"this Python's sqlite3 module uses SQLite {sqlite3.sqlite_version}: "
+            "use a Python built against a newer SQLite, or PostgreSQL",
+        )
 
 
 def _wrap(name: str, ex: sqlite3.Error) -> StorageError:
