@@ -15,7 +15,6 @@ Every statement that removes or converts data carries a note (`NOTE` in its
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -60,6 +59,12 @@ class Ack(NamedTuple):
     marker: str  # destructive, renamed_from, dropped_columns, dropped_tables
     target: str  # table.column, or table
     change: str  # "real -> integer", "note -> comment", "drop"
+    written: str = ""  # the marker's value as written ("true", "note", "legacy", ...)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Return what identifies the acknowledged change."""
+        return (self.marker, self.target, self.change)
 
     def record(self, migration: str) -> dict[str, str]:
         """Return the lock entry tying this acknowledgement to its migration."""
@@ -125,9 +130,45 @@ def diff(
                 Op("create_index", table.name, ix.name, index=ix) for ix in _sorted(table.indexes)
             ]
             ops += [Op("insert_seed", table.name, row=row) for row in table.seed]
+    return _with_written(ops, written.markers, given, old, file, check_markers)
+
+
+def _with_written(
+    ops: list[Op],
+    markers: tuple[Marker, ...],
+    given: Iterable[Ack],
+    old: dict[str, Any] | None,
+    file: str,
+    check_markers: bool,
+) -> list[Op]:
+    """Return ops with each acknowledgement's marker value; refuse misused markers.
+
+    A marker the lock records for the newest migration is spent: it may stay
+    while nothing changes (it documents that migration) but is refused once a
+    later migration is made. Any other marker must acknowledge a change now.
+    """
+    found = {(m.kind, m.target): m for m in markers}
+    given_by_key = {g.key: g for g in given}
+    out: list[Op] = []
+    for op in ops:
+        ack = op.ack
+        if ack is not None:
+            marker = found.get((ack.marker, ack.target))
+            if marker is not None:
+                ack = ack._replace(written=marker.value)
+            elif ack.key in given_by_key:
+                ack = ack._replace(written=given_by_key[ack.key].written)
+            elif check_markers:
+                raise SchemaError(
+                    file,
+                    1,
+                    f"'{ack.target}': {ack.change} needs its '{ack.marker}' marker in schema.yaml",
+                )
+            op = replace(op, ack=ack)
+        out.append(op)
     if check_markers:
-        _refuse_spent_markers(written.markers, acks_of(ops), old, file)
-    return ops
+        _refuse_spent_markers(markers, acks_of(out), old, file, changes=bool(out))
+    return out
 
 
 def _removed_table(name: str, new_tables: list[Table], file: str) -> SchemaError:
@@ -193,22 +234,34 @@ def _with_column_ack(col: Column, name: str, ack: Ack) -> Column:
 
 
 def _refuse_spent_markers(
-    markers: Iterable[Marker], used: list[Ack], old: dict[str, Any] | None, file: str
+    markers: Iterable[Marker],
+    used: list[Ack],
+    old: dict[str, Any] | None,
+    file: str,
+    changes: bool,
 ) -> None:
-    """Raise SchemaError for the first marker no operation needed."""
+    """Raise SchemaError for the first marker that acknowledges nothing new."""
     needed = {(a.marker, a.target) for a in used}
-    history = {(r["marker"], r["target"]): r["migration"] for r in _ledger(old)}
+    spent = {(r["marker"], r["target"], r["written"]): r for r in _ledger(old)}
     for marker in markers:
-        if (marker.kind, marker.target) in needed:
-            continue
-        spent = history.get((marker.kind, marker.target))
-        since = f": it was used by migration {spent}" if spent else ""
-        raise SchemaError(
-            file,
-            marker.line,
-            f"{marker.describe()} acknowledges no change{since}; remove it "
-            "(a marker acknowledges one migration's change, so a later change needs a new one)",
-        )
+        record = spent.get((marker.kind, marker.target, marker.value))
+        if record is not None and not changes:
+            continue  # it documents the newest migration, which used it
+        if record is not None:
+            # The same column changing again: say how to acknowledge the new change.
+            later = [a.change for a in used if a.key[:2] == ("destructive", marker.target)]
+            again = f"; to acknowledge {later[0]}, write 'destructive: {later[0]}'" if later else ""
+            raise SchemaError(
+                file,
+                marker.line,
+                f"{marker.describe()} was used by migration {record['migration']} "
+                f"({record['change']}); remove it: a marker acknowledges one migration's "
+                f"change{again}",
+            )
+        if (marker.kind, marker.target) not in needed:
+            raise SchemaError(
+                file, marker.line, f"{marker.describe()} acknowledges no change; remove it"
+            )
 
 
 def _ledger(lock: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -234,6 +287,9 @@ def _diff_table(old: dict[str, Any], table: Table, file: str) -> list[Op]:
         )
     declared = {col.name for col in table.columns}
     added = [col for col in table.columns if col.name not in old_cols]
+    index_ops = _diff_indexes(old.get("indexes", {}), table)
+    # Indexes go first: SQLite's DROP COLUMN refuses an indexed column.
+    ops += [op for op in index_ops if op.kind == "drop_index"]
     for name in [c for c in old_cols if c not in declared]:
         if name not in table.dropped_columns:
             raise _removed_column(table, name, old_cols[name], added, file)
@@ -246,7 +302,7 @@ def _diff_table(old: dict[str, Any], table: Table, file: str) -> list[Op]:
             ops.append(_add_column(table, col, file))
         else:
             ops += _alter_column(table, col, old_cols[col.name], file)
-    ops += _diff_indexes(old.get("indexes", {}), table)
+    ops += [op for op in index_ops if op.kind == "create_index"]
     known = {_seed_key(table, r) for r in old.get("seed", [])}
     ops += [
         Op("insert_seed", table.name, row=r) for r in table.seed if _seed_key(table, r) not in known
@@ -340,6 +396,14 @@ def _alter_column(table: Table, col: Column, spec: dict[str, Any], file: str) ->
             file, col.line, f"column '{table.name}.{col.name}': autoincrement cannot change"
         )
     lossy = "type" in changes and (spec["type"], col.type) not in WIDENING
+    change = f"{spec['type']} -> {col.type}"
+    if lossy and col.destructive_change not in (None, change):
+        raise SchemaError(
+            file,
+            col.line,
+            f"column '{table.name}.{col.name}': {change} may lose data, but the column is "
+            f"marked 'destructive: {col.destructive_change}'; write 'destructive: {change}'",
+        )
     if lossy and not col.destructive:
         raise SchemaError(
             file,
@@ -348,7 +412,7 @@ def _alter_column(table: Table, col: Column, spec: dict[str, Any], file: str) ->
             "mark the column 'destructive: true' to allow it",
         )
     target = f"{table.name}.{col.name}"
-    ack = Ack("destructive", target, f"{spec['type']} -> {col.type}") if lossy else None
+    ack = Ack("destructive", target, change) if lossy else None
     return (
         [
             Op(
@@ -471,17 +535,12 @@ def _needs_rebuild(op: Op, d: Dialect, old: dict[str, Any] | None) -> bool:
 def _droppable(name: str, old: dict[str, Any]) -> bool:
     """Return whether SQLite's ALTER TABLE DROP COLUMN can drop a column.
 
-    It refuses a key, indexed, unique or foreign key column, and one a
-    partial index's WHERE names (https://sqlite.org/lang_altertable.html#altertabdropcol);
-    unique columns are indexes here, and a foreign key's target is a key.
+    It refuses a key or foreign key column, and an indexed one
+    (https://sqlite.org/lang_altertable.html#altertabdropcol); the indexes
+    of a dropped column are dropped before it in the same migration, unique
+    columns are indexes here, and a foreign key's target is a key.
     """
-    word = re.compile(rf"\b{re.escape(name)}\b")
-    indexed = any(
-        name in ix["columns"] or word.search(ix.get("where") or "")
-        for ix in old.get("indexes", {}).values()
-    )
-    spec = old["columns"][name]
-    return not indexed and name not in old["primary_key"] and "references" not in spec
+    return name not in old["primary_key"] and "references" not in old["columns"][name]
 
 
 def _column_from_spec(name: str, spec: dict[str, Any]) -> Column:

@@ -220,8 +220,8 @@ def next_migration(
         text = _migration_text(schema, d, statements, note=f"migration {name[:-4]}")
         out[f"migrations/{dname}/{name}"] = text
         out[f"migrations/{dname}/migrations.sum"] = sum_text({**state.files[dname], name: text})
-    ledger = _ledger(lock) + [a.record(name[:-4]) for a in acks_of(ops)]
-    out[LOCK] = lock_text(schema, name[:-4], ledger)
+    # Only the newest migration's: older markers are gone (diff refuses them).
+    out[LOCK] = lock_text(schema, name[:-4], [a.record(name[:-4]) for a in acks_of(ops)])
     return out
 
 

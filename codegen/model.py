@@ -45,6 +45,7 @@ QUERY_KINDS = ("one", "many", "exec", "scalar")
 ON_DELETE = ("cascade", "set null", "restrict", "no action")
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_CHANGE = re.compile(r"^[a-z]+ -> [a-z]+$")
 _TABLE_KEYS = frozenset(
     (
         "columns",
@@ -97,7 +98,7 @@ class Marker:
         """Return the marker as a reader finds it in schema.yaml."""
         table, _, column = self.target.partition(".")
         if self.kind == "destructive":
-            return f"'destructive: true' on column '{self.target}'"
+            return f"'destructive: {self.value}' on column '{self.target}'"
         if self.kind == "renamed_from":
             what = f"column '{self.target}'" if column else f"table '{self.target}'"
             return f"'renamed_from: {self.value}' on {what}"
@@ -130,6 +131,8 @@ class Column:
     references: Reference | None = None
     renamed_from: str | None = None
     destructive: bool = False
+    # `destructive: "real -> integer"`: acknowledges that change only.
+    destructive_change: str | None = None
     doc: str | None = None
     line: int = 0
 
@@ -329,7 +332,8 @@ def _markers(
                 line = src.line(*cpath, "renamed_from")
                 out.append(Marker("renamed_from", target, c.renamed_from, line))
             if c.destructive:
-                out.append(Marker("destructive", target, "true", src.line(*cpath, "destructive")))
+                value = c.destructive_change or "true"
+                out.append(Marker("destructive", target, value, src.line(*cpath, "destructive")))
     for i, name in enumerate(dropped):
         out.append(Marker("dropped_tables", name, name, src.line("dropped_tables", i)))
     return tuple(out)
@@ -410,8 +414,18 @@ def _parse_column(src: Located, table: str, name: str, spec: Any) -> Column:
         )
     flags = {
         k: _bool(src, (*path, k), spec.get(k, False))
-        for k in ("primary_key", "autoincrement", "unique", "destructive")
+        for k in ("primary_key", "autoincrement", "unique")
     }
+    destructive = spec.get("destructive", False)
+    if isinstance(destructive, str):
+        if not _CHANGE.match(destructive) or not set(destructive.split(" -> ")) <= set(TYPES):
+            raise src.error(
+                (*path, "destructive"),
+                f"'destructive' must be true or a type change such as 'real -> integer', "
+                f"not {destructive!r}",
+            )
+    else:
+        _bool(src, (*path, "destructive"), destructive)
     if flags["autoincrement"] and ctype not in ("integer", "bigint"):
         raise src.error(
             (*path, "autoincrement"),
@@ -442,7 +456,8 @@ def _parse_column(src: Located, table: str, name: str, spec: Any) -> Column:
         unique=flags["unique"],
         references=_parse_reference(src, path, spec.get("references")),
         renamed_from=renamed,
-        destructive=flags["destructive"],
+        destructive=bool(destructive),
+        destructive_change=destructive if isinstance(destructive, str) else None,
         doc=spec.get("doc"),
         line=src.line(*path),
     )
