@@ -49,6 +49,13 @@ _LOSS = {
     ("real", "integer"): "fractions are lost (PostgreSQL rounds, SQLite truncates)",
     ("real", "bigint"): "fractions are lost (PostgreSQL rounds, SQLite truncates)",
     ("bigint", "integer"): "a value beyond 32 bits fails the migration on PostgreSQL",
+    ("integer", "boolean"): "PostgreSQL turns every non-zero value into true, SQLite keeps it",
+    ("bigint", "boolean"): "PostgreSQL turns every non-zero value into true, SQLite keeps it",
+    **{
+        ("text", t): f"a text that is not a {t} fails the migration on PostgreSQL; "
+        "SQLite keeps or converts it as best it can"
+        for t in ("integer", "bigint", "real", "boolean", "timestamp", "json")
+    },
 }
 _LOSS_DEFAULT = "a value the new type cannot hold is changed or fails the migration"
 
@@ -98,14 +105,13 @@ def diff(
     schema: Schema,
     file: str = "schema.yaml",
     given: Iterable[Ack] = (),
-    check_markers: bool = True,
 ) -> list[Op]:
     """Return the operations that take the locked schema to schema.
 
     ``given`` are acknowledgements that count as written in schema.yaml: those
     of a migration being regenerated in place, whose markers may be gone.
-    Raise SchemaError for a change that needs a marker it lacks, and (with
-    ``check_markers``) for a marker in schema.yaml that acknowledges no change.
+    Raise SchemaError for a change that needs a marker it lacks, and for a
+    marker in schema.yaml that acknowledges no change.
     """
     written = schema
     schema = _with_acks(schema, given)
@@ -130,7 +136,7 @@ def diff(
                 Op("create_index", table.name, ix.name, index=ix) for ix in _sorted(table.indexes)
             ]
             ops += [Op("insert_seed", table.name, row=row) for row in table.seed]
-    return _with_written(ops, written.markers, given, old, file, check_markers)
+    return _with_written(ops, written.markers, given, old, file)
 
 
 def _with_written(
@@ -139,7 +145,6 @@ def _with_written(
     given: Iterable[Ack],
     old: dict[str, Any] | None,
     file: str,
-    check_markers: bool,
 ) -> list[Op]:
     """Return ops with each acknowledgement's marker value; refuse misused markers.
 
@@ -158,16 +163,19 @@ def _with_written(
                 ack = ack._replace(written=marker.value)
             elif ack.key in given_by_key:
                 ack = ack._replace(written=given_by_key[ack.key].written)
-            elif check_markers:
+            else:
+                # Only a destructive acknowledgement can be given for another change
+                # (a rewritten migration's real -> integer, now real -> boolean).
+                assert op.column is not None
                 raise SchemaError(
                     file,
-                    1,
-                    f"'{ack.target}': {ack.change} needs its '{ack.marker}' marker in schema.yaml",
+                    op.column.line,
+                    f"column '{ack.target}': {ack.change} may lose data; "
+                    "mark the column 'destructive: true' to allow it",
                 )
             op = replace(op, ack=ack)
         out.append(op)
-    if check_markers:
-        _refuse_spent_markers(markers, acks_of(out), old, file, changes=bool(out))
+    _refuse_spent_markers(markers, acks_of(out), old, file, changes=bool(out))
     return out
 
 
