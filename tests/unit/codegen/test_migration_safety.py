@@ -364,3 +364,17 @@ def test_outside_git_a_second_edit_makes_a_second_migration(project: Project) ->
     project.edit(RETRIES, RETRIES + REGION)
     assert project.codegen()[0] == 0
     assert project.migrations()[1:] == ["0002_add_logs_retries.sql", "0003_add_logs_region.sql"]
+
+
+def test_undeclared_table_rename_names_both_tables(project: Project) -> None:
+    project.edit("  key_roles:\n", "  key_grants:\n")
+    before = project.files()
+    status, _, stderr = project.codegen()
+    assert (status, stderr) == (
+        1,
+        "codegen: schema.yaml:56: table 'key_roles' was removed and table 'key_grants' added: "
+        "if 'key_grants' is 'key_roles' renamed, add `renamed_from: key_roles` to "
+        "'key_grants'; to drop 'key_roles' and its data instead, list it under "
+        "'dropped_tables'\n",
+    )
+    assert project.files() == before
