@@ -54,8 +54,9 @@ _LOSS = {
     **{
         ("text", t): f"a text that is not a {t} fails the migration on PostgreSQL; "
         "SQLite keeps or converts it as best it can"
-        for t in ("integer", "bigint", "real", "boolean", "timestamp", "json")
+        for t in ("integer", "bigint", "real", "boolean", "timestamp")
     },
+    ("text", "json"): "a text that is not valid JSON fails the migration",
 }
 _LOSS_DEFAULT = "a value the new type cannot hold is changed or fails the migration"
 
@@ -494,7 +495,7 @@ def render_ops(
         if op.kind == "rename_table":
             old_tables[op.table] = old_tables.pop(op.name)
     rebuilt = {op.table for op in ops if _needs_rebuild(op, d, old_tables.get(op.table))}
-    out: list[exp.Expression] = []
+    out: list[exp.Expression] = [s for op in ops for s in _json_check(op, schema, d)]
     for op in ops:
         if op.table in rebuilt and op.kind in (
             "drop_column",
@@ -565,6 +566,27 @@ def _column_from_spec(name: str, spec: dict[str, Any]) -> Column:
         if ref is None
         else Reference(ref["table"], ref["column"], ref["on_delete"]),
     )
+
+
+def _json_check(op: Op, schema: Schema, d: Dialect) -> list[exp.Expression]:
+    """Return a check that every text becoming json parses, where nothing casts it.
+
+    SQLite stores json as TEXT, so text -> json changes no value and invalid
+    JSON would only fail on read. The runner fails a migration on any row an
+    SQLite statement returns; PostgreSQL's CAST(… AS JSONB) fails by itself.
+    """
+    if op.kind != "alter_column" or op.old_spec.get("type") != "text":
+        return []
+    col = op.column
+    if col is None or col.type != "json" or d.TYPE_MAPPING["json"] != d.TYPE_MAPPING["text"]:
+        return []
+    table = op.table
+    invalid = exp.Not(this=exp.Anonymous(this="json_valid", expressions=[exp.column(col.name)]))
+    # The keys of failing rows, never their values: the runner's error shows what returns.
+    keys = [exp.column(k) for k in schema.table(table).primary_key]
+    check = exp.select(*keys).from_(table).where(invalid).limit(3)
+    note = f"CHECK: fails the migration if a {table}.{col.name} is not valid JSON"
+    return [_noted(check, note)]
 
 
 def _noted(statement: exp.Expression, note: str) -> exp.Expression:

@@ -231,6 +231,8 @@ def _migration_text(schema: Schema, d: Dialect, statements: list[exp.Expression]
     """Return a migration file: the SQL file header, then each statement under its note."""
     head = render_sql_file(schema, d, [], note=note).rstrip("\n")
     body = "\n\n".join(_statement(d, s) for s in statements)
+    if not statements:  # integer -> bigint on SQLite: both INTEGER
+        body = f"-- nothing to run on {d.NAME}: the change leaves its tables as they are"
     return f"{head}\n\n{body}\n"
 
 

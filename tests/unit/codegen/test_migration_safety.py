@@ -378,3 +378,54 @@ def test_undeclared_table_rename_names_both_tables(project: Project) -> None:
         "'dropped_tables'\n",
     )
     assert project.files() == before
+
+
+# --- a lossy change SQLite would not check by itself ---------------------------------------
+
+VALUE = "      value: {type: text, nullable: false}\n"
+
+
+def test_text_to_json_migration(project: Project, snapshot: SnapshotAssertion) -> None:
+    project.edit(VALUE, "      value: {type: json, nullable: false, destructive: true}\n")
+    assert project.codegen()[0] == 0
+    for d in DIALECTS:
+        assert project.sql(d, "0002_alter_settings_value.sql") == snapshot(name=d)
+
+
+def test_text_to_json_fails_on_invalid_json_and_changes_nothing(
+    project: Project, base: Base, sql_db: Db
+) -> None:
+    project.edit(VALUE, "      value: {type: json, nullable: false, destructive: true}\n")
+    assert project.codegen()[0] == 0
+    migration = project.sql(sql_db.dialect, "0002_alter_settings_value.sql")
+    before = prepare(sql_db, base)
+    catalog = sql_db.catalog()
+    # 'dark' (from fill) is not JSON: PostgreSQL's CAST fails, SQLite's check returns its key.
+    with pytest.raises(Exception, match=r"(?i)json|theme"):
+        sql_db.migrate(migration)
+    assert sql_db.rows() == before
+    assert sql_db.catalog() == catalog
+
+    sql_db.execute("UPDATE settings SET value = '\"dark\"' WHERE key = 'theme'")
+    sql_db.migrate(migration)
+    got = sql_db.query("SELECT key, value FROM settings ORDER BY key")
+    if sql_db.dialect == "sqlite":
+        assert got == [("revision", "1"), ("theme", '"dark"')]  # JSON text, as json is stored
+    else:
+        assert got == [("revision", 1), ("theme", "dark")]  # jsonb, parsed by psycopg
+
+
+def test_integer_to_bigint_runs_nothing_on_sqlite(project: Project) -> None:
+    project.edit(
+        "      tokens: {type: integer, default: 0}\n", "      tokens: {type: bigint, default: 0}\n"
+    )
+    assert project.codegen()[0] == 0
+    name = "0002_alter_logs_tokens.sql"
+    assert project.sql("sqlite", name).endswith(
+        "\n\n-- nothing to run on sqlite: the change leaves its tables as they are\n"
+    )
+    assert project.sql("postgres", name).endswith(
+        "\n\nALTER TABLE logs ALTER COLUMN tokens"
+        " SET DATA TYPE BIGINT USING CAST(tokens AS BIGINT);"
+        "\n\nALTER TABLE logs ALTER COLUMN tokens SET DEFAULT 0;\n"
+    )
