@@ -5,9 +5,9 @@ one dialect. What SQLite's ALTER TABLE cannot do becomes a table rebuild
 (https://sqlite.org/lang_altertable.html#otheralter, the 12-step procedure).
 Destructive steps need an explicit marker in schema.yaml; renames are
 declared (`renamed_from`), never guessed. A marker acknowledges exactly the
-change of the migration it produced: the lock records it (`acknowledged`),
-and a marker that changes nothing is refused, so it cannot let a later
-change through.
+change of the migration it produced: the lock records it (`acknowledged`); a
+marker that acknowledges nothing is refused, and so is one the lock records
+once a later migration is made, so it cannot let a later change through.
 
 Every statement that removes or converts data carries a note (`NOTE` in its
 `meta`), which the migration file prints as a comment above it.
