@@ -8,11 +8,10 @@ exactly what codegen makes from schema.yaml.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from codegen.migrations import lock_text, next_migration, read_state, sum_text
+from codegen.migrations import plan_migrations
 from codegen.model import SchemaError, load_schema
 from codegen.render import render_static
 
@@ -22,33 +21,8 @@ __all__ = ("main",)
 def build(schema_path: Path, out: Path, check: bool) -> tuple[dict[str, str], list[str]]:
     """Return every file generated/ must hold, and problems found."""
     schema = load_schema(schema_path)
-    state = read_state(out)
-    lock_path = out / "schema.lock.json"
-    lock = json.loads(lock_path.read_text(encoding="utf-8")) if lock_path.exists() else None
-    expected = {**render_static(schema)}
-    expected.update(
-        {f"migrations/{d}/{n}": t for d, files in state.files.items() for n, t in files.items()}
-    )
-    problems: list[str] = []
-    new = next_migration(schema, lock, state)
-    if new is None:
-        if lock is not None:
-            expected["schema.lock.json"] = lock_text(schema, lock["migration"])
-        for d, files in state.files.items():
-            if files:
-                expected[f"migrations/{d}/migrations.sum"] = (
-                    out / "migrations" / d / "migrations.sum"
-                ).read_text(encoding="utf-8")
-    elif check:
-        problems.append("schema.yaml has changes without a migration: run `make codegen`")
-        # The missing migration is the problem; the lock and sums on disk are not extra files.
-        if lock is not None:
-            expected["schema.lock.json"] = lock_path.read_text(encoding="utf-8")
-        for d, files in state.files.items():
-            if files:
-                expected[f"migrations/{d}/migrations.sum"] = sum_text(files)
-    else:
-        expected.update(new)
+    migrations, problems = plan_migrations(schema, out, check)
+    expected = {**render_static(schema), **migrations}
     return dict(sorted(expected.items())), problems
 
 

@@ -27,6 +27,7 @@ __all__ = (
     "TYPES",
     "Column",
     "Index",
+    "Marker",
     "Query",
     "Reference",
     "Schema",
@@ -44,6 +45,7 @@ QUERY_KINDS = ("one", "many", "exec", "scalar")
 ON_DELETE = ("cascade", "set null", "restrict", "no action")
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_CHANGE = re.compile(r"^[a-z]+ -> [a-z]+$")
 _TABLE_KEYS = frozenset(
     (
         "columns",
@@ -79,6 +81,33 @@ _VOLATILE = (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Localti
 
 
 @dataclass(frozen=True, slots=True)
+class Marker:
+    """One acknowledgement in schema.yaml, which the next migration uses up.
+
+    ``kind`` is the key (``destructive``, ``renamed_from``, ``dropped_columns``,
+    ``dropped_tables``); ``target`` what it marks: ``table.column`` for column
+    markers and ``dropped_columns`` entries, the table name otherwise.
+    """
+
+    kind: str
+    target: str
+    value: str  # as written: "true", the old name, or the dropped name
+    line: int
+
+    def describe(self) -> str:
+        """Return the marker as a reader finds it in schema.yaml."""
+        table, _, column = self.target.partition(".")
+        if self.kind == "destructive":
+            return f"'destructive: {self.value}' on column '{self.target}'"
+        if self.kind == "renamed_from":
+            what = f"column '{self.target}'" if column else f"table '{self.target}'"
+            return f"'renamed_from: {self.value}' on {what}"
+        if self.kind == "dropped_columns":
+            return f"'dropped_columns' entry '{column}' of table '{table}'"
+        return f"'dropped_tables' entry '{self.target}'"
+
+
+@dataclass(frozen=True, slots=True)
 class Reference:
     """A foreign key from one column to another table's column."""
 
@@ -102,6 +131,8 @@ class Column:
     references: Reference | None = None
     renamed_from: str | None = None
     destructive: bool = False
+    # `destructive: "real -> integer"`: acknowledges that change only.
+    destructive_change: str | None = None
     doc: str | None = None
     line: int = 0
 
@@ -189,6 +220,8 @@ class Table:
         """Return the migration-relevant facts, for schema.lock.json."""
         return {
             "columns": {c.name: c.lock() for c in self.columns},
+            # The lock's JSON sorts keys; a new column must come after these (see diff.py).
+            "column_order": [c.name for c in self.columns],
             "primary_key": list(self.primary_key),
             "indexes": {ix.name: ix.lock() for ix in sorted(self.indexes, key=lambda i: i.name)},
             "seed": [dict(sorted(row.items())) for row in self.seed],
@@ -221,6 +254,7 @@ class Schema:
     queries: tuple[Query, ...] = ()
     dropped_tables: tuple[str, ...] = ()
     source_hash: str = ""
+    markers: tuple[Marker, ...] = ()  # every acknowledgement written in the file
 
     def table(self, name: str) -> Table:
         """Return the table called name."""
@@ -268,7 +302,41 @@ def parse_schema(text: str, file: str = "schema.yaml") -> Schema:
                 ("dropped_tables",), f"table '{name}' is marked dropped but still declared"
             )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Schema(tables=tables, queries=queries, dropped_tables=dropped, source_hash=digest)
+    return Schema(
+        tables=tables,
+        queries=queries,
+        dropped_tables=dropped,
+        source_hash=digest,
+        markers=_markers(src, tables, dropped),
+    )
+
+
+def _markers(
+    src: Located, tables: tuple[Table, ...], dropped: tuple[str, ...]
+) -> tuple[Marker, ...]:
+    """Return every acknowledgement marker with the line of its key."""
+    out: list[Marker] = []
+    for t in tables:
+        path = ("tables", t.name)
+        if t.renamed_from is not None:
+            out.append(
+                Marker("renamed_from", t.name, t.renamed_from, src.line(*path, "renamed_from"))
+            )
+        for i, name in enumerate(t.dropped_columns):
+            line = src.line(*path, "dropped_columns", i)
+            out.append(Marker("dropped_columns", f"{t.name}.{name}", name, line))
+        for c in t.columns:
+            cpath = (*path, "columns", c.name)
+            target = f"{t.name}.{c.name}"
+            if c.renamed_from is not None:
+                line = src.line(*cpath, "renamed_from")
+                out.append(Marker("renamed_from", target, c.renamed_from, line))
+            if c.destructive:
+                value = c.destructive_change or "true"
+                out.append(Marker("destructive", target, value, src.line(*cpath, "destructive")))
+    for i, name in enumerate(dropped):
+        out.append(Marker("dropped_tables", name, name, src.line("dropped_tables", i)))
+    return tuple(out)
 
 
 def _parse_table(src: Located, name: str, spec: Any) -> Table:
@@ -346,8 +414,18 @@ def _parse_column(src: Located, table: str, name: str, spec: Any) -> Column:
         )
     flags = {
         k: _bool(src, (*path, k), spec.get(k, False))
-        for k in ("primary_key", "autoincrement", "unique", "destructive")
+        for k in ("primary_key", "autoincrement", "unique")
     }
+    destructive = spec.get("destructive", False)
+    if isinstance(destructive, str):
+        if not _CHANGE.match(destructive) or not set(destructive.split(" -> ")) <= set(TYPES):
+            raise src.error(
+                (*path, "destructive"),
+                f"'destructive' must be true or a type change such as 'real -> integer', "
+                f"not {destructive!r}",
+            )
+    else:
+        _bool(src, (*path, "destructive"), destructive)
     if flags["autoincrement"] and ctype not in ("integer", "bigint"):
         raise src.error(
             (*path, "autoincrement"),
@@ -378,7 +456,8 @@ def _parse_column(src: Located, table: str, name: str, spec: Any) -> Column:
         unique=flags["unique"],
         references=_parse_reference(src, path, spec.get("references")),
         renamed_from=renamed,
-        destructive=flags["destructive"],
+        destructive=bool(destructive),
+        destructive_change=destructive if isinstance(destructive, str) else None,
         doc=spec.get("doc"),
         line=src.line(*path),
     )

@@ -7,14 +7,14 @@ job. No timestamps: the header carries the codegen version and schema hash.
 from __future__ import annotations
 
 import json
-import pprint
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from codegen.catalog import render_catalog
 from codegen.crud import field_order, table_sql, update_param_order, upsert_columns
-from codegen.ddl import create_index, drop_index, statements_for_table
+from codegen.ddl import statements_for_table
 from codegen.dialects import DIALECTS, Dialect
 from codegen.model import NOW, Column, Query, Schema, Table
 from codegen.queries import compile_query
@@ -68,7 +68,7 @@ def render_static(schema: Schema) -> dict[str, str]:
         + '"""Generated storage code; see schema.yaml and docs/storage.md."""\n',
         "rows.py": env.get_template("rows.py.j2").render(**_rows_context(schema)),
         "dao.py": env.get_template("dao.py.j2").render(**_dao_context(schema)),
-        "catalog.py": _catalog(schema),
+        "catalog.py": render_catalog(schema, header(schema, "#")),
     }
     for name, d in DIALECTS.items():
         statements = [s for t in schema.migrated_tables for s in statements_for_table(t, d)]
@@ -311,53 +311,3 @@ def _query_call(q: Query, schema: Schema, d: str, stmt: str) -> list[str]:
     if q.kind == "many":
         return [f"rows = await ex.fetch_all({args})", f"return [{decode} for row in rows]"]
     return [f"row = await ex.fetch_one({args})", f"return None if row is None else {decode}"]
-
-
-def _catalog(schema: Schema) -> str:
-    expected: dict[str, Any] = {}
-    for name, d in DIALECTS.items():
-        tables = {}
-        for t in schema.tables:
-            cols = {
-                c.name: [
-                    d.INTROSPECTED_TYPE[c.type],
-                    not c.nullable
-                    and not (c.autoincrement and not d.AUTOINCREMENT_REPORTS_NOT_NULL),
-                    c.name in t.primary_key,
-                ]
-                for c in t.columns
-            }
-            indexes = {
-                ix.name: [ix.unique, list(ix.columns), ix.where is not None]
-                for ix in sorted(t.indexes, key=lambda i: i.name)
-            }
-            tables[t.name] = {"columns": cols, "indexes": indexes}
-        expected[name] = {"tables": tables}
-    body = pprint.pformat(expected, indent=1, width=110, sort_dicts=False)
-    ddl = pprint.pformat(_index_ddl(schema), indent=1, width=110, sort_dicts=False)
-    return (
-        f"{header(schema, '#')}\n"
-        '"""What the live database must hold, per dialect, for `ccbridge check`.\n\n'
-        "Per table: columns as [introspected type, not null, in primary key] and\n"
-        "indexes as [unique, columns, partial]. INDEX_DDL: per dialect, table and\n"
-        'index, its [CREATE, DROP] statements (bulk loads drop and rebuild indexes).\n"""\n\n'
-        "from __future__ import annotations\n\n"
-        "from typing import Any\n\n"
-        '__all__ = ("EXPECTED", "INDEX_DDL")\n\n'
-        f"EXPECTED: dict[str, Any] = {body}\n\n"
-        f"INDEX_DDL: dict[str, Any] = {ddl}\n"
-    )
-
-
-def _index_ddl(schema: Schema) -> dict[str, Any]:
-    """Return [CREATE, DROP] of every index, as schema.sql spells them."""
-    return {
-        name: {
-            t.name: {
-                ix.name: [d.render(create_index(ix, d)) + ";", d.render(drop_index(ix.name)) + ";"]
-                for ix in sorted(t.indexes, key=lambda i: i.name)
-            }
-            for t in schema.migrated_tables
-        }
-        for name, d in DIALECTS.items()
-    }

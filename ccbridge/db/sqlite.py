@@ -24,9 +24,11 @@ from ccbridge.db.base import BaseDatabase, Params
 from ccbridge.errors import DatabaseClosedError, SettingsError, StorageError
 from generated.dao import Executor, Stmt
 
-__all__ = ("SqliteDatabase", "prepare_path")
+__all__ = ("MIN_SQLITE_VERSION", "SqliteDatabase", "prepare_path")
 
 MEMORY: Final = ":memory:"
+# RETURNING (DAO inserts) and ALTER TABLE DROP COLUMN (migrations) came in 3.35.0.
+MIN_SQLITE_VERSION: Final = (3, 35, 0)
 
 # The SqliteDatabase whose writer lock the current task (or its children)
 # holds; a second write through db.daos would wait for itself forever.
@@ -79,6 +81,7 @@ class SqliteDatabase(BaseDatabase):
         return self._executor
 
     async def _open(self) -> None:
+        _check_version()
         if str(self.path) != MEMORY:
             await asyncio.to_thread(prepare_path, self.path, self.origin)
         opened: list[aiosqlite.Connection] = []
@@ -388,6 +391,18 @@ def prepare_path(path: Path, origin: str = "") -> None:
 
 def _describe(path: Path, origin: str) -> str:
     return f"SQLite database {path} (from {origin})" if origin else f"SQLite database {path}"
+
+
+def _check_version() -> None:
+    """Raise StorageError when the linked SQLite is older than the code needs."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+        need = ".".join(map(str, MIN_SQLITE_VERSION))
+        raise StorageError(
+            "connect",
+            f"SQLite {need} or newer is needed (RETURNING, ALTER TABLE DROP COLUMN); "
+            f"this Python's sqlite3 module uses SQLite {sqlite3.sqlite_version}: "
+            "use a Python built against a newer SQLite, or PostgreSQL",
+        )
 
 
 def _wrap(name: str, ex: sqlite3.Error) -> StorageError:

@@ -53,6 +53,7 @@ APPLIED = (
     "widen_type",
     "nullable_backfill",
     "drop_column",
+    "drop_unique_column",
     "drop_table",
     "narrow_type_destructive",
 )
@@ -61,6 +62,10 @@ REFUSED = (
     "refuse_narrow_type",
     "refuse_removed_table",
     "refuse_required_column",
+    "refuse_undeclared_rename",
+    "refuse_column_not_last",
+    "refuse_moved_column",
+    "refuse_unused_marker",
 )
 
 

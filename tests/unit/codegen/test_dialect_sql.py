@@ -353,7 +353,25 @@ def test_add_column_statement() -> None:
 
 
 def test_drop_column_statement() -> None:
+    # SQLite 3.35+ drops a column that is not a key, indexed or a foreign key in place.
     old = ONE.replace("{col}", "n: {type: integer}")
+    new = ONE.replace("{col}", "") + "    dropped_columns: [n]\n"
+    assert_sql(
+        migration(old, new),
+        sqlite="ALTER TABLE t DROP COLUMN n",
+        postgres="ALTER TABLE t DROP COLUMN n",
+    )
+
+
+def test_drop_indexed_column_drops_its_index_first() -> None:
+    old = ONE.replace("{col}", "n: {type: integer, unique: true}")
+    new = ONE.replace("{col}", "") + "    dropped_columns: [n]\n"
+    both = "DROP INDEX IF EXISTS uq_t_n;\nALTER TABLE t DROP COLUMN n"
+    assert_sql(migration(old, new), sqlite=both, postgres=both)
+
+
+def test_drop_foreign_key_column_rebuilds_on_sqlite() -> None:
+    old = ONE.replace("{col}", "n: {type: text, references: {table: t, column: id}}")
     new = ONE.replace("{col}", "") + "    dropped_columns: [n]\n"
     assert_sql(
         migration(old, new),
@@ -482,7 +500,7 @@ def test_unchanged_index_predicate_makes_no_migration() -> None:
 
 def test_rebuild_recreates_partial_index() -> None:
     old = index_where("s = 'x'")
-    new = old.replace("\n      n: {type: integer}", "") + "    dropped_columns: [n]\n"
+    new = old.replace("\n      n: {type: integer}", "\n      n: {type: integer, default: 1}")
     sqlite = render(migration(old, new), DIALECTS["sqlite"]).split(";\n")
     assert sqlite[-2:] == [
         "CREATE INDEX ix ON t(s) WHERE s = 'x'",

@@ -131,6 +131,7 @@ EXPECT: dict[str, Callable[[Rows, Rows, str], None]] = {
         rows, "logs", lambda r: r.update(tokens=r["tokens"] or 0)
     ),
     "drop_column": lambda rows, after, d: each(rows, "logs", lambda r: r.pop("legacy")),
+    "drop_unique_column": lambda rows, after, d: each(rows, "keys", lambda r: r.pop("hash")),
     "drop_table": lambda rows, after, d: rows.pop("key_roles"),
     # cost 1.25, 2.0, 0.0: values on which SQLite (truncates) and PostgreSQL (rounds) agree.
     "narrow_type_destructive": lambda rows, after, d: each(
@@ -248,6 +249,26 @@ REFUSALS = {
     "refuse_required_column": (
         "schema.yaml:31: new column 'logs.region' is NOT NULL without a default; give it one"
     ),
+    "refuse_undeclared_rename": (
+        "schema.yaml:29: column 'logs.note' was removed and 'logs.comment' added: "
+        "if 'comment' is 'note' renamed, add `renamed_from: note` to it "
+        "(comment: {type: text, renamed_from: note}); "
+        "to drop 'note' and its data instead, list it under 'dropped_columns'"
+    ),
+    "refuse_column_not_last": (
+        "schema.yaml:29: new column 'logs.retries' is declared before existing column "
+        "'logs.note': ADD COLUMN appends it, so a migrated database would order the columns "
+        "differently from schema.sql; declare it after 'legacy', last in the table"
+    ),
+    "refuse_moved_column": (
+        "schema.yaml:29: column 'logs.legacy' moved: existing columns keep their order "
+        "(id, status, started_at, tokens, cost, stream, meta, note, legacy), "
+        "since a migrated database cannot reorder them"
+    ),
+    "refuse_unused_marker": (
+        "schema.yaml:26: 'destructive: true' on column 'logs.cost' acknowledges no change; "
+        "remove it"
+    ),
 }
 
 
@@ -263,7 +284,7 @@ def test_refused_change(case: str, base: Base) -> None:
     assert str(caught.value) == REFUSALS[case]
 
 
-@pytest.mark.parametrize("case", ["refuse_drop_column", "refuse_narrow_type"])
+@pytest.mark.parametrize("case", REFUSED)
 def test_refused_change_writes_nothing(case: str, base: Base, tmp_path: Path) -> None:
     out = tmp_path / "generated"
     shutil.copytree(base.out, out)
