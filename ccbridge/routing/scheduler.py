@@ -36,9 +36,12 @@ __all__ = (
 
 AFFINITY_TTL_SECONDS: Final = 30 * 60
 NO_CHANNELS: Final = "NO_CHANNELS"
-# Pool -> upstream service types this gateway can relay without conversion.
+# Pool -> upstream service types this gateway can relay (messages: passthrough
+# for claude, the others through the protocol converters).
 SERVED_SERVICE_TYPES: Final[Mapping[str, frozenset[str]]] = {
-    "messages": frozenset({"claude"}),
+    "messages": frozenset(
+        {"claude", "openai", "openaiold", "openai_chat", "gemini", "responses", "openai-oauth"}
+    ),
     "responses": frozenset({"responses"}),
 }
 
