@@ -74,8 +74,9 @@ async def _converted_channel(
     gateway: Running, upstreams: UpstreamFactory, kind: str, **fields: Any
 ) -> tuple[FakeUpstream, Any]:
     up = await upstreams(responder=RESPONDERS[kind])
-    if kind == "openai-oauth":
+    if kind == "openai-oauth":  # no API key: the OAuth access token serves
         fields.setdefault("oauth_tokens", {"access_token": "oauth-access", "account_id": "acct-42"})
+        fields.setdefault("keys", [])
     mapping = {MODEL: UPSTREAM_MODEL.get(kind, "gpt-5")}
     channel = await gateway.add_channel(
         "messages",
@@ -107,7 +108,8 @@ async def test_non_stream_text(
     assert message.stop_reason == "end_turn"
     assert message.role == "assistant"
     (sent,) = up.requests
-    assert "upstream-key-1" in json.dumps(dict(sent.headers)) or kind == "openai-oauth"
+    key = "oauth-access" if kind == "openai-oauth" else "upstream-key-1"
+    assert key in json.dumps(dict(sent.headers))
 
 
 @pytest.mark.parametrize("kind", sorted(RESPONDERS))
