@@ -1261,3 +1261,39 @@ def _responses_reply(req: RecordedRequest) -> Reply:
 
 responses_responder: Responder = _checked(_responses_reply)
 """An OpenAI Responses upstream that checks what it receives."""
+
+
+def chat_json_reply(*, text: str = _DEFAULT_TEXT, model: str = DEFAULT_OPENAI_MODEL) -> JsonReply:
+    """Return a fixed Chat Completions answer (usage with cached tokens)."""
+    message = {"role": "assistant", "content": text}
+    return JsonReply(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 1741476542,
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": 1820,
+                "completion_tokens": 96,
+                "total_tokens": 1916,
+                "prompt_tokens_details": {"cached_tokens": 1536},
+            },
+        }
+    )
+
+
+def chat_sse_reply(*, deltas: int = 5, model: str = DEFAULT_OPENAI_MODEL) -> SseReply:
+    """Return a fixed Chat Completions stream: role, N text deltas, finish, usage, [DONE]."""
+    chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1741476542}
+    chunk["model"] = model
+
+    def delta(d: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**chunk, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]}
+
+    bodies = [delta({"role": "assistant", "content": ""})]
+    bodies += [delta({"content": t}) for t in _split_text(_DEFAULT_TEXT, deltas)]
+    bodies.append(delta({}, "stop"))
+    usage = chat_json_reply().body["usage"]
+    bodies.append({**chunk, "choices": [], "usage": usage})
+    return _sse(bodies, done=True)
