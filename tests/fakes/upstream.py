@@ -1043,6 +1043,8 @@ def _chat_reply(req: RecordedRequest) -> Reply:
         message: dict[str, Any] = {"role": "assistant", "content": None if call_tool else text}
         if call_tool:
             message["tool_calls"] = [call]
+        if body.get("reasoning_effort"):
+            message["reasoning_content"] = FAKE_THOUGHT
         choice = {"index": 0, "message": message, "finish_reason": finish}
         return JsonReply({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
     _need((body.get("stream_options") or {}).get("include_usage") is True, "include_usage missing")

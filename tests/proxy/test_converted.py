@@ -188,6 +188,30 @@ async def test_image(
 
 
 @pytest.mark.parametrize("stream", [False, True])
+async def test_chat_thinking(
+    gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic, stream: bool
+) -> None:
+    up, _ = await _converted_channel(gateway, upstreams, "openai")
+    ask: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 4096,
+        "messages": PROMPT,
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+    }
+
+    if stream:
+        async with claude.messages.stream(**ask) as s:
+            message = await s.get_final_message()
+    else:
+        message = await claude.messages.create(**ask)
+
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    assert message.content[0].thinking == FAKE_THOUGHT  # type: ignore[union-attr]
+    assert _text(message) == _DEFAULT_TEXT
+    assert up.requests[0].json()["reasoning_effort"] == "low"
+
+
+@pytest.mark.parametrize("stream", [False, True])
 async def test_gemini_thinking(
     gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic, stream: bool
 ) -> None:
