@@ -34,6 +34,7 @@ import inspect
 import ipaddress
 import itertools
 import json
+import re
 import signal
 import ssl
 import sys
@@ -1299,3 +1300,47 @@ def chat_sse_reply(*, deltas: int = 5, model: str = DEFAULT_OPENAI_MODEL) -> Sse
     usage = chat_json_reply().body["usage"]
     bodies.append({**chunk, "choices": [], "usage": usage})
     return _sse(bodies, done=True)
+
+
+_TRIGGER_LINE = re.compile(r"To call a tool, write the line (<<CALL_[a-z0-9]{12}>>) and then")
+
+
+def _emulated_reply(req: RecordedRequest) -> Reply:
+    """Answer an ``openai_chat`` request: tools live in the prompt, not in ``tools``."""
+    body, _, _ = _chat_check(req)
+    _need("tools" not in body and "tool_choice" not in body, "native tools sent")
+    messages = body["messages"]
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    found = _TRIGGER_LINE.search(system)  # no tools offered: no prompt
+    trigger = found.group(1) if found is not None else ""
+    for i, msg in enumerate(messages):
+        _need(msg["role"] in {"system", "user", "assistant"}, f"role {msg['role']!r}")
+        content = msg.get("content")
+        if msg["role"] != "system" and "<tool_result" in (content or ""):
+            _need(bool(trigger), "a tool result without the tool prompt")
+            _need(msg["role"] == "user", "tool result outside a user turn")
+            _need(trigger in (messages[i - 1].get("content") or ""), "result of no call")
+    last = messages[-1]
+    _need(last["role"] == "user", "the conversation must end with a user turn")
+    if not trigger or "<tool_result" in last["content"]:
+        text = _DEFAULT_TEXT
+    else:
+        path = FAKE_TOOL_ARGS["path"]
+        text = (
+            f'Let me look.\n{trigger}\n<invoke name="read_file">\n'
+            f'<parameter name="path">{path}</parameter>\n</invoke>'
+        )
+    if not body.get("stream"):
+        return JsonReply({**chat_json_reply(text=text, model=body["model"]).body})
+    reply = chat_sse_reply(deltas=1, model=body["model"])
+    chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": body["model"]}
+    pieces = [text[i : i + 7] for i in range(0, len(text), 7)]  # the trigger split, too
+    events = [
+        SseEvent({**chunk, "choices": [{"index": 0, "delta": {"content": p}}]}) for p in pieces
+    ]
+    head, tail = reply.events[:1], reply.events[2:]
+    return SseReply([*head, *events, *tail])
+
+
+chat_emulated_responder: Responder = _checked(_emulated_reply)
+"""An ``openai_chat`` upstream: checks the tool prompt and answers calls as text."""

@@ -25,6 +25,7 @@ from tests.fakes.upstream import (
     JsonReply,
     SseEvent,
     SseReply,
+    chat_emulated_responder,
     chat_responder,
     gemini_responder,
     openai_error,
@@ -43,12 +44,11 @@ PROMPT = [{"role": "user", "content": "Why does test_window fail?"}]
 RESPONDERS = {
     "openai": chat_responder,
     "openaiold": chat_responder,
-    "openai_chat": chat_responder,
+    "openai_chat": chat_emulated_responder,
     "gemini": gemini_responder,
     "responses": responses_responder,
     "openai-oauth": responses_responder,
 }
-# Types with native tool calls (openai_chat emulates them in the prompt).
 NATIVE = ["openai", "openaiold", "gemini", "responses", "openai-oauth"]
 UPSTREAM_MODEL = {"gemini": "gemini-2.5-pro"}
 TOOL = {
@@ -128,7 +128,7 @@ async def test_stream_text(
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("kind", NATIVE)
+@pytest.mark.parametrize("kind", [*NATIVE, "openai_chat"])
 async def test_tool_loop(
     gateway: Running,
     upstreams: UpstreamFactory,
