@@ -142,8 +142,12 @@ Adapter = Passthrough | Converting
 _PASSTHROUGH: Final = Passthrough()
 
 
-def adapter_for(pool: str, channel: Channel, payload: Mapping[str, object], model: str) -> Adapter:
+def adapter_for(
+    pool: str, channel: Channel, payload: Mapping[str, object], model: str, session_id: str = ""
+) -> Adapter:
     """Return the adapter of one channel for a call (``model`` after mapping).
+
+    ``session_id`` (the client's session) becomes the upstream's prompt-cache key.
 
     Raises:
         ConversionError: the client's body cannot be converted for this channel.
@@ -151,7 +155,12 @@ def adapter_for(pool: str, channel: Channel, payload: Mapping[str, object], mode
     if pool != "messages" or channel.service_type not in MESSAGES_TARGETS:
         return _PASSTHROUGH
     return Converting(
-        MessagesBridge(channel.service_type, payload, model=model, options=BridgeOptions())
+        MessagesBridge(
+            channel.service_type,
+            payload,
+            model=model,
+            options=BridgeOptions(prompt_cache_key=session_id),
+        )
     )
 
 

@@ -235,7 +235,10 @@ class Relay:
         last: Reply | None = None
         domain = _domain(channel.base_url)
         try:
-            adapter = adapter_for(call.pool, channel, call.payload, self._mapped(call, channel))
+            mapped = self._mapped(call, channel)
+            adapter = adapter_for(
+                call.pool, channel, call.payload, mapped, call.identity.session_id
+            )
         except ConversionError as ex:  # this channel's API cannot carry the request
             record.attach(channel, domain)
             info = f"convert > failover > {ex}"

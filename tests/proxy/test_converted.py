@@ -283,6 +283,21 @@ async def test_requests_sent_per_type(
         assert "anthropic-version" not in request.header_names()
 
 
+async def test_session_header_becomes_prompt_cache_key(
+    gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
+) -> None:
+    up, _ = await _converted_channel(gateway, upstreams, "responses")
+
+    await claude.messages.create(
+        model=MODEL,
+        max_tokens=64,
+        messages=PROMPT,
+        extra_headers={"X-Claude-Code-Session-Id": "sess-from-header"},
+    )
+
+    assert up.requests[0].json()["prompt_cache_key"] == "sess-from-header"
+
+
 async def test_logs_usage_and_cost(
     gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
 ) -> None:
