@@ -56,7 +56,7 @@ STREAM_BODY = REQUEST_BODY.replace('"max_tokens"', '"stream":true,"max_tokens"')
 HEADERS = {**CLIENT_HEADERS, "x-api-key": MASTER}
 
 
-async def prepare(db_path: Path, upstream: str) -> None:
+async def prepare(db_path: Path, upstream: str, service_type: str = "claude") -> None:
     """Create a migrated ccbridge database with one channel to upstream.
 
     Its ``ratelimit`` setting allows 1,000,000 /v1 requests per minute.
@@ -69,7 +69,7 @@ async def prepare(db_path: Path, upstream: str) -> None:
                     channel_id="bench001",
                     channel_type="messages",
                     name="bench",
-                    service_type="claude",
+                    service_type=service_type,
                     base_url=upstream,
                     api_keys=["sk-ant-api03-bench-not-a-real-key"],
                 )
@@ -98,11 +98,17 @@ class Bench:
         return read_ready(self.children.spawn(args, self.side_cpus), timeout=15)
 
     def start_ccbridge(
-        self, upstream: str, name: str, *, logs: bool = True, workers: int = 1
+        self,
+        upstream: str,
+        name: str,
+        *,
+        logs: bool = True,
+        workers: int = 1,
+        service_type: str = "claude",
     ) -> tuple[Any, str]:
         db_path = self.folder / name / "cc-bridge.db"
         if not db_path.exists():
-            asyncio.run(prepare(db_path, upstream))
+            asyncio.run(prepare(db_path, upstream, service_type))
         port = free_port()
         env = {
             "PROXY_ACCESS_KEY": MASTER,

@@ -28,15 +28,25 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.upstream import messages_json_reply, messages_sse_reply  # noqa: E402
+from tests.fakes.upstream import (  # noqa: E402
+    chat_json_reply,
+    chat_sse_reply,
+    messages_json_reply,
+    messages_sse_reply,
+)
 
 __all__ = ("main", "reply_bytes")
 
 
 def reply_bytes(mode: str, deltas: int) -> bytes:
     """Return the whole wire form of the reply of a mode."""
-    reply = messages_json_reply() if mode == "messages-json" else messages_sse_reply(deltas=deltas)
-    return reply.wire
+    replies = {
+        "messages-json": messages_json_reply,
+        "messages-sse": lambda: messages_sse_reply(deltas=deltas),
+        "chat-json": chat_json_reply,
+        "chat-sse": lambda: chat_sse_reply(deltas=deltas),
+    }
+    return replies[mode]().wire
 
 
 class _Connection(asyncio.Protocol):
@@ -81,7 +91,9 @@ async def _serve(args: argparse.Namespace) -> None:
 def main() -> None:
     """Parse options and serve."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--mode", choices=("messages-json", "messages-sse"), required=True)
+    parser.add_argument(
+        "--mode", choices=("messages-json", "messages-sse", "chat-json", "chat-sse"), required=True
+    )
     parser.add_argument("--deltas", type=int, default=44, help="text deltas per SSE reply")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--max-seconds", type=float, default=900.0)

@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccbridge.convert import ConversionError
 from ccbridge.proxy import contentfilter
+from ccbridge.proxy.adapters import Adapter, Converting, adapter_for
 from ccbridge.proxy.clientwatch import ClientWatch
 from ccbridge.proxy.debuglog import BodyCapture, debug_row
 from ccbridge.proxy.errors import ProxyError
@@ -51,8 +53,6 @@ from ccbridge.upstream.client import (
     UpstreamResponse,
     UpstreamUnavailable,
     build_outbound_headers,
-    claude_url,
-    responses_url,
 )
 
 __all__ = ("Call", "Relay", "Reply")
@@ -234,13 +234,27 @@ class Relay:
         tried: list[str] = []
         last: Reply | None = None
         domain = _domain(channel.base_url)
+        try:
+            mapped = self._mapped(call, channel)
+            adapter = adapter_for(
+                call.pool, channel, call.payload, mapped, call.identity.session_id
+            )
+        except ConversionError as ex:  # this channel's API cannot carry the request
+            record.attach(channel, domain)
+            info = f"convert > failover > {ex}"
+            record = await self._next_attempt(call, record, "failover", 0, info, str(ex))
+            return _Next(record, Reply(400, [("Content-Type", "application/json")], _invalid(ex)))
         while (key := self.scheduler.select_key(snap, channel, tried)) is not None:
             while True:
                 record.attach(channel, domain)
                 try:
-                    up, removed = await self._send(call, snap, channel, key)
+                    up, removed = await self._send(call, snap, channel, key, adapter)
                     if 200 <= up.status < 300:
-                        served = await self._success(call, snap, channel, key, up, record, removed)
+                        served = await (
+                            self._converted(call, snap, channel, key, up, record, adapter)
+                            if isinstance(adapter, Converting)
+                            else self._success(call, snap, channel, key, up, record, removed)
+                        )
                         if isinstance(served, Reply):
                             return served
                         failed = served  # the content filter refused it
@@ -254,8 +268,9 @@ class Relay:
                     record = await self._next_attempt(call, record, "failover", 0, info, str(ex))
                     tried.append(key)
                     break
-                body = failed.body
-                last = Reply(failed.status, [("Content-Type", "application/json")], body)
+                body = failed.body  # the failover rules read the upstream's own
+                out = adapter.error_body(failed.status, body) if adapter.converting else body
+                last = Reply(failed.status, [("Content-Type", "application/json")], out)
                 decision = self.policy.decide(channel.uid, key, failed.status, body)
                 if decision.action is Action.NONE:
                     record.failover_info = decision.failover_info
@@ -329,17 +344,20 @@ class Relay:
         await self._log(call, nxt)
         return nxt
 
+    def _mapped(self, call: Call, channel: Channel) -> str:
+        return redirect_channel_model(channel, call.model)
+
     async def _send(
-        self, call: Call, snap: Snapshot, channel: Channel, key: str
+        self, call: Call, snap: Snapshot, channel: Channel, key: str, adapter: Adapter
     ) -> tuple[UpstreamResponse, tuple[str, ...]]:
-        mapped = redirect_channel_model(channel, call.model)
-        body = call.body if mapped == call.model else _with_model(call.body, mapped)
-        if call.pool == "messages":
-            url = claude_url(channel.base_url, call.path, call.query)
-            overrides = {"Accept": "text/event-stream"} if call.stream else None
+        if isinstance(adapter, Converting):
+            out = adapter.request(channel)
         else:
-            url = responses_url(channel.base_url)
-            overrides = None
+            mapped = self._mapped(call, channel)
+            body = call.body if mapped == call.model else _with_model(call.body, mapped)
+            out = adapter.request(
+                call.pool, channel, path=call.path, query=call.query, body=body, stream=call.stream
+            )
         family: UAFamily = "messages" if call.pool == "messages" else "responses"
         headers: OutboundHeaders = build_outbound_headers(
             call.headers,
@@ -347,15 +365,16 @@ class Relay:
             ua_family=family,
             fallback_user_agent=snap.user_agents.get(call.pool),
             strip_rules=self.upstream.strip_rules,
-            overrides=overrides,
+            overrides=out.overrides,
         )
+        headers = adapter.headers(headers, channel, key)
         if headers.client_user_agent_valid:
             self.learner.offer_user_agent(family, headers.user_agent)
         up = await self.upstream.send(
             "POST",
-            url,
+            out.url,
             headers,
-            body,
+            out.body,
             header_timeout=channel.response_header_timeout,
             insecure_skip_verify=channel.insecure_skip_verify,
         )
@@ -413,6 +432,86 @@ class Relay:
             capture.add(body)
             await self._debug(call, record, removed, up.status, up.headers, capture)
         return Reply(up.status, list(up.headers), body)
+
+    async def _converted(
+        self,
+        call: Call,
+        snap: Snapshot,
+        channel: Channel,
+        key: str,
+        up: UpstreamResponse,
+        record: LogRecord,
+        adapter: Converting,
+    ) -> Reply | _Failed:
+        """Relay a 2xx answer converted to Messages (see `adapters`).
+
+        UpstreamUnavailable, like a break, when nothing went out yet and the
+        answer is broken, cut or not convertible: the next key serves.
+        """
+        if call.stream:
+            return await self._converted_stream(call, snap, channel, key, up, record, adapter)
+        try:
+            with self.upstream.deadlines.within(self.settings.request_timeout_ms / 1000):
+                raw = await up.read()
+            body, report = adapter.convert_body(raw)
+        except TimeoutError as ex:
+            record.finish("error", 502, f"upstream body failed: {ex}")
+            await self._log(call, record)
+            raise ProxyError(502, "upstream response broke off") from None
+        except ConversionError as ex:
+            raise UpstreamUnavailable(_domain(channel.base_url), "body", str(ex)) from None
+        finally:
+            up.release()
+        cf = channel.content_filter
+        if cf is not None and cf.enabled and (hit := contentfilter.find_match(body, cf)):
+            return _refused(hit)
+        self._succeeded(call, channel, key)
+        await self._settle(call, snap, channel, record, report, up.status)
+        return Reply(up.status, [("Content-Type", "application/json")], body)
+
+    async def _converted_stream(
+        self,
+        call: Call,
+        snap: Snapshot,
+        channel: Channel,
+        key: str,
+        up: UpstreamResponse,
+        record: LogRecord,
+        adapter: Converting,
+    ) -> Reply:
+        converted = adapter.stream(_domain(channel.base_url), up.iter_chunks())
+        try:
+            held = await converted.start()
+        except BaseException:  # a break (the next key serves) or the client left
+            up.close()
+            raise
+        self._succeeded(call, channel, key)
+        watch = call.watch
+        if watch is not None:
+            watch.follow(up)
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                for chunk in held:
+                    yield chunk
+                async for chunk in converted.rest():
+                    yield chunk
+            finally:
+                if watch is not None:
+                    watch.stop()
+                up.release()
+                report = converted.report()
+                if report.first_token_at is not None:
+                    record.first_token_time = datetime.fromtimestamp(report.first_token_at, UTC)
+                if watch is not None and watch.gone:
+                    status, error = 499, "client disconnected"
+                elif converted.broke:
+                    status, error = 502, f"upstream stream broke off: {converted.broke}"
+                else:
+                    status, error = 200, report.error_message
+                await self._settle(call, snap, channel, record, report, status, error)
+
+        return Reply(up.status, list(_SSE_HEADERS), stream=relay())
 
     def _succeeded(self, call: Call, channel: Channel, key: str) -> None:
         self.policy.record_success(channel.uid, key)
@@ -633,6 +732,11 @@ class Relay:
         waiting = self.writer.log(record)
         if waiting is not None:  # the writer is full: back-pressure
             await waiting
+
+
+def _invalid(ex: ConversionError) -> bytes:
+    error = {"type": "invalid_request_error", "message": str(ex)}
+    return json.dumps({"type": "error", "error": error}).encode()
 
 
 def _ignore(chunk: bytes) -> None:

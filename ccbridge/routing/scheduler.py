@@ -36,9 +36,12 @@ __all__ = (
 
 AFFINITY_TTL_SECONDS: Final = 30 * 60
 NO_CHANNELS: Final = "NO_CHANNELS"
-# Pool -> upstream service types this gateway can relay without conversion.
+# Pool -> upstream service types this gateway can relay (messages: passthrough
+# for claude, the others through the protocol converters).
 SERVED_SERVICE_TYPES: Final[Mapping[str, frozenset[str]]] = {
-    "messages": frozenset({"claude"}),
+    "messages": frozenset(
+        {"claude", "openai", "openaiold", "openai_chat", "gemini", "responses", "openai-oauth"}
+    ),
     "responses": frozenset({"responses"}),
 }
 
@@ -579,7 +582,14 @@ class ChannelScheduler:
     def select_key(
         self, snapshot: Snapshot, channel: Channel, tried: Collection[str] = ()
     ) -> str | None:
-        """Return the next key of ``channel`` not in ``tried``."""
+        """Return the next key of ``channel`` not in ``tried``.
+
+        An ``openai-oauth`` channel without keys has one: its access token.
+        """
+        if not channel.api_keys and channel.service_type == "openai-oauth":
+            tokens = channel.oauth_tokens
+            token = tokens.access_token.strip() if tokens is not None else ""
+            return token if token and token not in tried else None
         return self.keys.select(channel, snapshot.strategy(channel.pool), tried)
 
     def record_success(self, channel: Channel, client_id: str = "") -> None:

@@ -34,6 +34,7 @@ import inspect
 import ipaddress
 import itertools
 import json
+import re
 import signal
 import ssl
 import sys
@@ -920,3 +921,426 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------
+# Checking fakes of the APIs the converters speak (Chat, Gemini, Responses)
+# --------------------------------------------------------------------------
+#
+# Each is a responder: it checks the request the way the vendor would
+# (required fields, role order, every tool result answering a call made
+# before it) and answers 422 naming the first problem, so a malformed
+# conversion fails the test that sent it. A request offering tools whose
+# last turn is not a tool result is answered with a call of the first tool
+# (`FAKE_TOOL_ARGS`); otherwise with text saying what it saw
+# (`FAKE_SAW_IMAGE` when the last user turn held an image).
+
+FAKE_TOOL_ARGS: dict[str, Any] = {"path": "src/app.py"}
+FAKE_SAW_IMAGE = "I see a small image."
+FAKE_THOUGHT = "Thinking about the window bounds."
+
+
+class RequestProblem(ValueError):
+    """A request a real upstream would refuse."""
+
+
+def _need(cond: bool, problem: str) -> None:
+    if not cond:
+        raise RequestProblem(problem)
+
+
+def _problem_reply(ex: RequestProblem) -> JsonReply:
+    error = {"message": f"fake upstream refused: {ex}", "type": "invalid_request_error"}
+    return JsonReply({"error": error}, status=422)
+
+
+def _checked(check: Callable[[RecordedRequest], Reply]) -> Responder:
+    def responder(request: RecordedRequest) -> Reply:
+        try:
+            return check(request)
+        except RequestProblem as ex:
+            return _problem_reply(ex)
+
+    return responder
+
+
+def _sse(bodies: Iterable[Any], done: bool = False) -> SseReply:
+    events: list[SseEvent] = [SseEvent(body) for body in bodies]
+    if done:
+        events.append(SseEvent("[DONE]"))
+    return SseReply(events)
+
+
+def _chat_check(req: RecordedRequest) -> tuple[dict[str, Any], bool, bool]:
+    """Return the body, whether to call a tool, whether an image was seen."""
+    _need(req.path.endswith("/chat/completions"), f"path {req.path}")
+    _need((req.header("authorization") or "").startswith("Bearer "), "no Bearer auth")
+    body = req.json()
+    _need(isinstance(body.get("model"), str) and body["model"] != "", "model missing")
+    messages = body.get("messages")
+    _need(isinstance(messages, list) and len(messages) > 0, "messages missing")
+    open_calls: set[str] = set()
+    seen_other = False
+    image = False
+    for i, msg in enumerate(messages):
+        role = msg.get("role")
+        _need(role in {"system", "developer", "user", "assistant", "tool"}, f"role {role!r}")
+        if role in {"system", "developer"}:
+            _need(not seen_other, f"system message at {i} after the conversation began")
+            continue
+        seen_other = True
+        if role == "tool":
+            call_id = msg.get("tool_call_id")
+            _need(call_id in open_calls, f"tool result {call_id!r} answers no open call")
+            open_calls.discard(call_id)
+            continue
+        _need(not open_calls, f"message {i} ({role}) before tool calls {open_calls} answered")
+        for call in msg.get("tool_calls") or ():
+            _need(role == "assistant", "tool_calls on a non-assistant message")
+            _need(call.get("type") == "function", "tool call type")
+            fn = call.get("function") or {}
+            _need(isinstance(fn.get("name"), str), "tool call name")
+            json.loads(fn.get("arguments") or "")  # must be a JSON string
+            open_calls.add(call["id"])
+        content = msg.get("content")
+        if isinstance(content, list):
+            for part in content:
+                kind = part.get("type")
+                _need(kind in {"text", "image_url"}, f"content part {kind!r}")
+                if kind == "image_url":
+                    url = (part.get("image_url") or {}).get("url", "")
+                    _need(url.startswith("data:image/"), "image_url is no data URL")
+                    image = True
+        elif role != "assistant":
+            _need(isinstance(content, str) and content != "", f"message {i} has no content")
+    _need(not open_calls, f"tool calls {open_calls} never answered")
+    for tool in body.get("tools") or ():
+        _need(tool.get("type") == "function", "tool type")
+        _need(isinstance((tool.get("function") or {}).get("name"), str), "tool name")
+    last = messages[-1]["role"]
+    call_tool = bool(body.get("tools")) and last != "tool"
+    return body, call_tool, image and last == "user"
+
+
+def _chat_reply(req: RecordedRequest) -> Reply:
+    body, call_tool, image = _chat_check(req)
+    model = body["model"]
+    usage = {
+        "prompt_tokens": 1200,
+        "completion_tokens": 40,
+        "total_tokens": 1240,
+        "prompt_tokens_details": {"cached_tokens": 1000},
+    }
+    text = FAKE_SAW_IMAGE if image else _DEFAULT_TEXT
+    name = body["tools"][0]["function"]["name"] if call_tool else ""
+    call = {
+        "id": "call_fake_1",
+        "type": "function",
+        "function": {"name": name, "arguments": _dumps(FAKE_TOOL_ARGS)},
+    }
+    finish = "tool_calls" if call_tool else "stop"
+    base = {"id": "chatcmpl-fake", "created": 1741476542, "model": model}
+    if not body.get("stream"):
+        message: dict[str, Any] = {"role": "assistant", "content": None if call_tool else text}
+        if call_tool:
+            message["tool_calls"] = [call]
+        if body.get("reasoning_effort"):
+            message["reasoning_content"] = FAKE_THOUGHT
+        choice = {"index": 0, "message": message, "finish_reason": finish}
+        return JsonReply({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+    _need((body.get("stream_options") or {}).get("include_usage") is True, "include_usage missing")
+    chunk = {**base, "object": "chat.completion.chunk"}
+
+    def delta(d: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {**chunk, "choices": [{"index": 0, "delta": d, "finish_reason": finish_reason}]}
+
+    bodies = [delta({"role": "assistant", "content": ""})]
+    if body.get("reasoning_effort"):
+        bodies.append(delta({"reasoning_content": FAKE_THOUGHT}))
+    if call_tool:
+        args = _dumps(FAKE_TOOL_ARGS)
+        first = {**call, "index": 0, "function": {"name": name, "arguments": args[:5]}}
+        bodies.append(delta({"tool_calls": [first]}))
+        bodies.append(delta({"tool_calls": [{"index": 0, "function": {"arguments": args[5:]}}]}))
+    else:
+        bodies.extend(delta({"content": t}) for t in _split_text(text, 4))
+    bodies.append(delta({}, finish))
+    bodies.append({**chunk, "choices": [], "usage": usage})
+    return _sse(bodies, done=True)
+
+
+chat_responder: Responder = _checked(_chat_reply)
+"""An OpenAI Chat Completions upstream that checks what it receives."""
+
+
+def _gemini_check(req: RecordedRequest) -> tuple[dict[str, Any], bool, bool, bool]:
+    """Return the body and whether to call a tool, saw an image, streams."""
+    _need(req.header("x-goog-api-key") is not None, "no x-goog-api-key")
+    _need(req.header("authorization") is None, "Authorization sent to Gemini")
+    name, _, action = req.path.rpartition("/")[2].partition(":")
+    _need(req.path.startswith("/models/") and name != "", f"path {req.path}")
+    _need(action in {"generateContent", "streamGenerateContent"}, f"action {action!r}")
+    stream = action == "streamGenerateContent"
+    _need(not stream or req.query == "alt=sse", f"stream query {req.query!r}")
+    body = req.json()
+    contents = body.get("contents")
+    _need(isinstance(contents, list) and len(contents) > 0, "contents missing")
+    _need(contents[0].get("role") == "user", "contents must start with a user turn")
+    system = body.get("systemInstruction")
+    if system is not None:
+        _need(all("text" in p for p in system.get("parts", ())), "systemInstruction parts")
+    pending: list[str] = []
+    image = False
+    for i, turn in enumerate(contents):
+        role = turn.get("role")
+        _need(role in {"user", "model"}, f"role {role!r}")
+        if i:
+            _need(role != contents[i - 1]["role"], f"turn {i} repeats role {role}")
+        parts = turn.get("parts")
+        _need(isinstance(parts, list) and len(parts) > 0, f"turn {i} has no parts")
+        answers = [p["functionResponse"] for p in parts if "functionResponse" in p]
+        if pending:
+            _need(role == "user", "function calls not answered by the next user turn")
+            _need(
+                sorted(a.get("name") for a in answers) == sorted(pending),
+                f"functionResponse names {[a.get('name') for a in answers]} != calls {pending}",
+            )
+        else:
+            _need(not answers, "functionResponse without a call")
+        pending = []
+        for part in parts:
+            keys = set(part) - {"thought", "thoughtSignature"}
+            _need(len(keys) == 1, f"part with fields {sorted(part)}")
+            if "functionCall" in part:
+                _need(role == "model", "functionCall in a user turn")
+                _need(isinstance(part["functionCall"].get("args"), dict), "functionCall args")
+                pending.append(part["functionCall"]["name"])
+            if "inlineData" in part:
+                data = part["inlineData"]
+                _need(data.get("mimeType", "").startswith("image/"), "inlineData mimeType")
+                _need(bool(data.get("data")), "inlineData data")
+                image = True
+    _need(not pending, "function calls never answered")
+    tools = [d for t in body.get("tools") or () for d in t.get("functionDeclarations") or ()]
+    for decl in tools:
+        _need(isinstance(decl.get("name"), str), "functionDeclaration name")
+    last = contents[-1]
+    answered = any("functionResponse" in p for p in last["parts"])
+    return body, bool(tools) and not answered, image and not answered, stream
+
+
+def _gemini_reply(req: RecordedRequest) -> Reply:
+    body, call_tool, image, stream = _gemini_check(req)
+    thinking = bool((body.get("generationConfig") or {}).get("thinkingConfig") or {})
+    usage = {
+        "promptTokenCount": 1200,
+        "cachedContentTokenCount": 1000,
+        "candidatesTokenCount": 40,
+        "thoughtsTokenCount": 8 if thinking else 0,
+        "totalTokenCount": 1248 if thinking else 1240,
+    }
+    model = "gemini-2.5-pro"
+    parts: list[dict[str, Any]] = []
+    if thinking:
+        parts.append({"text": FAKE_THOUGHT, "thought": True})
+    if call_tool:
+        decl = body["tools"][0]["functionDeclarations"][0]
+        call = {"functionCall": {"name": decl["name"], "args": FAKE_TOOL_ARGS}}
+        parts.append({**call, "thoughtSignature": "c2lnbmF0dXJl"})
+    else:
+        parts.append({"text": FAKE_SAW_IMAGE if image else _DEFAULT_TEXT})
+
+    def response(ps: list[dict[str, Any]], finish: str | None, meta: bool) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": ps}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        out: dict[str, Any] = {"candidates": [candidate], "modelVersion": model}
+        if meta:
+            out["usageMetadata"] = usage
+        return out
+
+    if not stream:
+        return JsonReply(response(parts, "STOP", True))
+    bodies = [response([p], None, False) for p in parts[:-1]]
+    last = parts[-1]
+    if "text" in last:
+        pieces = _split_text(last["text"], 3)
+        bodies += [response([{"text": t}], None, False) for t in pieces[:-1]]
+        last = {"text": pieces[-1]}
+    bodies.append(response([last], "STOP", True))
+    return _sse(bodies)
+
+
+gemini_responder: Responder = _checked(_gemini_reply)
+"""A Gemini generateContent upstream that checks what it receives."""
+
+
+def _responses_check(req: RecordedRequest) -> tuple[dict[str, Any], bool, bool]:
+    _need(req.path.endswith("/responses"), f"path {req.path}")
+    _need((req.header("authorization") or "").startswith("Bearer "), "no Bearer auth")
+    body = req.json()
+    _need(isinstance(body.get("model"), str) and body["model"] != "", "model missing")
+    items = body.get("input")
+    _need(isinstance(items, list) and len(items) > 0, "input missing")
+    _need("instructions" not in body or isinstance(body["instructions"], str), "instructions")
+    calls: set[str] = set()
+    answered: set[str] = set()
+    image = False
+    for i, item in enumerate(items):
+        kind = item.get("type", "message")
+        if kind == "message":
+            role = item.get("role")
+            _need(role in {"user", "assistant", "system", "developer"}, f"role {role!r}")
+            content = item.get("content")
+            if isinstance(content, list):
+                allowed = {"output_text", "refusal"} if role == "assistant" else None
+                for part in content:
+                    ptype = part.get("type")
+                    if allowed is not None:
+                        _need(ptype in allowed, f"assistant part {ptype!r}")
+                    else:
+                        _need(ptype in {"input_text", "input_image", "input_file"}, f"{ptype!r}")
+                    if ptype == "input_image":
+                        _need(part.get("image_url", "").startswith("data:image/"), "image_url")
+                        image = True
+            else:
+                _need(isinstance(content, str), f"item {i} content")
+        elif kind == "function_call":
+            _need(isinstance(item.get("call_id"), str), "function_call call_id")
+            json.loads(item.get("arguments") or "")
+            calls.add(item["call_id"])
+        elif kind == "function_call_output":
+            _need(item.get("call_id") in calls, f"output for unknown call {item.get('call_id')}")
+            answered.add(item["call_id"])
+        elif kind == "reasoning":
+            _need(isinstance(item.get("summary"), list), "reasoning summary")
+        else:
+            raise RequestProblem(f"input item type {kind!r}")
+    _need(calls == answered, f"calls {calls - answered} never answered")
+    last = items[-1].get("type", "message")
+    tools = body.get("tools") or ()
+    for tool in tools:
+        _need(tool.get("type") == "function" and isinstance(tool.get("name"), str), "tool")
+    return body, bool(tools) and last != "function_call_output", image and last == "message"
+
+
+def _responses_reply(req: RecordedRequest) -> Reply:
+    body, call_tool, image = _responses_check(req)
+    model = body["model"]
+    text = FAKE_SAW_IMAGE if image else _DEFAULT_TEXT
+    if not call_tool:
+        if body.get("stream"):
+            return responses_sse_reply(deltas=_split_text(text, 4), model=model)
+        return responses_json_reply(text=text, model=model)
+    item = {
+        "id": "fc_fake_1",
+        "type": "function_call",
+        "status": "completed",
+        "call_id": "call_fake_1",
+        "name": body["tools"][0]["name"],
+        "arguments": _dumps(FAKE_TOOL_ARGS),
+    }
+    full = {**responses_json(model=model), "output": [item]}
+    if not body.get("stream"):
+        return JsonReply(full)
+    pending = {**full, "status": "in_progress", "output": [], "usage": None}
+    loc = {"item_id": item["id"], "output_index": 0}
+    bodies = [
+        {"type": "response.created", "response": pending},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**item, "arguments": ""},
+        },
+        {"type": "response.function_call_arguments.delta", **loc, "delta": item["arguments"]},
+        {"type": "response.function_call_arguments.done", **loc, "arguments": item["arguments"]},
+        {"type": "response.output_item.done", "output_index": 0, "item": item},
+        {"type": "response.completed", "response": full},
+    ]
+    return SseReply(
+        [SseEvent({**b, "sequence_number": n}, b["type"]) for n, b in enumerate(bodies)]
+    )
+
+
+responses_responder: Responder = _checked(_responses_reply)
+"""An OpenAI Responses upstream that checks what it receives."""
+
+
+def chat_json_reply(*, text: str = _DEFAULT_TEXT, model: str = DEFAULT_OPENAI_MODEL) -> JsonReply:
+    """Return a fixed Chat Completions answer (usage with cached tokens)."""
+    message = {"role": "assistant", "content": text}
+    return JsonReply(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 1741476542,
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": 1820,
+                "completion_tokens": 96,
+                "total_tokens": 1916,
+                "prompt_tokens_details": {"cached_tokens": 1536},
+            },
+        }
+    )
+
+
+def chat_sse_reply(*, deltas: int = 5, model: str = DEFAULT_OPENAI_MODEL) -> SseReply:
+    """Return a fixed Chat Completions stream: role, N text deltas, finish, usage, [DONE]."""
+    chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1741476542}
+    chunk["model"] = model
+
+    def delta(d: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**chunk, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]}
+
+    bodies = [delta({"role": "assistant", "content": ""})]
+    bodies += [delta({"content": t}) for t in _split_text(_DEFAULT_TEXT, deltas)]
+    bodies.append(delta({}, "stop"))
+    usage = chat_json_reply().body["usage"]
+    bodies.append({**chunk, "choices": [], "usage": usage})
+    return _sse(bodies, done=True)
+
+
+_TRIGGER_LINE = re.compile(r"To call a tool, write the line (<<CALL_[a-z0-9]{12}>>) and then")
+
+
+def _emulated_reply(req: RecordedRequest) -> Reply:
+    """Answer an ``openai_chat`` request: tools live in the prompt, not in ``tools``."""
+    body, _, _ = _chat_check(req)
+    _need("tools" not in body and "tool_choice" not in body, "native tools sent")
+    messages = body["messages"]
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    found = _TRIGGER_LINE.search(system)  # no tools offered: no prompt
+    trigger = found.group(1) if found is not None else ""
+    for i, msg in enumerate(messages):
+        _need(msg["role"] in {"system", "user", "assistant"}, f"role {msg['role']!r}")
+        content = msg.get("content")
+        if msg["role"] != "system" and "<tool_result" in (content or ""):
+            _need(bool(trigger), "a tool result without the tool prompt")
+            _need(msg["role"] == "user", "tool result outside a user turn")
+            _need(trigger in (messages[i - 1].get("content") or ""), "result of no call")
+    last = messages[-1]
+    _need(last["role"] == "user", "the conversation must end with a user turn")
+    if not trigger or "<tool_result" in last["content"]:
+        text = _DEFAULT_TEXT
+    else:
+        path = FAKE_TOOL_ARGS["path"]
+        text = (
+            f'Let me look.\n{trigger}\n<invoke name="read_file">\n'
+            f'<parameter name="path">{path}</parameter>\n</invoke>'
+        )
+    if not body.get("stream"):
+        return JsonReply({**chat_json_reply(text=text, model=body["model"]).body})
+    reply = chat_sse_reply(deltas=1, model=body["model"])
+    chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": body["model"]}
+    pieces = [text[i : i + 7] for i in range(0, len(text), 7)]  # the trigger split, too
+    events = [
+        SseEvent({**chunk, "choices": [{"index": 0, "delta": {"content": p}}]}) for p in pieces
+    ]
+    head, tail = reply.events[:1], reply.events[2:]
+    return SseReply([*head, *events, *tail])
+
+
+chat_emulated_responder: Responder = _checked(_emulated_reply)
+"""An ``openai_chat`` upstream: checks the tool prompt and answers calls as text."""

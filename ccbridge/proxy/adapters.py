@@ -1,0 +1,251 @@
+"""The relay's protocol seam: one adapter per attempt, by channel service type.
+
+A ``claude`` channel of the messages pool (and every responses-pool
+channel) takes the client's body as it came, only ``model`` rewritten: the
+:class:`Passthrough` adapter. The other messages-pool types (spec §3.3) get
+the body converted by :class:`~ccbridge.convert.MessagesBridge`, their own
+URL and auth, and their answers converted back to Anthropic Messages: the
+:class:`Converting` adapter.
+
+A converted stream holds ``message_start`` until its first content
+(:meth:`ConvertedStream.start`): until then a broken or bad upstream is an
+:class:`UpstreamUnavailable` and the next key or channel serves the call;
+afterwards the client stream ends with an Anthropic ``event: error``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from ccbridge.convert import BridgeOptions, ConversionError, MessagesBridge, StreamConverter
+from ccbridge.convert import Usage as ConvertedUsage
+from ccbridge.convert.bridge import MESSAGES_TARGETS
+from ccbridge.proxy.usage import Usage, UsageReport
+from ccbridge.store.snapshot import Channel
+from ccbridge.upstream.client import (
+    OutboundHeaders,
+    UpstreamUnavailable,
+    claude_url,
+    responses_url,
+)
+
+__all__ = ("Adapter", "ConvertedStream", "Converting", "Passthrough", "adapter_for")
+
+CODEX_BASE_URL: Final = "https://chatgpt.com/backend-api/codex"
+# Client headers that speak for the Anthropic API only, and every credential
+# (the converting adapter sets its own).
+_DROPPED: Final = frozenset({"authorization", "x-api-key", "x-goog-api-key", "anthropic-version"})
+_DROPPED_PREFIXES: Final = ("anthropic-",)
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """What to send upstream for one attempt."""
+
+    url: str
+    body: bytes
+    overrides: Mapping[str, str] | None = None
+
+
+class Passthrough:
+    """The body as the client sent it, ``model`` rewritten (claude, responses)."""
+
+    __slots__ = ()
+    converting: Final = False
+
+    def request(
+        self,
+        pool: str,
+        channel: Channel,
+        *,
+        path: str,
+        query: str,
+        body: bytes,
+        stream: bool,
+    ) -> Outbound:
+        if pool == "messages":
+            url = claude_url(channel.base_url, path, query)
+            return Outbound(url, body, {"Accept": "text/event-stream"} if stream else None)
+        return Outbound(responses_url(channel.base_url), body)
+
+    def headers(self, built: OutboundHeaders, channel: Channel, key: str) -> OutboundHeaders:
+        return built
+
+
+class Converting:
+    """A Messages request for a Chat, Gemini or Responses upstream."""
+
+    __slots__ = ("bridge",)
+    converting: Final = True
+
+    def __init__(self, bridge: MessagesBridge) -> None:
+        self.bridge = bridge
+
+    def request(self, channel: Channel) -> Outbound:
+        bridge = self.bridge
+        target = bridge.target
+        base = channel.base_url.strip().rstrip("/")
+        if target == "gemini":
+            url = base + bridge.path()
+        elif target == "openai-oauth":
+            url = (base or CODEX_BASE_URL) + bridge.path()
+        else:
+            url = claude_url(base, "/v1" + bridge.path())
+        overrides = {"Content-Type": "application/json"}
+        if bridge.stream:
+            overrides["Accept"] = "text/event-stream"
+        return Outbound(url, bridge.encoded_body(), overrides)
+
+    def headers(self, built: OutboundHeaders, channel: Channel, key: str) -> OutboundHeaders:
+        """Return the built headers with this upstream type's credentials."""
+        pairs = [
+            (n, v)
+            for n, v in built.pairs
+            if (low := n.lower()) not in _DROPPED and not low.startswith(_DROPPED_PREFIXES)
+        ]
+        target = self.bridge.target
+        if target == "gemini":
+            pairs.append(("x-goog-api-key", key))
+        elif target == "openai-oauth":
+            tokens = channel.oauth_tokens
+            pairs.append(("Authorization", f"Bearer {tokens.access_token if tokens else key}"))
+            if tokens is not None and tokens.account_id:
+                pairs.append(("Chatgpt-Account-Id", tokens.account_id))
+        else:
+            pairs.append(("Authorization", f"Bearer {key}"))
+        return OutboundHeaders(
+            tuple(pairs), built.removed, built.user_agent, built.client_user_agent_valid
+        )
+
+    def error_body(self, status: int, raw: bytes) -> bytes:
+        """Return the client's (Anthropic-shaped) body of a non-2xx answer."""
+        return self.bridge.error(status, raw)[1]
+
+    def convert_body(self, raw: bytes) -> tuple[bytes, UsageReport]:
+        """Return the client body and usage of a 2xx non-stream answer.
+
+        Raises:
+            ConversionError: the upstream's body is not its API's response.
+        """
+        converted = self.bridge.response(raw)
+        response = converted.response
+        return converted.body, UsageReport(_usage(response.usage), response.model)
+
+    def stream(self, host: str, chunks: AsyncIterator[bytes]) -> ConvertedStream:
+        return ConvertedStream(self.bridge.stream_converter(), host, chunks)
+
+
+Adapter = Passthrough | Converting
+_PASSTHROUGH: Final = Passthrough()
+
+
+def adapter_for(
+    pool: str, channel: Channel, payload: Mapping[str, object], model: str, session_id: str = ""
+) -> Adapter:
+    """Return the adapter of one channel for a call (``model`` after mapping).
+
+    ``session_id`` (the client's session) becomes the upstream's prompt-cache key.
+
+    Raises:
+        ConversionError: the client's body cannot be converted for this channel.
+    """
+    if pool != "messages" or channel.service_type not in MESSAGES_TARGETS:
+        return _PASSTHROUGH
+    return Converting(
+        MessagesBridge(
+            channel.service_type,
+            payload,
+            model=model,
+            options=BridgeOptions(prompt_cache_key=session_id),
+        )
+    )
+
+
+class ConvertedStream:
+    """An upstream SSE stream converted to Messages SSE for the client."""
+
+    __slots__ = ("_chunks", "_conv", "_host", "broke", "first_token_at")
+
+    def __init__(self, conv: StreamConverter, host: str, chunks: AsyncIterator[bytes]) -> None:
+        self._conv = conv
+        self._host = host
+        self._chunks = chunks
+        self.first_token_at: float | None = None
+        self.broke = ""
+
+    def _unavailable(self, reason: str) -> UpstreamUnavailable:
+        return UpstreamUnavailable(self._host, "body", reason)
+
+    async def start(self) -> list[bytes]:
+        """Read until the first content (or the end); return the client bytes so far.
+
+        Raises:
+            UpstreamUnavailable: the stream broke, ended or failed before any
+                content: nothing went out, the next key may serve the call.
+        """
+        conv, held = self._conv, []
+        try:
+            while not conv.has_content and not conv.terminal:
+                try:
+                    chunk = await anext(self._chunks)
+                except StopAsyncIteration:
+                    held.append(conv.close())
+                    if not conv.terminal:
+                        raise self._unavailable("stream ended before any content") from None
+                    break
+                out = conv.feed(chunk)
+                if conv.errored:
+                    raise self._unavailable("stream error before any content")
+                held.append(out)
+        except ConversionError as ex:
+            raise self._unavailable(f"conversion failed: {ex}") from None
+        if conv.has_content:
+            self.first_token_at = time.time()
+        return held
+
+    async def rest(self) -> AsyncIterator[bytes]:
+        """Yield the client bytes after :meth:`start`; a break ends them with an error."""
+        conv = self._conv
+        if conv.terminal:
+            return
+        try:
+            async for chunk in self._chunks:
+                out = conv.feed(chunk)
+                if out:
+                    yield out
+            tail = conv.close()
+            if not conv.terminal and not conv.errored:
+                self.broke = "stream ended without its terminal event"
+                tail += conv.fail("upstream stream ended early")
+        except UpstreamUnavailable as ex:
+            self.broke = str(ex)
+            tail = conv.fail("upstream stream broke off")
+        except ConversionError as ex:
+            self.broke = f"conversion failed: {ex}"
+            tail = conv.fail("upstream stream could not be converted")
+        if tail:
+            yield tail
+
+    def report(self) -> UsageReport:
+        conv = self._conv
+        error = "upstream stream error" if conv.errored and not self.broke else ""
+        return UsageReport(
+            _usage(conv.usage),
+            conv.model,
+            first_token_at=self.first_token_at,
+            error_message=error,
+            output_started=conv.has_content,
+            completed=conv.terminal,
+        )
+
+
+def _usage(usage: ConvertedUsage) -> Usage:
+    return Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_creation_tokens=usage.cache_creation_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+    )
