@@ -192,7 +192,10 @@ def test_a_hangup_of_the_group_lets_every_worker_drain(tmp_path: Path) -> None:
 
 
 def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
-    proc = _serve(tmp_path, _free_port(), "/proc/no-such-dir/cc-bridge.db")
+    # A path the parent accepts but a worker cannot open as a database.
+    garbage = tmp_path / "not-a-database.db"
+    garbage.write_bytes(b"this is not an SQLite file" * 100)
+    proc = _serve(tmp_path, _free_port(), str(garbage))
     try:
         assert proc.wait(60) == 1
     finally:
