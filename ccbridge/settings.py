@@ -332,6 +332,8 @@ def _sqlite_path(
 def _postgres_conninfo(env: Mapping[str, str]) -> str:
     url = _get(env, "DATABASE_URL")
     if url is not None:
+        if url.startswith("sqlite:"):
+            raise SettingsError("DATABASE_URL is an SQLite URL but DATABASE_TYPE is postgresql")
         return check_conninfo(url)
     params = {
         key: _get(env, f"DB_{name}") or _PG_DEFAULTS[key]
