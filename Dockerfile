@@ -16,20 +16,22 @@ COPY generated ./generated
 COPY codegen ./codegen
 RUN pip install . \
     && useradd --create-home --uid 10001 ccbridge \
-    && mkdir -p /app/.config /app/logs \
-    && chown -R ccbridge:ccbridge /app/.config /app/logs
+    && mkdir -p /app/.config \
+    && chown -R ccbridge:ccbridge /app/.config
 
 USER ccbridge
 
 # Listen on every interface inside the container; state lives in
-# /app/.config (the SQLite database, or legacy files to import).
+# /app/.config (the SQLite database, or legacy files to import). A bind
+# mount there must be writable by uid 10001 (the compose files do that).
 ENV HOST=0.0.0.0 \
     PORT=3000
 EXPOSE 3000
 VOLUME ["/app/.config"]
 
+# Probes the port the server listens on, so `-e PORT=8080` keeps it right.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/health', timeout=4)"
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '3000'), timeout=4)"]
 
 ENTRYPOINT ["ccbridge"]
 CMD ["serve"]

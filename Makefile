@@ -11,8 +11,13 @@ STAMP         := $(VENV)/.installed
 
 .PHONY: run test codegen check-generated snapshots bench lint format clean
 
+# A current pip first: it installs the run set in about half the time of the
+# pip that venv bundles (3.11: pip 23.2). Installed by the host's pip when it
+# has one (--python, pip 22.3+), which skips ensurepip's copy: ~10 s less.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --upgrade pip \
+	  || ($(BIN)/python -m ensurepip && $(BIN)/python -m pip install --quiet --upgrade pip)
 
 # Reinstall when the dependency list changes.
 $(STAMP_RUN): pyproject.toml | $(BIN)/python

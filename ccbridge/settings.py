@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from dotenv.parser import parse_stream
+from dotenv.parser import Binding, parse_stream
 from psycopg import conninfo as pg_conninfo
 
 from ccbridge.errors import SettingsError
@@ -215,10 +215,16 @@ def read_env_file(path: Path) -> dict[str, str]:
         # NOTE(settings): a bare KEY parses with value None; the old
         # reader refused it, and "set to nothing" is spelled KEY=.
         if binding.error or (binding.key is not None and binding.value is None):
-            raise SettingsError(f"{path}:{binding.original.line}: expected KEY=value")
+            raise SettingsError(f"{path}:{_first_line(binding)}: expected KEY=value")
         if binding.key is not None and binding.value is not None:
             values[binding.key] = binding.value
     return values
+
+
+def _first_line(binding: Binding) -> int:
+    # A statement's text starts with the blank lines before it.
+    text = binding.original.string
+    return binding.original.line + text[: len(text) - len(text.lstrip())].count("\n")
 
 
 def environ_with_dotenv(
@@ -332,6 +338,8 @@ def _sqlite_path(
 def _postgres_conninfo(env: Mapping[str, str]) -> str:
     url = _get(env, "DATABASE_URL")
     if url is not None:
+        if url.startswith("sqlite:"):
+            raise SettingsError("DATABASE_URL is an SQLite URL but DATABASE_TYPE is postgresql")
         return check_conninfo(url)
     params = {
         key: _get(env, f"DB_{name}") or _PG_DEFAULTS[key]

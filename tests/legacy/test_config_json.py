@@ -368,3 +368,67 @@ def test_errors_never_quote_keys() -> None:
     with pytest.raises(LegacyImportError) as info:
         parse(config)
     assert "secret" not in str(info.value)
+
+
+# Reference §2.1: the config.json members, so the fixture keeps exercising each.
+TOP_LEVEL = (
+    "upstream currentUpstream loadBalance responsesUpstream currentResponsesUpstream "
+    "responsesLoadBalance geminiUpstream geminiLoadBalance chatUpstream chatLoadBalance "
+    "debugLog failover userAgent outboundHeaderPolicy responsesWebSocket"
+).split()
+CHANNEL = (
+    "id baseUrl apiKeys serviceType name description website insecureSkipVerify "
+    "modelMapping responseHeaderTimeout priority status promotionUntil priceMultipliers "
+    "oauthTokens codexServiceTierOverride responsesEncryptedReasoningMode "
+    "responsesWebSocketEnabled continueThinkingEnabled quotaType quotaLimit quotaResetAt "
+    "quotaResetInterval quotaResetUnit quotaModels quotaResetMode rateLimitRpm queueEnabled "
+    "queueTimeout compositeMappings keyLoadBalance contentFilter"
+).split()
+NESTED = {
+    "priceMultipliers.*": "inputMultiplier outputMultiplier cacheCreationMultiplier "
+    "cacheReadMultiplier",
+    "oauthTokens": "access_token account_id id_token refresh_token last_refresh",
+    "compositeMappings[]": "pattern targetChannelId targetPool failoverChain failoverTargets "
+    "targetModel targetChannel",
+    "compositeMappings[].failoverTargets[]": "pool channelId",
+    "contentFilter": "enabled rules keywords statusCode",
+    "contentFilter.rules[]": "keyword statusCode",
+}
+SETTINGS = {
+    "debugLog": "enabled retentionHours fullRetentionHours headerRetentionHours "
+    "headerRetentionForever maxBodySize",
+    "failover": "enabled rules genericResourceWaitSeconds modelCooldownExtraSeconds "
+    "modelCooldownMaxWaitSeconds",
+    "failover.rules[]": "errorCodes actionChain action threshold waitSeconds",
+    "failover.rules[].actionChain[]": "action waitSeconds maxAttempts",
+    "userAgent.*": "latest lastCapturedAt",
+    "outboundHeaderPolicy": "enabled stripRules initialized",
+}
+
+
+def _members(values: list[Any], path: str) -> set[str]:
+    """Return the keys found under ``path`` (``a.b``, ``[]`` a list, ``*`` any key)."""
+    for part in filter(None, path.replace("[]", ".[]").split(".")):
+        nxt: list[Any] = []
+        for value in values:
+            if part == "[]":
+                nxt.extend(value if isinstance(value, list) else [])
+            elif part == "*":
+                nxt.extend(value.values() if isinstance(value, dict) else [])
+            elif isinstance(value, dict) and part in value:
+                nxt.append(value[part])
+        values = nxt
+    return {key for value in values if isinstance(value, dict) for key in value}
+
+
+def test_fixture_has_every_member_of_the_format() -> None:
+    config = full_config()
+    assert set(TOP_LEVEL) <= set(config)
+    pools = ("upstream", "responsesUpstream", "geminiUpstream", "chatUpstream")
+    channels = [c for pool in pools for c in config[pool]]
+    assert all(config[pool] for pool in pools)  # every pool has a channel
+    assert set(CHANNEL) <= _members(channels, "")
+    for path, names in NESTED.items():
+        assert set(names.split()) <= _members(channels, path), path
+    for path, names in SETTINGS.items():
+        assert set(names.split()) <= _members([config], path), path

@@ -192,10 +192,11 @@ def test_a_hangup_of_the_group_lets_every_worker_drain(tmp_path: Path) -> None:
 
 
 def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
-    # A path the parent accepts but a worker cannot open as a database.
-    garbage = tmp_path / "not-a-database.db"
-    garbage.write_bytes(b"this is not an SQLite file" * 100)
-    proc = _serve(tmp_path, _free_port(), str(garbage))
+    # Not a database: only a worker opening it finds out (an unusable path
+    # is refused by serve itself before any worker starts).
+    broken = tmp_path / "cc-bridge.db"
+    broken.write_bytes(b"not an SQLite database " * 200)
+    proc = _serve(tmp_path, _free_port(), str(broken))
     try:
         assert proc.wait(60) == 1
     finally:
@@ -213,3 +214,16 @@ def test_a_taken_port_is_refused_before_any_worker_starts(tmp_path: Path) -> Non
         assert proc.wait(60) == 2
     assert proc.stderr is not None
     assert "cannot listen on 127.0.0.1:" in proc.stderr.read()
+
+
+def test_an_unusable_database_path_is_refused_before_any_worker_starts(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = _serve(tmp_path, _free_port(), str(blocker / "cc-bridge.db"))
+    assert proc.wait(60) == 2
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert err == (
+        f"ccbridge serve: SQLite database {blocker / 'cc-bridge.db'} (from DATABASE_URL): "
+        f"cannot create its directory ({blocker} is not a directory)\n"
+    )

@@ -43,8 +43,12 @@ ALL = "-e '.[codegen,test]'"
 def test_target_installs_only_its_extras(tmp_path: Path, target: str, installs: set[str]) -> None:
     venv = tmp_path / "venv"
     plan = planned(target, venv)
-    assert plan.startswith(f"python3 -m venv {venv}\n")
-    pip = {line.split("--quiet ", 1)[1] for line in plan.splitlines() if "pip install" in line}
+    assert plan.startswith(f"python3 -m venv --without-pip {venv}\n")
+    pip = {
+        line.split("--quiet ", 1)[1]
+        for line in plan.splitlines()
+        if "pip install" in line and "--upgrade pip" not in line
+    }
     assert pip == installs
     if target == "run":
         assert plan.rstrip().endswith(f"{venv}/bin/ccbridge serve")

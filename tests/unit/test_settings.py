@@ -321,7 +321,13 @@ def test_quoted_access_key_with_comment_matches(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "line"),
-    [("PORT=1\nnot a setting\n", 2), ("PORT=1\nHOST=h\nBARE\n", 3), ('K="open\n', 1)],
+    [
+        ("PORT=1\nnot a setting\n", 2),
+        ("PORT=1\nHOST=h\nBARE\n", 3),
+        ('K="open\n', 1),
+        ("PORT=1\n\n\nbad line\n", 4),  # the blank lines before it are not counted in
+        ("# c\n\nBARE\n", 3),
+    ],
 )
 def test_env_file_errors_point_at_the_line(tmp_path: Path, text: str, line: int) -> None:
     path = tmp_path / ".env"
