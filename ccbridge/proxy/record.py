@@ -61,6 +61,7 @@ class LogRecord:
         "priced_by_target_model",
         "reasoning_effort",
         "response_model",
+        "routed_via",
         "service_tier",
         "session_id",
         "status",
@@ -103,6 +104,7 @@ class LogRecord:
         self.failover_info = ""
         self.service_tier = ""
         self.priced_by_target_model = False
+        self.routed_via = ""  # the composite channel (uid) that routed it here
         self.input_tokens = self.output_tokens = 0
         self.cache_creation_input_tokens = self.cache_read_input_tokens = 0
         self.price = self.input_cost = self.output_cost = 0.0
@@ -111,7 +113,7 @@ class LogRecord:
 
     def next_attempt(self) -> LogRecord:
         """Return a fresh pending record for the next attempt."""
-        return LogRecord(
+        record = LogRecord(
             model=self.model,
             stream=self.stream,
             endpoint=self.endpoint,
@@ -120,6 +122,8 @@ class LogRecord:
             api_key_id=self.api_key_id,
             reasoning_effort=self.reasoning_effort,
         )
+        record.routed_via = self.routed_via
+        return record
 
     def attach(self, channel: Channel, domain: str) -> None:
         """Record which channel this attempt goes to."""
@@ -215,4 +219,5 @@ class LogRecord:
             None,  # original_x_initiator
             None,  # effective_x_initiator
             self.priced_by_target_model,
+            self.routed_via or None,
         )

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccbridge.access.permissions import channel_allowed
 from ccbridge.convert import ConversionError
 from ccbridge.proxy import contentfilter
 from ccbridge.proxy.adapters import Adapter, Converting, adapter_for
@@ -36,6 +37,7 @@ from ccbridge.proxy.learned import ConfigLearner
 from ccbridge.proxy.pricing import price_request
 from ccbridge.proxy.record import LogRecord
 from ccbridge.proxy.usage import SseUsageTap, StreamProtocol, UsageReport, usage_from_json
+from ccbridge.routing.composite import CompositeRoute, composite_route
 from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_until
 from ccbridge.routing.scheduler import CHANNEL_NOT_ALLOWED, ChannelScheduler
 from ccbridge.settings import Settings
@@ -93,6 +95,7 @@ class Call:
     watch: ClientWatch | None = None  # set while the relay serves the call
     current: LogRecord | None = None  # the attempt's record, last handed to the writer
     rate_limited: list[tuple[str, str]] = field(default_factory=list)  # (channel uid, key)
+    routed_model: str = ""  # the model a composite's targets are asked for, when routed
 
 
 @dataclass(slots=True)
@@ -198,6 +201,13 @@ class Relay:
                 break
             channel = plan.first.channel
             failed.add(channel.uid)
+            if channel.is_composite:
+                route = composite_route(channel, call.model, snap, single=not plan.multi_channel)
+                if route is not None:  # routed: only its chain is tried from here on
+                    return await self._via_composite(call, snap, route, record)
+                if not plan.multi_channel:
+                    break
+                continue
             if channel.rate_limit_rpm and not await self.scheduler.rpm.acquire(channel):
                 continue
             outcome = await self._try_channel(call, snap, channel, record)
@@ -209,6 +219,30 @@ class Relay:
         return await self._give_up(
             call, record, last, plan.error if plan else None, plan.details() if plan else ""
         )
+
+    async def _via_composite(
+        self, call: Call, snap: Snapshot, route: CompositeRoute, record: LogRecord
+    ) -> Reply:
+        """Serve the call from a composite's chain: primary target, then failover targets."""
+        call.routed_model = route.model
+        record.routed_via = route.composite.uid
+        targets = [t for t in route.targets if channel_allowed(call.key, t.pool, t.uid)]
+        if route.targets and not targets:
+            return await self._give_up(call, record, None, CHANNEL_NOT_ALLOWED, "")
+        now = datetime.now(UTC)
+        last: Reply | None = None
+        for target in targets:
+            until = self.suspensions.until.get(target.uid)
+            if (until is not None and until > now) or self.quota.exhausted(target):
+                continue
+            if target.rate_limit_rpm and not await self.scheduler.rpm.acquire(target):
+                continue
+            outcome = await self._try_channel(call, snap, target, record)
+            if isinstance(outcome, Reply):
+                return outcome
+            record, last = outcome.record, outcome.last or last
+        details = f"composite {route.composite.name!r} has no usable target for {call.model!r}"
+        return await self._give_up(call, record, last, None, details)
 
     async def _give_up(
         self, call: Call, record: LogRecord, last: Reply | None, error: str | None, details: str
@@ -345,7 +379,7 @@ class Relay:
         return nxt
 
     def _mapped(self, call: Call, channel: Channel) -> str:
-        return redirect_channel_model(channel, call.model)
+        return redirect_channel_model(channel, call.routed_model or call.model)
 
     async def _send(
         self, call: Call, snap: Snapshot, channel: Channel, key: str, adapter: Adapter

@@ -40,7 +40,16 @@ NO_CHANNELS: Final = "NO_CHANNELS"
 # for claude, the others through the protocol converters).
 SERVED_SERVICE_TYPES: Final[Mapping[str, frozenset[str]]] = {
     "messages": frozenset(
-        {"claude", "openai", "openaiold", "openai_chat", "gemini", "responses", "openai-oauth"}
+        {
+            "claude",
+            "openai",
+            "openaiold",
+            "openai_chat",
+            "gemini",
+            "responses",
+            "openai-oauth",
+            "composite",
+        }
     ),
     "responses": frozenset({"responses"}),
 }

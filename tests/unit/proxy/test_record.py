@@ -37,6 +37,7 @@ def _record() -> LogRecord:
     record.failover_info = "retry 1"
     record.service_tier = "priority"
     record.priced_by_target_model = True
+    record.routed_via = "router-1"
     record.finish("error", 502, "bad gateway", "upstream said no")
     record.complete_time = record.initial_time + timedelta(seconds=2)
     return record
@@ -87,6 +88,7 @@ def test_to_row_puts_each_value_in_its_column() -> None:
         "original_x_initiator": None,
         "effective_x_initiator": None,
         "priced_by_target_model": True,
+        "routed_via": "router-1",
     }
     row = record.to_row()
     assert set(expected) == {f.name for f in dataclasses.fields(RequestLogsRow)}
