@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test codegen check-generated snapshots bench lint format clean
+.PHONY: run test codegen check-generated snapshots bench lint typecheck format clean
 
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml
@@ -32,9 +32,13 @@ snapshots: $(STAMP)
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-lint: $(STAMP)
-	$(BIN)/ruff check ccbridge codegen tests bench
-	$(BIN)/ruff format --check ccbridge codegen tests bench
+lint: $(STAMP) typecheck
+	$(BIN)/ruff check ccbridge codegen generated tests bench
+	$(BIN)/ruff format --check ccbridge codegen generated tests bench
+
+# The paths are [tool.mypy] files in pyproject.toml.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format ccbridge codegen tests bench

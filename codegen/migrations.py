@@ -104,6 +104,7 @@ def lock_text(schema: Schema, migration: str) -> str:
         {
             "generated_by": f"ccbridge codegen {CODEGEN_VERSION}",
             "migration": migration,
+            "schema_sha256": schema.source_hash,  # the one place generated/ records it
             **schema.lock(),
         }
     )
