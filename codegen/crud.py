@@ -68,10 +68,13 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         return exp.and_(*[exp.column(k).eq(exp.Placeholder()) for k in table.primary_key])
 
     select = exp.select(*names).from_(table.name)
-    prefix = render(select)
+    # Page fragments are rendered in a whole statement (a one-column one: cheaper to
+    # copy), then cut off it; they join the real prefix the same way.
+    probe = exp.select(names[0]).from_(table.name)
+    ident = {n: render(exp.column(n)) for n in names}
+    prefix = render(probe)
 
     def tail(tree: exp.Expr) -> str:
-        # The fragment a clause adds to the bare select, rendered in a whole statement.
         text = render(tree)
         if not text.startswith(prefix):
             raise ValueError(f"{table.name}: {text!r} does not extend {prefix!r}")
@@ -81,9 +84,7 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         # NOTE: written out, not an exp.Ordered: sqlglot would spell out each engine's own
         # NULL order (NULLS LAST on SQLite), which no SQLite index can deliver.
         terms = [column, *(k for k in table.primary_key if k != column)]
-        return " ORDER BY " + ", ".join(
-            render(exp.column(t)) + (" DESC" if desc else "") for t in terms
-        )
+        return " ORDER BY " + ", ".join(ident[t] + (" DESC" if desc else "") for t in terms)
 
     many = {
         ",".join(key): render(_upsert(table, key, names, returning=False))
@@ -91,7 +92,7 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
     }
     limit, offset = exp.Placeholder(), exp.Placeholder()
     return TableSql(
-        select=prefix,
+        select=render(select),
         get=render(select.where(key_match())),
         count=render(exp.select(exp.Count(this=exp.Star())).from_(table.name)),
         insert=render(_insert(table.name, names, names)),
@@ -107,15 +108,15 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         update=_update(table, names, d),
         delete=render(exp.delete(table.name).where(key_match())),
         delete_prefix=render(exp.delete(table.name)),
-        filter_eq={n: tail(select.where(exp.column(n).eq(exp.Placeholder()))) for n in names},
-        filter_null={n: tail(select.where(exp.column(n).is_(exp.null()))) for n in names},
+        filter_eq={n: " WHERE " + render(exp.column(n).eq(exp.Placeholder())) for n in names},
+        filter_null={n: " WHERE " + render(exp.column(n).is_(exp.null())) for n in names},
         order={n: ordered(n, False) for n in names},
         order_desc={n: ordered(n, True) for n in names},
         page=(
             "",
-            tail(select.limit(limit)),
-            tail(select.offset(offset)),
-            tail(select.limit(limit).offset(offset)),
+            tail(probe.limit(limit)),
+            tail(probe.offset(offset)),
+            tail(probe.limit(limit).offset(offset)),
         ),
     )
 
