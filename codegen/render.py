@@ -126,11 +126,12 @@ class _Imports:
         return names[0] if names else module
 
     def lines(self) -> list[str]:
-        """Return import lines in isort order: stdlib, then first party."""
-        stdlib = [m for m in sorted(self.names) if not m.startswith(("ccbridge", "generated"))]
+        """Return import blocks in isort order: __future__, stdlib, then first party."""
+        future = [m for m in self.names if m == "__future__"]
         first = [m for m in sorted(self.names) if m.startswith(("ccbridge", "generated"))]
+        stdlib = [m for m in sorted(self.names) if m not in future and m not in first]
         blocks = []
-        for group in (stdlib, first):
+        for group in (future, stdlib, first):
             if group:
                 blocks.append(
                     "\n".join(f"from {m} import {', '.join(_isort(self.names[m]))}" for m in group)
