@@ -9,7 +9,7 @@ STAMP_RUN     := $(VENV)/.installed-run
 STAMP_CODEGEN := $(VENV)/.installed-codegen
 STAMP         := $(VENV)/.installed
 
-.PHONY: run test codegen check-generated snapshots bench lint format clean
+.PHONY: run test codegen check-generated snapshots bench lint typecheck format clean
 
 # A current pip first: it installs the run set in about half the time of the
 # pip that venv bundles (3.11: pip 23.2). Installed by the host's pip when it
@@ -50,10 +50,14 @@ snapshots: $(STAMP)
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-lint: $(STAMP)
-	$(BIN)/ruff check ccbridge codegen tests bench
-	$(BIN)/ruff format --check ccbridge codegen tests bench
+lint: $(STAMP) typecheck
+	$(BIN)/ruff check ccbridge codegen generated tests bench
+	$(BIN)/ruff format --check ccbridge codegen generated tests bench
 	$(BIN)/lint-imports
+
+# The paths are [tool.mypy] files in pyproject.toml.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format ccbridge codegen tests bench

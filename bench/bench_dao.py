@@ -27,7 +27,7 @@ import psycopg  # noqa: E402
 from ccbridge.db.migrate import migrate  # noqa: E402
 from ccbridge.db.postgres import PostgresDatabase  # noqa: E402
 from ccbridge.db.sqlite import SqliteDatabase  # noqa: E402
-from generated.dao import _REQUEST_LOGS_POSTGRES, _REQUEST_LOGS_SQLITE  # noqa: E402
+from generated.dao import RequestLogsDao  # noqa: E402
 from generated.rows import RequestLogsRow  # noqa: E402
 from tests.pgserver import PgServer  # noqa: E402
 
@@ -77,8 +77,9 @@ def make_rows(n: int) -> list[RequestLogsRow]:
 
 async def bench_sqlite(rows: list[RequestLogsRow], folder: Path) -> tuple[float, float]:
     """Return best seconds of (DAO, raw executemany) on SQLite."""
-    encoded = [_REQUEST_LOGS_SQLITE.encode(r) for r in rows]
-    bulk_sql = _REQUEST_LOGS_SQLITE.bulk.sql
+    variant = RequestLogsDao._VARIANTS["sqlite"]
+    encoded = [variant.encode(r) for r in rows]
+    bulk_sql = variant.bulk.sql
     dao_times, raw_times = [], []
     for round_ in range(ROUNDS):
         path = folder / f"dao{round_}.db"
@@ -105,8 +106,9 @@ async def bench_sqlite(rows: list[RequestLogsRow], folder: Path) -> tuple[float,
 
 async def bench_postgres(rows: list[RequestLogsRow], server: PgServer) -> tuple[float, float]:
     """Return best seconds of (DAO insert_many, bare COPY) on PostgreSQL."""
-    encoded = [_REQUEST_LOGS_POSTGRES.encode(r) for r in rows]
-    copy_sql = _REQUEST_LOGS_POSTGRES.bulk.sql
+    variant = RequestLogsDao._VARIANTS["postgres"]
+    encoded = [variant.encode(r) for r in rows]
+    copy_sql = variant.bulk.sql
     dao_times, raw_times = [], []
     for _ in range(ROUNDS):
         dsn = server.create_database()

@@ -1,4 +1,4 @@
-"""generated/catalog.py: what `ccbridge check` expects the live database to hold.
+"""What `ccbridge check` expects the live database to hold (each table module's CATALOG).
 
 Per dialect and table: columns with the type, NOT NULL, key and default the
 engine reports, secondary indexes, foreign keys, and the column order where
@@ -9,7 +9,6 @@ generated statements always name their columns.
 
 from __future__ import annotations
 
-import pprint
 from typing import Any
 
 import sqlglot
@@ -21,27 +20,7 @@ from codegen.dialects import DIALECTS, Dialect
 from codegen.model import Column, Schema, Table
 from codegen.queries import compile_query
 
-__all__ = ("expected_catalog", "index_ddl", "order_dependent_tables", "render_catalog")
-
-
-def render_catalog(schema: Schema, head: str) -> str:
-    """Return the text of generated/catalog.py under a header."""
-    body = pprint.pformat(expected_catalog(schema), indent=1, width=110, sort_dicts=False)
-    ddl = pprint.pformat(index_ddl(schema), indent=1, width=110, sort_dicts=False)
-    return (
-        f"{head}\n"
-        '"""What the live database must hold, per dialect, for `ccbridge check`.\n\n'
-        "Per table: columns as [introspected type, not null, in primary key, default\n"
-        "as the engine reports it or None], indexes as [unique, columns, partial],\n"
-        "foreign keys as column: [table, column, ON DELETE], and column_order where a\n"
-        "named query depends on it (else None). INDEX_DDL: per dialect, table and\n"
-        'index, its [CREATE, DROP] statements (bulk loads drop and rebuild indexes).\n"""\n\n'
-        "from __future__ import annotations\n\n"
-        "from typing import Any\n\n"
-        '__all__ = ("EXPECTED", "INDEX_DDL")\n\n'
-        f"EXPECTED: dict[str, Any] = {body}\n\n"
-        f"INDEX_DDL: dict[str, Any] = {ddl}\n"
-    )
+__all__ = ("expected_catalog", "index_ddl", "order_dependent_tables")
 
 
 def expected_catalog(schema: Schema) -> dict[str, Any]:
@@ -105,7 +84,7 @@ def order_dependent_tables(schema: Schema, dialect: str) -> set[str]:
     return found
 
 
-def _positional_tables(tree: exp.Expression) -> set[str]:
+def _positional_tables(tree: exp.Expr) -> set[str]:
     out: set[str] = set()
     for select in tree.find_all(exp.Select):
         if any(isinstance(e, exp.Star) for e in select.expressions):

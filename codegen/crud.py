@@ -1,8 +1,10 @@
 """Per-table DAO statements, built as expressions and rendered per dialect.
 
 Every statement a table's DAO runs is fixed here at codegen time. `list`,
-`count` and `delete_where` join fixed fragments (one per column) at run time;
-values are always bound parameters.
+`count` and `delete_where` join a prefix and fixed fragments (a filter on one
+column, an order, a page clause) at run time; the SQLite batched upsert
+repeats a fixed VALUES row between a fixed head and tail. Values are always
+bound parameters.
 """
 
 from __future__ import annotations
@@ -30,15 +32,20 @@ class TableSql:
     bulk_auto: str | None
     upserts: dict[str, str]  # conflict key (comma-joined columns) -> statement
     upserts_many: dict[str, str]  # the same without RETURNING, for executemany
-    upsert_rows: dict[str, tuple[str, int]]  # its VALUES row, and how many one statement takes
+    # Per conflict key: the upsert of many rows as (head, VALUES row, tail, rows a statement)
+    upsert_batches: dict[str, tuple[str, str, str, int]]
     ignore_many: str  # every column, ON CONFLICT DO NOTHING
     stage: tuple[str, ...]  # COPY path of ignore_many: create, copy, merge, drop (empty: none)
     row_ranges: tuple[str, str]  # first and last part, then the select of a range of parts
     update: str | None  # None when every column is in the key
     delete: str
     delete_prefix: str  # DELETE FROM t — the prefix of delete_where and clear
-    where_eq: dict[str, str]
-    where_null: dict[str, str]
+    # Fragments list/count/delete_where append to their prefix, fixed here:
+    filter_eq: dict[str, str]  # column -> " WHERE c = ?"
+    filter_null: dict[str, str]  # column -> " WHERE c IS NULL"
+    order: dict[str, str]  # column -> " ORDER BY c, <rest of the key>"
+    order_desc: dict[str, str]  # the same, each term DESC
+    page: tuple[str, str, str, str]  # no limit, LIMIT, OFFSET, LIMIT and OFFSET
 
 
 def field_order(table: Table) -> tuple[Column, ...]:
@@ -54,17 +61,36 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
     auto = table.autoincrement
     no_auto = [n for n in names if auto is None or n != auto.name]
 
-    def render(tree: exp.Expression) -> str:
+    def render(tree: exp.Expr) -> str:
         return d.render(tree)
 
-    def key_match() -> exp.Expression:
+    def key_match() -> exp.Expr:
         return exp.and_(*[exp.column(k).eq(exp.Placeholder()) for k in table.primary_key])
 
     select = exp.select(*names).from_(table.name)
+    # Page fragments are rendered in a whole statement (a one-column one: cheaper to
+    # copy), then cut off it; they join the real prefix the same way.
+    probe = exp.select(names[0]).from_(table.name)
+    ident = {n: render(exp.column(n)) for n in names}
+    prefix = render(probe)
+
+    def tail(tree: exp.Expr) -> str:
+        text = render(tree)
+        if not text.startswith(prefix):
+            raise ValueError(f"{table.name}: {text!r} does not extend {prefix!r}")
+        return text[len(prefix) :]
+
+    def ordered(column: str, desc: bool) -> str:
+        # NOTE: written out, not an exp.Ordered: sqlglot would spell out each engine's own
+        # NULL order (NULLS LAST on SQLite), which no SQLite index can deliver.
+        terms = [column, *(k for k in table.primary_key if k != column)]
+        return " ORDER BY " + ", ".join(ident[t] + (" DESC" if desc else "") for t in terms)
+
     many = {
         ",".join(key): render(_upsert(table, key, names, returning=False))
         for key in table.unique_keys
     }
+    limit, offset = exp.Placeholder(), exp.Placeholder()
     return TableSql(
         select=render(select),
         get=render(select.where(key_match())),
@@ -75,15 +101,23 @@ def table_sql(table: Table, d: Dialect) -> TableSql:
         bulk_auto=_bulk(table.name, no_auto, d) if auto else None,
         upserts={",".join(key): render(_upsert(table, key, names)) for key in table.unique_keys},
         upserts_many=many,
-        upsert_rows=_upsert_rows(table, many, d),
+        upsert_batches=_upsert_batches(table, many, d),
         ignore_many=render(_insert_ignore(table.name, names)),
         stage=_stage(table.name, names, d),
         row_ranges=_row_ranges(table.name, select, d),
         update=_update(table, names, d),
         delete=render(exp.delete(table.name).where(key_match())),
         delete_prefix=render(exp.delete(table.name)),
-        where_eq={n: render(exp.column(n).eq(exp.Placeholder())) for n in names},
-        where_null={n: render(exp.column(n).is_(exp.null())) for n in names},
+        filter_eq={n: " WHERE " + render(exp.column(n).eq(exp.Placeholder())) for n in names},
+        filter_null={n: " WHERE " + render(exp.column(n).is_(exp.null())) for n in names},
+        order={n: ordered(n, False) for n in names},
+        order_desc={n: ordered(n, True) for n in names},
+        page=(
+            "",
+            tail(probe.limit(limit)),
+            tail(probe.offset(offset)),
+            tail(probe.limit(limit).offset(offset)),
+        ),
     )
 
 
@@ -177,23 +211,27 @@ def _upsert(
     return insert.returning(", ".join(names)) if returning else insert
 
 
-def _upsert_rows(table: Table, many: dict[str, str], d: Dialect) -> dict[str, tuple[str, int]]:
-    """Return, per conflict key, the VALUES row of its upsert and how many fit one statement.
+def _upsert_batches(
+    table: Table, many: dict[str, str], d: Dialect
+) -> dict[str, tuple[str, str, str, int]]:
+    """Return, per conflict key, its upsert split around its VALUES row, and rows a statement.
 
     The DAO repeats that row to upsert a batch with one statement run (see
     `Dialect.BATCH_VALUES_LIMIT`).
     """
-    rows: dict[str, tuple[str, int]] = {}
+    batches: dict[str, tuple[str, str, str, int]] = {}
     for key in table.unique_keys:
         width = len(upsert_columns(table, key))
         per = d.BATCH_VALUES_LIMIT // width
         if per < 2:
             continue
         row = "(" + ", ".join([d.PLACEHOLDER] * width) + ")"
-        if many[",".join(key)].count(row) != 1:
+        sql = many[",".join(key)]
+        if sql.count(row) != 1:
             raise ValueError(f"{table.name}: the upsert on {key} has no single VALUES row {row}")
-        rows[",".join(key)] = (row, per)
-    return rows
+        head, _, rest = sql.partition(row)
+        batches[",".join(key)] = (head, row, rest, per)
+    return batches
 
 
 def _update(table: Table, names: list[str], d: Dialect) -> str | None:

@@ -7,6 +7,8 @@ uniqueness never needs a table rebuild.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlglot import exp
 
 from codegen.dialects.base import Dialect
@@ -82,7 +84,7 @@ def drop_index(name: str) -> exp.Drop:
     return exp.Drop(kind="INDEX", tables=[exp.to_table(name)], exists=True)
 
 
-def insert_seed(table: Table, row: dict, d: Dialect) -> exp.Insert:
+def insert_seed(table: Table, row: dict[str, Any], d: Dialect) -> exp.Insert:
     """Return INSERT … ON CONFLICT DO NOTHING for one seed row."""
     names = [c.name for c in table.columns if c.name in row]
     values = [d.literal(table.column(n).type, row[n]) for n in names]

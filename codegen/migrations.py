@@ -257,6 +257,7 @@ def lock_text(
         {
             "generated_by": f"ccbridge codegen {CODEGEN_VERSION}",
             "migration": migration,
+            "schema_sha256": schema.source_hash,  # the one place generated/ records it
             **({"acknowledged": acknowledged} if acknowledged else {}),
             **schema.lock(),
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ NOW = "now"  # the one non-literal default: the current time
 NEUTRAL_SQL = "postgres"  # the sqlglot reader of SQL written once for every dialect
 QUERY_KINDS = ("one", "many", "exec", "scalar")
 ON_DELETE = ("cascade", "set null", "restrict", "no action")
+
+KeyPath = tuple[Any, ...]  # where a value sits in schema.yaml: keys and list indexes
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _CHANGE = re.compile(r"^[a-z]+ -> [a-z]+$")
@@ -169,7 +172,7 @@ class Index:
     where: str | None = None  # neutral SQL predicate of a partial index, as written
     line: int = 0
 
-    def predicate(self) -> exp.Expression | None:
+    def predicate(self) -> exp.Expr | None:
         """Return the parsed `where` (None for a full index)."""
         return None if self.where is None else sqlglot.parse_one(self.where, read=NEUTRAL_SQL)
 
@@ -239,6 +242,7 @@ class Query:
     sql: str | None  # neutral SQL, transpiled per dialect
     sql_by_dialect: dict[str, str] = field(default_factory=dict)
     params: tuple[tuple[str, str], ...] = ()
+    optional: tuple[str, ...] = ()  # parameters declared `type | null`: they take None
     returns: tuple[tuple[str, str], ...] | str | None = None  # columns, or a table name
     dialects: tuple[str, ...] = DIALECTS
     raw: bool = False  # passed through verbatim: for statements sqlglot cannot parse
@@ -463,11 +467,13 @@ def _parse_column(src: Located, table: str, name: str, spec: Any) -> Column:
     )
 
 
-def _check_default(src: Located, path: tuple, table: str, col: str, ctype: str, value: Any) -> Any:
+def _check_default(
+    src: Located, path: KeyPath, table: str, col: str, ctype: str, value: Any
+) -> Any:
     where = f"default of '{table}.{col}'"
     if value is None:
         return None
-    ok = {
+    checks: dict[str, Callable[[Any], bool]] = {
         "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
         "bigint": lambda v: isinstance(v, int) and not isinstance(v, bool),
         "real": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
@@ -476,8 +482,8 @@ def _check_default(src: Located, path: tuple, table: str, col: str, ctype: str, 
         "timestamp": lambda v: v == NOW,
         "json": lambda v: isinstance(v, (dict, list, str, int, float, bool)),
         "blob": lambda v: False,
-    }[ctype]
-    if not ok(value):
+    }
+    if not checks[ctype](value):
         hint = {
             "timestamp": " (only 'now' is allowed)",
             "blob": " (blob columns take no default)",
@@ -488,7 +494,7 @@ def _check_default(src: Located, path: tuple, table: str, col: str, ctype: str, 
     return value
 
 
-def _parse_reference(src: Located, path: tuple, spec: Any) -> Reference | None:
+def _parse_reference(src: Located, path: KeyPath, spec: Any) -> Reference | None:
     if spec is None:
         return None
     rpath = (*path, "references")
@@ -502,7 +508,7 @@ def _parse_reference(src: Located, path: tuple, spec: Any) -> Reference | None:
 
 
 def _primary_key(
-    src: Located, path: tuple, spec: dict, columns: tuple[Column, ...]
+    src: Located, path: KeyPath, spec: dict[str, Any], columns: tuple[Column, ...]
 ) -> tuple[str, ...]:
     inline = tuple(c.name for c in columns if c.primary_key)
     declared = spec.get("primary_key")
@@ -562,13 +568,15 @@ def _parse_indexes(
                 line=src.line(*ipath),
             )
         )
-    for col in columns:
-        if col.unique:
-            out.append(Index(f"uq_{table}_{col.name}", table, (col.name,), True, line=col.line))
+    for column in columns:
+        if column.unique:
+            out.append(
+                Index(f"uq_{table}_{column.name}", table, (column.name,), True, line=column.line)
+            )
     return tuple(out)
 
 
-def _check_where(src: Located, ipath: tuple, text: Any, columns: tuple[Column, ...]) -> str:
+def _check_where(src: Located, ipath: KeyPath, text: Any, columns: tuple[Column, ...]) -> str:
     """Return a partial index's predicate, stripped, once it is known to be valid.
 
     The text as written goes into the lock: normalising it with sqlglot would let
@@ -590,7 +598,7 @@ def _check_where(src: Located, ipath: tuple, text: Any, columns: tuple[Column, .
 
 
 def _predicate_fault(
-    trees: list[exp.Expression | None], table: str, columns: tuple[Column, ...]
+    trees: list[exp.Expr | None], table: str, columns: tuple[Column, ...]
 ) -> str | None:
     """Return what makes parsed SQL unfit as an index predicate, or None."""
     if len(trees) != 1 or trees[0] is None:
@@ -616,8 +624,8 @@ def _predicate_fault(
 
 
 def _parse_seed(
-    src: Located, path: tuple, spec: Any, columns: tuple[Column, ...]
-) -> tuple[dict, ...]:
+    src: Located, path: KeyPath, spec: Any, columns: tuple[Column, ...]
+) -> tuple[dict[str, Any], ...]:
     if not isinstance(spec, list):
         raise src.error((*path, "seed"), "'seed' must be a list of rows")
     known = {c.name: c for c in columns}
@@ -700,7 +708,7 @@ def _parse_query(src: Located, name: str, spec: Any) -> Query:
         raise src.error(
             (*path, "sql"), f"'sql' must be one string or one per dialect ({', '.join(dialects)})"
         )
-    params = _typed_pairs(src, (*path, "params"), spec.get("params") or {})
+    params, optional = _params(src, (*path, "params"), spec.get("params") or {})
     raw = _bool(src, (*path, "raw"), spec.get("raw", False))
     if raw and (neutral is not None or params or kind != "exec"):
         raise src.error(
@@ -727,6 +735,7 @@ def _parse_query(src: Located, name: str, spec: Any) -> Query:
         sql=neutral,
         sql_by_dialect=per_dialect,
         params=params,
+        optional=optional,
         returns=returns,
         dialects=dialects,
         raw=raw,
@@ -735,20 +744,37 @@ def _parse_query(src: Located, name: str, spec: Any) -> Query:
     )
 
 
-def _typed_pairs(src: Located, path: tuple, spec: Any) -> tuple[tuple[str, str], ...]:
+def _params(
+    src: Located, path: KeyPath, spec: Any
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """Return a query's (name, type) parameters and those declared `type | null`."""
+    if not isinstance(spec, dict):
+        raise src.error(path, "expected a mapping of name to type")
+    split = {
+        k: [p.strip() for p in v.split("|")] if isinstance(v, str) else [v] for k, v in spec.items()
+    }
+    optional = tuple(k for k, parts in split.items() if parts[1:] == ["null"])
+    plain = {k: parts[0] if k in optional else spec[k] for k, parts in split.items()}
+    return _typed_pairs(src, path, plain, optional=True), optional
+
+
+def _typed_pairs(
+    src: Located, path: KeyPath, spec: Any, optional: bool = False
+) -> tuple[tuple[str, str], ...]:
     if not isinstance(spec, dict):
         raise src.error(path, "expected a mapping of name to type")
     for key, value in spec.items():
         _check_ident(src, (*path, key), key, "name")
         if value not in TYPES:
+            hint = ", or 'TYPE | null' to take None" if optional else ""
             raise src.error(
                 (*path, key),
-                f"'{key}' has unknown type {value!r} (expected one of {', '.join(TYPES)})",
+                f"'{key}' has unknown type {value!r} (expected one of {', '.join(TYPES)}{hint})",
             )
     return tuple(spec.items())
 
 
-def _check_ident(src: Located, path: tuple, name: Any, what: str) -> None:
+def _check_ident(src: Located, path: KeyPath, name: Any, what: str) -> None:
     if not isinstance(name, str) or not _IDENT.match(name):
         raise src.error(path, f"{what} name {name!r} must be lower snake_case")
     reserved_in = [dialect for dialect, words in RESERVED.items() if name in words]
@@ -756,7 +782,7 @@ def _check_ident(src: Located, path: tuple, name: Any, what: str) -> None:
         raise src.error(path, f"{what} name '{name}' is reserved in {' and '.join(reserved_in)}")
 
 
-def _check_keys(src: Located, path: tuple, spec: dict, allowed: frozenset[str]) -> None:
+def _check_keys(src: Located, path: KeyPath, spec: dict[str, Any], allowed: frozenset[str]) -> None:
     for key in spec:
         if key not in allowed:
             raise src.error(
@@ -764,13 +790,13 @@ def _check_keys(src: Located, path: tuple, spec: dict, allowed: frozenset[str]) 
             )
 
 
-def _bool(src: Located, path: tuple, value: Any) -> bool:
+def _bool(src: Located, path: KeyPath, value: Any) -> bool:
     if not isinstance(value, bool):
         raise src.error(path, f"'{path[-1]}' must be true or false")
     return value
 
 
-def _str_list(src: Located, path: tuple, value: Any) -> list[str]:
+def _str_list(src: Located, path: KeyPath, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise src.error(path, f"'{path[-1]}' must be a list of names")
     return value

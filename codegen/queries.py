@@ -34,7 +34,7 @@ def compile_query(
 ) -> CompiledQuery:
     """Parse, rewrite and render a named query for a dialect."""
     neutral = query.sql is not None
-    text = query.sql if neutral else query.sql_by_dialect[d.NAME]
+    text = query.sql if query.sql is not None else query.sql_by_dialect[d.NAME]
     if query.raw:
         # NOTE: sqlglot misreads some statements (LISTEN parses as an alias);
         # raw ones are kept verbatim and checked by the database at run time.
@@ -60,13 +60,22 @@ def compile_query(
             f"query '{query.name}' uses parameters {sorted(placeholders)} "
             f"but declares {sorted(declared)}",
         )
+    tested = sorted(_null_tested(tree) - set(query.optional))
+    if tested:
+        raise SchemaError(
+            file,
+            query.line,
+            f"query '{query.name}' tests {', '.join(tested)} IS NULL: declare "
+            + ", ".join(f"'{n}: {dict(query.params)[n]} | null'" for n in tested)
+            + " so its method takes None",
+        )
     if d.ESCAPE_PERCENT:
         tree = _double_percent(tree)
     sql = d.render(tree, pretty=True)
     return CompiledQuery(sql=sql, writes=_writes(tree), placeholders=placeholders)
 
 
-def _expand_star(tree: exp.Expression, query: Query, schema: Schema, file: str) -> exp.Expression:
+def _expand_star(tree: exp.Expr, query: Query, schema: Schema, file: str) -> exp.Expr:
     # A query returning table rows selects the row's fields, in field order.
     try:
         table = schema.table(str(query.returns))
@@ -81,8 +90,18 @@ def _expand_star(tree: exp.Expression, query: Query, schema: Schema, file: str) 
     return tree.select(*[c.name for c in field_order(table)], append=False)
 
 
-def _double_percent(tree: exp.Expression) -> exp.Expression:
-    def escape(node: exp.Expression) -> exp.Expression:
+def _null_tested(tree: exp.Expr) -> set[str]:
+    """Return the parameters the query compares with NULL (``:p IS NULL``, cast or not)."""
+    names = set()
+    for node in tree.find_all(exp.Is):
+        operand = node.this.this if isinstance(node.this, exp.Cast) else node.this
+        if isinstance(operand, exp.Placeholder) and isinstance(node.expression, exp.Null):
+            names.add(operand.name)
+    return names
+
+
+def _double_percent(tree: exp.Expr) -> exp.Expr:
+    def escape(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Literal) and node.is_string and "%" in node.this:
             return exp.Literal.string(node.this.replace("%", "%%"))
         if isinstance(node, exp.Mod):
@@ -94,7 +113,7 @@ def _double_percent(tree: exp.Expression) -> exp.Expression:
     return tree.transform(escape)
 
 
-def _writes(tree: exp.Expression) -> bool:
+def _writes(tree: exp.Expr) -> bool:
     if isinstance(tree, exp.Select):
         return bool(tree.args.get("locks"))
     return not isinstance(tree, (exp.Union, exp.Pragma))

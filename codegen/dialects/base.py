@@ -10,10 +10,16 @@ import json
 from typing import Any, ClassVar
 
 from sqlglot import exp
+from sqlglot.errors import ErrorLevel
 
 from codegen.model import NOW, Column
 
 __all__ = ("Dialect", "strip_conflict_ordering")
+
+# NOTE: this was the string "raise", which sqlglot compares with ErrorLevel.RAISE and
+# so never raised. Raising now would refuse PostgreSQL's ALTER COLUMN … SET NOT NULL,
+# which sqlglot reports as unsupported yet renders right (see the migration snapshots).
+_UNSUPPORTED = ErrorLevel.IGNORE
 
 
 class Dialect:
@@ -25,7 +31,8 @@ class Dialect:
     TYPE_MAPPING: ClassVar[dict[str, exp.DataType]]
     # Portable type -> the type name the live catalog reports (for `ccbridge check`).
     INTROSPECTED_TYPE: ClassVar[dict[str, str]]
-    # Portable type -> Python codec applied on write / read (None: the driver's value is right).
+    # Portable type -> codec of ccbridge/daoruntime.py applied on write / read (None: the
+    # driver's value is right).
     WRITE_CODEC: ClassVar[dict[str, str | None]]
     READ_CODEC: ClassVar[dict[str, str | None]]
     # ALTER TABLE … ALTER COLUMN (type, default, NOT NULL) and ADD/DROP CONSTRAINT.
@@ -93,12 +100,12 @@ class Dialect:
         bare = (exp.Literal, exp.Boolean, exp.Null, exp.Neg, exp.CurrentTimestamp, exp.Cast)
         return value if isinstance(value, bare) else exp.Paren(this=value)
 
-    def rewrite(self, tree: exp.Expression) -> exp.Expression:
+    def rewrite(self, tree: exp.Expr) -> exp.Expr:
         """Rewrite a neutral query tree into this dialect's tree."""
         tree = strip_conflict_ordering(tree)
         return tree.transform(self._rewrite_node)
 
-    def _rewrite_node(self, node: exp.Expression) -> exp.Expression:
+    def _rewrite_node(self, node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.CurrentTimestamp):
             return self.now()
         if isinstance(node, exp.Anonymous) and str(node.this).upper() == "EPOCH":
@@ -106,11 +113,11 @@ class Dialect:
             return self.epoch(arg)
         return node
 
-    def render(self, tree: exp.Expression, pretty: bool = False) -> str:
+    def render(self, tree: exp.Expr, pretty: bool = False) -> str:
         """Render an expression as this dialect's SQL text."""
         if isinstance(tree, exp.Create) and tree.kind == "TABLE":
             return self._render_create_table(tree)
-        return tree.sql(dialect=self.SQLGLOT, pretty=pretty, unsupported_level="raise")
+        return tree.sql(dialect=self.SQLGLOT, pretty=pretty, unsupported_level=_UNSUPPORTED)
 
     def _render_create_table(self, tree: exp.Create) -> str:
         # One column per line; sqlglot's pretty mode also breaks inside a column.
@@ -118,11 +125,11 @@ class Dialect:
         head = tree.copy()
         head.set("this", exp.Schema(this=schema.this.copy(), expressions=[exp.var("__COLUMNS__")]))
         items = ",\n  ".join(self.render(item) for item in schema.expressions)
-        flat = head.sql(dialect=self.SQLGLOT, unsupported_level="raise")
+        flat = head.sql(dialect=self.SQLGLOT, unsupported_level=_UNSUPPORTED)
         return flat.replace("(__COLUMNS__)", f"(\n  {items}\n)")
 
 
-def strip_conflict_ordering(tree: exp.Expression) -> exp.Expression:
+def strip_conflict_ordering(tree: exp.Expr) -> exp.Expr:
     """Turn ON CONFLICT keys back into plain columns.
 
     sqlglot parses conflict keys as ORDER BY terms and may render null

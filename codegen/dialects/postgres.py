@@ -38,7 +38,7 @@ class Postgres(Dialect):
     }
     # Sessions run with TimeZone=UTC, so psycopg already returns aware UTC datetimes;
     # json goes out as text (the server casts it) and comes back parsed.
-    WRITE_CODEC = {"timestamp": "_ts_aware", "json": "_json_text"}
+    WRITE_CODEC = {"timestamp": "ts_aware", "json": "json_text"}
     READ_CODEC = {}
     SUPPORTS_ALTER_COLUMN = True
     SUPPORTS_ADD_COLUMN_EXPR_DEFAULT = True
@@ -49,11 +49,11 @@ class Postgres(Dialect):
     PLACEHOLDER = "%s"
     AUTOINCREMENT_REPORTS_NOT_NULL = True
     RESULT_CODEC = {
-        "integer": "_int",
-        "bigint": "_int",
-        "real": "_float",
-        "boolean": "_bool",
-        "timestamp": "_ts_utc",
+        "integer": "to_int",
+        "bigint": "to_int",
+        "real": "to_float",
+        "boolean": "to_bool",
+        "timestamp": "ts_utc",
     }
 
     def autoincrement(self, col: Column) -> list[exp.ColumnConstraint]:

@@ -45,8 +45,8 @@ class SQLite(Dialect):
     }
     # bool is not an exact int, so sqlite3 would send it through its slow
     # adapter protocol (0.6 us a value); int() stores the same 0/1.
-    WRITE_CODEC = {"timestamp": "_ts_text", "json": "_json_text", "boolean": "_int"}
-    READ_CODEC = {"timestamp": "_ts_parse", "json": "_json_parse", "boolean": "_bool"}
+    WRITE_CODEC = {"timestamp": "ts_text", "json": "json_text", "boolean": "to_int"}
+    READ_CODEC = {"timestamp": "ts_parse", "json": "json_parse", "boolean": "to_bool"}
     SUPPORTS_ALTER_COLUMN = False
     # https://sqlite.org/lang_altertable.html: ADD COLUMN may not default to an expression.
     SUPPORTS_ADD_COLUMN_EXPR_DEFAULT = False
@@ -60,12 +60,12 @@ class SQLite(Dialect):
     # INTEGER PRIMARY KEY aliases the rowid and is declared without NOT NULL.
     AUTOINCREMENT_REPORTS_NOT_NULL = False
     RESULT_CODEC = {
-        "integer": "_int",
-        "bigint": "_int",
-        "real": "_float",
-        "boolean": "_bool",
-        "timestamp": "_ts_parse",
-        "json": "_json_parse",
+        "integer": "to_int",
+        "bigint": "to_int",
+        "real": "to_float",
+        "boolean": "to_bool",
+        "timestamp": "ts_parse",
+        "json": "json_parse",
     }
 
     def autoincrement(self, col: Column) -> list[exp.ColumnConstraint]:

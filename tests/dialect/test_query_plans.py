@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ccbridge.db.base import Database
-from generated import dao
-from generated.dao import Stmt
+from generated.dao import RequestLogsDao, Stmt
 
 CUTOFF = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 # As the DAO encodes it for SQLite: fixed-width UTC text.
@@ -27,7 +26,7 @@ async def query_plan(db: Database, stmt: Stmt, params: dict[str, Any]) -> str:
 
 
 async def test_settle_stale_pending_uses_the_partial_index(db: Database) -> None:
-    stmt = getattr(dao, f"_Q_REQUEST_LOGS_SETTLE_STALE_PENDING_{db.dialect.upper()}")
+    stmt = RequestLogsDao._QUERIES[db.dialect].settle_stale_pending
     cutoff = CUTOFF_TEXT if db.dialect == "sqlite" else CUTOFF
     plan = await query_plan(db, stmt, {"cutoff": cutoff, "now": cutoff})
     assert "idx_request_logs_pending" in plan, plan

@@ -1,7 +1,7 @@
 """`upsert_many` on both engines: whole batches, the rest, keys seen twice.
 
-On SQLite a batch of rows goes through one statement run (`upsert_rows` in
-generated/dao.py); these tests hold it to the row-by-row result.
+On SQLite a batch of rows goes through one statement run (`upsert_batches` of
+each table's `TableSql`); these tests hold it to the row-by-row result.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ccbridge.db.base import Database
-from generated.dao import _REQUEST_LOGS_SQLITE, _SETTINGS_SQLITE
+from generated.dao import RequestLogsDao, SettingsDao
 from generated.rows import RequestLogsRow, SettingsRow
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-PER = _SETTINGS_SQLITE.upsert_rows["key"][1]  # rows one SQLite statement takes
+PER = SettingsDao._VARIANTS["sqlite"].upsert_batches["key"].rows  # rows one SQLite statement takes
 
 
 async def _settings(db: Database) -> dict[str, tuple[str, str]]:
@@ -54,7 +54,7 @@ async def test_existing_keys_are_updated_and_a_repeated_key_ends_as_its_last_row
 
 
 async def test_request_log_rows_round_trip_through_batches(db: Database) -> None:
-    per = _REQUEST_LOGS_SQLITE.upsert_rows["id"][1]
+    per = RequestLogsDao._VARIANTS["sqlite"].upsert_batches["id"].rows
     rows = [
         RequestLogsRow(
             id=f"req_{i:05d}",

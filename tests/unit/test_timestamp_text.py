@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from generated.dao import _ts_parse, _ts_text
+from ccbridge.daoruntime import ts_parse as _ts_parse
+from ccbridge.daoruntime import ts_text as _ts_text
 
 
 def reference(v: datetime) -> str:

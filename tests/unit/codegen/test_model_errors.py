@@ -237,7 +237,15 @@ CASES: dict[str, tuple[str, str]] = {
         HEAD
         + "queries:\n  t.q:\n    kind: exec\n"
         + "    params: {id: int}\n    sql: DELETE FROM t WHERE id = :id\n",
-        f"schema.yaml:8: 'id' has unknown type 'int' (expected one of {TYPES})",
+        f"schema.yaml:8: 'id' has unknown type 'int' "
+        f"(expected one of {TYPES}, or 'TYPE | null' to take None)",
+    ),
+    "nullable parameter of unknown type": (
+        HEAD
+        + "queries:\n  t.q:\n    kind: exec\n"
+        + "    params: {id: int | null}\n    sql: DELETE FROM t WHERE id = :id\n",
+        f"schema.yaml:8: 'id' has unknown type 'int' "
+        f"(expected one of {TYPES}, or 'TYPE | null' to take None)",
     ),
     "sql for one dialect of two": (
         HEAD + "queries:\n  t.q:\n    kind: exec\n    sql: {sqlite: DELETE FROM t}\n",
@@ -328,6 +336,14 @@ QUERY_HEAD = HEAD + "queries:\n"  # the query's name is on line 6
         (
             "  t.rows:\n    returns: nope\n    sql: SELECT * FROM t\n",
             "schema.yaml:6: query 't.rows' returns unknown table 'nope'",
+        ),
+        (
+            # "NULL = any" filters: the method must take None, or a caller's None matches nothing.
+            "  t.purge:\n    kind: exec\n    params: {id: bigint, n: integer}\n"
+            "    sql: DELETE FROM t WHERE (CAST(:id AS BIGINT) IS NULL OR id = :id)"
+            " AND (:n IS NULL OR id > :n)\n",
+            "schema.yaml:6: query 't.purge' tests id, n IS NULL: declare 'id: bigint | null', "
+            "'n: integer | null' so its method takes None",
         ),
     ],
 )

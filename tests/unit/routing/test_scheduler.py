@@ -124,7 +124,7 @@ def test_fallback_sorted_by_failure_rate() -> None:
 
 def test_unserved_keyless_quota_and_status_are_skipped() -> None:
     channels = [
-        make_channel("a", service_type="composite"),
+        make_channel("a", service_type="bedrock"),
         make_channel("b", api_keys=()),
         make_channel("c"),
         make_channel("d", status="suspended"),
@@ -134,7 +134,7 @@ def test_unserved_keyless_quota_and_status_are_skipped() -> None:
     plan = sched.plan(snapshot(channels), "messages", quota_exhausted=lambda ch: ch.uid == "c")
     assert order(plan) == [("e", "priority_order")]
     assert {s.uid: s.reason for s in plan.skipped} == {
-        "a": "service type 'composite' not served by messages pool",
+        "a": "service type 'bedrock' not served by messages pool",
         "b": "no keys",
         "c": "quota exhausted",
         "d": "status suspended",
@@ -142,7 +142,7 @@ def test_unserved_keyless_quota_and_status_are_skipped() -> None:
 
 
 def test_messages_pool_serves_the_converted_types() -> None:
-    kinds = ("claude", "openai", "openaiold", "openai_chat", "gemini", "responses")
+    kinds = ("claude", "openai", "openaiold", "openai_chat", "gemini", "responses", "composite")
     channels = [make_channel(kind, service_type=kind) for kind in kinds]
     plan = scheduler().plan(snapshot(channels), "messages")
     assert [uid for uid, _ in order(plan)] == list(kinds)
