@@ -13,6 +13,7 @@ from ccbridge.admin import (
     logs,
     openapi,
     pricing,
+    restore_preview,
     settings_api,
 )
 from ccbridge.runtime import Runtime
@@ -29,6 +30,7 @@ def register(app: falcon.asgi.App, rt: Runtime) -> None:
     aliases.register(app, rt)
     settings_api.register(app, rt)
     backup.register(app, rt)
+    restore_preview.register(app, rt)
     logs.register(app, rt)
     # NOTE(admin): last, so the document describes every module listed in openapi.MODULES.
     openapi.register(app, openapi.build_document())

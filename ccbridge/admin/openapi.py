@@ -29,6 +29,7 @@ MODULES: Final = (
     "ccbridge.admin.aliases",
     "ccbridge.admin.settings_api",
     "ccbridge.admin.backup",
+    "ccbridge.admin.restore_preview",
     "ccbridge.admin.logs",
 )
 
