@@ -60,7 +60,7 @@ function ObjectEditor({ path, reset, name }) {
     } catch (ex) { setError(ex); const f = fieldOf(ex.field); if (f) setErrors({ [f]: ex.message }); }
   };
   const set = (k, v) => setDraft({ ...values, [k]: v });
-  return html`<form onSubmit=${save} aria-label=${name} novalidate>
+  return html`<form class="section-form" onSubmit=${save} aria-label=${name} novalidate>
     ${Object.entries(kinds).map(([k, kind]) => {
       const id = `set-${name}-${k}`.replace(/\W+/g, "-");
       if (kind === "boolean") return html`<div class="field"><label><input id=${id} type="checkbox" checked=${values[k]} onChange=${(e) => set(k, e.target.checked)} /> ${labelOf(k)}</label></div>`;
