@@ -85,8 +85,16 @@ async def console() -> Console:
 
 
 @pytest.fixture
-async def page(browser: Browser, console: Console) -> AsyncIterator[Page]:
-    """A fresh browser context and page; fails the test on console errors."""
+async def page(
+    browser: Browser,
+    console: Console,
+    gateway: Running,  # noqa: F811  (set up first, so the page closes before it stops)
+) -> AsyncIterator[Page]:
+    """A fresh browser context and page; fails the test on console errors.
+
+    The page's open streams (the live log tail) close with it, before the
+    gateway shuts down and would otherwise wait for them.
+    """
     context = await browser.new_context(viewport=VIEWPORT)
     page = await context.new_page()
     page.on("console", console.on_console)

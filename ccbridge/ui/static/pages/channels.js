@@ -12,8 +12,8 @@ export const POOLS = {
   chat: { base: "/api/chat/channels", lb: "/api/chat/loadbalance", label: "Chat" },
 };
 
-// Scheduling order: an explicit priority first (lower first), then the index.
-const byPriority = (a, b) => (a.priority || 1e9) - (b.priority || 1e9) || a.index - b.index;
+// The scheduler's order: priority, where 0 stands for the channel's index.
+const byPriority = (a, b) => (a.priority || a.index) - (b.priority || b.index) || a.index - b.index;
 
 async function loadPool(pool) {
   const { base } = POOLS[pool];

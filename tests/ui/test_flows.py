@@ -1,0 +1,175 @@
+"""What an operator does in the UI, end to end in real Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+from playwright.async_api import Page, expect
+
+from tests.fakes.upstream import messages_json_reply
+from tests.proxy.conftest import MASTER_KEY, Running, UpstreamFactory
+from tests.ui.conftest import Console, shot, sign_in
+
+ADMIN = {"x-api-key": MASTER_KEY}
+
+
+async def _api(gateway: Running, method: str, path: str, **kwargs: object) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gateway.url, headers=ADMIN) as client:
+        return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_channel_and_key_made_in_the_ui_serve_a_request_seen_live(
+    page: Page, gateway: Running, upstreams: UpstreamFactory, console: Console
+) -> None:
+    up = await upstreams(default=messages_json_reply())
+    await sign_in(page, gateway)
+
+    # A channel, through the form; a bad URL first, answered beside its field.
+    console.expect_status(422, "/api/channels")
+    await page.get_by_role("link", name="Channels").click()
+    await page.get_by_role("button", name="New channel").click()
+    form = page.get_by_role("dialog", name="New channel")
+    await form.get_by_label("Name", exact=True).fill("fake-upstream")
+    await form.get_by_label("Base URL").fill("not a url")
+    await form.get_by_label("Upstream API keys (one per line)").fill("sk-ant-secret-0123456789")
+    await form.get_by_role("button", name="Create channel").click()
+    field_error = form.locator(".field.invalid .field-error")
+    await expect(field_error).to_have_count(1)
+    await expect(form.locator(".field.invalid label")).to_have_text("Base URL")
+    await shot(page, "10-channel-form-error")
+    await form.get_by_label("Base URL").fill(up.url)
+    await form.get_by_role("button", name="Create channel").click()
+    await expect(form).to_have_count(0)
+    row = page.locator("tr", has_text="fake-upstream")
+    await expect(row).to_contain_text("active")
+
+    # Its key is only ever shown masked.
+    await row.get_by_role("button", name="Keys").click()
+    keys = page.get_by_role("dialog", name="Keys of fake-upstream")
+    await expect(keys.locator("code")).to_have_text("sk-ant-s...6789")
+    assert "sk-ant-secret-0123456789" not in await page.content()
+    await keys.get_by_role("button", name="Close").click()
+
+    # A client key: the secret is shown once, with a copy button.
+    await page.get_by_role("link", name="Client keys").click()
+    await page.get_by_role("button", name="New key").click()
+    dialog = page.get_by_role("dialog", name="New client key")
+    await dialog.get_by_label("Name").fill("laptop")
+    await dialog.get_by_role("button", name="Create key").click()
+    secret_box = page.get_by_label("New key")
+    await expect(secret_box).to_have_value(re.compile(r"^sk-\S{20,}$"))
+    secret = await secret_box.input_value()
+    await expect(page.get_by_role("button", name="Copy")).to_be_visible()
+    await shot(page, "11-key-created")
+    await page.get_by_role("button", name="Done").click()
+    await expect(page.locator("tr", has_text="laptop")).to_contain_text(secret[:8])
+    assert secret not in await page.content()
+
+    # The log page, tailing live; then a request with that key through that channel.
+    await page.get_by_role("link", name="Request logs").click()
+    await expect(page.get_by_role("status").filter(has_text="live")).to_have_text("● live")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        resp = await client.post(
+            "/v1/messages",
+            headers={"x-api-key": secret, "anthropic-version": "2023-06-01"},
+            json={
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+    assert resp.status_code == 200, resp.text
+    assert up.requests[0].header("x-api-key") == "sk-ant-secret-0123456789"
+    logged = page.locator("tbody tr", has_text="fake-upstream")
+    await expect(logged).to_have_count(1, timeout=10_000)  # arrived without a reload
+    await expect(logged).to_contain_text("claude-sonnet-4-5")
+    await shot(page, "12-logs-live")
+    await logged.click()
+    detail = page.get_by_role("dialog")
+    await expect(detail).to_contain_text("Failover chain")
+    await expect(detail).to_contain_text("fake-upstream")
+    await shot(page, "13-log-detail")
+
+
+async def test_dragging_a_channel_reorders_the_pool(page: Page, gateway: Running) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        await gateway.add_channel("messages", name, "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Channels").click()
+    names = page.locator("table.channels tbody tr td:nth-child(3) strong")
+    await expect(names).to_have_count(3)
+    first, second, last = await names.all_inner_texts()
+
+    await page.locator("tr", has_text=last).drag_to(page.locator("tr", has_text=first))
+    await expect(names).to_have_text([last, first, second])
+    listed = (await _api(gateway, "GET", "/api/channels")).json()["channels"]
+    assert {c["name"]: c["priority"] for c in listed} == {last: 1, first: 2, second: 3}
+
+    # The same by keyboard: focus the arrow and press Enter.
+    await page.get_by_role("button", name=f"Move {second} up").focus()
+    await page.keyboard.press("Enter")
+    await expect(names).to_have_text([last, second, first])
+    await shot(page, "14-channels-reordered")
+
+
+async def test_an_edit_that_lost_a_race_says_so_and_offers_reload(
+    page: Page, gateway: Running, console: Console
+) -> None:
+    await gateway.add_channel("messages", "shared", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Channels").click()
+    await page.locator("tr", has_text="shared").get_by_role("button", name="Edit").click()
+    form = page.get_by_role("dialog", name="Edit shared")
+    await form.get_by_label("Description").fill("mine")
+
+    # Someone else saves first.
+    other = await _api(gateway, "PUT", "/api/channels/0", json={"description": "theirs"})
+    assert other.status_code == 200
+
+    console.expect_status(409, "/api/channels/" + other.json()["channel"]["id"])
+    await form.get_by_role("button", name="Save").click()
+    note = form.locator(".note.conflict")
+    await expect(note).to_contain_text("Someone else changed the configuration")
+    await shot(page, "15-conflict")
+    await note.get_by_role("button", name="Reload").click()
+    await expect(form).to_have_count(0)
+    await page.locator("tr", has_text="shared").get_by_role("button", name="Edit").click()
+    await expect(page.get_by_role("dialog").get_by_label("Description")).to_have_value("theirs")
+
+
+async def test_restore_shows_a_preview_before_it_changes_anything(
+    page: Page, gateway: Running, tmp_path: Path
+) -> None:
+    await gateway.add_channel("messages", "keep", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await gateway.add_channel("messages", "drop", "http://127.0.0.1:9", ["sk-ant-0123456789abd"])
+    backup = (await _api(gateway, "GET", "/api/config/backup")).json()
+    config = backup["config"]
+    config["upstream"] = [c for c in config["upstream"] if c["name"] != "drop"]
+    config["upstream"][0]["description"] = "restored"
+    config["upstream"].append({"id": "fresh1", "name": "fresh", "serviceType": "claude"})
+    del backup["pricing"]["models"]["gpt-5"]
+    path = tmp_path / "backup.json"
+    path.write_text(json.dumps(backup))
+
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Backup").click()
+    await page.get_by_label("Backup file (JSON)").set_input_files(str(path))
+    preview = page.get_by_role("region", name="Restore preview")
+    await expect(preview.locator("ul.added")).to_contain_text("fresh (messages, fresh1)")
+    await expect(preview.locator("ul.removed").first).to_contain_text("drop")
+    await expect(preview.locator("ul.changed").first).to_contain_text("keep")
+    await expect(preview.locator("ul.changed").first).to_contain_text("description")
+    await expect(preview).to_contain_text("gpt-5")
+    await shot(page, "16-restore-preview")
+    names = [c["name"] for c in (await _api(gateway, "GET", "/api/channels")).json()["channels"]]
+    assert sorted(names) == ["drop", "keep"]  # nothing changed yet
+
+    await page.get_by_role("button", name="Restore this backup").click()
+    await expect(page.get_by_role("status").filter(has_text="Restored")).to_contain_text(
+        "2 channel(s)"
+    )
+    names = [c["name"] for c in (await _api(gateway, "GET", "/api/channels")).json()["channels"]]
+    assert sorted(names) == ["fresh", "keep"]
