@@ -22,6 +22,7 @@ from tests.proxy.conftest import (  # noqa: F401  (fixtures shared with the prox
     Running,
     _reaper,
     gateway,
+    pytest_configure,
     upstreams,
 )
 
@@ -88,7 +89,7 @@ async def console() -> Console:
 async def page(
     browser: Browser,
     console: Console,
-    gateway: Running,  # noqa: F811  (set up first, so the page closes before it stops)
+    gateway: Running,  # noqa: F811  (set up first so the page closes before it stops)
 ) -> AsyncIterator[Page]:
     """A fresh browser context and page; fails the test on console errors.
 
@@ -105,9 +106,9 @@ async def page(
     assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
 
 
-async def sign_in(page: Page, gateway: Running, key: str = MASTER_KEY) -> None:
+async def sign_in(page: Page, running: Running, key: str = MASTER_KEY) -> None:
     """Open the UI and sign in; wait for the dashboard."""
-    await page.goto(gateway.url + "/")
+    await page.goto(running.url + "/")
     await page.get_by_label("Admin key").fill(key)
     await page.get_by_role("button", name="Sign in").click()
     await page.get_by_role("heading", name="Dashboard").wait_for()

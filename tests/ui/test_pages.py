@@ -100,7 +100,8 @@ async def test_every_control_has_a_label(page: Page, gateway: Running) -> None:
     await gateway.add_channel("messages", "primary", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
     await sign_in(page, gateway)
     unlabeled = """() => [...document.querySelectorAll('input, select, textarea, button')]
-        .filter(el => !el.hidden && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+        .filter(el => !el.hidden && !(el.labels && el.labels.length)
+                && !el.getAttribute('aria-label')
                 && !(el.tagName === 'BUTTON' && el.textContent.trim()))
         .map(el => el.outerHTML.slice(0, 80))"""
     for route in ("dashboard", "channels", "keys", "logs", "settings", "backup"):
