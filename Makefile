@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test codegen check-generated snapshots bench lint format clean
+.PHONY: run test codegen check-generated snapshots bench lint format clean ui-vendor
 
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml
@@ -39,6 +39,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format ccbridge codegen tests bench
 	$(BIN)/ruff check --fix ccbridge codegen tests bench
+
+# Refresh the web UI's browser libraries from npm (needs npm; the result is committed).
+ui-vendor:
+	bash scripts/ui-vendor.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
