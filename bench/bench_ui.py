@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import gc
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -50,25 +49,22 @@ DASHBOARD_TARGET_MS = 300
 LOG_PAGE_TARGET_MS = 200
 FIRST_LOAD_TARGET_KB = 300
 ROUNDS = 11
-POOLS = ("/api/channels", "/api/responses/channels", "/api/gemini/channels", "/api/chat/channels")
 CHROMIUM = os.environ.get("CCBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
 def dashboard_calls(period: str, now: datetime) -> list[tuple[str, dict[str, str]]]:
     """Return the GETs the dashboard sends for a period (pages/dashboard.js)."""
-    seconds = {"hour": 3600, "day": 86_400, "week": 7 * 86_400}[period]
+    seconds = {"hour": 3600, "day": 86_400 + 60, "week": 7 * 86_400}[period]
     start = (now - timedelta(seconds=seconds)).isoformat()
-    history = {"hour": {"duration": "1h"}, "day": {"duration": "24h"}}.get(
-        period, {"duration": "period", "from": start, "to": now.isoformat()}
-    )
-    calls = [
+    history = {"duration": "1h"}
+    if period != "hour":
+        history = {"duration": "period", "from": start, "to": now.isoformat()}
+    return [
         ("/api/logs/stats", {"from": start}),
         ("/api/logs/stats/history", history),
         ("/api/logs/sessions/active", {}),
+        ("/api/dashboard/channels", {}),
     ]
-    for base in POOLS:
-        calls += [(base, {}), (f"{base}/metrics", {}), (f"{base}/usage", {})]
-    return calls
 
 
 async def measure_dashboard(probe: Probe, http: httpx.AsyncClient) -> None:
@@ -93,7 +89,7 @@ async def measure_dashboard(probe: Probe, http: httpx.AsyncClient) -> None:
             times.append((time.perf_counter() - started) * 1000)
         line(f"{period}: whole refresh ({len(calls)} calls)", times, DASHBOARD_TARGET_MS)
     await probe.run("sessions/active", "/api/logs/sessions/active", DASHBOARD_TARGET_MS)
-    await probe.run("channels/metrics", "/api/channels/metrics", DASHBOARD_TARGET_MS)
+    await probe.run("dashboard/channels", "/api/dashboard/channels", DASHBOARD_TARGET_MS)
 
 
 async def measure_log_page(probe: Probe, rows: list[RequestLogsRow]) -> None:

@@ -12,6 +12,7 @@ from ccbridge.admin import (
     keys,
     logs,
     openapi,
+    overview,
     pricing,
     restore_preview,
     settings_api,
@@ -31,6 +32,7 @@ def register(app: falcon.asgi.App, rt: Runtime) -> None:
     settings_api.register(app, rt)
     backup.register(app, rt)
     restore_preview.register(app, rt)
+    overview.register(app, rt)
     logs.register(app, rt)
     # NOTE(admin): last, so the document describes every module listed in openapi.MODULES.
     openapi.register(app, openapi.build_document())

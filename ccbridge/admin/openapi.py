@@ -30,6 +30,7 @@ MODULES: Final = (
     "ccbridge.admin.settings_api",
     "ccbridge.admin.backup",
     "ccbridge.admin.restore_preview",
+    "ccbridge.admin.overview",
     "ccbridge.admin.logs",
 )
 

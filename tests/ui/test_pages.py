@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 from playwright.async_api import Page, expect
 
+from tests.fakes.upstream import messages_json_reply
 from tests.proxy.conftest import MASTER_KEY, Running, UpstreamFactory
 from tests.ui.conftest import Console, shot, sign_in
 
@@ -72,11 +74,22 @@ SETTINGS_TABS = (
 async def test_every_page_loads_without_console_errors(
     page: Page, gateway: Running, upstreams: UpstreamFactory
 ) -> None:
-    up = await upstreams()
+    up = await upstreams(default=messages_json_reply())
     await gateway.add_channel("messages", "primary", up.url, ["sk-ant-primary-0123456789"])
     await gateway.add_channel("responses", "codex", up.url, ["sk-codex-0123456789abcd"])
-    await gateway.add_key("ci-bot", rate_limit_rpm=30)
+    bot = await gateway.add_key("ci-bot", rate_limit_rpm=30)
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        for _ in range(3):
+            resp = await client.post(
+                "/v1/messages",
+                headers={"x-api-key": bot, "anthropic-version": "2023-06-01"},
+                json={"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": []},
+            )
+            assert resp.status_code == 200, resp.text
+    await gateway.flush()
     await sign_in(page, gateway)
+    requests_card = page.locator(".card").filter(has=page.get_by_text("Requests", exact=True))
+    await expect(requests_card.locator("strong")).to_have_text("3")
     for i, (name, heading) in enumerate(PAGES, start=1):
         await page.get_by_role("link", name=heading.split(" and ")[0], exact=False).first.click()
         await page.get_by_role("heading", name=heading, exact=True).wait_for()
@@ -94,6 +107,15 @@ async def test_every_page_loads_without_console_errors(
         await page.get_by_role("heading", name=tab, level=2).wait_for()
         await expect(page.get_by_text("Loading…")).to_have_count(0)
         await shot(page, "07-settings-" + tab.lower().replace(" ", "-"))
+
+    # Usable from 1024 px: nothing wider than the window.
+    await page.set_viewport_size({"width": 1024, "height": 768})
+    for route in ("dashboard", "channels", "keys", "logs", "settings", "backup"):
+        await page.goto(f"{gateway.url}/#/{route}")
+        await expect(page.get_by_text("Loading…")).to_have_count(0)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1024, f"{route} is {width} px wide at 1024"
+    await shot(page, "08-channels-1024")
 
 
 async def test_every_control_has_a_label(page: Page, gateway: Running) -> None:

@@ -93,3 +93,26 @@ async def test_restore_preview_validates_and_writes_nothing(gateway: Running) ->
         assert bad.json()["code"] == "UNKNOWN_FIELD"
         doc = (await client.get("/api/openapi.json")).json()
         assert "post" in doc["paths"]["/api/config/restore/preview"]
+
+
+async def test_dashboard_channels_answers_every_pool_in_one_call(gateway: Running) -> None:
+    await gateway.add_channel("messages", "m1", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await gateway.add_channel(
+        "responses",
+        "r1",
+        "http://127.0.0.1:9",
+        ["sk-0123456789abcdef"],
+        quota_type="requests",
+        quota_limit=10.0,
+    )
+    async with httpx.AsyncClient(base_url=gateway.url, headers=ADMIN) as client:
+        resp = await client.get("/api/dashboard/channels")
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["etag"]
+        channels = {c["name"]: c for c in resp.json()["channels"]}
+        assert {n: c["pool"] for n, c in channels.items()} == {"m1": "messages", "r1": "responses"}
+        assert channels["m1"]["broken"] is False and channels["m1"]["suspendedUntil"] is None
+        assert channels["r1"]["quota"]["limit"] == 10.0
+        assert "sk-" not in resp.text
+        doc = (await client.get("/api/openapi.json")).json()
+        assert "get" in doc["paths"]["/api/dashboard/channels"]

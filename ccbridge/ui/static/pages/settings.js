@@ -106,14 +106,14 @@ function Pricing() {
   };
   return html`<form onSubmit=${save} aria-label="Pricing">
     <p class="muted">USD per million tokens.</p>
-    <table class="edit"><thead><tr><th>Model</th>${PRICE_COLS.map(([, l]) => html`<th>${l}</th>`)}<th>Description</th><th>In /v1/models</th><th><span class="sr-only">Remove</span></th></tr></thead>
+    <div class="table-scroll"><table class="edit"><thead><tr><th>Model</th>${PRICE_COLS.map(([, l]) => html`<th>${l}</th>`)}<th>Description</th><th>In /v1/models</th><th><span class="sr-only">Remove</span></th></tr></thead>
       <tbody>${current.map((r, i) => html`<tr>
         <td><input aria-label="Model" value=${r.model} onInput=${(e) => set(i, "model", e.target.value)} /></td>
         ${PRICE_COLS.map(([k, l]) => html`<td><input type="number" step="any" min="0" class="num" aria-label=${`${l} price of ${r.model}`} value=${r[k] ?? ""} onInput=${(e) => set(i, k, e.target.value)} /></td>`)}
         <td><input aria-label=${`Description of ${r.model}`} value=${r.description || ""} onInput=${(e) => set(i, "description", e.target.value)} /></td>
         <td><input type="checkbox" aria-label=${`List ${r.model} in /v1/models`} checked=${!!r.exportToModels} onChange=${(e) => set(i, "exportToModels", e.target.checked)} /></td>
         <td><button type="button" aria-label=${`Remove ${r.model}`} onClick=${() => setRows(current.filter((_, j) => j !== i))}>Remove</button></td>
-      </tr>`)}</tbody></table>
+      </tr>`)}</tbody></table></div>
     <${ErrorNote} error=${error} onReload=${() => { setRows(null); setError(null); state.reload(); }} />
     <div class="actions">
       <button type="button" onClick=${() => setRows([...current, { model: "", inputPrice: 0, outputPrice: 0, cacheCreationPrice: null, cacheReadPrice: null, description: "", exportToModels: false }])}>Add model</button>
