@@ -23,19 +23,20 @@ async function loadDashboard(period) {
     get("/api/logs/sessions/active"),
     get("/api/dashboard/channels"),
   ]);
-  return { data: { stats, history, sessions, channels: overview.channels } };
+  const range = [(now - seconds * 1000) / 1000, now / 1000];
+  return { data: { stats, history, sessions, channels: overview.channels, range } };
 }
 
 function Card({ label, value, sub }) {
   return html`<div class="card"><span class="label">${label}</span><strong>${value}</strong>${sub ? html`<small>${sub}</small>` : null}</div>`;
 }
 
-function SpendByKey({ byKey }) {
+function SpendByKey({ byKey, names }) {
   const rows = Object.entries(byKey).sort((a, b) => b[1].cost - a[1].cost).slice(0, 10);
   const top = rows.length ? rows[0][1].cost || 1 : 1;
   if (!rows.length) return html`<p class="muted">No spend in this period.</p>`;
   return html`<ul class="bars">${rows.map(([k, g]) => html`<li>
-    <span class="bar-label">${k === "" || k === "master" ? "master key" : k}</span>
+    <span class="bar-label">${k === "-1" ? "master key" : names[k] || `key ${k}`}</span>
     <span class="bar" style=${{ width: `${Math.max(2, (g.cost / top) * 100)}%` }}></span>
     <span class="bar-value">${fmtCost(g.cost)} · ${fmtInt(g.count)} req</span>
   </li>`)}</ul>`;
@@ -62,6 +63,8 @@ function Health({ channels, byProvider }) {
 export function Dashboard() {
   const [period, setPeriod] = useState("day");
   const state = useLoad(() => loadDashboard(period), [period]);
+  const keys = useLoad("/api/keys?limit=500"); // names for spend by key, read once
+  const names = keys.data ? Object.fromEntries(keys.data.keys.map((k) => [String(k.id), k.name])) : {};
   useInterval(state.reload, REFRESH_MS);
   const d = state.data;
   const s = d && d.stats;
@@ -82,12 +85,12 @@ export function Dashboard() {
         <${Card} label="Latency" value=${fmtMs(s.avgLatencyMs)} sub=${`p95 ${fmtMs(s.p95LatencyMs)}`} />
       </div>
       <div class="charts">
-        <${TimeChart} title="Requests and errors" x=${x} series=${[{ label: "Requests", values: pts.map((p) => p.requests) }, { label: "Errors", values: pts.map((p) => p.failure) }]} />
-        <${TimeChart} title="Cost (USD)" x=${x} fmt=${(v) => "$" + Number(v).toFixed(2)} series=${[{ label: "Cost", values: pts.map((p) => p.cost) }]} />
+        <${TimeChart} title="Requests and errors" x=${x} range=${d.range} series=${[{ label: "Requests", values: pts.map((p) => p.requests) }, { label: "Errors", values: pts.map((p) => p.failure) }]} />
+        <${TimeChart} title="Cost (USD)" x=${x} range=${d.range} fmt=${(v) => "$" + Number(v).toFixed(2)} series=${[{ label: "Cost", values: pts.map((p) => p.cost) }]} />
       </div>
       <section><h2>Channel health and quota</h2><${Health} channels=${d.channels} byProvider=${s.byProvider} /></section>
       <div class="split">
-        <section><h2>Spend by key</h2><${SpendByKey} byKey=${s.byApiKey} /></section>
+        <section><h2>Spend by key</h2><${SpendByKey} byKey=${s.byApiKey} names=${names} /></section>
         <section><h2>Active sessions</h2>
           ${d.sessions.length ? html`<table><thead><tr><th>Session</th><th>Requests</th><th>Tokens in/out</th><th>Cost</th><th>Last</th></tr></thead>
             <tbody>${d.sessions.slice(0, 15).map((x) => html`<tr><td><small>${x.sessionId}</small></td><td>${fmtInt(x.count)}</td><td>${fmtInt(x.inputTokens)} / ${fmtInt(x.outputTokens)}</td><td>${fmtCost(x.cost)}</td><td>${fmtTime(x.lastRequestTime)}</td></tr>`)}</tbody></table>`
