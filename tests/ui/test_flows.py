@@ -53,6 +53,19 @@ async def test_channel_and_key_made_in_the_ui_serve_a_request_seen_live(
     assert "sk-ant-secret-0123456789" not in await page.content()
     await keys.get_by_role("button", name="Close").click()
 
+    # Test it: one real request to the upstream, and the mapping.
+    await row.get_by_role("button", name="Test").click()
+    test = page.get_by_role("dialog", name="Test fake-upstream")
+    await test.get_by_role("button", name="Send a request to the upstream").click()
+    await expect(test.get_by_role("status")).to_contain_text("Upstream answered in")
+    assert up.requests[-1].path == "/v1/models"
+    assert up.requests[-1].header("x-api-key") == "sk-ant-secret-0123456789"
+    await test.get_by_role("button", name="Test", exact=True).click()
+    await expect(test.locator("dl")).to_contain_text("claude-sonnet-4-5")
+    await shot(page, "10b-channel-test")
+    await test.get_by_role("button", name="Close").click()
+    upstream_calls = len(up.requests)
+
     # A client key: the secret is shown once, with a copy button.
     await page.get_by_role("link", name="Client keys").click()
     await page.get_by_role("button", name="New key").click()
@@ -82,7 +95,7 @@ async def test_channel_and_key_made_in_the_ui_serve_a_request_seen_live(
             },
         )
     assert resp.status_code == 200, resp.text
-    assert up.requests[0].header("x-api-key") == "sk-ant-secret-0123456789"
+    assert up.requests[upstream_calls].header("x-api-key") == "sk-ant-secret-0123456789"
     logged = page.locator("tbody tr", has_text="fake-upstream")
     await expect(logged).to_have_count(1, timeout=10_000)  # arrived without a reload
     await expect(logged).to_contain_text("claude-sonnet-4-5")

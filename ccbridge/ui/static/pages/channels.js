@@ -54,17 +54,38 @@ function KeysDialog({ base, channel, revision, onChanged, onClose }) {
   <//>`;
 }
 
+// One real request through the channel (its URL, first key, TLS setting):
+// the upstream's model list. Returns a line saying what came back.
+async function probeUpstream(base, channel) {
+  const started = performance.now();
+  try {
+    const res = await get(`${base}/${encodeURIComponent(channel.id)}/models`);
+    const ms = Math.round(performance.now() - started);
+    const some = res.models.slice(0, 8).join(", ");
+    return { ok: true, text: `Upstream answered in ${ms} ms with ${res.models.length} model(s)${some ? ": " + some : ""}.` };
+  } catch (ex) {
+    return { ok: false, text: ex.message };
+  }
+}
+
 function TestDialog({ base, channel, onClose }) {
   const [model, setModel] = useState("claude-sonnet-4-5");
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
+  const [probe, setProbe] = useState(null);
   const run = async (ev) => {
     ev.preventDefault();
     setError(null);
     try { setResult(await get(`${base}/${encodeURIComponent(channel.id)}/test-mapping?model=${encodeURIComponent(model)}`)); }
     catch (ex) { setResult(null); setError(ex); }
   };
-  return html`<${Modal} title=${`Test mapping of ${channel.name}`} onClose=${onClose}>
+  return html`<${Modal} title=${`Test ${channel.name}`} onClose=${onClose}>
+    <h3>Upstream</h3>
+    <div class="inline">
+      <button type="button" disabled=${probe === "busy"} onClick=${async () => { setProbe("busy"); setProbe(await probeUpstream(base, channel)); }}>Send a request to the upstream</button>
+    </div>
+    ${probe && probe !== "busy" ? html`<p class=${"note " + (probe.ok ? "ok" : "error")} role="status">${probe.text}</p>` : null}
+    <h3>Model mapping</h3>
     <form class="inline" onSubmit=${run}>
       <label for="test-model">Client model</label>
       <input id="test-model" value=${model} onInput=${(e) => setModel(e.target.value)} />
