@@ -133,3 +133,26 @@ async def test_every_control_has_a_label(page: Page, gateway: Running) -> None:
     await page.goto(gateway.url + "/#/channels")
     await page.get_by_role("button", name="New channel").click()
     assert await page.evaluate(unlabeled) == [], "channel form"
+
+
+async def test_usable_by_keyboard(page: Page, gateway: Running) -> None:
+    await page.goto(gateway.url + "/")
+    await page.get_by_label("Admin key").focus()
+    await page.keyboard.type(MASTER_KEY)
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="Dashboard").wait_for()
+
+    await page.get_by_role("link", name="Client keys").focus()
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="Client keys").wait_for()
+    new_key = page.get_by_role("button", name="New key")
+    await new_key.focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="New client key")
+    await expect(dialog.get_by_label("Name")).to_be_focused()
+    for _ in range(30):  # Tab cycles inside the dialog
+        await page.keyboard.press("Tab")
+        assert await dialog.evaluate("d => d.contains(document.activeElement)")
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(new_key).to_be_focused()

@@ -64,11 +64,24 @@ export function Modal({ title, onClose, children, wide }) {
   const ref = useRef(null);
   useEffect(() => {
     const el = ref.current;
+    const before = document.activeElement;
     const first = el && el.querySelector("input, select, textarea, button:not(.close)");
     if (first) first.focus();
-    const onKey = (ev) => { if (ev.key === "Escape") onClose(); };
+    // Keep Tab inside the dialog; Escape closes it; focus goes back on close.
+    const onKey = (ev) => {
+      if (ev.key === "Escape") onClose();
+      if (ev.key !== "Tab" || !el) return;
+      const all = [...el.querySelectorAll("input, select, textarea, button, a[href], summary, [tabindex='0']")].filter((x) => !x.disabled);
+      if (!all.length) return;
+      const [head, tail] = [all[0], all[all.length - 1]];
+      if (ev.shiftKey && document.activeElement === head) { ev.preventDefault(); tail.focus(); }
+      else if (!ev.shiftKey && document.activeElement === tail) { ev.preventDefault(); head.focus(); }
+    };
     document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      if (before && before.focus) before.focus();
+    };
   }, []);
   return html`<div class="overlay">
     <div class=${"modal" + (wide ? " wide" : "")} role="dialog" aria-modal="true" aria-label=${title} ref=${ref}>
