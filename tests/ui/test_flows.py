@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 from playwright.async_api import Page, expect
 
-from tests.fakes.upstream import messages_json_reply
+from tests.fakes.upstream import anthropic_error, messages_json_reply
 from tests.proxy.conftest import MASTER_KEY, Running, UpstreamFactory
+from tests.proxy.test_failover import FAILOVER_5XX
 from tests.ui.conftest import Console, shot, sign_in
 
 ADMIN = {"x-api-key": MASTER_KEY}
@@ -186,3 +187,32 @@ async def test_restore_shows_a_preview_before_it_changes_anything(
     )
     names = [c["name"] for c in (await _api(gateway, "GET", "/api/channels")).json()["channels"]]
     assert sorted(names) == ["fresh", "keep"]
+
+
+async def test_a_failed_attempt_shows_its_failover_step(
+    page: Page, gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await gateway.set_failover(FAILOVER_5XX)
+    bad = await upstreams(anthropic_error(500, "api_error", "boom"))
+    good = await upstreams(default=messages_json_reply(text="ok"))
+    await gateway.add_channel("messages", "bad", bad.url, ["sk-ant-bad-0123456789"])
+    await gateway.add_channel("messages", "good", good.url, ["sk-ant-good-0123456789"])
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        resp = await client.post(
+            "/v1/messages",
+            headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"},
+            json={"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": []},
+        )
+    assert resp.status_code == 200, resp.text
+    await gateway.flush()
+
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Request logs").click()
+    failed = page.locator("tbody tr", has_text="bad")
+    await expect(failed).to_contain_text("(failover)")
+    await expect(page.locator("tbody tr", has_text="good")).to_contain_text("completed")
+    await failed.focus()
+    await page.keyboard.press("Enter")
+    chain = page.get_by_role("dialog").locator("ol.chain")
+    await expect(chain).to_have_text("500 → failover → next key")
+    await shot(page, "17-log-failover")

@@ -36,7 +36,7 @@ function SpendByKey({ byKey, names }) {
   const top = rows.length ? rows[0][1].cost || 1 : 1;
   if (!rows.length) return html`<p class="muted">No spend in this period.</p>`;
   return html`<ul class="bars">${rows.map(([k, g]) => html`<li>
-    <span class="bar-label">${k === "-1" ? "master key" : names[k] || `key ${k}`}</span>
+    <span class="bar-label">${Number(k) <= 0 ? "master key" : names[k] || `key ${k}`}</span>
     <span class="bar" style=${{ width: `${Math.max(2, (g.cost / top) * 100)}%` }}></span>
     <span class="bar-value">${fmtCost(g.cost)} · ${fmtInt(g.count)} req</span>
   </li>`)}</ul>`;

@@ -22,13 +22,10 @@ function params(filters, cursor) {
   return p;
 }
 
+// failoverInfo is the scheduler's text for this attempt: "<status>[:<sub>] > <action> > <details>".
 function parseChain(info) {
   if (!info) return null;
-  let v = info;
-  if (typeof v === "string") { try { v = JSON.parse(v); } catch { return [{ note: v }]; } }
-  if (Array.isArray(v)) return v;
-  if (v && Array.isArray(v.attempts)) return v.attempts;
-  return [v];
+  return String(info).split(/\s*;\s*/).filter(Boolean).map((step) => step.split(/\s*>\s*/));
 }
 
 function Headers({ title, map }) {
@@ -56,7 +53,7 @@ function Detail({ id, onClose }) {
         <dt>Channel</dt><dd>${row.channelName || "–"} (${row.type})</dd>
         <dt>Endpoint</dt><dd>${row.endpoint} ${row.stream ? "(stream)" : ""}</dd>
         <dt>Client / session</dt><dd>${row.clientId || "–"} / ${row.sessionId || "–"}</dd>
-        <dt>Client key</dt><dd>${row.apiKeyId ?? "master"}</dd>
+        <dt>Client key</dt><dd>${row.apiKeyId == null || row.apiKeyId <= 0 ? "master key" : `#${row.apiKeyId}`}</dd>
         <dt>Started</dt><dd>${fmtTime(row.initialTime)}</dd>
         <dt>First token</dt><dd>${fmtMs(row.firstTokenDurationMs)}</dd>
         <dt>Duration</dt><dd>${fmtMs(row.durationMs)}</dd>
@@ -66,7 +63,10 @@ function Detail({ id, onClose }) {
         ${row.upstreamError ? html`<dt>Upstream error</dt><dd class="mono">${row.upstreamError}</dd>` : null}
       </dl>
       <h3>Failover chain</h3>
-      ${chain && chain.length ? html`<ol class="chain">${chain.map((a) => html`<li><code>${JSON.stringify(a)}</code></li>`)}</ol>` : html`<p class="muted">Served by the first channel tried.</p>`}
+      ${chain && chain.length ? html`<ol class="chain">${chain.map((parts) => html`<li>
+        ${parts.map((p, i) => html`${i ? " → " : ""}<code>${p}</code>`)}</li>`)}</ol>
+        <p class="hint">Status and subtype the upstream answered, the action the failover rules chose, and its details.</p>`
+        : html`<p class="muted">No failover: the channel tried first answered.</p>`}
       <h3>Debug capture</h3>
       ${!row.hasDebugData ? html`<p class="muted">None captured (enable debug logs under Settings).</p>` : debug ? html`
         <p>${debug.requestMethod} ${debug.requestPath} → ${debug.responseStatus}</p>
