@@ -216,3 +216,37 @@ async def test_a_failed_attempt_shows_its_failover_step(
     chain = page.get_by_role("dialog").locator("ol.chain")
     await expect(chain).to_have_text("500 → failover → next key")
     await shot(page, "17-log-failover")
+
+
+async def test_key_permissions_rotate_and_revoke(page: Page, gateway: Running) -> None:
+    await gateway.add_key("agent")
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Client keys").click()
+    row = page.locator("tr", has_text="agent")
+    await row.get_by_role("button", name="Edit").click()
+    form = page.get_by_role("dialog", name="Edit key agent")
+    await form.get_by_label("Requests per minute (0 = the default limit)").fill("42")
+    await form.get_by_label("All endpoints").uncheck()
+    await form.get_by_label("messages", exact=True).check()
+    await form.get_by_label("Allowed models").fill("claude-sonnet-4-5, claude-haiku-4-5")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form).to_have_count(0)
+    await expect(row).to_contain_text("42")
+    keys = (await _api(gateway, "GET", "/api/keys")).json()["keys"]
+    agent = next(k for k in keys if k["name"] == "agent")
+    assert agent["rateLimitRpm"] == 42
+    assert agent["allowedEndpoints"] == ["messages"]
+    assert agent["allowedModels"] == ["claude-sonnet-4-5", "claude-haiku-4-5"]
+
+    await row.get_by_role("button", name="Rotate").click()
+    secret = page.get_by_label("New key")
+    await expect(secret).to_have_value(re.compile(r"^sk-"))
+    await page.get_by_role("button", name="Done").click()
+
+    await row.get_by_role("button", name="Revoke").click()
+    confirm = page.get_by_role("dialog", name="Revoke key")
+    await expect(confirm).to_contain_text("cannot be undone")
+    await confirm.get_by_role("button", name="Revoke").click()
+    await expect(row).to_contain_text("revoked")
+    keys = (await _api(gateway, "GET", "/api/keys")).json()["keys"]
+    assert next(k for k in keys if k["name"] == "agent")["status"] == "revoked"
