@@ -250,3 +250,31 @@ async def test_key_permissions_rotate_and_revoke(page: Page, gateway: Running) -
     await expect(row).to_contain_text("revoked")
     keys = (await _api(gateway, "GET", "/api/keys")).json()["keys"]
     assert next(k for k in keys if k["name"] == "agent")["status"] == "revoked"
+
+
+async def test_settings_editors_save_and_show_the_api_message(
+    page: Page, gateway: Running, console: Console
+) -> None:
+    await sign_in(page, gateway)
+    await page.goto(gateway.url + "/#/settings/debug-log")
+    form = page.get_by_role("form", name="Debug logs")
+    await form.get_by_label("Enabled").check()
+    await form.get_by_label("Max body size").fill("-5")
+    console.expect_status(422, "/api/config/debug-log")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.locator(".field.invalid .field-error")).to_contain_text("maxBodySize")
+    await form.get_by_label("Max body size").fill("4096")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    saved = (await _api(gateway, "GET", "/api/config/debug-log")).json()
+    assert (saved["enabled"], saved["maxBodySize"]) == (True, 4096)
+
+    await page.goto(gateway.url + "/#/settings/pricing")
+    await page.get_by_role("button", name="Add model").click()
+    await page.get_by_label("Model", exact=True).last.fill("my-model")
+    await page.get_by_label("Input price of my-model").fill("2.5")
+    await page.get_by_label("Output price of my-model").fill("10")
+    await page.get_by_role("button", name="Save prices").click()
+    await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    prices = (await _api(gateway, "GET", "/api/pricing")).json()["models"]
+    assert (prices["my-model"]["inputPrice"], prices["my-model"]["outputPrice"]) == (2.5, 10)

@@ -79,7 +79,7 @@ function Shell({ onSignOut }) {
       </ul>
       <button type="button" class="signout" onClick=${onSignOut}>Sign out</button>
     </nav>
-    <main id="main"><${Page} key=${where.name} rest=${where.rest} /></main>
+    <main id="main"><${Page} key=${[where.name, ...where.rest].join("/")} rest=${where.rest} /></main>
   </div>`;
 }
 
