@@ -115,7 +115,7 @@ async def test_every_page_loads_without_console_errors(
         await expect(page.get_by_text("Loading…")).to_have_count(0)
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1024, f"{route} is {width} px wide at 1024"
-    await shot(page, "08-channels-1024")
+        await shot(page, f"08-{route}-1024")
 
 
 async def test_every_control_has_a_label(page: Page, gateway: Running) -> None:

@@ -105,7 +105,7 @@ function Row({ c, h, i, count, busy, onMove, onAct, drag }) {
       onDrop=${(e) => { e.preventDefault(); onMove(drag.from, i); }}
       onDragEnd=${() => drag.set({ from: null, over: null })}>
     <td class="handle" title="Drag to reorder" aria-hidden="true">⋮⋮</td>
-    <td>${c.priority || "–"}</td>
+    <td>${i + 1}${c.priority ? null : html`<br /><small class="muted">by index</small>`}</td>
     <td><strong>${c.name}</strong><br /><small class="muted">${c.serviceType} · ${c.baseUrl || "no URL"}</small></td>
     <td><span class=${"badge " + state.replace(/ /g, "-")}>${state}</span>
       ${c.promotionUntil ? html`<br /><small>promoted until ${fmtTime(c.promotionUntil)}</small>` : null}</td>
@@ -193,7 +193,7 @@ function PoolView({ pool }) {
     <${ErrorNote} error=${error} onReload=${() => { setError(null); state.reload(); }} />
     ${channels.length === 0 ? html`<p class="empty">No channels in this pool yet.</p>` : html`<table class="channels">
       <caption class="sr-only">Channels in scheduling order; drag a row or use the arrows to reorder</caption>
-      <thead><tr><th><span class="sr-only">Drag</span></th><th>Priority</th><th>Channel</th><th>Status</th><th>Keys</th><th>Failure rate</th><th>Latency</th><th>Actions</th></tr></thead>
+      <thead><tr><th><span class="sr-only">Drag</span></th><th>Order</th><th>Channel</th><th>Status</th><th>Keys</th><th>Failure rate</th><th>Latency</th><th>Actions</th></tr></thead>
       <tbody>${channels.map((c, i) => html`<${Row} key=${c.id} c=${c} h=${state.data.health[c.id]} i=${i} count=${channels.length}
         busy=${busy} onMove=${move} onAct=${onAct} drag=${{ ...dragState, set: setDrag }} />`)}</tbody>
     </table>`}

@@ -124,7 +124,7 @@ export function Logs() {
     <div class="toolbar">
       <label><input type="checkbox" checked=${tail} onChange=${(e) => setTail(e.target.checked)} /> Live tail</label>
       <span class=${"live " + live} role="status">${live === "live" ? "● live" : live === "reconnecting" ? "reconnecting…" : first ? "paused" : "live tail runs on the first page"}</span>
-      <span class="muted">${page ? `${fmtInt(page.total)}${page.totalExact ? "" : "+"} rows match` : ""}</span>
+      <span class="muted">${page ? `${fmtInt(page.total)}${page.totalExact ? "" : "+"} ${page.total === 1 ? "row matches" : "rows match"}` : ""}</span>
     </div>
     <${ErrorNote} error=${error} onReload=${load} />
     <table class="logs">
