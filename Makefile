@@ -9,7 +9,7 @@ STAMP_RUN     := $(VENV)/.installed-run
 STAMP_CODEGEN := $(VENV)/.installed-codegen
 STAMP         := $(VENV)/.installed
 
-.PHONY: run test codegen check-generated snapshots bench lint typecheck format clean
+.PHONY: run test codegen check-generated snapshots bench lint typecheck format clean ui-vendor
 
 # A current pip first: it installs the run set in about half the time of the
 # pip that venv bundles (3.11: pip 23.2). Installed by the host's pip when it
@@ -62,6 +62,10 @@ typecheck: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format ccbridge codegen tests bench
 	$(BIN)/ruff check --fix ccbridge codegen tests bench
+
+# Refresh the web UI's browser libraries from npm (needs npm; the result is committed).
+ui-vendor:
+	bash scripts/ui-vendor.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

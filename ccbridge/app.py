@@ -17,7 +17,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from ccbridge import admin, gctune
+from ccbridge import admin, gctune, ui
 from ccbridge.access.guard import BLOCKED_MESSAGE, AccessGuard
 from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error
 from ccbridge.db.base import Database, connect
@@ -134,6 +134,8 @@ class Gateway:
         app.add_route("/health", resources.Health(rt.db, rt.live, rt.writer, rt.settings))
         app.add_sink(resources.NotFound(), r"/v1(/.*)?$")
         admin.register(app, rt)
+        if self.settings.enable_web_ui:
+            ui.register(app)
         self._routes_ready = True
 
 

@@ -111,6 +111,7 @@ class Settings:
     workers: int = 1
     skip_migration: bool = False
     request_logs: bool = True
+    enable_web_ui: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -154,6 +155,7 @@ class Settings:
             workers=_int(env, "WORKERS", 1, minimum=1),
             skip_migration=_bool(env, "SKIP_MIGRATION", False),
             request_logs=_bool(env, "REQUEST_LOGS", True),
+            enable_web_ui=_bool(env, "ENABLE_WEB_UI", True),
         )
 
     @property

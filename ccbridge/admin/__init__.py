@@ -12,7 +12,9 @@ from ccbridge.admin import (
     keys,
     logs,
     openapi,
+    overview,
     pricing,
+    restore_preview,
     settings_api,
 )
 from ccbridge.runtime import Runtime
@@ -29,6 +31,8 @@ def register(app: falcon.asgi.App, rt: Runtime) -> None:
     aliases.register(app, rt)
     settings_api.register(app, rt)
     backup.register(app, rt)
+    restore_preview.register(app, rt)
+    overview.register(app, rt)
     logs.register(app, rt)
     # NOTE(admin): last, so the document describes every module listed in openapi.MODULES.
     openapi.register(app, openapi.build_document())

@@ -29,6 +29,8 @@ MODULES: Final = (
     "ccbridge.admin.aliases",
     "ccbridge.admin.settings_api",
     "ccbridge.admin.backup",
+    "ccbridge.admin.restore_preview",
+    "ccbridge.admin.overview",
     "ccbridge.admin.logs",
 )
 

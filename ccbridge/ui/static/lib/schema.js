@@ -1,0 +1,29 @@
+// Read request-body schemas from the OpenAPI document fetched at sign-in.
+import { openapi } from "./api.js";
+
+export function bodySchema(path, method) {
+  const op = openapi.doc && openapi.doc.paths[path] && openapi.doc.paths[path][method];
+  const body = op && op.requestBody && op.requestBody.content["application/json"];
+  return (body && body.schema) || { properties: {} };
+}
+
+export function kindOf(prop) {
+  const types = [].concat(prop.type || []);
+  if (prop.enum) return "enum";
+  if (types.includes("boolean")) return "boolean";
+  if (types.includes("integer")) return "integer";
+  if (types.includes("number")) return "number";
+  if (types.includes("array") && prop.items && prop.items.type === "string") return "list";
+  if (types.includes("object") || types.includes("array")) return "json";
+  if (types.includes("string")) return prop.format === "date-time" ? "datetime" : "string";
+  return null; // read-only members of a view, not input
+}
+
+// camelCase -> "Camel case" label.
+export function labelOf(name) {
+  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1).replace(/\burl\b/g, "URL").replace(/\brpm\b/g, "RPM");
+}
+
+// The field an API error names, without an item index: "compositeMappings[0]" -> "compositeMappings".
+export const fieldOf = (field) => (field ? String(field).split(/[[.]/)[0] : null);

@@ -1,0 +1,280 @@
+"""What an operator does in the UI, end to end in real Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+from playwright.async_api import Page, expect
+
+from tests.fakes.upstream import anthropic_error, messages_json_reply
+from tests.proxy.conftest import MASTER_KEY, Running, UpstreamFactory
+from tests.proxy.test_failover import FAILOVER_5XX
+from tests.ui.conftest import Console, shot, sign_in
+
+ADMIN = {"x-api-key": MASTER_KEY}
+
+
+async def _api(gateway: Running, method: str, path: str, **kwargs: object) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gateway.url, headers=ADMIN) as client:
+        return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_channel_and_key_made_in_the_ui_serve_a_request_seen_live(
+    page: Page, gateway: Running, upstreams: UpstreamFactory, console: Console
+) -> None:
+    up = await upstreams(default=messages_json_reply())
+    await sign_in(page, gateway)
+
+    # A channel, through the form; a bad URL first, answered beside its field.
+    console.expect_status(422, "/api/channels")
+    await page.get_by_role("link", name="Channels").click()
+    await page.get_by_role("button", name="New channel").click()
+    form = page.get_by_role("dialog", name="New channel")
+    await form.get_by_label("Name", exact=True).fill("fake-upstream")
+    await form.get_by_label("Base URL").fill("not a url")
+    await form.get_by_label("Upstream API keys (one per line)").fill("sk-ant-secret-0123456789")
+    await form.get_by_role("button", name="Create channel").click()
+    field_error = form.locator(".field.invalid .field-error")
+    await expect(field_error).to_have_count(1)
+    await expect(form.locator(".field.invalid label")).to_have_text("Base URL")
+    await shot(page, "10-channel-form-error")
+    await form.get_by_label("Base URL").fill(up.url)
+    await form.get_by_role("button", name="Create channel").click()
+    await expect(form).to_have_count(0)
+    row = page.locator("tr", has_text="fake-upstream")
+    await expect(row).to_contain_text("active")
+
+    # Its key is only ever shown masked.
+    await row.get_by_role("button", name="Keys").click()
+    keys = page.get_by_role("dialog", name="Keys of fake-upstream")
+    await expect(keys.locator("code")).to_have_text("sk-ant-s...6789")
+    assert "sk-ant-secret-0123456789" not in await page.content()
+    await keys.get_by_role("button", name="Close").click()
+
+    # Test it: one real request to the upstream, and the mapping.
+    await row.get_by_role("button", name="Test").click()
+    test = page.get_by_role("dialog", name="Test fake-upstream")
+    await test.get_by_role("button", name="Send a request to the upstream").click()
+    await expect(test.get_by_role("status")).to_contain_text("Upstream answered in")
+    assert up.requests[-1].path == "/v1/models"
+    assert up.requests[-1].header("x-api-key") == "sk-ant-secret-0123456789"
+    await test.get_by_role("button", name="Test", exact=True).click()
+    await expect(test.locator("dl")).to_contain_text("claude-sonnet-4-5")
+    await shot(page, "10b-channel-test")
+    await test.get_by_role("button", name="Close").click()
+    upstream_calls = len(up.requests)
+
+    # A client key: the secret is shown once, with a copy button.
+    await page.get_by_role("link", name="Client keys").click()
+    await page.get_by_role("button", name="New key").click()
+    dialog = page.get_by_role("dialog", name="New client key")
+    await dialog.get_by_label("Name").fill("laptop")
+    await dialog.get_by_role("button", name="Create key").click()
+    secret_box = page.get_by_label("New key")
+    await expect(secret_box).to_have_value(re.compile(r"^sk-\S{20,}$"))
+    secret = await secret_box.input_value()
+    await expect(page.get_by_role("button", name="Copy")).to_be_visible()
+    await shot(page, "11-key-created")
+    await page.get_by_role("button", name="Done").click()
+    await expect(page.locator("tr", has_text="laptop")).to_contain_text(secret[:8])
+    assert secret not in await page.content()
+
+    # The log page, tailing live; then a request with that key through that channel.
+    await page.get_by_role("link", name="Request logs").click()
+    await expect(page.get_by_role("status").filter(has_text="live")).to_have_text("● live")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        resp = await client.post(
+            "/v1/messages",
+            headers={"x-api-key": secret, "anthropic-version": "2023-06-01"},
+            json={
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+    assert resp.status_code == 200, resp.text
+    assert up.requests[upstream_calls].header("x-api-key") == "sk-ant-secret-0123456789"
+    logged = page.locator("tbody tr", has_text="fake-upstream")
+    await expect(logged).to_have_count(1, timeout=10_000)  # arrived without a reload
+    await expect(logged).to_contain_text("claude-sonnet-4-5")
+    await shot(page, "12-logs-live")
+    await logged.click()
+    detail = page.get_by_role("dialog")
+    await expect(detail).to_contain_text("Failover chain")
+    await expect(detail).to_contain_text("fake-upstream")
+    await shot(page, "13-log-detail")
+
+
+async def test_dragging_a_channel_reorders_the_pool(page: Page, gateway: Running) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        await gateway.add_channel("messages", name, "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Channels").click()
+    names = page.locator("table.channels tbody tr td:nth-child(3) strong")
+    await expect(names).to_have_count(3)
+    first, second, last = await names.all_inner_texts()
+
+    await page.locator("tr", has_text=last).drag_to(page.locator("tr", has_text=first))
+    await expect(names).to_have_text([last, first, second])
+    listed = (await _api(gateway, "GET", "/api/channels")).json()["channels"]
+    assert {c["name"]: c["priority"] for c in listed} == {last: 1, first: 2, second: 3}
+
+    # The same by keyboard: focus the arrow and press Enter.
+    await page.get_by_role("button", name=f"Move {second} up").focus()
+    await page.keyboard.press("Enter")
+    await expect(names).to_have_text([last, second, first])
+    await shot(page, "14-channels-reordered")
+
+
+async def test_an_edit_that_lost_a_race_says_so_and_offers_reload(
+    page: Page, gateway: Running, console: Console
+) -> None:
+    await gateway.add_channel("messages", "shared", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Channels").click()
+    await page.locator("tr", has_text="shared").get_by_role("button", name="Edit").click()
+    form = page.get_by_role("dialog", name="Edit shared")
+    await form.get_by_label("Description").fill("mine")
+
+    # Someone else saves first.
+    other = await _api(gateway, "PUT", "/api/channels/0", json={"description": "theirs"})
+    assert other.status_code == 200
+
+    console.expect_status(409, "/api/channels/" + other.json()["channel"]["id"])
+    await form.get_by_role("button", name="Save").click()
+    note = form.locator(".note.conflict")
+    await expect(note).to_contain_text("Someone else changed the configuration")
+    await shot(page, "15-conflict")
+    await note.get_by_role("button", name="Reload").click()
+    await expect(form).to_have_count(0)
+    await page.locator("tr", has_text="shared").get_by_role("button", name="Edit").click()
+    await expect(page.get_by_role("dialog").get_by_label("Description")).to_have_value("theirs")
+
+
+async def test_restore_shows_a_preview_before_it_changes_anything(
+    page: Page, gateway: Running, tmp_path: Path
+) -> None:
+    await gateway.add_channel("messages", "keep", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await gateway.add_channel("messages", "drop", "http://127.0.0.1:9", ["sk-ant-0123456789abd"])
+    backup = (await _api(gateway, "GET", "/api/config/backup")).json()
+    config = backup["config"]
+    config["upstream"] = [c for c in config["upstream"] if c["name"] != "drop"]
+    config["upstream"][0]["description"] = "restored"
+    config["upstream"].append({"id": "fresh1", "name": "fresh", "serviceType": "claude"})
+    del backup["pricing"]["models"]["gpt-5"]
+    path = tmp_path / "backup.json"
+    path.write_text(json.dumps(backup))
+
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Backup").click()
+    await page.get_by_label("Backup file (JSON)").set_input_files(str(path))
+    preview = page.get_by_role("region", name="Restore preview")
+    await expect(preview.locator("ul.added")).to_contain_text("fresh (messages, fresh1)")
+    await expect(preview.locator("ul.removed").first).to_contain_text("drop")
+    await expect(preview.locator("ul.changed").first).to_contain_text("keep")
+    await expect(preview.locator("ul.changed").first).to_contain_text("description")
+    await expect(preview).to_contain_text("gpt-5")
+    await shot(page, "16-restore-preview")
+    names = [c["name"] for c in (await _api(gateway, "GET", "/api/channels")).json()["channels"]]
+    assert sorted(names) == ["drop", "keep"]  # nothing changed yet
+
+    await page.get_by_role("button", name="Restore this backup").click()
+    await expect(page.get_by_role("status").filter(has_text="Restored")).to_contain_text(
+        "2 channel(s)"
+    )
+    names = [c["name"] for c in (await _api(gateway, "GET", "/api/channels")).json()["channels"]]
+    assert sorted(names) == ["fresh", "keep"]
+
+
+async def test_a_failed_attempt_shows_its_failover_step(
+    page: Page, gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await gateway.set_failover(FAILOVER_5XX)
+    bad = await upstreams(anthropic_error(500, "api_error", "boom"))
+    good = await upstreams(default=messages_json_reply(text="ok"))
+    await gateway.add_channel("messages", "bad", bad.url, ["sk-ant-bad-0123456789"])
+    await gateway.add_channel("messages", "good", good.url, ["sk-ant-good-0123456789"])
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        resp = await client.post(
+            "/v1/messages",
+            headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"},
+            json={"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": []},
+        )
+    assert resp.status_code == 200, resp.text
+    await gateway.flush()
+
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Request logs").click()
+    failed = page.locator("tbody tr", has_text="bad")
+    await expect(failed).to_contain_text("(failover)")
+    await expect(page.locator("tbody tr", has_text="good")).to_contain_text("completed")
+    await failed.focus()
+    await page.keyboard.press("Enter")
+    chain = page.get_by_role("dialog").locator("ol.chain")
+    await expect(chain).to_have_text("500 → failover → next key")
+    await shot(page, "17-log-failover")
+
+
+async def test_key_permissions_rotate_and_revoke(page: Page, gateway: Running) -> None:
+    await gateway.add_key("agent")
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Client keys").click()
+    row = page.locator("tr", has_text="agent")
+    await row.get_by_role("button", name="Edit").click()
+    form = page.get_by_role("dialog", name="Edit key agent")
+    await form.get_by_label("Requests per minute (0 = the default limit)").fill("42")
+    await form.get_by_label("All endpoints").uncheck()
+    await form.get_by_label("messages", exact=True).check()
+    await form.get_by_label("Allowed models").fill("claude-sonnet-4-5, claude-haiku-4-5")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form).to_have_count(0)
+    await expect(row).to_contain_text("42")
+    keys = (await _api(gateway, "GET", "/api/keys")).json()["keys"]
+    agent = next(k for k in keys if k["name"] == "agent")
+    assert agent["rateLimitRpm"] == 42
+    assert agent["allowedEndpoints"] == ["messages"]
+    assert agent["allowedModels"] == ["claude-sonnet-4-5", "claude-haiku-4-5"]
+
+    await row.get_by_role("button", name="Rotate").click()
+    secret = page.get_by_label("New key")
+    await expect(secret).to_have_value(re.compile(r"^sk-"))
+    await page.get_by_role("button", name="Done").click()
+
+    await row.get_by_role("button", name="Revoke").click()
+    confirm = page.get_by_role("dialog", name="Revoke key")
+    await expect(confirm).to_contain_text("cannot be undone")
+    await confirm.get_by_role("button", name="Revoke").click()
+    await expect(row).to_contain_text("revoked")
+    keys = (await _api(gateway, "GET", "/api/keys")).json()["keys"]
+    assert next(k for k in keys if k["name"] == "agent")["status"] == "revoked"
+
+
+async def test_settings_editors_save_and_show_the_api_message(
+    page: Page, gateway: Running, console: Console
+) -> None:
+    await sign_in(page, gateway)
+    await page.goto(gateway.url + "/#/settings/debug-log")
+    form = page.get_by_role("form", name="Debug logs")
+    await form.get_by_label("Enabled").check()
+    await form.get_by_label("Max body size").fill("-5")
+    console.expect_status(422, "/api/config/debug-log")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.locator(".field.invalid .field-error")).to_contain_text("maxBodySize")
+    await form.get_by_label("Max body size").fill("4096")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    saved = (await _api(gateway, "GET", "/api/config/debug-log")).json()
+    assert (saved["enabled"], saved["maxBodySize"]) == (True, 4096)
+
+    await page.goto(gateway.url + "/#/settings/pricing")
+    await page.get_by_role("button", name="Add model").click()
+    await page.get_by_label("Model", exact=True).last.fill("my-model")
+    await page.get_by_label("Input price of my-model").fill("2.5")
+    await page.get_by_label("Output price of my-model").fill("10")
+    await page.get_by_role("button", name="Save prices").click()
+    await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    prices = (await _api(gateway, "GET", "/api/pricing")).json()["models"]
+    assert (prices["my-model"]["inputPrice"], prices["my-model"]["outputPrice"]) == (2.5, 10)
