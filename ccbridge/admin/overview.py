@@ -48,7 +48,7 @@ class ChannelOverviewResource:
             for pool in POOLS:
                 for index, row in enumerate(await pool_rows(tx, pool)):
                     uid = row.channel_id
-                    until = rt.suspensions.get(uid)
+                    until = rt.suspensions.until.get(uid)
                     out.append(
                         {
                             "pool": pool,
