@@ -285,7 +285,7 @@ class Relay:
                     up, removed = await self._send(call, snap, channel, key, adapter)
                     if 200 <= up.status < 300:
                         served = await (
-                            self._converted(call, snap, channel, key, up, record, adapter)
+                            self._converted(call, snap, channel, key, up, record, adapter, removed)
                             if isinstance(adapter, Converting)
                             else self._success(call, snap, channel, key, up, record, removed)
                         )
@@ -476,14 +476,18 @@ class Relay:
         up: UpstreamResponse,
         record: LogRecord,
         adapter: Converting,
+        removed: tuple[str, ...],
     ) -> Reply | _Failed:
         """Relay a 2xx answer converted to Messages (see `adapters`).
 
         UpstreamUnavailable, like a break, when nothing went out yet and the
-        answer is broken, cut or not convertible: the next key serves.
+        answer is broken, cut or not convertible: the next key serves. The
+        content filter and debug capture read what the client gets.
         """
         if call.stream:
-            return await self._converted_stream(call, snap, channel, key, up, record, adapter)
+            return await self._converted_stream(
+                call, snap, channel, key, up, record, adapter, removed
+            )
         try:
             with self.upstream.deadlines.within(self.settings.request_timeout_ms / 1000):
                 raw = await up.read()
@@ -501,7 +505,12 @@ class Relay:
             return _refused(hit)
         self._succeeded(call, channel, key)
         await self._settle(call, snap, channel, record, report, up.status)
-        return Reply(up.status, [("Content-Type", "application/json")], body)
+        headers = [("Content-Type", "application/json")]
+        if snap.debug_log.enabled:
+            capture = BodyCapture(snap.debug_log.max_body_size)
+            capture.add(body)
+            await self._debug(call, record, removed, up.status, tuple(headers), capture)
+        return Reply(up.status, headers, body)
 
     async def _converted_stream(
         self,
@@ -512,13 +521,20 @@ class Relay:
         up: UpstreamResponse,
         record: LogRecord,
         adapter: Converting,
-    ) -> Reply:
+        removed: tuple[str, ...],
+    ) -> Reply | _Failed:
         converted = adapter.stream(_domain(channel.base_url), up.iter_chunks())
         try:
             held = await converted.start()
         except BaseException:  # a break (the next key serves) or the client left
             up.close()
             raise
+        # Only the held start (up to the first content) can be filtered.
+        cf = channel.content_filter
+        if cf is not None and cf.enabled and (hit := contentfilter.find_match(b"".join(held), cf)):
+            up.close()
+            return _refused(hit)
+        capture = BodyCapture(snap.debug_log.max_body_size) if snap.debug_log.enabled else None
         self._succeeded(call, channel, key)
         watch = call.watch
         if watch is not None:
@@ -527,8 +543,12 @@ class Relay:
         async def relay() -> AsyncIterator[bytes]:
             try:
                 for chunk in held:
+                    if capture is not None:
+                        capture.add(chunk)
                     yield chunk
                 async for chunk in converted.rest():
+                    if capture is not None:
+                        capture.add(chunk)
                     yield chunk
             finally:
                 if watch is not None:
@@ -544,6 +564,8 @@ class Relay:
                 else:
                     status, error = 200, report.error_message
                 await self._settle(call, snap, channel, record, report, status, error)
+                if capture is not None:
+                    await self._debug(call, record, removed, up.status, _SSE_HEADERS, capture)
 
         return Reply(up.status, list(_SSE_HEADERS), stream=relay())
 

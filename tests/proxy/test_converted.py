@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
 from typing import Any
 
 import anthropic
 import pytest
 
+from generated.rows import SettingsRow
 from tests.fakes.upstream import (
     _DEFAULT_TEXT,
     FAKE_SAW_IMAGE,
@@ -429,3 +431,53 @@ async def test_non_json_200_fails_over(
     failed, served = await gateway.logs()
     assert (failed.status, failed.channel_uid) == ("failover", broken.channel_id)
     assert (served.status, served.channel_uid) == ("completed", live.channel_id)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_content_filter_reads_the_converted_answer(
+    gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic, stream: bool
+) -> None:
+    await gateway.set_failover([{"errorCodes": "429", "actionChain": [{"action": "failover"}]}])
+    rule = {"keyword": "here is the fix", "statusCode": 429}
+    filtered, _ = await _converted_channel(
+        gateway,
+        upstreams,
+        "openai",
+        priority=1,
+        content_filter={"enabled": True, "rules": [rule]},
+    )
+    clean, served_by = await _converted_channel(gateway, upstreams, "gemini", priority=2)
+
+    if stream:
+        async with claude.messages.stream(model=MODEL, max_tokens=64, messages=PROMPT) as s:
+            message = await s.get_final_message()
+    else:
+        message = await claude.messages.create(model=MODEL, max_tokens=64, messages=PROMPT)
+
+    assert _text(message) == _DEFAULT_TEXT
+    assert (len(filtered.requests), len(clean.requests)) == (1, 1)
+    failed, served = await gateway.logs()
+    assert (failed.status, failed.http_status) == ("failover", 429)
+    assert (served.status, served.channel_uid) == ("completed", served_by.channel_id)
+
+
+async def test_debug_capture_keeps_the_converted_answer(
+    gateway: Running, upstreams: UpstreamFactory, claude: anthropic.AsyncAnthropic
+) -> None:
+    await _converted_channel(gateway, upstreams, "openai")
+    setting = json.dumps({"enabled": True, "maxBodySize": 1 << 20})
+    async with gateway.db.transaction() as tx:
+        await tx.settings.upsert(SettingsRow(key="debug_log", value=setting, category="config"))
+        await tx.settings.bump_revision()
+    await gateway.reload()
+
+    await claude.messages.create(model=MODEL, max_tokens=64, messages=PROMPT)
+    async with claude.messages.stream(model=MODEL, max_tokens=64, messages=PROMPT) as s:
+        await s.get_final_message()
+
+    logs = await gateway.logs()
+    debug = await gateway.db.daos.request_debug_logs.list(order_by="created_at")
+    assert [d.request_id for d in debug] == [row.id for row in logs]
+    whole, streamed = (gzip.decompress(d.response_body or b"") for d in debug)
+    assert json.loads(whole)["type"] == "message"  # what the client got: Messages, not Chat
+    assert streamed.startswith(b"event: message_start") and b"event: message_stop" in streamed
