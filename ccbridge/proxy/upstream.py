@@ -29,7 +29,7 @@ Decisions (spec §3.3, §3.6, §3.7):
 * **Timeouts.** `UpstreamClient.send` has one deadline from the call to
   the end of the response headers (connect, TLS, upload, wait); Go's
   ResponseHeaderTimeout starts after the upload instead. Body reads have
-  no deadline (streams have no overall timeout); callers wrap non-stream
+  no deadline here: streams are bounded by `ccbridge.proxy.streamlimits`; callers wrap non-stream
   reads in their own REQUEST_TIMEOUT (`UpstreamClient.deadlines`). Both are
   swept deadlines (`ccbridge.proxy.deadlines`): they fire up to 50 ms late
   and cost no loop timer per request.
