@@ -26,6 +26,7 @@ from ccbridge.legacy.importer import import_on_start
 from ccbridge.legacy.jsonmode import JsonMode
 from ccbridge.proxy import resources
 from ccbridge.proxy.blocking import AccessGuard
+from ccbridge.proxy.debuglog import mask_stored_headers
 from ccbridge.proxy.errors import ProxyError, anthropic_body, is_v1_path, openai_body
 from ccbridge.proxy.relay import Relay
 from ccbridge.runtime import Runtime
@@ -85,6 +86,8 @@ class Gateway:
             for line in report.lines():
                 log.info("legacy import: %s", line)
         await seed_defaults(self.db)
+        if masked := await mask_stored_headers(self.db):
+            log.info("masked the secrets of %d stored debug row(s)", masked)
         snapshot = await load_snapshot(self.db)
         rt = Runtime(self.settings, self.db, snapshot)
         self.runtime = rt
