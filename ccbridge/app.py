@@ -32,6 +32,7 @@ from ccbridge.proxy.relay import Relay
 from ccbridge.runtime import Runtime
 from ccbridge.settings import Settings, environ_with_dotenv
 from ccbridge.store.defaults import seed_defaults
+from ccbridge.store.liveness import Liveness
 from ccbridge.store.loader import load_snapshot
 from ccbridge.store.reloader import Reloader
 from ccbridge.store.snapshot import Snapshot
@@ -60,6 +61,7 @@ class Gateway:
         self.reloader: Reloader | None = None
         self.json_mode: JsonMode | None = None
         self.relay: Relay | None = None
+        self.liveness: Liveness | None = None
         self.guard = AccessGuard()
         self.app = falcon.asgi.App(
             middleware=[_Lifespan(self), self.guard, AdminAuth(lambda: self.runtime, self.guard)]
@@ -93,6 +95,8 @@ class Gateway:
         self.runtime = rt
         self._add_routes(rt)
         await rt.writer.start()
+        self.liveness = Liveness(self.db, rt.writer.instance_id)
+        await self.liveness.start()
         await rt.upstream.open()
         self.reloader = Reloader(rt)
         await self.reloader.start()
@@ -114,6 +118,8 @@ class Gateway:
         if self.runtime is not None:
             await self.runtime.upstream.close()
             await self.runtime.writer.stop()
+        if self.liveness is not None:
+            await self.liveness.stop()
         await self.db.close()
 
     def _add_routes(self, rt: Runtime) -> None:
