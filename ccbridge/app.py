@@ -8,6 +8,8 @@ runs in reverse and drains the writer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -77,7 +79,30 @@ class Gateway:
         await self.app(scope, receive, send)
 
     async def start(self) -> None:
-        """Open storage, load config and start the background tasks."""
+        """Open storage, load config and start the background tasks.
+
+        A serving process that cannot start says why in one line and exits
+        1 at once: aiosqlite's threads would otherwise keep it alive, and
+        no restart policy would ever fire.
+        """
+        try:
+            await self._start()
+        except Exception as ex:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await self.db.close()  # ends the database threads
+            if not self.serving:
+                raise
+            reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
+            print(f"ccbridge: cannot start: {reason}", file=sys.stderr, flush=True)
+            os._exit(1)
+
+    def begin_shutdown(self) -> None:
+        """End live log streams: they would hold the shutdown forever."""
+        if self.runtime is not None:
+            self.runtime.writer.events.close_all()
+
+    async def _start(self) -> None:
         await self.db.open()
         applied = await migrate(self.db)
         if applied:

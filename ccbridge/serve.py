@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 
 import uvicorn
 
 from ccbridge.app import create_app
 from ccbridge.errors import SettingsError
+from ccbridge.masterkey import ensure_master_key
 from ccbridge.settings import Settings
-from ccbridge.workers import check_port_free, reuse_port_supported, run_workers
+from ccbridge.workers import GracefulServer, check_port_free, reuse_port_supported, run_workers
 
 __all__ = ("add_serve_arguments", "check_serving", "run_serve")
 
@@ -47,6 +49,7 @@ def check_serving(settings: Settings) -> None:
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until interrupted; return the exit status."""
+    settings = ensure_master_key(settings)
     check_serving(settings)
     host = args.host or settings.host
     port = args.port or settings.port
@@ -61,8 +64,17 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         "lifespan": "on",
     }
     if workers == 1:
-        uvicorn.run(create_app(settings, serving=True), **common)
-        return 0
+        config = uvicorn.Config(
+            create_app(settings, serving=True),
+            **common,
+            timeout_graceful_shutdown=settings.shutdown_grace_s,
+        )
+        server = GracefulServer(config)
+        # uvicorn raises a captured SIGTERM again once it shut down; a clean
+        # drain is then exit status 0, not death by signal.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        server.run()
+        return 0 if server.started else 1
     # Worker processes build their app from the environment: pass the overrides on.
     os.environ.update({"HOST": host, "PORT": str(port), "WORKERS": str(workers)})
     if not reuse_port_supported():  # one shared socket: balance left to chance

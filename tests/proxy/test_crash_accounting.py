@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +23,7 @@ from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
 from generated.rows import ChannelsRow, RequestLogsRow
 from tests.fakes.upstream import FakeUpstream, messages_sse_reply
+from tests.proxy.childserver import free_port, serve, until_healthy
 from tests.proxy.conftest import MASTER_KEY, settings_for
 
 CLIENTS = 6
@@ -42,30 +40,6 @@ class Sent:
     session: str
     started: float
     finished: float | None = None  # the whole answer arrived
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    cwd = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "ccbridge", "serve", "--port", str(port), "--log-level", "error"]
-    return subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stderr=subprocess.DEVNULL)
-
-
-async def _until_healthy(port: int) -> None:
-    async with httpx.AsyncClient(timeout=1) as http:
-        for _ in range(300):
-            try:
-                if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("server did not start")
 
 
 async def _client(port: int, index: int, stop: asyncio.Event, sent: list[Sent]) -> None:
@@ -136,9 +110,9 @@ async def test_kill_9_under_load_loses_no_answered_request(
                 await tx.channels.insert(row)
                 await tx.settings.bump_revision()
 
-            port = _free_port()
-            procs.append(_serve(env, port))
-            await _until_healthy(port)
+            port = free_port()
+            procs.append(serve(env, port))
+            await until_healthy(port)
             sent: list[Sent] = []
             stop = asyncio.Event()
             clients = [asyncio.create_task(_client(port, i, stop, sent)) for i in range(CLIENTS)]
@@ -149,10 +123,10 @@ async def test_kill_9_under_load_loses_no_answered_request(
             stop.set()
             await asyncio.gather(*clients)
 
-            port = _free_port()
-            procs.append(_serve(env, port))
+            port = free_port()
+            procs.append(serve(env, port))
             restarted = time.monotonic()
-            await _until_healthy(port)
+            await until_healthy(port)
             while True:
                 rows = await _rows(db)
                 pending = [r for rs in rows.values() for r in rs if r.status == "pending"]
