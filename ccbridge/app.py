@@ -27,6 +27,7 @@ from ccbridge.errors import StaleRevision
 from ccbridge.legacy.importer import import_on_start
 from ccbridge.legacy.jsonmode import JsonMode
 from ccbridge.proxy import resources
+from ccbridge.proxy.auth import authenticate, client_secret
 from ccbridge.proxy.blocking import AccessGuard
 from ccbridge.proxy.debuglog import mask_stored_headers
 from ccbridge.proxy.errors import ProxyError, anthropic_body, is_v1_path, openai_body
@@ -151,6 +152,10 @@ class Gateway:
         if self._routes_ready:
             return
         relay = self.relay = Relay(rt)
+        self.guard.key_valid = lambda req: (
+            authenticate(client_secret(req.headers, req.params), rt.snapshot, rt.master_key)
+            is not None
+        )
         app = self.app
         app.add_route("/v1/messages", resources.Messages(rt, relay))
         app.add_route("/v1/messages/count_tokens", resources.CountTokens(rt, relay))

@@ -26,12 +26,14 @@ import time
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
+from typing import Any
 
 import uvicorn
 
 __all__ = (
     "GracefulServer",
     "check_port_free",
+    "forwarding_options",
     "listen_socket",
     "reuse_port_supported",
     "run_workers",
@@ -68,6 +70,18 @@ def check_port_free(host: str, port: int) -> None:
     ccbridge's workers on that port and split its traffic, silently.
     """
     listen_socket(host, port, shared=False).close()
+
+
+def forwarding_options(trusted_proxies: tuple[str, ...]) -> dict[str, Any]:
+    """Return uvicorn's options for X-Forwarded-For: believed from these only.
+
+    uvicorn believes it from 127.0.0.1 by default: anything on the host
+    could then pick its client address, e.g. to dodge the auth-failure
+    block by rotating the header.
+    """
+    if not trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted_proxies)}
 
 
 class GracefulServer(uvicorn.Server):
@@ -124,6 +138,7 @@ def _worker(host: str, port: int, log_level: str, ready: EventType, stopped: Eve
         host=host,
         port=port,
         timeout_graceful_shutdown=app.settings.shutdown_grace_s,
+        **forwarding_options(app.settings.trusted_proxies),
     )
     server = _Server(config, ready, stopped)
     threading.Thread(target=_stop_when_orphaned, args=(server,), daemon=True).start()

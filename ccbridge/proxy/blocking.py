@@ -1,8 +1,10 @@
 """Auth-failure blocking and the /api rate limit (spec §3.2).
 
-Failed authentications are counted per client address on /api; at 5, 10
-and 20 failures (configurable) the address is blocked for 1, 5 and 30
-minutes on every path. A success clears the count. Everything is in memory
+Failed authentications are counted per client address on /api and /v1;
+at 5, 10 and 20 failures (configurable) the address is blocked for 1, 5
+and 30 minutes on every path, except for requests that present a valid
+key: a block keeps guessers out, never the owners of keys at that address
+(a shared NAT, or the host's own agents). An /api success clears the count. Everything is in memory
 and O(1) per request; the thresholds and the /api limit come from the
 ``ratelimit`` setting, which the config snapshot carries (no database read).
 """
@@ -26,6 +28,7 @@ __all__ = ("AccessGuard", "FailureBlocker")
 
 _FORGET_AFTER: Final = 3600.0  # seconds without a failure before an address is forgotten
 _BLOCKED: Final = "Too many failed authentication attempts; try again later"
+_UNAUTHORIZED: Final = (401, "401 Unauthorized")
 
 
 class FailureBlocker:
@@ -95,6 +98,8 @@ class AccessGuard:
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        # Whether a request presents a valid key; set once the config is loaded.
+        self.key_valid: Callable[[falcon.asgi.Request], bool] | None = None
         self.blocker = FailureBlocker(clock)
         self.limiter = KeyRateLimiter()
         self.config = RateLimitConfig()
@@ -109,7 +114,7 @@ class AccessGuard:
         if not self.blocker:  # the usual case: skip resolving the address
             return
         seconds = self.blocker.blocked_for(req.remote_addr or "")
-        if not seconds:
+        if not seconds or (self.key_valid is not None and self.key_valid(req)):
             return
         if is_v1_path(req.path):
             raise ProxyError(429, _BLOCKED, "AUTH_BLOCKED", {"Retry-After": str(seconds)})
@@ -127,6 +132,17 @@ class AccessGuard:
             }
         ).encode()
         resp.complete = True
+
+    async def process_response(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """Count a /v1 request refused for its key (/api counts in AdminAuth)."""
+        if resp.status in _UNAUTHORIZED and is_v1_path(req.path):
+            self.blocker.record(req.remote_addr or "")
 
     def refresh(self, snapshot: Snapshot) -> None:
         """Use the ``ratelimit`` setting of ``snapshot`` if it changed."""

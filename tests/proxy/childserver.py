@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,12 +25,18 @@ def free_port() -> int:
 
 
 def serve(
-    env: dict[str, str], port: int, *, stderr: int | None = subprocess.DEVNULL
+    env: dict[str, str],
+    port: int,
+    *,
+    stderr: int | None = subprocess.DEVNULL,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `ccbridge serve` on a port with extra environment variables."""
     cmd = [sys.executable, "-m", "ccbridge", "serve", "--port", str(port), "--log-level", "error"]
     base = {k: v for k, v in os.environ.items() if k != "PROXY_ACCESS_KEY"}
-    return subprocess.Popen(cmd, cwd=_REPO, env={**base, **env}, stderr=stderr)
+    return subprocess.Popen(
+        cmd, cwd=_REPO, env={**base, **env}, stderr=stderr, preexec_fn=preexec_fn
+    )
 
 
 async def until_healthy(port: int, timeout: float = 15.0) -> None:

@@ -8,6 +8,7 @@ first start without PROXY_ACCESS_KEY makes a master key and keeps it.
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 import sqlite3
 import stat
@@ -236,3 +237,22 @@ async def test_a_first_start_without_master_key_makes_one_and_keeps_it(tmp_path:
         assert await _models(port, key) == 401
     finally:
         _stop(proc)
+
+
+async def test_a_low_open_file_limit_is_raised_at_start(tmp_path: Path) -> None:
+    def low_limit() -> None:
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    port = free_port()
+    env = _sqlite_env(tmp_path / "data", PROXY_ACCESS_KEY=MASTER_KEY)
+    proc = serve(env, port, preexec_fn=low_limit)
+    try:
+        await until_healthy(port)
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+    finally:
+        _stop(proc)
+
+    (line,) = [x for x in limits.splitlines() if x.startswith("Max open files")]
+    soft = int(line.split()[3])
+    assert soft > 4096  # room for thousands of streams (two sockets each)
