@@ -544,7 +544,6 @@ class Relay:
             try:
                 chunk = await anext(chunks)
             except StopAsyncIteration:
-                tap.finish()
                 if _incomplete(tap):
                     raise UpstreamUnavailable(host, "body", _NO_TERMINAL_EVENT) from None
                 break
