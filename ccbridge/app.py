@@ -8,11 +8,13 @@ runs in reverse and drains the writer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
 import falcon
 import falcon.asgi
@@ -25,16 +27,20 @@ from ccbridge.db.migrate import migrate
 from ccbridge.errors import StaleRevision
 from ccbridge.legacy.importer import import_on_start
 from ccbridge.proxy import resources
+from ccbridge.proxy.debuglog import mask_stored_headers
 from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
 from ccbridge.proxy.relay import Relay
 from ccbridge.runtime import Runtime
 from ccbridge.settings import Settings, environ_with_dotenv
 from ccbridge.store.defaults import seed_defaults
+from ccbridge.store.liveness import Liveness
 from ccbridge.store.loader import load_snapshot
 from ccbridge.store.snapshot import Snapshot
 from ccbridge.upstream.client import is_v1_path
 
 __all__ = ("Gateway", "create_app", "factory")
+
+_UNAUTHORIZED: Final = (401, "401 Unauthorized")
 
 log = logging.getLogger("ccbridge")
 
@@ -56,11 +62,12 @@ class Gateway:
         self.db: Database = connect(settings)
         self.runtime: Runtime | None = None
         self.relay: Relay | None = None
+        self.liveness: Liveness | None = None
         self.guard = AccessGuard()
         self.app = falcon.asgi.App(
             middleware=[
                 _Lifespan(self),
-                _Blocked(self.guard),
+                _Blocked(self),
                 AdminAuth(lambda: self.runtime, self.guard),
             ]
         )
@@ -75,7 +82,30 @@ class Gateway:
         await self.app(scope, receive, send)
 
     async def start(self) -> None:
-        """Open storage, load config and start the background tasks."""
+        """Open storage, load config and start the background tasks.
+
+        A serving process that cannot start says why in one line and exits
+        1 at once: aiosqlite's threads would otherwise keep it alive, and
+        no restart policy would ever fire.
+        """
+        try:
+            await self._start()
+        except Exception as ex:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await self.db.close()  # ends the database threads
+            if not self.serving:
+                raise
+            reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
+            print(f"ccbridge: cannot start: {reason}", file=sys.stderr, flush=True)
+            os._exit(1)
+
+    def begin_shutdown(self) -> None:
+        """End live log streams: they would hold the shutdown forever."""
+        if self.runtime is not None:
+            self.runtime.writer.events.close_all()
+
+    async def _start(self) -> None:
         await self.db.open()
         applied = await migrate(self.db)
         if applied:
@@ -86,10 +116,14 @@ class Gateway:
             for line in report.lines():
                 log.info("legacy import: %s", line)
         await seed_defaults(self.db)
+        if masked := await mask_stored_headers(self.db):
+            log.info("masked the secrets of %d stored debug row(s)", masked)
         rt = Runtime(self.settings, self.db, await load_snapshot(self.db))
         self.runtime = rt
         self._add_routes(rt)
         await rt.writer.start()
+        self.liveness = Liveness(self.db, rt.writer.instance_id)
+        await self.liveness.start()
         await rt.upstream.open()
         await rt.reloader.start()
         if rt.json_mode is not None:
@@ -109,6 +143,8 @@ class Gateway:
             await rt.reloader.stop()
             await rt.upstream.close()
             await rt.writer.stop()
+        if self.liveness is not None:
+            await self.liveness.stop()
         await self.db.close()
 
     def _add_routes(self, rt: Runtime) -> None:
@@ -155,24 +191,38 @@ class _Lifespan:
 
 
 class _Blocked:
-    """Falcon middleware: refuse a blocked client address on every path.
+    """Falcon middleware: the auth-failure guard on every path.
 
-    /v1 answers in the endpoint's own error format, anything else with a
-    JSON problem.
+    A blocked address is refused (/v1 in the endpoint's own error format,
+    anything else as a JSON problem) unless the request presents a valid
+    key; a /v1 request refused for its key counts as a failure (/api counts
+    in AdminAuth).
     """
 
-    def __init__(self, guard: AccessGuard) -> None:
-        self.guard = guard
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Answer 429 at once for a blocked client address."""
-        seconds = self.guard.blocked_for(req.remote_addr or "")
-        if not seconds:
+        """Answer 429 at once for a blocked client address without a valid key."""
+        seconds = self.gateway.guard.blocked_for(req.remote_addr or "")
+        rt = self.gateway.runtime
+        if not seconds or (rt is not None and rt.auth.identify(req.headers, req.params)):
             return
         headers = {"Retry-After": str(seconds)}
         if is_v1_path(req.path):
             raise ProxyError(429, BLOCKED_MESSAGE, "AUTH_BLOCKED", headers)
         raise AdminError(429, BLOCKED_MESSAGE, "AUTH_BLOCKED", headers=headers)
+
+    async def process_response(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """Count a /v1 request refused for its key."""
+        if resp.status in _UNAUTHORIZED and is_v1_path(req.path):
+            self.gateway.guard.record_failure(req.remote_addr or "")
 
 
 async def _proxy_error(

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import signal
 
 import uvicorn
 
 from ccbridge.app import create_app
 from ccbridge.db.sqlite import prepare_path
 from ccbridge.errors import SettingsError
+from ccbridge.masterkey import ensure_master_key
 from ccbridge.settings import Settings
-from ccbridge.workers import check_port_free, reuse_port_supported, run_workers
+from ccbridge.workers import (
+    GracefulServer,
+    check_port_free,
+    forwarding_options,
+    reuse_port_supported,
+    run_workers,
+)
 
 __all__ = ("add_serve_arguments", "check_serving", "run_serve")
 
@@ -55,9 +64,28 @@ def check_serving(settings: Settings) -> None:
         )
 
 
+_WANTED_OPEN_FILES = 65_536
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft open-file limit toward the hard one; return the new soft limit.
+
+    Each relayed stream holds two sockets (client, upstream); the usual
+    default of 1,024 would refuse connections at about 500 streams.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = _WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, _WANTED_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        return wanted
+    return soft
+
+
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until interrupted; return the exit status."""
+    settings = ensure_master_key(settings)
     check_serving(settings)
+    raise_open_file_limit()
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
@@ -69,10 +97,20 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_level": args.log_level,
         "access_log": False,
         "lifespan": "on",
+        **forwarding_options(settings.trusted_proxies),
     }
     if workers == 1:
-        uvicorn.run(create_app(settings, serving=True), **common)
-        return 0
+        config = uvicorn.Config(
+            create_app(settings, serving=True),
+            **common,
+            timeout_graceful_shutdown=settings.shutdown_grace_s,
+        )
+        server = GracefulServer(config)
+        # uvicorn raises a captured SIGTERM again once it shut down; a clean
+        # drain is then exit status 0, not death by signal.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        server.run()
+        return 0 if server.started else 1
     # Worker processes build their app from the environment: pass the overrides on.
     os.environ.update({"HOST": host, "PORT": str(port), "WORKERS": str(workers)})
     if not reuse_port_supported():  # one shared socket: balance left to chance

@@ -88,6 +88,11 @@ class Settings:
         proxy_access_key: Master key of the proxy (secret).
         max_request_body_mb: Largest accepted request body, in MiB.
         request_timeout_ms: Upstream request timeout, in milliseconds.
+        stream_idle_timeout_ms: Longest silence of an upstream stream, in ms.
+        stream_max_duration_ms: Longest upstream stream, in milliseconds.
+        shutdown_grace_s: Seconds proxied requests get to finish on SIGTERM.
+        api_max_body_mb: Largest accepted /api request body, in MiB.
+        trusted_proxies: Addresses/networks whose X-Forwarded-For is believed.
         workers: Number of server worker processes.
         skip_migration: Skip importing legacy JSON files at startup.
         request_logs: Record every proxied request in request_logs.
@@ -108,6 +113,11 @@ class Settings:
     proxy_access_key: str = ""
     max_request_body_mb: int = 20
     request_timeout_ms: int = 300_000
+    stream_idle_timeout_ms: int = 300_000
+    stream_max_duration_ms: int = 3_600_000
+    shutdown_grace_s: float = 30.0
+    api_max_body_mb: int = 4
+    trusted_proxies: tuple[str, ...] = ()
     workers: int = 1
     skip_migration: bool = False
     request_logs: bool = True
@@ -152,6 +162,13 @@ class Settings:
             proxy_access_key=_get(env, "PROXY_ACCESS_KEY") or "",
             max_request_body_mb=_int(env, "MAX_REQUEST_BODY_MB", 20, minimum=1),
             request_timeout_ms=_int(env, "REQUEST_TIMEOUT", 300_000, minimum=1),
+            stream_idle_timeout_ms=_int(env, "STREAM_IDLE_TIMEOUT", 300_000, minimum=1),
+            stream_max_duration_ms=_int(env, "STREAM_MAX_DURATION", 3_600_000, minimum=1),
+            shutdown_grace_s=_float(env, "SHUTDOWN_GRACE_PERIOD", 30.0, minimum=0.0),
+            api_max_body_mb=_int(env, "API_MAX_BODY_MB", 4, minimum=1),
+            trusted_proxies=tuple(
+                p.strip() for p in (_get(env, "TRUSTED_PROXIES") or "").split(",") if p.strip()
+            ),
             workers=_int(env, "WORKERS", 1, minimum=1),
             skip_migration=_bool(env, "SKIP_MIGRATION", False),
             request_logs=_bool(env, "REQUEST_LOGS", True),
@@ -176,7 +193,12 @@ class Settings:
             f"storage_backend={self.storage_backend!r}, host={self.host!r}, "
             f"port={self.port}, proxy_access_key={key!r}, "
             f"max_request_body_mb={self.max_request_body_mb}, "
-            f"request_timeout_ms={self.request_timeout_ms}, workers={self.workers}, "
+            f"request_timeout_ms={self.request_timeout_ms}, "
+            f"stream_idle_timeout_ms={self.stream_idle_timeout_ms}, "
+            f"stream_max_duration_ms={self.stream_max_duration_ms}, "
+            f"shutdown_grace_s={self.shutdown_grace_s}, "
+            f"api_max_body_mb={self.api_max_body_mb}, "
+            f"trusted_proxies={self.trusted_proxies!r}, workers={self.workers}, "
             f"skip_migration={self.skip_migration}, request_logs={self.request_logs})"
         )
 

@@ -26,13 +26,21 @@ import time
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
+from typing import Any
 
 import uvicorn
 
-__all__ = ("check_port_free", "listen_socket", "reuse_port_supported", "run_workers")
+__all__ = (
+    "GracefulServer",
+    "check_port_free",
+    "forwarding_options",
+    "listen_socket",
+    "reuse_port_supported",
+    "run_workers",
+)
 
 _STARTUP_FAILURE = 3  # uvicorn's exit code for a server that never started
-_STOP_TIMEOUT = 40.0  # a worker drains its writer for up to 30 s
+_STOP_TIMEOUT = 80.0  # a worker's grace period (30 s) plus its writer's drain (30 s)
 
 
 def reuse_port_supported() -> bool:
@@ -64,7 +72,35 @@ def check_port_free(host: str, port: int) -> None:
     listen_socket(host, port, shared=False).close()
 
 
-class _Server(uvicorn.Server):
+def forwarding_options(trusted_proxies: tuple[str, ...]) -> dict[str, Any]:
+    """Return uvicorn's options for X-Forwarded-For: believed from these only.
+
+    uvicorn believes it from 127.0.0.1 by default: anything on the host
+    could then pick its client address, e.g. to dodge the auth-failure
+    block by rotating the header.
+    """
+    if not trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted_proxies)}
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server that lets the app end its endless streams on shutdown.
+
+    uvicorn waits for every open response before the lifespan shutdown; a
+    live log stream never ends by itself, so the app is told first
+    (``begin_shutdown``). Proxied requests get the graceful-shutdown timeout.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Tell the app, then shut down as uvicorn does."""
+        begin = getattr(self.config.app, "begin_shutdown", None)
+        if begin is not None:
+            begin()
+        await super().shutdown(sockets)
+
+
+class _Server(GracefulServer):
     """uvicorn's server, telling the parent once it serves and once it shut down cleanly."""
 
     def __init__(self, config: uvicorn.Config, ready: EventType, stopped: EventType) -> None:
@@ -93,8 +129,16 @@ def _worker(host: str, port: int, log_level: str, ready: EventType, stopped: Eve
     # stops the workers with SIGTERM, which drains their writers.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sock = listen_socket(host, port)
+    app = factory()
     config = uvicorn.Config(
-        factory(), log_level=log_level, access_log=False, lifespan="on", host=host, port=port
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=app.settings.shutdown_grace_s,
+        **forwarding_options(app.settings.trusted_proxies),
     )
     server = _Server(config, ready, stopped)
     threading.Thread(target=_stop_when_orphaned, args=(server,), daemon=True).start()

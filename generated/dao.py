@@ -20,6 +20,7 @@ from generated.tables.channel_quota import ChannelQuotaDao
 from generated.tables.channel_suspensions import ChannelSuspensionsDao
 from generated.tables.channel_usage import ChannelUsageDao
 from generated.tables.channels import ChannelsDao
+from generated.tables.instances import InstancesDao
 from generated.tables.model_aliases import ModelAliasesDao
 from generated.tables.model_pricing import ModelPricingDao
 from generated.tables.request_debug_logs import RequestDebugLogsDao
@@ -45,6 +46,7 @@ __all__ = (
     "ChannelUsageDao",
     "ChannelsDao",
     "EventsQueries",
+    "InstancesDao",
     "MaintenanceQueries",
     "MigrationsQueries",
     "ModelAliasesDao",
@@ -81,6 +83,7 @@ class Daos:
         "request_logs",
         "channel_quota",
         "channel_suspensions",
+        "instances",
         "request_debug_logs",
         "request_log_rollups",
         "request_log_session_rollups",
@@ -104,6 +107,7 @@ class Daos:
         self.request_logs = RequestLogsDao(ex)
         self.channel_quota = ChannelQuotaDao(ex)
         self.channel_suspensions = ChannelSuspensionsDao(ex)
+        self.instances = InstancesDao(ex)
         self.request_debug_logs = RequestDebugLogsDao(ex)
         self.request_log_rollups = RequestLogRollupsDao(ex)
         self.request_log_session_rollups = RequestLogSessionRollupsDao(ex)

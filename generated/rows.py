@@ -18,6 +18,7 @@ from generated.tables.channel_quota import ChannelQuotaRow
 from generated.tables.channel_suspensions import ChannelSuspensionsRow
 from generated.tables.channel_usage import ChannelUsageRow
 from generated.tables.channels import ChannelsRow
+from generated.tables.instances import InstancesRow
 from generated.tables.model_aliases import ModelAliasesRow
 from generated.tables.model_pricing import ModelPricingRow
 from generated.tables.request_debug_logs import RequestDebugLogsExistingResult, RequestDebugLogsRow
@@ -59,6 +60,7 @@ __all__ = (
     "ChannelSuspensionsRow",
     "ChannelUsageRow",
     "ChannelsRow",
+    "InstancesRow",
     "ModelAliasesRow",
     "ModelPricingRow",
     "RequestDebugLogsExistingResult",

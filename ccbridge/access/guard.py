@@ -1,10 +1,13 @@
 """Auth-failure blocking and the /api rate limit (spec §3.2).
 
-Failed authentications are counted per client address on /api; at 5, 10
-and 20 failures (configurable) the address is blocked for 1, 5 and 30
-minutes on every path. A success clears the count. Everything is in memory
-and O(1) per request; the thresholds and the /api limit come from the
-``ratelimit`` setting, which the config snapshot carries (no database read).
+Failed authentications are counted per client address on /api and /v1;
+at 5, 10 and 20 failures (configurable) the address is blocked for 1, 5
+and 30 minutes on every path, except for requests that present a valid
+key: a block keeps guessers out, never the owners of keys at that address
+(a shared NAT, or the host's own agents). An /api success clears the count.
+Everything is in memory and O(1) per request; the thresholds and the /api
+limit come from the ``ratelimit`` setting, which the config snapshot carries
+(no database read).
 """
 
 from __future__ import annotations

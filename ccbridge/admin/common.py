@@ -39,6 +39,8 @@ __all__ = (
 
 T = TypeVar("T")
 # Paths a non-admin key may read when its allowlist names the endpoint.
+_MIB = 1024 * 1024
+_DEFAULT_BODY_LIMIT = 4 * _MIB
 _ENDPOINT_PATHS = {"/api/messages/channels/current": "messages_current_channel"}
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
@@ -145,6 +147,7 @@ class AdminAuth:
         if not key.is_admin and not _endpoint_allowed(key, req):
             raise AdminError(403, "Admin privileges required", "ADMIN_REQUIRED")
         req.context.key = key
+        req.context.body_limit = rt.settings.api_max_body_mb * _MIB
 
 
 def _endpoint_allowed(key: ClientKey, req: falcon.asgi.Request) -> bool:
@@ -220,10 +223,21 @@ def if_match(req: falcon.asgi.Request) -> int | None:
 
 
 async def body_object(req: falcon.asgi.Request) -> dict[str, Any]:
-    """Return the JSON object body of a request, or raise 400."""
-    raw = await req.stream.read()
+    """Return the JSON object body of a request, or raise 400 (413 if too large).
+
+    The limit is checked before the body is read whole: a declared length
+    at once, a chunked body once it has grown past it.
+    """
+    limit = getattr(req.context, "body_limit", _DEFAULT_BODY_LIMIT)
+    if (req.content_length or 0) > limit:
+        raise AdminError(413, f"body is larger than {limit // 2**20} MB", "BODY_TOO_LARGE")
+    raw = await req.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise AdminError(413, f"body is larger than {limit // 2**20} MB", "BODY_TOO_LARGE")
     try:
         data = json.loads(raw) if raw else None
+    except RecursionError:
+        raise AdminError(400, "body is nested too deeply", "INVALID_JSON") from None
     except ValueError as ex:
         raise AdminError(400, f"body is not valid JSON: {ex}", "INVALID_JSON") from None
     if not isinstance(data, dict):

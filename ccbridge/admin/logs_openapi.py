@@ -24,7 +24,17 @@ _TOKENS: Final = {
 LOG: Final = spec.obj(
     {
         "id": _STR,
-        "status": {"enum": ["pending", "completed", "error", "timeout", "failover", "retry_wait"]},
+        "status": {
+            "enum": [
+                "pending",
+                "completed",
+                "error",
+                "timeout",
+                "interrupted",
+                "failover",
+                "retry_wait",
+            ]
+        },
         "initialTime": _DT,
         "firstTokenTime": _DT,
         "firstTokenDurationMs": _INT,

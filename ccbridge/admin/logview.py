@@ -1,7 +1,8 @@
 """JSON views of request-log rows and debug rows (the reference's shapes).
 
-Debug bodies and headers are stored gzipped and headers unmasked; they
-are unpacked and masked here, when read (spec §3.11).
+Debug bodies and headers are stored gzipped, headers masked when written;
+they are unpacked and masked again here, when read (spec §3.11), for rows
+written by something else.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from ccbridge.access.credentials import SECRET_HEADERS
+from ccbridge.access.credentials import SECRET_HEADERS, mask_value
 from generated.rows import RequestDebugLogsRow, RequestLogsRow
 
 __all__ = ("SENSITIVE_HEADERS", "debug_json", "iso", "log_json", "mask_headers", "mask_value")
@@ -75,11 +76,6 @@ def log_json(row: RequestLogsRow, has_debug: bool) -> dict[str, Any]:
     }
     out.update({name: value for name, value in optional.items() if value})
     return out
-
-
-def mask_value(value: str) -> str:
-    """Return a secret shortened to its first 8 and last 4 characters."""
-    return f"{value[:8]}...{value[-4:]}" if len(value) > 12 else "***"
 
 
 def mask_headers(headers: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,4 +24,8 @@ def loads(data: bytes | bytearray | str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(data)
+    except RecursionError:  # nested deeper than the stack: bad input, not a crash
+        raise ValueError("JSON nested too deeply") from None

@@ -33,9 +33,11 @@ from ccbridge.proxy.clientwatch import ClientWatch
 from ccbridge.proxy.debuglog import BodyCapture, debug_row
 from ccbridge.proxy.errors import ProxyError
 from ccbridge.proxy.identity import RequestIdentity
+from ccbridge.proxy.jsonread import loads as json_loads
 from ccbridge.proxy.learned import ConfigLearner
 from ccbridge.proxy.pricing import price_request
 from ccbridge.proxy.record import LogRecord
+from ccbridge.proxy.streamlimits import bounded_chunks, error_event
 from ccbridge.proxy.usage import SseUsageTap, StreamProtocol, UsageReport, usage_from_json
 from ccbridge.routing.composite import CompositeRoute, composite_route
 from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_until
@@ -450,6 +452,9 @@ class Relay:
             raise ProxyError(502, "upstream response broke off") from None
         finally:
             up.release()
+        if not up.content_encoding and not _is_json(body):
+            # As a broken connection: nothing went out, the next key serves.
+            raise UpstreamUnavailable(_domain(channel.base_url), "body", "body is not valid JSON")
         cf = channel.content_filter
         if cf is not None and cf.enabled and not up.content_encoding:
             hit = contentfilter.find_match(body, cf)
@@ -523,7 +528,8 @@ class Relay:
         adapter: Converting,
         removed: tuple[str, ...],
     ) -> Reply | _Failed:
-        converted = adapter.stream(_domain(channel.base_url), up.iter_chunks())
+        host = _domain(channel.base_url)
+        converted = adapter.stream(host, self._bounded(up, host))
         try:
             held = await converted.start()
         except BaseException:  # a break (the next key serves) or the client left
@@ -569,6 +575,16 @@ class Relay:
 
         return Reply(up.status, list(_SSE_HEADERS), stream=relay())
 
+    def _bounded(self, up: UpstreamResponse, host: str) -> AsyncIterator[bytes]:
+        """The upstream body, cut by the stream idle timeout and overall limit."""
+        return bounded_chunks(
+            up.iter_chunks(),
+            self.upstream.deadlines,
+            host,
+            idle=self.settings.stream_idle_timeout_ms / 1000,
+            overall=self.settings.stream_max_duration_ms / 1000,
+        )
+
     def _succeeded(self, call: Call, channel: Channel, key: str) -> None:
         self.policy.record_success(channel.uid, key)
         self.scheduler.record_success(channel, call.identity.client_id)
@@ -593,14 +609,17 @@ class Relay:
         plain = not up.content_encoding
         feed = tap.feed if plain else _ignore
         capture = BodyCapture(snap.debug_log.max_body_size) if snap.debug_log.enabled else None
-        chunks = up.iter_chunks()
+        host = _domain(channel.base_url)
+        chunks = self._bounded(up, host)
         held, unread = [], b""
         cf = channel.content_filter
         if cf is not None and not (plain and contentfilter.is_active(cf)):
             cf = None  # off, or an encoded stream it cannot read
-        if plain and (cf is not None or protocol is StreamProtocol.CLAUDE):
+        if plain:
             try:
-                held, unread = await self._hold_start(chunks, tap, until_text=cf is not None)
+                held, unread = await self._hold_start(
+                    chunks, tap, host, protocol, until_text=cf is not None
+                )
             except BaseException:  # a break (the next key serves) or the client left
                 up.close()
                 raise
@@ -625,20 +644,34 @@ class Relay:
         headers += _SSE_HEADERS
 
         async def relay() -> AsyncIterator[bytes]:
-            broke = ""
+            broke = reason = ""
+            tail = b"\n\n"
             try:
-                for chunk in held:
+                try:
+                    for chunk in held:
+                        if capture is not None:
+                            capture.add(chunk)
+                        yield chunk
+                        tail = chunk[-2:]
+                    feed(unread)  # PERF(proxy): after the first byte is out
+                    async for chunk in chunks:
+                        feed(chunk)
+                        if capture is not None:
+                            capture.add(chunk)
+                        yield chunk
+                        tail = chunk[-2:]
+                    if plain and _incomplete(tap):
+                        reason = _NO_TERMINAL_EVENT
+                        broke = f"upstream {host} unavailable (body): {reason}"
+                except UpstreamUnavailable as ex:
+                    broke, reason = str(ex), ex.reason
+                if broke and plain and not (watch is not None and watch.gone):
+                    # Output began: end with the API's own error, never a silent cut.
+                    event = error_event(protocol, f"upstream stream broke off: {reason}")
+                    event = event if tail == b"\n\n" else b"\n\n" + event
                     if capture is not None:
-                        capture.add(chunk)
-                    yield chunk
-                feed(unread)  # PERF(proxy): after the first byte is out
-                async for chunk in chunks:
-                    feed(chunk)
-                    if capture is not None:
-                        capture.add(chunk)
-                    yield chunk
-            except UpstreamUnavailable as ex:
-                broke = str(ex)
+                        capture.add(event)
+                    yield event
             finally:
                 if watch is not None:
                     watch.stop()
@@ -651,9 +684,19 @@ class Relay:
         return Reply(up.status, headers, stream=relay())
 
     async def _hold_start(
-        self, chunks: AsyncIterator[bytes], tap: SseUsageTap, *, until_text: bool = False
+        self,
+        chunks: AsyncIterator[bytes],
+        tap: SseUsageTap,
+        host: str,
+        protocol: StreamProtocol,
+        *,
+        until_text: bool = False,
     ) -> tuple[list[bytes], bytes]:
         """Hold message_start until the next event (an early error is a 502).
+
+        A Responses stream is held until its first event. A body that ends
+        before its terminal event, or holds no event at all (no SSE), is
+        a break like a dropped connection.
 
         With ``until_text`` (a content filter to apply, any pool) the
         stream is held until its first content token instead, or an error,
@@ -668,20 +711,29 @@ class Relay:
         """
         held: list[bytes] = []
         size = 0
-        while not tap.has_error and (
-            (not tap.token_seen and size < contentfilter.HOLD_LIMIT)
-            if until_text
-            else (tap.events < 2 and not tap.output_started)
+        events = 2 if protocol is StreamProtocol.CLAUDE else 1
+        while (
+            not tap.has_error
+            and size < contentfilter.HOLD_LIMIT
+            and (
+                not tap.token_seen
+                if until_text
+                else (tap.events < events and not tap.output_started)
+            )
         ):
             try:
                 chunk = await anext(chunks)
             except StopAsyncIteration:
+                if _incomplete(tap):
+                    raise UpstreamUnavailable(host, "body", _NO_TERMINAL_EVENT) from None
                 break
             held.append(chunk)
             size += len(chunk)
             fed = tap.feed_until_output(chunk, token=until_text)
             if fed < len(chunk):
                 return held, chunk[fed:]
+        if tap.events == 0:
+            raise UpstreamUnavailable(host, "body", "body is not an event stream")
         return held, b""
 
     async def _end_stream(
@@ -795,8 +847,25 @@ def _invalid(ex: ConversionError) -> bytes:
     return json.dumps({"type": "error", "error": error}).encode()
 
 
+_NO_TERMINAL_EVENT = "stream ended without its terminal event"
+
+
 def _ignore(chunk: bytes) -> None:
     pass
+
+
+def _incomplete(tap: SseUsageTap) -> bool:
+    """Return whether a finished stream lacked its terminal event."""
+    tap.finish()
+    return not tap.has_error and not tap.report().completed
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json_loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _refused(rule: ContentFilterRule) -> _Failed:

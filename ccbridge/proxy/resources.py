@@ -7,6 +7,7 @@ relay. Nothing here awaits the database.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from ccbridge.store.writer import Writer
 
 __all__ = ("CountTokens", "Health", "Messages", "Models", "NotFound", "Responses", "not_found")
 
+_PING_TIMEOUT = 0.8  # seconds: /health answers within 1 s
 _MODELS_CREATED = 1704067200  # the reference's fixed `created` value
 
 
@@ -177,8 +179,13 @@ class Health:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Report health without authentication."""
         try:
-            await self.db.ping()
+            # An answer within a second whatever the database does (a hung
+            # server, an exhausted pool): a health check must not hang.
+            async with asyncio.timeout(_PING_TIMEOUT):
+                await self.db.ping()
             database = "ok"
+        except TimeoutError:
+            database = f"unreachable: no answer within {_PING_TIMEOUT:g}s"
         except Exception as ex:  # health must answer whatever the failure
             database = f"unreachable: {type(ex).__name__}"
         resp.status = 200 if database == "ok" else 503

@@ -525,7 +525,7 @@ class ChannelScheduler:
             return Plan((), skipped, CHANNEL_NOT_ALLOWED, multi_channel=len(live) > 1)
         served = self._served.get(pool, frozenset())
         if len(live) == 1:
-            return _single(allowed[0], served, failed, skipped)
+            return _single(allowed[0], served, failed, skipped, quota_exhausted)
         checks = _Checks(
             now=self._wall(),
             failed=failed,
@@ -649,12 +649,19 @@ def _unservable(ch: Channel, served: frozenset[str]) -> str | None:
 
 
 def _single(
-    channel: Channel, served: frozenset[str], failed: Collection[str], skipped: tuple[Skip, ...]
+    channel: Channel,
+    served: frozenset[str],
+    failed: Collection[str],
+    skipped: tuple[Skip, ...],
+    quota: QuotaCheck | None,
 ) -> Plan:
-    # Single-channel mode: only key failover, no health or suspension checks.
+    # Single-channel mode: only key failover, no health or suspension checks;
+    # a spent quota is a limit the operator set, so it holds here too.
     reason = _unservable(channel, served)
     if reason is None and channel.uid in failed:
         reason = "failed in this request"
+    if reason is None and quota is not None and quota(channel):
+        reason = "quota exhausted"
     if reason is not None:
         skip = Skip(channel.uid, channel.name, reason)
         return Plan((), (*skipped, skip), NO_CHANNELS, multi_channel=False)

@@ -115,6 +115,11 @@ class LogEvents:
         self._subscribers.add(sub)
         return sub
 
+    def close_all(self) -> None:
+        """End every subscription (shutdown: live streams must not hold it)."""
+        for sub in list(self._subscribers):
+            self.unsubscribe(sub)
+
     def unsubscribe(self, sub: Subscription) -> None:
         """Stop a subscription (idempotent)."""
         self._subscribers.discard(sub)

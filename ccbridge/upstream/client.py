@@ -25,11 +25,11 @@ Decisions (spec §3.3, §3.6, §3.7):
   as ``Cf-*``). Strip rules apply to client headers only, so a rule can
   never delete the gateway's own auth, User-Agent or Accept-Encoding.
 * **Response headers.** Copied except hop-by-hop headers (incl.
-  transfer-encoding, connection) and content-length.
+  transfer-encoding, connection), content-length, date and server.
 * **Timeouts.** `UpstreamClient.send` has one deadline from the call to
   the end of the response headers (connect, TLS, upload, wait); Go's
   ResponseHeaderTimeout starts after the upload instead. Body reads have
-  no deadline (streams have no overall timeout); callers wrap non-stream
+  no deadline here: streams are bounded by `ccbridge.proxy.streamlimits`; callers wrap non-stream
   reads in their own REQUEST_TIMEOUT (`UpstreamClient.deadlines`). Both are
   swept deadlines (`ccbridge.upstream.deadlines`): they fire up to 50 ms late
   and cost no loop timer per request.
@@ -114,7 +114,9 @@ _REQUEST_DROP: Final = (
     | _FORWARDING_HEADERS
     | {"host", "content-length", "expect", "accept-encoding"}
 )
-_RESPONSE_DROP: Final = _HOP_BY_HOP | {"content-length"}
+# Date and Server are the serving process's own (uvicorn writes both): copied,
+# each would go out twice, the upstream's naming its server software.
+_RESPONSE_DROP: Final = _HOP_BY_HOP | {"content-length", "date", "server"}
 _DECISION_CACHE_SIZE: Final = 1024
 
 # NOTE(upstream): CPython < 3.12.7 leaks aborted SSL transports without it.
@@ -360,8 +362,8 @@ def build_outbound_headers(
 def filter_response_headers(headers: Iterable[tuple[str, str]]) -> HeaderPairs:
     """Return upstream response headers fit to copy to the client.
 
-    Drops hop-by-hop headers (and any named in Connection) and
-    Content-Length; keeps Content-Encoding because bodies are relayed
+    Drops hop-by-hop headers (and any named in Connection),
+    Content-Length, Date and Server; keeps Content-Encoding because bodies are relayed
     undecoded.
     """
     kept: list[tuple[str, str]] = []

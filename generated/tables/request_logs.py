@@ -78,6 +78,7 @@ class RequestLogsRow:
     effective_x_initiator: str | None = None
     priced_by_target_model: bool | None = False
     routed_via: str | None = None
+    instance_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -189,6 +190,7 @@ def _from_sqlite(r: tuple[Any, ...]) -> RequestLogsRow:
         r[40],
         to_bool(r[41]),
         r[42],
+        r[43],
     )
 
 
@@ -237,6 +239,7 @@ def _to_sqlite(row: RequestLogsRow) -> tuple[Any, ...]:
         row.effective_x_initiator,
         to_int(row.priced_by_target_model),
         row.routed_via,
+        row.instance_id,
     )
 
 
@@ -284,6 +287,7 @@ def _update_sqlite(row: RequestLogsRow) -> tuple[Any, ...]:
         row.effective_x_initiator,
         to_int(row.priced_by_target_model),
         row.routed_via,
+        row.instance_id,
         row.id,
     )
 
@@ -337,6 +341,7 @@ def _to_postgres(row: RequestLogsRow) -> tuple[Any, ...]:
         row.effective_x_initiator,
         row.priced_by_target_model,
         row.routed_via,
+        row.instance_id,
     )
 
 
@@ -384,6 +389,7 @@ def _update_postgres(row: RequestLogsRow) -> tuple[Any, ...]:
         row.effective_x_initiator,
         row.priced_by_target_model,
         row.routed_via,
+        row.instance_id,
         row.id,
     )
 
@@ -432,6 +438,7 @@ _FILTER_NULL = {
     "effective_x_initiator": " WHERE effective_x_initiator IS NULL",
     "priced_by_target_model": " WHERE priced_by_target_model IS NULL",
     "routed_via": " WHERE routed_via IS NULL",
+    "instance_id": " WHERE instance_id IS NULL",
 }
 _ORDER = {
     "id": " ORDER BY id",
@@ -477,6 +484,7 @@ _ORDER = {
     "effective_x_initiator": " ORDER BY effective_x_initiator, id",
     "priced_by_target_model": " ORDER BY priced_by_target_model, id",
     "routed_via": " ORDER BY routed_via, id",
+    "instance_id": " ORDER BY instance_id, id",
 }
 _ORDER_DESC = {
     "id": " ORDER BY id DESC",
@@ -522,6 +530,7 @@ _ORDER_DESC = {
     "effective_x_initiator": " ORDER BY effective_x_initiator DESC, id DESC",
     "priced_by_target_model": " ORDER BY priced_by_target_model DESC, id DESC",
     "routed_via": " ORDER BY routed_via DESC, id DESC",
+    "instance_id": " ORDER BY instance_id DESC, id DESC",
 }
 
 _SQLITE = TableSql(
@@ -534,7 +543,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via
+  routed_via, instance_id
 FROM request_logs""",
     count="""\
 -- name: request_logs.count :one
@@ -586,6 +595,7 @@ DELETE FROM request_logs""",
         "effective_x_initiator": " WHERE effective_x_initiator = ?",
         "priced_by_target_model": " WHERE priced_by_target_model = ?",
         "routed_via": " WHERE routed_via = ?",
+        "instance_id": " WHERE instance_id = ?",
     },
     filter_null=_FILTER_NULL,
     order=_ORDER,
@@ -602,7 +612,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via
+  routed_via, instance_id
 FROM request_logs
 WHERE id = ?""",
         False,
@@ -618,9 +628,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -628,7 +638,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via""",
+  routed_via, instance_id""",
         True,
     ),
     insert_auto=None,
@@ -643,9 +653,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         True,
     ),
     bulk_auto=None,
@@ -662,9 +672,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -689,7 +699,8 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   service_tier_overridden = excluded.service_tier_overridden,
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
-  priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via
+  priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
+  instance_id = excluded.instance_id
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -697,7 +708,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via""",
+  routed_via, instance_id""",
             True,
         )
     },
@@ -713,9 +724,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -740,7 +751,8 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   service_tier_overridden = excluded.service_tier_overridden,
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
-  priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via""",
+  priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
+  instance_id = excluded.instance_id""",
             True,
         )
     },
@@ -755,11 +767,11 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES """,
             """\
 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             """\
  ON CONFLICT(id) DO UPDATE
  SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
@@ -785,8 +797,9 @@ VALUES """,
    service_tier_overridden = excluded.service_tier_overridden,
    original_x_initiator = excluded.original_x_initiator,
    effective_x_initiator = excluded.effective_x_initiator,
-   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via""",
-            23,
+   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
+   instance_id = excluded.instance_id""",
+            22,
         )
     },
     ignore_many=Stmt(
@@ -800,9 +813,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING""",
         True,
     ),
@@ -826,7 +839,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via
+  routed_via, instance_id
 FROM request_logs
 WHERE rowid BETWEEN ? AND ?""",
             False,
@@ -846,7 +859,7 @@ SET initial_time = ?, provider = ?, model = ?, status = ?, complete_time = ?, du
   upstream_error = ?, failover_info = ?, api_key_id = ?, created_at = ?, channel_uid = ?,
   first_token_time = ?, first_token_duration_ms = ?, service_tier = ?,
   service_tier_overridden = ?, original_x_initiator = ?, effective_x_initiator = ?,
-  priced_by_target_model = ?, routed_via = ?
+  priced_by_target_model = ?, routed_via = ?, instance_id = ?
 WHERE id = ?""",
         True,
     ),
@@ -890,7 +903,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via
+  routed_via, instance_id
 FROM request_logs""",
     count="""\
 -- name: request_logs.count :one
@@ -942,6 +955,7 @@ DELETE FROM request_logs""",
         "effective_x_initiator": " WHERE effective_x_initiator = %s",
         "priced_by_target_model": " WHERE priced_by_target_model = %s",
         "routed_via": " WHERE routed_via = %s",
+        "instance_id": " WHERE instance_id = %s",
     },
     filter_null=_FILTER_NULL,
     order=_ORDER,
@@ -958,7 +972,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via
+  routed_via, instance_id
 FROM request_logs
 WHERE id = %s""",
         False,
@@ -974,9 +988,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -984,7 +998,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via""",
+  routed_via, instance_id""",
         True,
     ),
     insert_auto=None,
@@ -999,7 +1013,7 @@ COPY request_logs (id, initial_time, provider, model, status, complete_time, dur
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 FROM STDIN""",
         True,
     ),
@@ -1017,9 +1031,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -1044,7 +1058,8 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   service_tier_overridden = excluded.service_tier_overridden,
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
-  priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via
+  priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
+  instance_id = excluded.instance_id
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -1052,7 +1067,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via""",
+  routed_via, instance_id""",
             True,
         )
     },
@@ -1068,9 +1083,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -1095,7 +1110,8 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   service_tier_overridden = excluded.service_tier_overridden,
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
-  priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via""",
+  priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
+  instance_id = excluded.instance_id""",
             True,
         )
     },
@@ -1111,9 +1127,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING""",
         True,
     ),
@@ -1136,7 +1152,7 @@ COPY _stage_request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via)
+  routed_via, instance_id)
 FROM STDIN""",
             True,
         ),
@@ -1151,14 +1167,14 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via) SELECT id, initial_time, provider, model, status, complete_time, duration_ms,
-  provider_name, response_model, input_tokens, output_tokens, cache_creation_input_tokens,
-  cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
-  cache_read_cost, http_status, stream, transport, channel_id, channel_name, endpoint, domain,
-  client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
-  created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
-  service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via
+  routed_via, instance_id) SELECT id, initial_time, provider, model, status, complete_time,
+  duration_ms, provider_name, response_model, input_tokens, output_tokens,
+  cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost,
+  output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id,
+  channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error,
+  upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time,
+  first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator,
+  effective_x_initiator, priced_by_target_model, routed_via, instance_id
 FROM _stage_request_logs
 ON CONFLICT DO NOTHING""",
             True,
@@ -1190,7 +1206,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via
+  routed_via, instance_id
 FROM request_logs
 WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""",
             False,
@@ -1210,7 +1226,7 @@ SET initial_time = %s, provider = %s, model = %s, status = %s, complete_time = %
   reasoning_effort = %s, error = %s, upstream_error = %s, failover_info = %s, api_key_id = %s,
   created_at = %s, channel_uid = %s, first_token_time = %s, first_token_duration_ms = %s,
   service_tier = %s, service_tier_overridden = %s, original_x_initiator = %s,
-  effective_x_initiator = %s, priced_by_target_model = %s, routed_via = %s
+  effective_x_initiator = %s, priced_by_target_model = %s, routed_via = %s, instance_id = %s
 WHERE id = %s""",
         True,
     ),
@@ -1246,6 +1262,7 @@ class _Queries(NamedTuple):
     """The named queries of request_logs in one dialect (None: not written for it)."""
 
     settle_stale_pending: Stmt
+    settle_interrupted: Stmt
     prior_states: Stmt
     page: Stmt
     session_page: Stmt
@@ -1265,7 +1282,25 @@ _SQLITE_QUERIES = _Queries(
 -- name: request_logs.settle_stale_pending :exec
 UPDATE request_logs SET status = 'timeout', error = 'request timed out', complete_time = :now
 WHERE
-  status = 'pending' AND initial_time < :cutoff""",
+  status = 'pending' AND initial_time < :cutoff AND instance_id IS NULL""",
+        True,
+    ),
+    settle_interrupted=Stmt(
+        "request_logs.settle_interrupted",
+        """\
+-- name: request_logs.settle_interrupted :exec
+UPDATE request_logs
+SET status = 'interrupted', error = 'ccbridge process died: outcome unknown',
+  complete_time = :now
+WHERE
+  status = 'pending'
+  AND instance_id IN (
+    SELECT
+      instance_id
+    FROM instances
+    WHERE
+      heartbeat_at < :cutoff
+  )""",
         True,
     ),
     prior_states=Stmt(
@@ -1315,7 +1350,8 @@ SELECT
   original_x_initiator,
   effective_x_initiator,
   priced_by_target_model,
-  routed_via
+  routed_via,
+  instance_id
 FROM request_logs
 WHERE
   id IN (
@@ -1372,7 +1408,8 @@ SELECT
   original_x_initiator,
   effective_x_initiator,
   priced_by_target_model,
-  routed_via
+  routed_via,
+  instance_id
 FROM request_logs
 WHERE
   (initial_time, id) < (:before_time, :before_id)
@@ -1455,7 +1492,8 @@ SELECT
   original_x_initiator,
   effective_x_initiator,
   priced_by_target_model,
-  routed_via
+  routed_via,
+  instance_id
 FROM request_logs
 WHERE
   session_id = :session_id
@@ -1728,7 +1766,25 @@ _POSTGRES_QUERIES = _Queries(
 -- name: request_logs.settle_stale_pending :exec
 UPDATE request_logs SET status = 'timeout', error = 'request timed out', complete_time = %(now)s
 WHERE
-  status = 'pending' AND initial_time < %(cutoff)s""",
+  status = 'pending' AND initial_time < %(cutoff)s AND instance_id IS NULL""",
+        True,
+    ),
+    settle_interrupted=Stmt(
+        "request_logs.settle_interrupted",
+        """\
+-- name: request_logs.settle_interrupted :exec
+UPDATE request_logs
+SET status = 'interrupted', error = 'ccbridge process died: outcome unknown',
+  complete_time = %(now)s
+WHERE
+  status = 'pending'
+  AND instance_id IN (
+    SELECT
+      instance_id
+    FROM instances
+    WHERE
+      heartbeat_at < %(cutoff)s
+  )""",
         True,
     ),
     prior_states=Stmt(
@@ -1778,7 +1834,8 @@ SELECT
   original_x_initiator,
   effective_x_initiator,
   priced_by_target_model,
-  routed_via
+  routed_via,
+  instance_id
 FROM request_logs
 WHERE
   id IN (
@@ -1834,7 +1891,8 @@ SELECT
   original_x_initiator,
   effective_x_initiator,
   priced_by_target_model,
-  routed_via
+  routed_via,
+  instance_id
 FROM request_logs
 WHERE
   (initial_time, id) < (%(before_time)s, %(before_id)s)
@@ -1917,7 +1975,8 @@ SELECT
   original_x_initiator,
   effective_x_initiator,
   priced_by_target_model,
-  routed_via
+  routed_via,
+  instance_id
 FROM request_logs
 WHERE
   session_id = %(session_id)s
@@ -2233,6 +2292,7 @@ class RequestLogsDao(Table[RequestLogsRow]):
         "effective_x_initiator",
         "priced_by_target_model",
         "routed_via",
+        "instance_id",
     )
     KEY = ("id",)
     AUTO = None
@@ -2252,10 +2312,20 @@ class RequestLogsDao(Table[RequestLogsRow]):
         return await self._delete((id,))
 
     async def settle_stale_pending(self, *, cutoff: datetime, now: datetime) -> int:
-        """Mark attempts pending since before a cutoff as timed out."""
+        """Mark attempts pending since before a cutoff as timed out: rows of no known instance
+        (written before instances existed); settle_interrupted settles the others.
+        """
         c = self._c
         return await self._ex.execute(
             self._q.settle_stale_pending,
+            {"cutoff": c.param_timestamp(cutoff), "now": c.param_timestamp(now)},
+        )
+
+    async def settle_interrupted(self, *, cutoff: datetime, now: datetime) -> int:
+        """Mark the pending attempts of instances whose heartbeat stopped as interrupted."""
+        c = self._c
+        return await self._ex.execute(
+            self._q.settle_interrupted,
             {"cutoff": c.param_timestamp(cutoff), "now": c.param_timestamp(now)},
         )
 
@@ -2595,6 +2665,7 @@ CATALOG: dict[str, Any] = {
             "effective_x_initiator": ["TEXT", False, False, None],
             "priced_by_target_model": ["BOOLEAN", False, False, "0"],
             "routed_via": ["TEXT", False, False, None],
+            "instance_id": ["TEXT", False, False, None],
         },
         "indexes": {
             "idx_request_logs_client_id": [False, ["client_id"], False],
@@ -2650,6 +2721,7 @@ CATALOG: dict[str, Any] = {
             "effective_x_initiator": ["text", False, False, None],
             "priced_by_target_model": ["boolean", False, False, "FALSE"],
             "routed_via": ["text", False, False, None],
+            "instance_id": ["text", False, False, None],
         },
         "indexes": {
             "idx_request_logs_client_id": [False, ["client_id"], False],

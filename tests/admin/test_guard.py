@@ -98,16 +98,22 @@ async def test_failed_admin_logins_block_the_address_on_every_path(gateway: Runn
     assert blocked.json()["code"] == "AUTH_BLOCKED"
     assert 0 < int(blocked.headers["retry-after"]) <= 60
     async with httpx.AsyncClient(base_url=gateway.url) as any_path:
+        guess = await any_path.post("/v1/messages", json={}, headers={"x-api-key": "nope"})
         proxy = await any_path.post("/v1/messages", json={}, headers={"x-api-key": MASTER_KEY})
         health = await any_path.get("/health")
-    assert proxy.status_code == 429 and health.status_code == 429
+    assert guess.status_code == 429 and health.status_code == 429
+    assert proxy.status_code == 400  # a valid key is never blocked: its request is judged
 
 
-async def test_proxy_auth_failures_are_not_counted(gateway: Running) -> None:
+async def test_proxy_auth_failures_are_counted_but_never_block_a_valid_key(
+    gateway: Running,
+) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as http:
-        for _ in range(8):
-            resp = await http.post("/v1/messages", json={}, headers={"x-api-key": "nope"})
-            assert resp.status_code == 401
+        statuses = [
+            (await http.post("/v1/messages", json={}, headers={"x-api-key": "nope"})).status_code
+            for _ in range(8)
+        ]
+    assert statuses == [401] * 5 + [429] * 3
     async with admin_client(gateway.url) as good:
         assert (await good.get("/api/channels")).status_code == 200
 
@@ -127,21 +133,24 @@ async def test_api_rate_limit_comes_from_the_setting(gateway: Running) -> None:
     assert resp.status_code == 200
 
 
+GUESS = "sk-guessed-key-0000000000"  # a blocked address without a valid key
+
+
 async def test_blocked_address_gets_each_endpoints_error_format(gateway: Running) -> None:
     async with admin_client(gateway.url, "wrong-key") as bad:
         for _ in range(5):
             assert (await bad.get("/api/channels")).status_code == 401
         admin = await bad.get("/api/channels")
     with pytest.raises(anthropic.RateLimitError) as claude_info:
-        async with claude_client(gateway) as claude:
+        async with claude_client(gateway, key=GUESS) as claude:
             await claude.messages.create(
                 model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
             )
     with pytest.raises(openai.RateLimitError) as codex_info:
-        async with codex_client(gateway) as codex:
+        async with codex_client(gateway, key=GUESS) as codex:
             await codex.responses.create(model="gpt-5-codex", input="hi")
     async with httpx.AsyncClient(base_url=gateway.url) as http:
-        models = await http.get("/v1/models", headers={"x-api-key": MASTER_KEY})
+        models = await http.get("/v1/models", headers={"x-api-key": GUESS})
 
     assert admin.status_code == 429
     assert admin.headers["content-type"] == "application/problem+json"

@@ -171,9 +171,9 @@ async def test_debug_data_is_unpacked_and_masked(
     assert body["responseStatus"] == 200 and body["requestMethod"] == "POST"
     assert body["requestPath"] == "/v1/messages"
     assert "x-api-key" in body["requestRemovedHeaders"]
-    # Stored as sent: masking happens on read only.
+    # Masked when stored: the key never rests in the database.
     stored = await gateway.db.daos.request_debug_logs.get(row.id)
-    assert MASTER_KEY in gzip.decompress(stored.request_headers).decode()
+    assert MASTER_KEY not in gzip.decompress(stored.request_headers).decode()
     missing = await api.get("/api/logs/req_nope/debug")
     assert missing.status_code == 404
 

@@ -243,12 +243,15 @@ async def test_a_row_is_counted_once(gateway: Running, api: httpx.AsyncClient) -
     assert stats["totalTokens"]["inputTokens"] == 100 + 100 + 10
     assert stats["totalCost"] == pytest.approx(0.02)
 
-    # Pending, marked timeout by maintenance, then finished after all: counted once.
+    # Pending, settled as interrupted (its instance looked dead), then finished
+    # after all: counted once.
     w = log_row(4, BASE + 3 * MINUTE, status="pending", duration_ms=0)
     await write_rows(gateway, [w])
-    await gateway.db.daos.request_logs.settle_stale_pending(
-        cutoff=datetime.now(UTC), now=datetime.now(UTC)
+    now = datetime.now(UTC)
+    settled = await gateway.db.daos.request_logs.settle_interrupted(
+        cutoff=now + timedelta(minutes=1), now=now
     )
+    assert settled == 1
     assert (await _stats(api))["totalRequests"] == 3
     await write_rows(gateway, [with_status(w, "completed", duration_ms=700)])
     assert (await _stats(api))["totalRequests"] == 4

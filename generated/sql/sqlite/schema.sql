@@ -163,7 +163,8 @@ CREATE TABLE request_logs (
   original_x_initiator TEXT,
   effective_x_initiator TEXT,
   priced_by_target_model BOOLEAN DEFAULT 0,
-  routed_via TEXT
+  routed_via TEXT,
+  instance_id TEXT
 );
 
 CREATE INDEX idx_request_logs_client_id ON request_logs(client_id);
@@ -206,6 +207,14 @@ CREATE TABLE channel_suspensions (
 );
 
 CREATE INDEX idx_channel_suspensions_suspended_until ON channel_suspensions(suspended_until);
+
+CREATE TABLE instances (
+  instance_id TEXT PRIMARY KEY NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at DATETIME NOT NULL,
+  heartbeat_at DATETIME NOT NULL
+);
 
 CREATE TABLE request_debug_logs (
   request_id TEXT PRIMARY KEY NOT NULL REFERENCES request_logs (id) ON DELETE CASCADE,

@@ -89,6 +89,7 @@ def test_to_row_puts_each_value_in_its_column() -> None:
         "effective_x_initiator": None,
         "priced_by_target_model": True,
         "routed_via": "router-1",
+        "instance_id": None,  # stamped by the writer
     }
     row = record.to_row()
     assert set(expected) == {f.name for f in dataclasses.fields(RequestLogsRow)}
