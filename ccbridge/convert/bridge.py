@@ -18,6 +18,7 @@ import orjson
 
 from ccbridge.convert.chat_in import decode_chat_request
 from ccbridge.convert.chat_out import ChatStreamWriter, chat_error, encode_chat_response
+from ccbridge.convert.collect import collect_stream
 from ccbridge.convert.emulated import EmulatedToolsSink, extract_tool_calls
 from ccbridge.convert.errors import anthropic_error
 from ccbridge.convert.ir import ConversionError, Request, Response
@@ -89,7 +90,16 @@ class ConvertedResponse:
 class Bridge:
     """The client-independent half: request encoding and upstream decoding."""
 
-    __slots__ = ("_message_id", "_options", "_request", "body", "model", "stream", "target")
+    __slots__ = (
+        "_message_id",
+        "_options",
+        "_request",
+        "body",
+        "gathers",
+        "model",
+        "stream",
+        "target",
+    )
 
     TARGETS: ClassVar[frozenset[str]] = frozenset()
     _ID_PREFIX: ClassVar[str] = "msg_"
@@ -134,8 +144,12 @@ class Bridge:
             req.prompt_cache_key = opts.prompt_cache_key
         self._request = req
         self.stream = req.stream
+        # A stream-only upstream streams even for a whole-answer client: gathered here.
+        self.gathers = not req.stream and UPSTREAMS[target].stream_only
         encode = EncodeOptions(opts.trigger, opts.reasoning_content, opts.codex_reasoning_replay)
-        self.body = UPSTREAMS[target].encode(req, model, encode)
+        self.body = UPSTREAMS[target].encode(
+            replace(req, stream=True) if self.gathers else req, model, encode
+        )
 
     def path(self) -> str:
         """Return the upstream path to append to the channel's base URL.
@@ -143,7 +157,7 @@ class Bridge:
         Chat, Responses and Messages paths take the reference's ``/v1`` rule
         in the relay; the Gemini path goes below ``{base}`` as given.
         """
-        return UPSTREAMS[self.target].path(self.model, self.stream)
+        return UPSTREAMS[self.target].path(self.model, self.stream or self.gathers)
 
     def encoded_body(self) -> bytes:
         """Return :attr:`body` as JSON bytes."""
@@ -158,6 +172,9 @@ class Bridge:
         return "toolu_" + self._message_id.removeprefix(self._ID_PREFIX) + "_"
 
     def _upstream_response(self, raw: bytes) -> Response:
+        if self.gathers:
+            decoder = UPSTREAMS[self.target].stream_decoder(self._tool_id_prefix, self._request)
+            return collect_stream(raw, decoder, self._message_id)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as ex:

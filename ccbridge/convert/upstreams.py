@@ -49,6 +49,7 @@ class Upstream:
     path: Callable[[str, bool], str]
     decode: Callable[[Any, str, Request], Response]  # (body, tool-id prefix, request)
     stream_decoder: Callable[[str, Request], StreamDecoder]  # (tool-id prefix, request)
+    stream_only: bool = False  # answers only as a stream (a whole answer is gathered)
 
 
 def _fixed(path: str) -> Callable[[str, bool], str]:
@@ -77,6 +78,7 @@ def _responses(codex: bool) -> Upstream:
         path=_fixed("/responses"),
         decode=lambda body, prefix, req: decode_responses_response(body),
         stream_decoder=lambda prefix, req: ResponsesStreamDecoder(),
+        stream_only=codex,  # the Codex backend refuses stream: false
     )
 
 

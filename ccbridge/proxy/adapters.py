@@ -95,7 +95,7 @@ class Converting:
         else:
             url = claude_url(base, "/v1" + bridge.path())
         overrides = {"Content-Type": "application/json"}
-        if bridge.stream:
+        if bridge.stream or bridge.gathers:
             overrides["Accept"] = "text/event-stream"
         return Outbound(url, bridge.encoded_body(), overrides)
 

@@ -280,6 +280,9 @@ async def test_requests_sent_per_type(
     assert sent["openai-oauth"].path == "/responses"
     assert sent["openai-oauth"].header("authorization") == "Bearer oauth-access"
     assert sent["openai-oauth"].header("chatgpt-account-id") == "acct-42"
+    # The Codex backend answers only as a stream: asked to stream, gathered whole.
+    assert sent["openai-oauth"].json()["stream"] is True
+    assert sent["responses"].json()["stream"] is False
     for request in sent.values():
         assert "x-api-key" not in request.header_names()
         assert "anthropic-version" not in request.header_names()
