@@ -16,13 +16,18 @@ from typing import Any, Final
 import falcon.asgi
 
 from ccbridge.admin import spec
-from ccbridge.admin.aliases import read_model_aliases, read_user_aliases
 from ccbridge.admin.backup import parse_backup
-from ccbridge.admin.channel_fields import channel_object
 from ccbridge.admin.common import body_object, read_config, reply
-from ccbridge.admin.pricing import read_pricing
-from ccbridge.admin.settings_api import SECTIONS, read_section
+from ccbridge.admin.settings_api import SECTIONS
 from ccbridge.runtime import Runtime
+from ccbridge.store.configdoc import (
+    SECTION_DEFAULTS,
+    channel_object,
+    read_model_aliases,
+    read_pricing,
+    read_section,
+    read_user_aliases,
+)
 from generated.dao import Daos
 from generated.rows import ChannelsRow
 
@@ -78,8 +83,8 @@ async def preview(tx: Daos, doc: dict[str, Any]) -> dict[str, Any]:
     for row in plan.settings:
         section = sections.get(row.key)
         if section is not None:  # compare with what is in force, defaults included
-            old: Any = await read_section(tx, section)
-            new: Any = {**section.default(), **_json(row.value)}
+            old: Any = await read_section(tx, section.key)
+            new: Any = {**SECTION_DEFAULTS[section.key](), **_json(row.value)}
         else:  # a pool's load balance: unset means failover
             current = await tx.settings.get(row.key)
             old, new = (current.value if current and current.value else "failover"), row.value
