@@ -48,7 +48,7 @@ class ChannelOverviewResource:
             for pool in POOLS:
                 for index, row in enumerate(await pool_rows(tx, pool)):
                     uid = row.channel_id
-                    until = rt.suspensions.get(uid)
+                    until = rt.suspensions.until.get(uid)
                     out.append(
                         {
                             "pool": pool,
@@ -70,7 +70,7 @@ class ChannelOverviewResource:
         reply(resp, {"channels": channels}, revision)
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add GET /api/dashboard/channels."""
     app.add_route(OVERVIEW_PATH, ChannelOverviewResource(rt))
 
