@@ -653,6 +653,7 @@ class UpstreamClient:
         else:
             pairs = tuple(headers.items() if isinstance(headers, Mapping) else headers)
         ssl_context = self._insecure_ssl if insecure_skip_verify else self._verified_ssl
+        assert ssl_context is not None  # open() makes both contexts with the session
         try:
             with self.deadlines.within(header_timeout):
                 raw = await session.request(
