@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import falcon
@@ -38,7 +38,7 @@ __all__ = ("Gateway", "create_app", "factory")
 
 log = logging.getLogger("ccbridge")
 
-Scope = MutableMapping[str, Any]
+Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
 
@@ -58,16 +58,17 @@ class Gateway:
         self.relay: Relay | None = None
         self.guard = AccessGuard()
         self.app = falcon.asgi.App(
-            middleware=[
+            middleware=(  # a tuple: a list of three classes is inferred list[object]
                 _Lifespan(self),
                 _Blocked(self.guard),
                 AdminAuth(lambda: self.runtime, self.guard),
-            ]
+            )
         )
         self.app.add_error_handler(Exception, _unexpected)
         self.app.add_error_handler(ProxyError, _proxy_error)
         self.app.add_error_handler(falcon.HTTPMethodNotAllowed, _method_not_allowed)
-        self.app.add_error_handler((AdminError, StaleRevision), render_admin_error)
+        self.app.add_error_handler(AdminError, render_admin_error)
+        self.app.add_error_handler(StaleRevision, render_admin_error)
         self._routes_ready = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,11 +146,11 @@ class _Lifespan:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    async def process_startup(self, scope: Scope, event: Any) -> None:
+    async def process_startup(self, scope: Mapping[str, Any], event: Any) -> None:
         """Start the gateway."""
         await self.gateway.start()
 
-    async def process_shutdown(self, scope: Scope, event: Any) -> None:
+    async def process_shutdown(self, scope: Mapping[str, Any], event: Any) -> None:
         """Stop the gateway."""
         await self.gateway.stop()
 
