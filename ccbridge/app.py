@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import falcon
@@ -44,7 +44,7 @@ _UNAUTHORIZED: Final = (401, "401 Unauthorized")
 
 log = logging.getLogger("ccbridge")
 
-Scope = MutableMapping[str, Any]
+Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
 
@@ -65,16 +65,17 @@ class Gateway:
         self.liveness: Liveness | None = None
         self.guard = AccessGuard()
         self.app = falcon.asgi.App(
-            middleware=[
+            middleware=(  # a tuple: a list of three classes is inferred list[object]
                 _Lifespan(self),
                 _Blocked(self),
                 AdminAuth(lambda: self.runtime, self.guard),
-            ]
+            )
         )
         self.app.add_error_handler(Exception, _unexpected)
         self.app.add_error_handler(ProxyError, _proxy_error)
         self.app.add_error_handler(falcon.HTTPMethodNotAllowed, _method_not_allowed)
-        self.app.add_error_handler((AdminError, StaleRevision), render_admin_error)
+        self.app.add_error_handler(AdminError, render_admin_error)
+        self.app.add_error_handler(StaleRevision, render_admin_error)
         self._routes_ready = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -181,11 +182,11 @@ class _Lifespan:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    async def process_startup(self, scope: Scope, event: Any) -> None:
+    async def process_startup(self, scope: Mapping[str, Any], event: Any) -> None:
         """Start the gateway."""
         await self.gateway.start()
 
-    async def process_shutdown(self, scope: Scope, event: Any) -> None:
+    async def process_shutdown(self, scope: Mapping[str, Any], event: Any) -> None:
         """Stop the gateway."""
         await self.gateway.stop()
 

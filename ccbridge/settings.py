@@ -115,7 +115,7 @@ class Settings:
     request_timeout_ms: int = 300_000
     stream_idle_timeout_ms: int = 300_000
     stream_max_duration_ms: int = 3_600_000
-    shutdown_grace_s: float = 30.0
+    shutdown_grace_s: int = 30
     api_max_body_mb: int = 4
     trusted_proxies: tuple[str, ...] = ()
     workers: int = 1
@@ -164,7 +164,7 @@ class Settings:
             request_timeout_ms=_int(env, "REQUEST_TIMEOUT", 300_000, minimum=1),
             stream_idle_timeout_ms=_int(env, "STREAM_IDLE_TIMEOUT", 300_000, minimum=1),
             stream_max_duration_ms=_int(env, "STREAM_MAX_DURATION", 3_600_000, minimum=1),
-            shutdown_grace_s=_float(env, "SHUTDOWN_GRACE_PERIOD", 30.0, minimum=0.0),
+            shutdown_grace_s=_int(env, "SHUTDOWN_GRACE_PERIOD", 30, minimum=0, maximum=86_400),
             api_max_body_mb=_int(env, "API_MAX_BODY_MB", 4, minimum=1),
             trusted_proxies=tuple(
                 p.strip() for p in (_get(env, "TRUSTED_PROXIES") or "").split(",") if p.strip()

@@ -22,7 +22,7 @@ from ccbridge.runtime import Runtime
 __all__ = ("register",)
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add every admin route to the app (one line per module)."""
     channels.register(app, rt)
     channel_info.register(app, rt)

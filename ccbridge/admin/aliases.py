@@ -215,7 +215,7 @@ class UserAliasesResource:
         reply(resp, {"success": True, "imported": count}, revision)
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the model-alias and user-alias routes."""
     models = ModelAliasesResource(rt)
     app.add_route("/api/model-aliases", models)

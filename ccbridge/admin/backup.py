@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import falcon.asgi
 
@@ -98,6 +98,21 @@ def _restore_settings(config: dict[str, Any]) -> list[SettingsRow]:
     return out
 
 
+class _KeyLists(TypedDict):
+    """The list columns of a restored key (None = unrestricted)."""
+
+    allowed_endpoints: list[str] | None
+    allowed_channels_msg: list[str] | None
+    allowed_channels_resp: list[str] | None
+    allowed_channels_gemini: list[str] | None
+    allowed_channels_chat: list[str] | None
+    allowed_models: list[str] | None
+
+
+def _key_list(item: dict[str, Any], where: str, name: str) -> list[str] | None:
+    return (text_list(f"{where}.{name}", item[name]) or None) if item.get(name) else None
+
+
 def _restore_keys(items: Any) -> list[ApiKeysRow]:
     if not isinstance(items, list):
         raise invalid("apiKeys", "must be a list")
@@ -109,16 +124,13 @@ def _restore_keys(items: Any) -> list[ApiKeysRow]:
         key_hash = text(f"{where}.keyHash", item.get("keyHash"), max_len=64)
         if not _HASH.match(key_hash):
             raise invalid(f"{where}.keyHash", "must be a SHA-256 hex digest")
-        lists = {
-            col: (text_list(f"{where}.{name}", item[name]) or None) if item.get(name) else None
-            for name, col in (
-                ("allowedEndpoints", "allowed_endpoints"),
-                ("allowedChannelsMsg", "allowed_channels_msg"),
-                ("allowedChannelsResp", "allowed_channels_resp"),
-                ("allowedChannelsGemini", "allowed_channels_gemini"),
-                ("allowedChannelsChat", "allowed_channels_chat"),
-                ("allowedModels", "allowed_models"),
-            )
+        lists: _KeyLists = {
+            "allowed_endpoints": _key_list(item, where, "allowedEndpoints"),
+            "allowed_channels_msg": _key_list(item, where, "allowedChannelsMsg"),
+            "allowed_channels_resp": _key_list(item, where, "allowedChannelsResp"),
+            "allowed_channels_gemini": _key_list(item, where, "allowedChannelsGemini"),
+            "allowed_channels_chat": _key_list(item, where, "allowedChannelsChat"),
+            "allowed_models": _key_list(item, where, "allowedModels"),
         }
         rows.append(
             ApiKeysRow(
@@ -233,7 +245,7 @@ class BackupResource:
         )
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the backup and restore routes."""
     res = BackupResource(rt)
     app.add_route("/api/config/backup", res)

@@ -16,6 +16,7 @@ from typing import Any, Final
 from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError
 from ccbridge.admin.validate import (
+    Field,
     boolean,
     check_fields,
     choice,
@@ -156,7 +157,9 @@ def _composite(name: str, value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _list_of(name: str, value: Any, *, item: Callable[[str, Any], Any], max_items: int) -> list:
+def _list_of(
+    name: str, value: Any, *, item: Callable[[str, Any], Any], max_items: int
+) -> list[Any]:
     if not isinstance(value, list) or len(value) > max_items:
         raise invalid(name, f"must be a list of at most {max_items} entries")
     return [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
@@ -165,7 +168,10 @@ def _list_of(name: str, value: Any, *, item: Callable[[str, Any], Any], max_item
 def _filter_rule(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise invalid(name, "must be an object")
-    fields = {"keyword": _req_text, "statusCode": partial(integer, lo=100, hi=599)}
+    fields: dict[str, Field] = {
+        "keyword": _req_text,
+        "statusCode": partial(integer, lo=100, hi=599),
+    }
     return check_fields(value, fields)
 
 

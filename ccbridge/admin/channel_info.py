@@ -254,7 +254,8 @@ def _first_usable(rt: Runtime, channels: Iterable[Channel]) -> Channel | None:
     if promoted is not None:
         return promoted
     healthy = [c for c in usable if rt.scheduler.breaker.is_healthy(c.uid)]
-    return (healthy or usable or [None])[0]
+    chosen = healthy or usable
+    return chosen[0] if chosen else None
 
 
 async def _upstream_models(rt: Runtime, ch: Channel) -> dict[str, Any]:
@@ -291,7 +292,7 @@ async def _upstream_models(rt: Runtime, ch: Channel) -> dict[str, Any]:
     return {"channelId": ch.uid, "models": [i for i in ids if i]}
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the metrics, stats, usage, mapping and model routes."""
     for pool, base in POOL_PATHS.items():
         res = ChannelInfoResource(rt, pool)

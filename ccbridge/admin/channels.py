@@ -465,7 +465,7 @@ def _prune_composite(row: ChannelsRow, uid: str) -> ChannelsRow | None:
     return dataclasses.replace(row, composite_mappings=mappings) if changed else None
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the channel and load-balance routes of every pool."""
     for pool, base in POOL_PATHS.items():
         res = ChannelsResource(rt, pool)

@@ -161,7 +161,8 @@ def _endpoint_allowed(key: ClientKey, req: falcon.asgi.Request) -> bool:
 
 def admin_key(req: falcon.asgi.Request) -> ClientKey:
     """Return the authenticated admin key of a request."""
-    return req.context.key
+    key: ClientKey = req.context.key  # set by the admin guard (falcon's Context is untyped)
+    return key
 
 
 def set_etag(resp: falcon.asgi.Response, revision: int) -> None:

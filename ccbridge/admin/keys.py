@@ -245,7 +245,7 @@ def _int_param(req: falcon.asgi.Request, name: str, default: int, lo: int, hi: i
     return integer(name, int(raw), lo, hi)
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the /api/keys routes."""
     res = KeysResource(rt)
     app.add_route("/api/keys", res)

@@ -13,7 +13,7 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, TypedDict
 
 import falcon.asgi
 
@@ -23,6 +23,7 @@ from ccbridge.store.rollup import EPOCH, FAR_FUTURE
 __all__ = (
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "Equality",
     "LogFilter",
     "Scope",
     "decode_cursor",
@@ -66,6 +67,17 @@ class Scope:
     session_id: str | None = None
 
 
+class Equality(TypedDict):
+    """The equality filters of the log queries but session_id (None = any)."""
+
+    provider: str | None
+    channel: str | None
+    model: str | None
+    endpoint: str | None
+    client_id: str | None
+    http_status: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class LogFilter:
     """The filters of the log list (None = any); since/until as in `Scope`."""
@@ -80,9 +92,9 @@ class LogFilter:
     session_id: str | None = None
     http_status: int | None = None
 
-    def equality(self, *, session: bool = True) -> dict[str, str | int | None]:
-        """Return the equality filters as query parameters (session_id too, or not)."""
-        out: dict[str, str | int | None] = {
+    def equality(self) -> Equality:
+        """Return the equality filters as query parameters (session_id aside)."""
+        return {
             "provider": self.provider,
             "channel": self.channel,
             "model": self.model,
@@ -90,9 +102,6 @@ class LogFilter:
             "client_id": self.client_id,
             "http_status": self.http_status,
         }
-        if session:
-            out["session_id"] = self.session_id
-        return out
 
 
 def text_param(req: falcon.asgi.Request, name: str) -> str | None:

@@ -10,7 +10,7 @@ reached. Stats routes are in `stats`, the live stream in `stream`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import falcon.asgi
 
@@ -103,27 +103,52 @@ class LogListResource:
         reply(resp, {"message": "All logs cleared", "deletedCount": deleted})
 
 
+class _Keyset(TypedDict):
+    """The keyset bound and sizes of a page read."""
+
+    before_time: datetime
+    before_id: str
+    since: datetime
+    max_rows: int
+    skip: int
+
+
+class _CountWindow(TypedDict):
+    """The window and cap of a count."""
+
+    since: datetime
+    until: datetime
+    cap: int
+
+
 async def _page(
     daos: Daos, filters: LogFilter, before: tuple[datetime, str], rows: int, skip: int
 ) -> list[RequestLogsRow]:
     """Return up to rows rows before a keyset bound, newest first."""
-    params = {"before_time": before[0], "before_id": before[1], "since": filters.since}
-    params |= {"max_rows": rows, "skip": skip}
+    params: _Keyset = {
+        "before_time": before[0],
+        "before_id": before[1],
+        "since": filters.since,
+        "max_rows": rows,
+        "skip": skip,
+    }
     if filters.session_id is None:
-        return await daos.request_logs.page(**params, **filters.equality())
+        return await daos.request_logs.page(session_id=None, **params, **filters.equality())
     # A session's rows are few: read them through its index, not along the time index.
     return await daos.request_logs.session_page(
-        session_id=filters.session_id, **params, **filters.equality(session=False)
+        session_id=filters.session_id, **params, **filters.equality()
     )
 
 
 async def _count(daos: Daos, filters: LogFilter) -> int:
-    window = {"since": filters.since, "until": filters.until, "cap": TOTAL_CAP + 1}
+    window: _CountWindow = {"since": filters.since, "until": filters.until, "cap": TOTAL_CAP + 1}
     if filters.session_id is None:
-        total = await daos.request_logs.count_capped(**window, **filters.equality())
+        total = await daos.request_logs.count_capped(
+            session_id=None, **window, **filters.equality()
+        )
     else:
         total = await daos.request_logs.session_count(
-            session_id=filters.session_id, **window, **filters.equality(session=False)
+            session_id=filters.session_id, **window, **filters.equality()
         )
     return total or 0
 
@@ -181,7 +206,7 @@ class LogMaintenanceResource:
         reply(resp, {"message": "Rollups rebuilt", "countedRows": counted})
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the /api/logs routes."""
     listing, item, maintenance = (
         LogListResource(rt),

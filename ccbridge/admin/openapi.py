@@ -93,6 +93,8 @@ class OpenApiResource:
         reply(resp, self.document)
 
 
-def register(app: falcon.asgi.App, document: Mapping[str, Any]) -> None:
+def register(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], document: Mapping[str, Any]
+) -> None:
     """Add GET /api/openapi.json."""
     app.add_route(OPENAPI_PATH, OpenApiResource(document))

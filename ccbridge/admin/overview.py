@@ -70,7 +70,7 @@ class ChannelOverviewResource:
         reply(resp, {"channels": channels}, revision)
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add GET /api/dashboard/channels."""
     app.add_route(OVERVIEW_PATH, ChannelOverviewResource(rt))
 

@@ -16,7 +16,7 @@ import falcon.asgi
 
 from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
-from ccbridge.admin.validate import boolean, check_fields, invalid, number, text
+from ccbridge.admin.validate import Field, boolean, check_fields, invalid, number, text
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import price_object, pricing_view, read_pricing, replace_pricing
 from ccbridge.store.defaults import default_price_rows
@@ -39,7 +39,7 @@ def _optional_price(name: str, value: Any) -> float | None:
     return None if value is None else _price(name, value)
 
 
-_MODEL_FIELDS: Final = {
+_MODEL_FIELDS: Final[dict[str, Field]] = {
     "inputPrice": _price,
     "outputPrice": _price,
     "cacheCreationPrice": _optional_price,
@@ -172,7 +172,7 @@ class PricingResource:
         reply(resp, {"success": True, "message": "Price deleted", "model": model}, revision)
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the /api/pricing routes."""
     res = PricingResource(rt)
     app.add_route("/api/pricing", res)

@@ -130,7 +130,7 @@ class RestorePreviewResource:
         reply(resp, changes, revision)
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the restore preview route."""
     app.add_route(PREVIEW_PATH, RestorePreviewResource(rt))
 

@@ -225,7 +225,7 @@ class SectionResource:
         reply(resp, value, revision)
 
 
-def register(app: falcon.asgi.App, rt: Runtime) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
     """Add the rate-limit and /api/config/* routes."""
     for section in SECTIONS:
         res = SectionResource(rt, section)

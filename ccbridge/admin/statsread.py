@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypedDict
 
 from ccbridge.admin.logquery import Scope
 from ccbridge.store.rollup import (
@@ -106,14 +106,14 @@ async def raw_rows(
     scopes are read oldest first in keyset pages.
     """
     if scope.session_id is not None:
-        for row in await daos.request_logs.session_rows(
+        for session_row in await daos.request_logs.session_rows(
             session_id=scope.session_id,
             since=start,
             until=end,
             endpoint=scope.endpoint,
             client_id=scope.client_id,
         ):
-            yield row
+            yield session_row
         return
     after_time, after_id = start, ""
     while True:
@@ -163,8 +163,8 @@ async def read_groups(daos: Daos, scope: Scope, *, rollups: bool = True) -> Stat
                 result.client_id or "",
             )
             _sums(out.groups, key).merge(result)
-        for result in await daos.request_log_session_rollups.by_session(**window):
-            _sums(out.sessions, result.session_id or "").merge(result)
+        for session in await daos.request_log_session_rollups.by_session(**window):
+            _sums(out.sessions, session.session_id or "").merge(session)
         for hit in await daos.request_log_latency.by_bin(**window):
             out.latency[hit.bin or 0] += hit.requests or 0
     return out
@@ -189,11 +189,22 @@ async def read_series(
         for hit in await daos.request_log_latency.by_bucket(**window):
             assert hit.bucket is not None
             sums = _sums(out, floor_time(hit.bucket, interval), True)
-            sums.latency[hit.bin or 0] += hit.requests or 0
+            sums.add_to_bin(hit.bin or 0, hit.requests or 0)
     return dict(sorted(out.items()))
 
 
-def _rollup_window(scope: Scope, seg: Segment) -> dict[str, object]:
+class _RollupWindow(TypedDict):
+    """The parameters of the rollup reads over one segment."""
+
+    span: int
+    since: datetime
+    until: datetime
+    endpoint: str | None
+    client_id: str | None
+
+
+def _rollup_window(scope: Scope, seg: Segment) -> _RollupWindow:
+    assert seg.span is not None  # a rollup segment, not raw rows
     return {
         "span": seg.span,
         "since": seg.start,

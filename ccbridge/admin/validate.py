@@ -54,23 +54,22 @@ def text(
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise invalid(name, "must be valid Unicode text") from None
-    if strip:
-        value = value.strip()
-    if required and not value:
+    out: str = value.strip() if strip else value
+    if required and not out:
         raise invalid(name, "must not be empty")
-    if len(value) > max_len:
+    if len(out) > max_len:
         raise invalid(name, f"must be at most {max_len} characters")
-    return value
+    return out
 
 
 def url(name: str, value: Any) -> str:
     """Return an http(s) URL, or "" for none."""
-    value = text(name, value, max_len=2048)
-    if value and not value.lower().startswith(("http://", "https://")):
+    link = text(name, value, max_len=2048)
+    if link and not link.lower().startswith(("http://", "https://")):
         raise invalid(name, "must be an http:// or https:// URL")
-    if any(c.isspace() for c in value):
+    if any(c.isspace() for c in link):
         raise invalid(name, "must not contain spaces")
-    return value
+    return link
 
 
 def boolean(name: str, value: Any) -> bool:
@@ -102,10 +101,10 @@ def number(name: str, value: Any, lo: float = 0.0, hi: float = 1e12) -> float:
 
 def choice(name: str, value: Any, options: Collection[str]) -> str:
     """Return one of ``options``."""
-    value = text(name, value)
-    if value not in options:
+    picked = text(name, value)
+    if picked not in options:
         raise invalid(name, f"must be one of {', '.join(sorted(repr(o) for o in options))}")
-    return value
+    return picked
 
 
 def text_list(

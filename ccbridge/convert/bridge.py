@@ -172,7 +172,7 @@ class Bridge:
         return "toolu_" + self._message_id.removeprefix(self._ID_PREFIX) + "_"
 
     def _upstream_response(self, raw: bytes) -> Response:
-        if self.gathers:
+        if self.gathers and not raw.lstrip().startswith(b"{"):  # an SSE body, to gather
             decoder = UPSTREAMS[self.target].stream_decoder(self._tool_id_prefix, self._request)
             return collect_stream(raw, decoder, self._message_id)
         try:

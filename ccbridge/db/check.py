@@ -249,7 +249,7 @@ def same_default(expected: str | None, live: str | None) -> bool:
     a, b = _normal(expected), _normal(live)
     if a is None or b is None:
         return a is b
-    return _value(a) == _value(b)
+    return bool(_value(a) == _value(b))
 
 
 def _normal(text: str | None) -> str | None:

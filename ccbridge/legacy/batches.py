@@ -8,7 +8,7 @@ encode and checksum alike.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -21,7 +21,7 @@ __all__ = ("copy_batches", "prefetched")
 
 
 async def copy_batches(
-    batches: AsyncIterator[list[Any]],
+    batches: AsyncGenerator[list[Any], None],
     write: Write | None,
     layout: Layout,
     advance: Callable[[int], None],
@@ -42,7 +42,9 @@ async def copy_batches(
     return checksum
 
 
-async def prefetched(pages: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
+async def prefetched(
+    pages: AsyncGenerator[list[Any], None],
+) -> AsyncGenerator[list[Any], None]:
     """Read the next batch in a task while the caller works on this one.
 
     PERF(legacy): the source's reads (an SQLite read runs in a thread)

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Final, TextIO, TypeAlias
 
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
@@ -48,7 +48,8 @@ __all__ = (
     "run_import",
 )
 
-Subparsers = Any  # argparse's _SubParsersAction is private
+# What add_subparsers returns; its class is private, so only named for the type checker.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 IMPORT_HELP: Final = "import a cc-bridge (Go) data directory into the database"
 DBMIGRATE_HELP: Final = "copy a ccbridge database between SQLite and PostgreSQL"

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from ccbridge.legacy.aliases_json import parse_aliases
-from ccbridge.legacy.config_json import parse_config
+from ccbridge.legacy.config_json import ConfigImport, parse_config
 from ccbridge.legacy.errors import LegacyImportError
 from ccbridge.legacy.jsonfiles import FileStamp, stamp_of, write_atomic
-from ccbridge.legacy.pricing_json import parse_pricing
+from ccbridge.legacy.pricing_json import PricingImport, parse_pricing
 from ccbridge.store.configdoc import export, replace_model_aliases, replace_pricing
 from ccbridge.store.configwrite import ConfigStore, ConfigWrite
 from generated.dao import Daos
+from generated.rows import ModelAliasesRow
 
 __all__ = ("FILES", "JsonMode")
 
@@ -122,15 +123,17 @@ class JsonMode:
             await self.export(unchanged_since=stamps)
         return True
 
-    def _parse(self) -> tuple:
+    def _parse(
+        self,
+    ) -> tuple[ConfigImport | None, PricingImport | None, tuple[ModelAliasesRow, ...] | None]:
         def read(name: str) -> bytes | None:
             path = self.data_dir / name
             return path.read_bytes() if path.exists() else None
 
         raw = {name: read(name) for name in FILES}
-        config = parse_config(raw[CONFIG], CONFIG) if raw[CONFIG] is not None else None
-        pricing = parse_pricing(raw[PRICING], PRICING) if raw[PRICING] is not None else None
-        aliases = parse_aliases(raw[ALIASES], ALIASES) if raw[ALIASES] is not None else None
+        config = parse_config(data, CONFIG) if (data := raw[CONFIG]) is not None else None
+        pricing = parse_pricing(data, PRICING) if (data := raw[PRICING]) is not None else None
+        aliases = parse_aliases(data, ALIASES) if (data := raw[ALIASES]) is not None else None
         return config, pricing, aliases
 
     async def export(self, unchanged_since: dict[str, FileStamp | None] | None = None) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import psycopg
@@ -34,11 +34,13 @@ Rows = list[tuple[Any, ...]]
 RowRange = tuple[int, int]
 # TID range scans, which read a range of blocks without the rest.
 _PG_RANGE_SCANS: Final = 140000
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 def table_rows(
     db: Database, layout: Layout, size: int, parts: RowRange | None = None
-) -> AsyncIterator[Rows]:
+) -> AsyncGenerator[Rows, None]:
     """Yield the rows of ``layout.table`` in ``db`` (or in ``parts``), ``size`` at a time."""
     if isinstance(db, SqliteDatabase):
         db.check_open()
@@ -68,7 +70,7 @@ async def row_bounds(db: Database, layout: Layout) -> RowRange | None:
 
 async def _sqlite_rows(
     path: Path, layout: Layout, size: int, parts: RowRange | None
-) -> AsyncIterator[Rows]:
+) -> AsyncGenerator[Rows, None]:
     name = f"{layout.table}.read"
     conn = await asyncio.to_thread(_open_sqlite, path, name)
     try:
@@ -88,7 +90,9 @@ def _statement(layout: Layout, dialect: str, parts: RowRange | None) -> tuple[st
 def _sqlite_one(path: Path, name: str, statement: str) -> tuple[Any, ...]:
     conn = _open_sqlite(path, name)
     try:
-        return _run(name, lambda: conn.execute(statement).fetchone())
+        # an aggregate (MIN, MAX): always one row; sqlite3 types fetchone as Any
+        row: tuple[Any, ...] = _run(name, lambda: conn.execute(statement).fetchone())
+        return row
     finally:
         conn.close()
 
@@ -102,7 +106,7 @@ def _fetch(cursor: sqlite3.Cursor, layout: Layout, size: int) -> Rows:
     return layout.from_sqlite(cursor.fetchmany(size))
 
 
-def _run(name: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+def _run(name: str, call: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     try:
         return call(*args, **kwargs)
     except sqlite3.Error as ex:
@@ -111,7 +115,7 @@ def _run(name: str, call: Any, *args: Any, **kwargs: Any) -> Any:
 
 async def _postgres_rows(
     db: PostgresDatabase, layout: Layout, size: int, parts: RowRange | None
-) -> AsyncIterator[Rows]:
+) -> AsyncGenerator[Rows, None]:
     async with db.connection(f"{layout.table}.read") as conn:
         await conn.set_isolation_level(IsolationLevel.REPEATABLE_READ)
         await conn.set_read_only(True)

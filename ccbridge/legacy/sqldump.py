@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -141,8 +141,8 @@ class Recorder:
         raise RuntimeError(f"{stmt.name}: COPY cannot be written to a script")
 
 
-def _positional(stmt: Stmt, params: Any) -> Sequence[Any]:
-    if isinstance(params, dict):
+def _positional(stmt: Stmt, params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any]:
+    if isinstance(params, Mapping):
         if params:
             raise RuntimeError(f"{stmt.name}: named parameters cannot be recorded")
         return ()

@@ -110,7 +110,8 @@ class ConfigLearner:
         async with self._config.write() as write:
             row = await write.tx.settings.get(USER_AGENT_SETTING)
             value = lenient_object(row.value if row is not None else None)
-            entry = value.get(family) if isinstance(value.get(family), dict) else {}
+            found = value.get(family)
+            entry = found if isinstance(found, dict) else {}
             stored = user_agent_version(str(entry.get("latest") or ""), family)
             if stored is not None and stored >= version:  # another instance was first
                 raise _Unchanged

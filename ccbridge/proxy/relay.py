@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from ccbridge.access.permissions import channel_allowed
+from ccbridge.access.permissions import CHANNEL_NOT_ALLOWED, channel_allowed
 from ccbridge.convert import ConversionError
 from ccbridge.proxy import contentfilter
 from ccbridge.proxy.adapters import Adapter, Converting, adapter_for
@@ -41,7 +41,7 @@ from ccbridge.proxy.streamlimits import bounded_chunks, error_event
 from ccbridge.proxy.usage import SseUsageTap, StreamProtocol, UsageReport, usage_from_json
 from ccbridge.routing.composite import CompositeRoute, composite_route
 from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_until
-from ccbridge.routing.scheduler import CHANNEL_NOT_ALLOWED, ChannelScheduler
+from ccbridge.routing.scheduler import ChannelScheduler
 from ccbridge.settings import Settings
 from ccbridge.store.configwrite import ConfigWriter
 from ccbridge.store.live import LiveConfig
@@ -305,7 +305,11 @@ class Relay:
                     tried.append(key)
                     break
                 body = failed.body  # the failover rules read the upstream's own
-                out = adapter.error_body(failed.status, body) if adapter.converting else body
+                out = (
+                    adapter.error_body(failed.status, body)
+                    if isinstance(adapter, Converting)
+                    else body
+                )
                 last = Reply(failed.status, [("Content-Type", "application/json")], out)
                 decision = self.policy.decide(channel.uid, key, failed.status, body)
                 if decision.action is Action.NONE:
@@ -611,7 +615,8 @@ class Relay:
         capture = BodyCapture(snap.debug_log.max_body_size) if snap.debug_log.enabled else None
         host = _domain(channel.base_url)
         chunks = self._bounded(up, host)
-        held, unread = [], b""
+        held: list[bytes] = []
+        unread = b""
         cf = channel.content_filter
         if cf is not None and not (plain and contentfilter.is_active(cf)):
             cf = None  # off, or an encoded stream it cannot read

@@ -202,7 +202,7 @@ class NotFound:
     """Any other /v1 path, or a /v1 route with a wrong method: 404 in JSON."""
 
     async def __call__(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_: Any
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response | None, **_: Any
     ) -> None:
         raise not_found(req)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from ccbridge.proxy.usage import StreamProtocol
 from ccbridge.upstream.client import UpstreamUnavailable
@@ -22,7 +22,7 @@ __all__ = ("bounded_chunks", "error_event")
 
 
 async def bounded_chunks(
-    chunks: AsyncIterator[bytes],
+    chunks: AsyncGenerator[bytes, None],
     deadlines: Deadlines,
     host: str,
     *,

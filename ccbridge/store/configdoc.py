@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -125,7 +125,7 @@ _OUTBOUND: Final = {
 }
 
 
-def _copy(value: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+def _copy(value: Mapping[str, Any]) -> Callable[[], dict[str, Any]]:
     return lambda: json.loads(json.dumps(value))
 
 

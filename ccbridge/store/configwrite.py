@@ -76,13 +76,15 @@ class ConfigStore:
         """
         async with self.db.transaction() as tx:
             row = await tx.settings.lock_revision()
-            current = int(row.value) if row is not None else 0
+            # value is NOT NULL in the table; named query results are typed nullable
+            current = int(row.value) if row is not None and row.value is not None else 0
             if expected is not None and expected != current:
                 raise StaleRevision(expected, current)
             write = ConfigWrite(tx)
             yield write
             bumped = await tx.settings.bump_revision()
-            write.revision = int(bumped.value) if bumped is not None else current + 1
+            bumped_value = bumped.value if bumped is not None else None
+            write.revision = int(bumped_value) if bumped_value is not None else current + 1
             if self.db.dialect == "postgres":
                 await tx.settings.notify(channel=CONFIG_CHANNEL, payload=str(write.revision))
         await self._reload()

@@ -206,6 +206,7 @@ def _composite(raw: dict[str, Any]) -> CompositeMapping:
 
 def _client_key(row: ApiKeysRow, pools: Mapping[str, list[Channel]]) -> ClientKey:
     allowed = {}
+    endpoints = _str_list(row.allowed_endpoints)
     for pool, column in _ALLOWLIST_COLUMN.items():
         ids = channel_allowlist_from_raw(getattr(row, column), pools[pool])
         if ids is not None:
@@ -217,7 +218,7 @@ def _client_key(row: ApiKeysRow, pools: Mapping[str, list[Channel]]) -> ClientKe
         is_admin=row.is_admin,
         status=row.status,
         rate_limit_rpm=row.rate_limit_rpm,
-        allowed_endpoints=_str_list(row.allowed_endpoints),
+        allowed_endpoints=None if endpoints is None else frozenset(endpoints),
         allowed_models=_str_list(row.allowed_models),
         allowed_channels=allowed,
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from ccbridge.db.base import Database
+from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.store import rollupdb
 from ccbridge.store.configwrite import CONFIG_CHANNEL
 from ccbridge.store.live import LiveConfig
@@ -74,8 +75,8 @@ class Reloader:
             log.info("request log rollups rebuilt from the stored rows")
         await self.maintain()
         self._tasks.append(asyncio.create_task(self._run(), name="ccbridge-reloader"))
-        if self.db.dialect == "postgres":
-            self._tasks.append(asyncio.create_task(self._listen(), name="ccbridge-listener"))
+        if isinstance(self.db, PostgresDatabase):  # NOTIFY is PostgreSQL only
+            self._tasks.append(asyncio.create_task(self._listen(self.db), name="ccbridge-listener"))
 
     async def stop(self) -> None:
         """Stop refreshing."""
@@ -139,12 +140,12 @@ class Reloader:
         if done.stripped or done.deleted:
             log.info("debug logs: %d bodies dropped, %d rows deleted", done.stripped, done.deleted)
 
-    async def _listen(self) -> None:
+    async def _listen(self, db: PostgresDatabase) -> None:
         """Reload on NOTIFY from other instances (PostgreSQL), reconnecting."""
         backoff = 1.0
         while True:
             try:
-                async for channel, payload in self.db.notifications(_subscribe):
+                async for channel, payload in db.notifications(_subscribe):
                     backoff = 1.0
                     if channel == CONFIG_CHANNEL:
                         await self.refresh()

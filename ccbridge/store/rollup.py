@@ -70,25 +70,46 @@ _NO_LATENCY: Final = (0,) * BINS
 
 
 class RollupSource(Protocol):
-    """What a request_logs row (or a narrow read of one) must offer."""
+    """What a request_logs row (or a narrow read of one) must offer (read-only).
 
-    initial_time: datetime | None
-    status: str | None
-    endpoint: str | None
-    channel_uid: str | None
-    provider: str | None
-    provider_name: str | None
-    model: str | None
-    api_key_id: int | None
-    client_id: str | None
-    session_id: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cache_creation_input_tokens: int | None
-    cache_read_input_tokens: int | None
-    total_tokens: int | None
-    price: float | None
-    duration_ms: int | None
+    Read-only members, so that a row whose columns are narrower (a NOT NULL
+    ``initial_time``) still conforms.
+    """
+
+    @property
+    def initial_time(self) -> datetime | None: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def endpoint(self) -> str | None: ...
+    @property
+    def channel_uid(self) -> str | None: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def provider_name(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def api_key_id(self) -> int | None: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def input_tokens(self) -> int | None: ...
+    @property
+    def output_tokens(self) -> int | None: ...
+    @property
+    def cache_creation_input_tokens(self) -> int | None: ...
+    @property
+    def cache_read_input_tokens(self) -> int | None: ...
+    @property
+    def total_tokens(self) -> int | None: ...
+    @property
+    def price(self) -> float | None: ...
+    @property
+    def duration_ms(self) -> int | None: ...
 
 
 class RollupKey(NamedTuple):
@@ -173,7 +194,7 @@ class Sums:
             self.timed += sign
             self.duration_ms += sign * duration
             if self.histogram:
-                self.latency[latency_bin(duration)] += sign
+                self.add_to_bin(latency_bin(duration), sign)
         if sign > 0 and row.initial_time is not None:
             self._see(row.initial_time, row.initial_time)
 
@@ -204,6 +225,12 @@ class Sums:
         first, last = getattr(other, "first_at", None), getattr(other, "last_at", None)
         if first is not None and last is not None:
             self._see(first, last)
+
+    def add_to_bin(self, bin_: int, count: int) -> None:
+        """Add count requests to one latency bin."""
+        if not isinstance(self.latency, list):  # the shared zeros: own a list first
+            self.latency = list(self.latency)
+        self.latency[bin_] += count
 
     def add_latency(self, latency: Iterable[int]) -> None:
         """Add a latency histogram to this one."""
@@ -364,8 +391,9 @@ class Tally:
         groups: dict[Slot, Sums] = {}
         sessions: dict[SessionSlot, Sums] = {}
         hour_latency: dict[LatencySlot, int] = {}
-        for (hour, *key, session_id), sums in self.fine.items():
-            rollup_key = RollupKey(*key)
+        for fine, sums in self.fine.items():
+            hour, session_id = fine[0], fine[7]
+            rollup_key = RollupKey(*fine[1:7])
             _sums(groups, (HOUR, hour, rollup_key)).merge(sums, with_latency=False)
             endpoint, client_id = rollup_key.endpoint, rollup_key.client_id
             _sums(sessions, (HOUR, hour, SessionKey(endpoint, client_id, session_id))).merge(

@@ -38,11 +38,11 @@ async def apply_deltas(daos: Daos, changes: Deltas) -> None:
     for (span, bucket, key), sums in changes.groups.items():
         slot = {"span": span, "bucket": bucket, **key._asdict()}
         await daos.request_log_rollups.add(**slot, **sums.rollup_columns())
-    for (span, bucket, key), sums in changes.sessions.items():
-        slot = {"span": span, "bucket": bucket, **key._asdict()}
+    for (span, bucket, session_key), sums in changes.sessions.items():
+        slot = {"span": span, "bucket": bucket, **session_key._asdict()}
         await daos.request_log_session_rollups.add(**slot, **sums.columns())
-    for (span, bucket, key, bin_), count in changes.latency.items():
-        slot = {"span": span, "bucket": bucket, **key._asdict()}
+    for (span, bucket, latency_key, bin_), count in changes.latency.items():
+        slot = {"span": span, "bucket": bucket, **latency_key._asdict()}
         await daos.request_log_latency.add(**slot, bin=bin_, requests=count)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 __all__ = (
     "DEFAULT_RATELIMIT",
@@ -519,7 +519,7 @@ def _rpm(limit: Mapping[str, Any]) -> int:
     return int(rpm) if _positive(rpm) else 0
 
 
-def _positive(value: Any) -> bool:
+def _positive(value: Any) -> TypeGuard[int | float]:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False
     return value > 0 and math.isfinite(value)

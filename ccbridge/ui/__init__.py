@@ -10,7 +10,7 @@ from ccbridge.ui.resources import AssetResource, PageResource
 __all__ = ("register",)
 
 
-def register(app: falcon.asgi.App) -> None:
+def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]) -> None:
     """Add ``/`` and ``/ui/{build}/{path}`` (call only when the UI is on)."""
     assets = load_assets()
     app.add_route("/", PageResource(assets))

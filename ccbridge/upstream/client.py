@@ -47,7 +47,7 @@ import functools
 import re
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeAlias
 from urllib.parse import unquote_plus, urlsplit
@@ -481,7 +481,7 @@ class UpstreamResponse:
         """Return Content-Encoding; set means the body is still encoded."""
         return self._raw.headers.get("Content-Encoding")
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
+    async def iter_chunks(self) -> AsyncGenerator[bytes, None]:
         """Yield raw body chunks as they arrive.
 
         Raises:
@@ -655,6 +655,7 @@ class UpstreamClient:
         else:
             pairs = tuple(headers.items() if isinstance(headers, Mapping) else headers)
         ssl_context = self._insecure_ssl if insecure_skip_verify else self._verified_ssl
+        assert ssl_context is not None  # open() makes both contexts with the session
         try:
             with self.deadlines.within(header_timeout):
                 raw = await session.request(

@@ -17,6 +17,7 @@ from ccbridge.store.rollup import (
     DAY,
     HOUR,
     LATENCY_EDGES_MS,
+    Sums,
     ceil_time,
     deltas,
     floor_time,
@@ -62,6 +63,13 @@ def test_percentile_from_the_histogram() -> None:
     top[-1] = 3
     assert percentile(top, 95) == LATENCY_EDGES_MS[-1]  # the open bin: its lower edge
     assert latency_bin(49) == 0 and latency_bin(50) == 1 and latency_bin(10**9) == BINS - 1
+
+
+def test_add_to_bin_on_sums_without_a_histogram_leaves_the_shared_zeros() -> None:
+    bare, other = Sums(histogram=False), Sums(histogram=False)
+    bare.add_to_bin(3, 2)  # used to index the shared zero tuple: TypeError
+    assert bare.latency[3] == 2 and sum(bare.latency) == 2
+    assert sum(other.latency) == 0
 
 
 def test_deltas_count_a_row_once_and_move_corrections() -> None:
