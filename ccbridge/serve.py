@@ -28,7 +28,7 @@ from ccbridge.workers import (
     run_workers,
 )
 
-__all__ = ("add_serve_arguments", "check_serving", "run_serve")
+__all__ = ("add_serve_arguments", "check_serving", "check_storage", "run_serve")
 
 _INSECURE_DEFAULT = "your-proxy-access-key"
 _MIN_KEY_LENGTH = 16
@@ -47,14 +47,18 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_serving(settings: Settings) -> None:
-    """Refuse settings that must not serve traffic.
+def check_storage(settings: Settings) -> None:
+    """Refuse an unusable SQLite path before anything is written next to it.
 
-    The SQLite path is checked here, before uvicorn starts, so a bad one
-    fails in one line rather than as a lifespan traceback.
+    Checked before uvicorn starts (and before a master key is generated into
+    the data directory), so a bad path fails in one line, not a traceback.
     """
     if settings.database_type == "sqlite" and str(settings.sqlite_path) != ":memory:":
         prepare_path(settings.sqlite_path, settings.sqlite_origin)
+
+
+def check_serving(settings: Settings) -> None:
+    """Refuse settings that must not serve traffic."""
     key = settings.proxy_access_key
     if key and key == _INSECURE_DEFAULT:
         raise SettingsError("PROXY_ACCESS_KEY is the example value; set a secret of your own")
@@ -83,6 +87,7 @@ def raise_open_file_limit() -> int:
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until interrupted; return the exit status."""
+    check_storage(settings)
     settings = ensure_master_key(settings)
     check_serving(settings)
     raise_open_file_limit()
