@@ -139,33 +139,63 @@ class Attempt(Protocol):
     def duration_ms(self) -> int: ...
 
 
+class _Series:
+    """The labelled children one kind of attempt updates, looked up once."""
+
+    __slots__ = ("cost", "latency", "outcome", "requests", "tokens", "ttfb")
+
+    def __init__(self, endpoint: str, channel: str, model: str, http: int, status: str) -> None:
+        self.requests = REQUESTS.labels(endpoint, channel, model, str(http), status)
+        self.latency = LATENCY.labels(endpoint, channel)
+        self.ttfb = TTFB.labels(endpoint, channel)
+        counter = _OUTCOME_COUNTER.get(status)
+        self.outcome = counter.labels(channel) if counter is not None else None
+        self.tokens = tuple(
+            TOKENS.labels(channel, model, kind)
+            for kind in ("input", "output", "cache_creation", "cache_read")
+        )
+        self.cost = COST.labels(channel, model)
+
+
+# PERF(metrics): `labels()` costs microseconds a call; the children of each
+# (endpoint, channel, model, status, outcome) are looked up once.
+_series: dict[tuple[str, str, str, int, str], _Series] = {}
+
+
 def attempt(record: Attempt) -> None:
     """Count one log record that left the pending state."""
     status = record.status
     if status == "pending":
         return
     ch = record.channel
-    channel = ch.name if ch is not None else ""
-    model = record.model
-    endpoint = record.endpoint
-    REQUESTS.labels(endpoint, channel, model, str(record.http_status), status).inc()
-    LATENCY.labels(endpoint, channel).observe(record.duration_ms / 1000)
+    key = (
+        record.endpoint,
+        ch.name if ch is not None else "",
+        record.model,
+        record.http_status,
+        status,
+    )
+    series = _series.get(key)
+    if series is None:
+        series = _series[key] = _Series(*key)
+    series.requests.inc()
+    series.latency.observe(record.duration_ms / 1000)
     if record.first_token_time is not None:
         ttfb = (record.first_token_time - record.initial_time).total_seconds()
-        TTFB.labels(endpoint, channel).observe(max(ttfb, 0.0))
-    counter = _OUTCOME_COUNTER.get(status)
-    if counter is not None:
-        counter.labels(channel).inc()
-    for kind, count in (
-        ("input", record.input_tokens),
-        ("output", record.output_tokens),
-        ("cache_creation", record.cache_creation_input_tokens),
-        ("cache_read", record.cache_read_input_tokens),
-    ):
-        if count:
-            TOKENS.labels(channel, model, kind).inc(count)
+        series.ttfb.observe(max(ttfb, 0.0))
+    if series.outcome is not None:
+        series.outcome.inc()
+    tokens = series.tokens
+    if record.input_tokens:
+        tokens[0].inc(record.input_tokens)
+    if record.output_tokens:
+        tokens[1].inc(record.output_tokens)
+    if record.cache_creation_input_tokens:
+        tokens[2].inc(record.cache_creation_input_tokens)
+    if record.cache_read_input_tokens:
+        tokens[3].inc(record.cache_read_input_tokens)
     if record.price:
-        COST.labels(channel, model).inc(record.price)
+        series.cost.inc(record.price)
 
 
 def stream_opened() -> None:
