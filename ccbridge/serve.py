@@ -9,6 +9,7 @@ each listens on a socket of its own (`ccbridge.workers`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import signal
@@ -43,7 +44,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
-        help="uvicorn's log level (LOG_LEVEL, default info)",
+        help="log level of ccbridge and uvicorn (LOG_LEVEL, default info)",
     )
 
 
@@ -84,6 +85,9 @@ def raise_open_file_limit() -> int:
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until interrupted; return the exit status."""
     settings = ensure_master_key(settings)
+    if args.log_level:  # the flag wins over LOG_LEVEL, in the workers too
+        settings = dataclasses.replace(settings, log_level=args.log_level)
+        os.environ["LOG_LEVEL"] = args.log_level
     check_serving(settings)
     raise_open_file_limit()
     host = args.host or settings.host
@@ -94,7 +98,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     common = {
         "host": host,
         "port": port,
-        "log_level": args.log_level or settings.log_level,
+        "log_level": settings.log_level,
         "access_log": False,
         "lifespan": "on",
         **forwarding_options(settings.trusted_proxies),

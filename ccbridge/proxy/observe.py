@@ -2,9 +2,11 @@
 
 Each proxied request gets a request id: the client's `x-request-id` when it
 is sane (1 to 128 characters of letters, digits and `._:-`), else a new
-one. It is answered in `x-request-id` and stored in each log row of the
-request. When the request ends (a stream: when its last byte went out and
-its record settled) one access line goes to the `ccbridge.access` logger:
+one. It is answered in `x-request-id` (in `x-ccbridge-request-id` when a
+relayed stream carries the upstream's own `x-request-id`, which passes
+unchanged) and stored in each log row of the request. When the request
+ends (a stream: when its last byte went out and its record settled) one
+access line goes to the `ccbridge.access` logger:
 request id, endpoint, model, channel, status, duration and tokens, never a
 header or a body, so never a secret.
 """
@@ -29,6 +31,7 @@ from ccbridge.proxy.relay import Call, Reply
 __all__ = ("MetricsResource", "finished", "request_id")
 
 REQUEST_ID_HEADER: Final = "x-request-id"
+OWN_REQUEST_ID_HEADER: Final = "x-ccbridge-request-id"  # when the upstream's is relayed
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 access_log = logging.getLogger(ACCESS_LOGGER)

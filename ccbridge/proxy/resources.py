@@ -131,6 +131,10 @@ class _Proxied:
         except ProxyError as ex:
             observe.failed(call, ex.status, began)
             raise
+        if any(name.lower() == observe.REQUEST_ID_HEADER for name, _ in reply.headers):
+            # A relayed upstream's own id passes unchanged, as before; ours moves aside.
+            resp.delete_header(observe.REQUEST_ID_HEADER)
+            resp.set_header(observe.OWN_REQUEST_ID_HEADER, rid)
         _apply(observe.finished(call, reply, began), resp)
 
 
