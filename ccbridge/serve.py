@@ -44,7 +44,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
-        help="log level of ccbridge and uvicorn (LOG_LEVEL, default info)",
+        help="ccbridge's and uvicorn's log level (LOG_LEVEL, default info)",
     )
 
 
