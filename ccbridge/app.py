@@ -19,14 +19,14 @@ from typing import Any, Final
 import falcon
 import falcon.asgi
 
-from ccbridge import admin, gctune, ui
+from ccbridge import admin, gctune, logsetup, ui
 from ccbridge.access.guard import BLOCKED_MESSAGE, AccessGuard
 from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
 from ccbridge.errors import StaleRevision
 from ccbridge.legacy.importer import import_on_start
-from ccbridge.proxy import resources
+from ccbridge.proxy import observe, resources
 from ccbridge.proxy.debuglog import mask_stored_headers
 from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
 from ccbridge.proxy.relay import Relay
@@ -59,6 +59,8 @@ class Gateway:
     def __init__(self, settings: Settings, *, serving: bool = False) -> None:
         self.settings = settings
         self.serving = serving
+        if serving:  # a process of its own: its log is ours to set up
+            logsetup.configure(settings.log_level, settings.log_format)
         self.db: Database = connect(settings)
         self.runtime: Runtime | None = None
         self.relay: Relay | None = None
@@ -169,6 +171,8 @@ class Gateway:
         app.add_route("/v1/responses", resources.Responses(*proxied))
         app.add_route("/v1/models", resources.Models(rt.auth, rt.live))
         app.add_route("/health", resources.Health(rt.db, rt.live, rt.writer, rt.settings))
+        if self.settings.metrics_enabled:
+            app.add_route("/metrics", observe.MetricsResource(self.settings.metrics_token))
         app.add_sink(resources.NotFound(), r"/v1(/.*)?$")
         admin.register(app, rt)
         if self.settings.enable_web_ui:

@@ -9,12 +9,14 @@ each listens on a socket of its own (`ccbridge.workers`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import signal
 
 import uvicorn
 
+from ccbridge import metrics
 from ccbridge.app import create_app
 from ccbridge.db.sqlite import prepare_path
 from ccbridge.errors import SettingsError
@@ -41,9 +43,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="worker processes (WORKERS, default 1)")
     parser.add_argument(
         "--log-level",
-        default="info",
         choices=("debug", "info", "warning", "error"),
-        help="uvicorn's log level (default info)",
+        help="ccbridge's and uvicorn's log level (LOG_LEVEL, default info)",
     )
 
 
@@ -89,6 +90,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until interrupted; return the exit status."""
     check_storage(settings)
     settings = ensure_master_key(settings)
+    if args.log_level:  # the flag wins over LOG_LEVEL, in the workers too
+        settings = dataclasses.replace(settings, log_level=args.log_level)
+        os.environ["LOG_LEVEL"] = args.log_level
     check_serving(settings)
     raise_open_file_limit()
     host = args.host or settings.host
@@ -99,7 +103,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     common = {
         "host": host,
         "port": port,
-        "log_level": args.log_level,
+        "log_level": settings.log_level,
         "access_log": False,
         "lifespan": "on",
         **forwarding_options(settings.trusted_proxies),
@@ -119,10 +123,19 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Worker processes build their app from the environment: pass the overrides on.
     os.environ.update({"HOST": host, "PORT": str(port), "WORKERS": str(workers)})
     if not reuse_port_supported():  # one shared socket: balance left to chance
-        uvicorn.run("ccbridge.app:factory", factory=True, workers=workers, **common)
+        run_dir = metrics.make_run_dir()
+        try:
+            uvicorn.run("ccbridge.app:factory", factory=True, workers=workers, **common)
+        finally:
+            metrics.remove_run_dir(run_dir)
         return 0
     try:
         check_port_free(host, port)  # fail once, here, if the port is taken
     except OSError as ex:
         raise SettingsError(f"cannot listen on {host}:{port}: {ex.strerror or ex}") from None
-    return run_workers(host, port, workers, args.log_level)
+    # The workers share their metrics through files in a directory of this run.
+    run_dir = metrics.make_run_dir()
+    try:
+        return run_workers(host, port, workers, str(common["log_level"]))
+    finally:
+        metrics.remove_run_dir(run_dir)

@@ -96,6 +96,10 @@ class Settings:
         workers: Number of server worker processes.
         skip_migration: Skip importing legacy JSON files at startup.
         request_logs: Record every proxied request in request_logs.
+        metrics_enabled: Serve GET /metrics (Prometheus).
+        metrics_token: Bearer token GET /metrics requires, if set (secret).
+        log_level: Level of ccbridge's log (debug, info, warning, error).
+        log_format: ``"text"`` or ``"json"`` (one object per line).
     """
 
     database_type: DatabaseType = "sqlite"
@@ -122,6 +126,10 @@ class Settings:
     skip_migration: bool = False
     request_logs: bool = True
     enable_web_ui: bool = True
+    metrics_enabled: bool = True
+    metrics_token: str = ""
+    log_level: str = "info"
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -173,6 +181,10 @@ class Settings:
             skip_migration=_bool(env, "SKIP_MIGRATION", False),
             request_logs=_bool(env, "REQUEST_LOGS", True),
             enable_web_ui=_bool(env, "ENABLE_WEB_UI", True),
+            metrics_enabled=_bool(env, "METRICS_ENABLED", True),
+            metrics_token=_get(env, "METRICS_TOKEN") or "",
+            log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
         )
 
     @property
@@ -308,6 +320,13 @@ def _check_range(name: str, value: float, minimum: float | None, maximum: float 
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise SettingsError(f"{name} must be at most {maximum}, got {value}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (_get(env, name) or default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -30,6 +30,8 @@ from typing import Any
 
 import uvicorn
 
+from ccbridge import metrics
+
 __all__ = (
     "GracefulServer",
     "check_port_free",
@@ -193,6 +195,8 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
                     stop.set()
                     break
                 _say(f"worker {proc.pid} exited (exit code {proc.exitcode}); starting another")
+                if proc.pid is not None:
+                    metrics.process_dead(proc.pid)  # its live gauges go; its counts stay
                 pool[i] = start()
     finally:
         clean = _stop_all(pool)

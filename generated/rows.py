@@ -18,7 +18,7 @@ from generated.tables.channel_quota import ChannelQuotaRow
 from generated.tables.channel_suspensions import ChannelSuspensionsRow
 from generated.tables.channel_usage import ChannelUsageRow
 from generated.tables.channels import ChannelsRow
-from generated.tables.instances import InstancesRow
+from generated.tables.instances import InstancesRow, InstancesSeenResult
 from generated.tables.model_aliases import ModelAliasesRow
 from generated.tables.model_pricing import ModelPricingRow
 from generated.tables.request_debug_logs import RequestDebugLogsExistingResult, RequestDebugLogsRow
@@ -61,6 +61,7 @@ __all__ = (
     "ChannelUsageRow",
     "ChannelsRow",
     "InstancesRow",
+    "InstancesSeenResult",
     "ModelAliasesRow",
     "ModelPricingRow",
     "RequestDebugLogsExistingResult",

@@ -9,6 +9,7 @@ from ccbridge.admin import (
     backup,
     channel_info,
     channels,
+    health,
     keys,
     logs,
     openapi,
@@ -34,5 +35,6 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     restore_preview.register(app, rt)
     overview.register(app, rt)
     logs.register(app, rt)
+    health.register(app, rt)
     # NOTE(admin): last, so the document describes every module listed in openapi.MODULES.
     openapi.register(app, openapi.build_document())

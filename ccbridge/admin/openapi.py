@@ -32,6 +32,7 @@ MODULES: Final = (
     "ccbridge.admin.restore_preview",
     "ccbridge.admin.overview",
     "ccbridge.admin.logs",
+    "ccbridge.admin.health",
 )
 
 

@@ -60,6 +60,7 @@ class LogRecord:
         "price",
         "priced_by_target_model",
         "reasoning_effort",
+        "request_id",
         "response_model",
         "routed_via",
         "service_tier",
@@ -105,6 +106,7 @@ class LogRecord:
         self.service_tier = ""
         self.priced_by_target_model = False
         self.routed_via = ""  # the composite channel (uid) that routed it here
+        self.request_id = ""  # the client request's x-request-id
         self.input_tokens = self.output_tokens = 0
         self.cache_creation_input_tokens = self.cache_read_input_tokens = 0
         self.price = self.input_cost = self.output_cost = 0.0
@@ -123,6 +125,7 @@ class LogRecord:
             reasoning_effort=self.reasoning_effort,
         )
         record.routed_via = self.routed_via
+        record.request_id = self.request_id
         return record
 
     def attach(self, channel: Channel, domain: str) -> None:
@@ -220,4 +223,6 @@ class LogRecord:
             None,  # effective_x_initiator
             self.priced_by_target_model,
             self.routed_via or None,
+            None,  # instance_id, set by the writer
+            self.request_id or None,
         )

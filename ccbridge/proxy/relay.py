@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccbridge import metrics
 from ccbridge.access.permissions import CHANNEL_NOT_ALLOWED, channel_allowed
 from ccbridge.convert import ConversionError
 from ccbridge.proxy import contentfilter
@@ -98,6 +99,7 @@ class Call:
     current: LogRecord | None = None  # the attempt's record, last handed to the writer
     rate_limited: list[tuple[str, str]] = field(default_factory=list)  # (channel uid, key)
     routed_model: str = ""  # the model a composite's targets are asked for, when routed
+    request_id: str = ""  # x-request-id, stored in each of its log rows
 
 
 @dataclass(slots=True)
@@ -836,10 +838,12 @@ class Relay:
             reasoning_effort=ident.reasoning_effort,
         )
         record.service_tier = ident.service_tier
+        record.request_id = call.request_id
         return record
 
     async def _log(self, call: Call, record: LogRecord) -> None:
         call.current = record
+        metrics.attempt(record)
         if not call.logged:
             return
         waiting = self.writer.log(record)

@@ -8,6 +8,7 @@ relay. Nothing here awaits the database.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ import falcon.asgi
 from ccbridge.access.auth import ClientAuth
 from ccbridge.access.permissions import check_endpoint, check_model
 from ccbridge.db.base import Database
-from ccbridge.proxy import jsonread
+from ccbridge.proxy import jsonread, observe
 from ccbridge.proxy.errors import ProxyError
 from ccbridge.proxy.identity import (
     RequestIdentity,
@@ -113,8 +114,28 @@ class _Proxied:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Proxy the request."""
-        reply = await self.relay.run(await self._call(req, resp))
-        _apply(reply, resp)
+        await self._serve(req, resp)
+
+    async def _serve(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, *, counted: bool = True
+    ) -> None:
+        began = time.monotonic()
+        rid = observe.request_id(req.get_header(observe.REQUEST_ID_HEADER))
+        resp.set_header(observe.REQUEST_ID_HEADER, rid)
+        call = await self._call(req, resp, counted=counted)
+        call.request_id = rid
+        if not counted:
+            call.stream = False
+        try:
+            reply = await self.relay.run(call)
+        except ProxyError as ex:
+            observe.failed(call, ex.status, began)
+            raise
+        if any(name.lower() == observe.REQUEST_ID_HEADER for name, _ in reply.headers):
+            # A relayed upstream's own id passes unchanged, as before; ours moves aside.
+            resp.delete_header(observe.REQUEST_ID_HEADER)
+            resp.set_header(observe.OWN_REQUEST_ID_HEADER, rid)
+        _apply(observe.finished(call, reply, began), resp)
 
 
 class Messages(_Proxied):
@@ -133,9 +154,7 @@ class CountTokens(Messages):
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Proxy the count without a log row or quota use."""
-        call = await self._call(req, resp, counted=False)
-        call.stream = False
-        _apply(await self.relay.run(call), resp)
+        await self._serve(req, resp, counted=False)
 
 
 class Responses(_Proxied):

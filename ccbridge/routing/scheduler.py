@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from ccbridge import metrics
 from ccbridge.access.limiter import RateLimiter
 from ccbridge.access.permissions import CHANNEL_NOT_ALLOWED, filter_channels
 from ccbridge.store.snapshot import EMPTY_MAPPING, Channel, ClientKey, Snapshot
@@ -130,6 +131,7 @@ class CircuitBreaker:
             window.broken_at = None
         elif window.broken_at is None and self._trips(window):
             window.broken_at = self._clock()
+            metrics.breaker_opened(uid)
 
     def _trips(self, window: _Window) -> bool:
         return len(window.results) >= self._size // 2 and window.rate() >= self._threshold

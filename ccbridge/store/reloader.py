@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+from ccbridge import metrics
 from ccbridge.db.base import Database
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.store import rollupdb
@@ -62,6 +63,7 @@ class Reloader:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self.reloads = 0
+        metrics.config_loaded(live.snapshot.revision, reload=False)
         # NOTIFY channel -> handler of its payload (config is handled here).
         self.handlers: dict[str, Callable[[str], object]] = {
             LOG_EVENTS_CHANNEL: writer.events.receive_remote,
@@ -102,6 +104,7 @@ class Reloader:
         if await read_revision(self.db) != self.live.snapshot.revision:
             self.live.swap(await load_snapshot(self.db))
             self.reloads += 1
+            metrics.config_loaded(self.live.snapshot.revision, reload=True)
             log.info("config revision %d loaded", self.live.snapshot.revision)
         # With flushes held off, the database plus the writer's queue is
         # everything: a suspension or increment made here is never dropped.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from ccbridge import metrics
 from ccbridge.store.snapshot import Channel
 from ccbridge.store.writer import Writer
 from generated.rows import ChannelSuspensionsRow
@@ -38,6 +39,7 @@ class Suspensions:
             reason=reason,
         )
         self._writer.suspend(row)
+        metrics.suspended(channel.name)
 
     def lift(self, uid: str) -> None:
         """Forget a local suspension (its row was deleted by a config write)."""

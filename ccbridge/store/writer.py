@@ -35,7 +35,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ccbridge import metrics
 from ccbridge.db.base import Database
+from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.store import rollupdb
 from ccbridge.store.logevents import LogEvents
 from ccbridge.store.rollup import deltas
@@ -224,12 +226,16 @@ class Writer:
             if self._batch.size:
                 async with self._flushing:  # taken and written, or merged back, as one step
                     batch, self._batch = self._batch, _Batch()
+                    began = time.perf_counter()
                     try:
                         await self._flush(batch)
                         failed: Exception | None = None
                     except Exception as ex:  # keep the items; the database may come back
                         failed = ex
                         self._merge_back(batch)
+                    took = time.perf_counter() - began
+                metrics.flushed(took, self._batch.size, failed=failed is not None)
+                self._pool_metrics()
                 if failed is None:
                     backoff = self._interval
                 else:
@@ -245,6 +251,12 @@ class Writer:
                     self._room.notify_all()
             elif self._stopping:
                 return
+
+    def _pool_metrics(self) -> None:
+        if isinstance(self._db, PostgresDatabase):
+            stats = self._db.pool.get_stats()
+            in_use = stats.get("pool_size", 0) - stats.get("pool_available", 0)
+            metrics.pool(in_use, stats.get("requests_waiting", 0))
 
     def _merge_back(self, old: _Batch) -> None:
         # Items that arrived during the failed flush are newer: they win.

@@ -7,11 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ccbridge.daoruntime import Stmt, Table, TableSql, UpsertBatch, ts_aware, ts_parse, ts_text
+from ccbridge.daoruntime import (
+    Stmt,
+    Table,
+    TableSql,
+    UpsertBatch,
+    to_int,
+    ts_aware,
+    ts_parse,
+    ts_text,
+)
 
 __all__ = (
     "InstancesDao",
     "InstancesRow",
+    "InstancesSeenResult",
 )
 
 
@@ -27,6 +37,17 @@ class InstancesRow:
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+
+
+@dataclass(slots=True)
+class InstancesSeenResult:
+    """Result row of instances.seen."""
+
+    instance_id: str | None
+    host: str | None
+    pid: int | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
 
 
 def _from_sqlite(r: tuple[Any, ...]) -> InstancesRow:
@@ -402,6 +423,7 @@ class _Queries(NamedTuple):
     """The named queries of instances in one dialect (None: not written for it)."""
 
     delete_dead: Stmt
+    seen: Stmt
 
 
 _SQLITE_QUERIES = _Queries(
@@ -413,6 +435,21 @@ DELETE FROM instances
 WHERE
   heartbeat_at < :cutoff""",
         True,
+    ),
+    seen=Stmt(
+        "instances.seen",
+        """\
+-- name: instances.seen :many
+SELECT
+  instance_id,
+  host,
+  pid,
+  started_at,
+  heartbeat_at
+FROM instances
+ORDER BY
+  heartbeat_at DESC NULLS FIRST""",
+        False,
     ),
 )
 
@@ -426,6 +463,21 @@ DELETE FROM instances
 WHERE
   heartbeat_at < %(cutoff)s""",
         True,
+    ),
+    seen=Stmt(
+        "instances.seen",
+        """\
+-- name: instances.seen :many
+SELECT
+  instance_id,
+  host,
+  pid,
+  started_at,
+  heartbeat_at
+FROM instances
+ORDER BY
+  heartbeat_at DESC""",
+        False,
     ),
 )
 
@@ -458,6 +510,23 @@ class InstancesDao(Table[InstancesRow]):
         """Forget instances whose heartbeat stopped before a cutoff."""
         c = self._c
         return await self._ex.execute(self._q.delete_dead, {"cutoff": c.param_timestamp(cutoff)})
+
+    async def seen(self) -> list[InstancesSeenResult]:
+        """The serving processes with their last heartbeat, latest first (GET
+        /api/health/details).
+        """
+        c = self._c
+        rows = await self._ex.fetch_all(self._q.seen, {})
+        return [
+            InstancesSeenResult(
+                row[0],
+                row[1],
+                to_int(row[2]),
+                c.result_timestamp(row[3]),
+                c.result_timestamp(row[4]),
+            )
+            for row in rows
+        ]
 
 
 # What the live database must hold for this table, per dialect (see catalog.py).

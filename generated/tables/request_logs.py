@@ -79,6 +79,7 @@ class RequestLogsRow:
     priced_by_target_model: bool | None = False
     routed_via: str | None = None
     instance_id: str | None = None
+    request_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -191,6 +192,7 @@ def _from_sqlite(r: tuple[Any, ...]) -> RequestLogsRow:
         to_bool(r[41]),
         r[42],
         r[43],
+        r[44],
     )
 
 
@@ -240,6 +242,7 @@ def _to_sqlite(row: RequestLogsRow) -> tuple[Any, ...]:
         to_int(row.priced_by_target_model),
         row.routed_via,
         row.instance_id,
+        row.request_id,
     )
 
 
@@ -288,6 +291,7 @@ def _update_sqlite(row: RequestLogsRow) -> tuple[Any, ...]:
         to_int(row.priced_by_target_model),
         row.routed_via,
         row.instance_id,
+        row.request_id,
         row.id,
     )
 
@@ -342,6 +346,7 @@ def _to_postgres(row: RequestLogsRow) -> tuple[Any, ...]:
         row.priced_by_target_model,
         row.routed_via,
         row.instance_id,
+        row.request_id,
     )
 
 
@@ -390,6 +395,7 @@ def _update_postgres(row: RequestLogsRow) -> tuple[Any, ...]:
         row.priced_by_target_model,
         row.routed_via,
         row.instance_id,
+        row.request_id,
         row.id,
     )
 
@@ -439,6 +445,7 @@ _FILTER_NULL = {
     "priced_by_target_model": " WHERE priced_by_target_model IS NULL",
     "routed_via": " WHERE routed_via IS NULL",
     "instance_id": " WHERE instance_id IS NULL",
+    "request_id": " WHERE request_id IS NULL",
 }
 _ORDER = {
     "id": " ORDER BY id",
@@ -485,6 +492,7 @@ _ORDER = {
     "priced_by_target_model": " ORDER BY priced_by_target_model, id",
     "routed_via": " ORDER BY routed_via, id",
     "instance_id": " ORDER BY instance_id, id",
+    "request_id": " ORDER BY request_id, id",
 }
 _ORDER_DESC = {
     "id": " ORDER BY id DESC",
@@ -531,6 +539,7 @@ _ORDER_DESC = {
     "priced_by_target_model": " ORDER BY priced_by_target_model DESC, id DESC",
     "routed_via": " ORDER BY routed_via DESC, id DESC",
     "instance_id": " ORDER BY instance_id DESC, id DESC",
+    "request_id": " ORDER BY request_id DESC, id DESC",
 }
 
 _SQLITE = TableSql(
@@ -543,7 +552,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id
+  routed_via, instance_id, request_id
 FROM request_logs""",
     count="""\
 -- name: request_logs.count :one
@@ -596,6 +605,7 @@ DELETE FROM request_logs""",
         "priced_by_target_model": " WHERE priced_by_target_model = ?",
         "routed_via": " WHERE routed_via = ?",
         "instance_id": " WHERE instance_id = ?",
+        "request_id": " WHERE request_id = ?",
     },
     filter_null=_FILTER_NULL,
     order=_ORDER,
@@ -612,7 +622,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id
+  routed_via, instance_id, request_id
 FROM request_logs
 WHERE id = ?""",
         False,
@@ -628,9 +638,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -638,7 +648,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id""",
+  routed_via, instance_id, request_id""",
         True,
     ),
     insert_auto=None,
@@ -653,9 +663,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         True,
     ),
     bulk_auto=None,
@@ -672,9 +682,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -700,7 +710,7 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-  instance_id = excluded.instance_id
+  instance_id = excluded.instance_id, request_id = excluded.request_id
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -708,7 +718,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id""",
+  routed_via, instance_id, request_id""",
             True,
         )
     },
@@ -724,9 +734,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -752,7 +762,7 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-  instance_id = excluded.instance_id""",
+  instance_id = excluded.instance_id, request_id = excluded.request_id""",
             True,
         )
     },
@@ -767,11 +777,11 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES """,
             """\
 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             """\
  ON CONFLICT(id) DO UPDATE
  SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
@@ -798,7 +808,7 @@ VALUES """,
    original_x_initiator = excluded.original_x_initiator,
    effective_x_initiator = excluded.effective_x_initiator,
    priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-   instance_id = excluded.instance_id""",
+   instance_id = excluded.instance_id, request_id = excluded.request_id""",
             22,
         )
     },
@@ -813,9 +823,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING""",
         True,
     ),
@@ -839,7 +849,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id
+  routed_via, instance_id, request_id
 FROM request_logs
 WHERE rowid BETWEEN ? AND ?""",
             False,
@@ -859,7 +869,7 @@ SET initial_time = ?, provider = ?, model = ?, status = ?, complete_time = ?, du
   upstream_error = ?, failover_info = ?, api_key_id = ?, created_at = ?, channel_uid = ?,
   first_token_time = ?, first_token_duration_ms = ?, service_tier = ?,
   service_tier_overridden = ?, original_x_initiator = ?, effective_x_initiator = ?,
-  priced_by_target_model = ?, routed_via = ?, instance_id = ?
+  priced_by_target_model = ?, routed_via = ?, instance_id = ?, request_id = ?
 WHERE id = ?""",
         True,
     ),
@@ -903,7 +913,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id
+  routed_via, instance_id, request_id
 FROM request_logs""",
     count="""\
 -- name: request_logs.count :one
@@ -956,6 +966,7 @@ DELETE FROM request_logs""",
         "priced_by_target_model": " WHERE priced_by_target_model = %s",
         "routed_via": " WHERE routed_via = %s",
         "instance_id": " WHERE instance_id = %s",
+        "request_id": " WHERE request_id = %s",
     },
     filter_null=_FILTER_NULL,
     order=_ORDER,
@@ -972,7 +983,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id
+  routed_via, instance_id, request_id
 FROM request_logs
 WHERE id = %s""",
         False,
@@ -988,9 +999,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -998,7 +1009,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id""",
+  routed_via, instance_id, request_id""",
         True,
     ),
     insert_auto=None,
@@ -1013,7 +1024,7 @@ COPY request_logs (id, initial_time, provider, model, status, complete_time, dur
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 FROM STDIN""",
         True,
     ),
@@ -1031,9 +1042,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -1059,7 +1070,7 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-  instance_id = excluded.instance_id
+  instance_id = excluded.instance_id, request_id = excluded.request_id
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -1067,7 +1078,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id""",
+  routed_via, instance_id, request_id""",
             True,
         )
     },
@@ -1083,9 +1094,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -1111,7 +1122,7 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-  instance_id = excluded.instance_id""",
+  instance_id = excluded.instance_id, request_id = excluded.request_id""",
             True,
         )
     },
@@ -1127,9 +1138,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING""",
         True,
     ),
@@ -1152,7 +1163,7 @@ COPY _stage_request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id)
+  routed_via, instance_id, request_id)
 FROM STDIN""",
             True,
         ),
@@ -1167,14 +1178,14 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id) SELECT id, initial_time, provider, model, status, complete_time,
-  duration_ms, provider_name, response_model, input_tokens, output_tokens,
+  routed_via, instance_id, request_id) SELECT id, initial_time, provider, model, status,
+  complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens,
   cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost,
   output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id,
   channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error,
   upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time,
   first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator,
-  effective_x_initiator, priced_by_target_model, routed_via, instance_id
+  effective_x_initiator, priced_by_target_model, routed_via, instance_id, request_id
 FROM _stage_request_logs
 ON CONFLICT DO NOTHING""",
             True,
@@ -1206,7 +1217,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id
+  routed_via, instance_id, request_id
 FROM request_logs
 WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""",
             False,
@@ -1226,7 +1237,8 @@ SET initial_time = %s, provider = %s, model = %s, status = %s, complete_time = %
   reasoning_effort = %s, error = %s, upstream_error = %s, failover_info = %s, api_key_id = %s,
   created_at = %s, channel_uid = %s, first_token_time = %s, first_token_duration_ms = %s,
   service_tier = %s, service_tier_overridden = %s, original_x_initiator = %s,
-  effective_x_initiator = %s, priced_by_target_model = %s, routed_via = %s, instance_id = %s
+  effective_x_initiator = %s, priced_by_target_model = %s, routed_via = %s, instance_id = %s,
+  request_id = %s
 WHERE id = %s""",
         True,
     ),
@@ -1351,7 +1363,8 @@ SELECT
   effective_x_initiator,
   priced_by_target_model,
   routed_via,
-  instance_id
+  instance_id,
+  request_id
 FROM request_logs
 WHERE
   id IN (
@@ -1409,7 +1422,8 @@ SELECT
   effective_x_initiator,
   priced_by_target_model,
   routed_via,
-  instance_id
+  instance_id,
+  request_id
 FROM request_logs
 WHERE
   (initial_time, id) < (:before_time, :before_id)
@@ -1493,7 +1507,8 @@ SELECT
   effective_x_initiator,
   priced_by_target_model,
   routed_via,
-  instance_id
+  instance_id,
+  request_id
 FROM request_logs
 WHERE
   session_id = :session_id
@@ -1835,7 +1850,8 @@ SELECT
   effective_x_initiator,
   priced_by_target_model,
   routed_via,
-  instance_id
+  instance_id,
+  request_id
 FROM request_logs
 WHERE
   id IN (
@@ -1892,7 +1908,8 @@ SELECT
   effective_x_initiator,
   priced_by_target_model,
   routed_via,
-  instance_id
+  instance_id,
+  request_id
 FROM request_logs
 WHERE
   (initial_time, id) < (%(before_time)s, %(before_id)s)
@@ -1976,7 +1993,8 @@ SELECT
   effective_x_initiator,
   priced_by_target_model,
   routed_via,
-  instance_id
+  instance_id,
+  request_id
 FROM request_logs
 WHERE
   session_id = %(session_id)s
@@ -2293,6 +2311,7 @@ class RequestLogsDao(Table[RequestLogsRow]):
         "priced_by_target_model",
         "routed_via",
         "instance_id",
+        "request_id",
     )
     KEY = ("id",)
     AUTO = None
@@ -2666,6 +2685,7 @@ CATALOG: dict[str, Any] = {
             "priced_by_target_model": ["BOOLEAN", False, False, "0"],
             "routed_via": ["TEXT", False, False, None],
             "instance_id": ["TEXT", False, False, None],
+            "request_id": ["TEXT", False, False, None],
         },
         "indexes": {
             "idx_request_logs_client_id": [False, ["client_id"], False],
@@ -2722,6 +2742,7 @@ CATALOG: dict[str, Any] = {
             "priced_by_target_model": ["boolean", False, False, "FALSE"],
             "routed_via": ["text", False, False, None],
             "instance_id": ["text", False, False, None],
+            "request_id": ["text", False, False, None],
         },
         "indexes": {
             "idx_request_logs_client_id": [False, ["client_id"], False],

@@ -164,7 +164,8 @@ CREATE TABLE request_logs (
   effective_x_initiator TEXT,
   priced_by_target_model BOOLEAN DEFAULT FALSE,
   routed_via TEXT,
-  instance_id TEXT
+  instance_id TEXT,
+  request_id TEXT
 );
 
 CREATE INDEX idx_request_logs_client_id ON request_logs(client_id);

@@ -38,6 +38,7 @@ def _record() -> LogRecord:
     record.service_tier = "priority"
     record.priced_by_target_model = True
     record.routed_via = "router-1"
+    record.request_id = "req-abc"
     record.finish("error", 502, "bad gateway", "upstream said no")
     record.complete_time = record.initial_time + timedelta(seconds=2)
     return record
@@ -90,6 +91,7 @@ def test_to_row_puts_each_value_in_its_column() -> None:
         "priced_by_target_model": True,
         "routed_via": "router-1",
         "instance_id": None,  # stamped by the writer
+        "request_id": "req-abc",
     }
     row = record.to_row()
     assert set(expected) == {f.name for f in dataclasses.fields(RequestLogsRow)}
