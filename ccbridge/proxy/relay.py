@@ -405,16 +405,22 @@ class Relay:
                 stream=call.stream,
             )
         family: UAFamily = "messages" if call.pool == "messages" else "responses"
+        # Claude Code and Codex UAs are checked and learned (spec §3.3); a Chat
+        # or Gemini client's own UA goes upstream as it came.
+        learns = call.pool in _UA_POOLS
+        overrides = out.overrides
+        if not learns and (client_ua := _client_ua(call.headers)):
+            overrides = {**(overrides or {}), "User-Agent": client_ua}
         headers: OutboundHeaders = build_outbound_headers(
             call.headers,
             api_key=key,
             ua_family=family,
             fallback_user_agent=snap.user_agents.get(call.pool),
             strip_rules=self.upstream.strip_rules,
-            overrides=out.overrides,
+            overrides=overrides,
         )
         headers = adapter.headers(headers, channel, key)
-        if headers.client_user_agent_valid:
+        if learns and headers.client_user_agent_valid:
             self.learner.offer_user_agent(family, headers.user_agent)
         up = await self.upstream.send(
             "POST",
@@ -865,6 +871,16 @@ def _invalid(pool: str, ex: ConversionError) -> bytes:
 
 
 _NO_TERMINAL_EVENT = "stream ended without its terminal event"
+_UA_POOLS = frozenset({"messages", "responses"})
+
+
+def _client_ua(headers: Mapping[str, str]) -> str | None:
+    for name, value in headers.items():
+        if name.lower() == "user-agent":
+            return value
+    return None
+
+
 _POOL_PROTOCOLS = {"messages": StreamProtocol.CLAUDE, "gemini": StreamProtocol.GEMINI}
 
 

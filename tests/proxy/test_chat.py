@@ -262,6 +262,7 @@ async def test_passthrough_url_and_body(
 
     (sent,) = up.requests
     assert sent.path == "/v2/chat/completions"  # a versioned base gets no /v1
+    assert (sent.header("user-agent") or "").startswith("AsyncOpenAI/Python")
     assert sent.header("authorization") == "Bearer k"
     assert sent.json()["temperature"] == 0.25 and sent.json()["model"] == MODEL
 
