@@ -169,6 +169,10 @@ class Gateway:
         app.add_route("/v1/messages", resources.Messages(*proxied))
         app.add_route("/v1/messages/count_tokens", resources.CountTokens(*proxied))
         app.add_route("/v1/responses", resources.Responses(*proxied))
+        app.add_route("/v1/chat/completions", resources.ChatCompletions(*proxied))
+        gemini = resources.Gemini(*proxied)
+        for prefix in ("/v1/models", "/v1/gemini/models", "/v1beta/models"):
+            app.add_route(prefix + "/{action}", gemini)
         app.add_route("/v1/models", resources.Models(rt.auth, rt.live))
         app.add_route("/health", resources.Health(rt.db, rt.live, rt.writer, rt.settings))
         if self.settings.metrics_enabled:
@@ -230,10 +234,14 @@ class _Blocked:
             self.gateway.guard.record_failure(req.remote_addr or "")
 
 
+# Paths whose clients speak an OpenAI or Google API: errors as {"error": {...}}.
+_OPENAI_SHAPED = ("/v1/responses", "/v1/chat/completions", "/v1/gemini/", "/v1beta/", "/v1/models/")
+
+
 async def _proxy_error(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: ProxyError, params: Any
 ) -> None:
-    render = openai_body if req.path.startswith("/v1/responses") else anthropic_body
+    render = openai_body if req.path.startswith(_OPENAI_SHAPED) else anthropic_body
     resp.status = ex.status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = render(ex.status, ex.message, ex.code)

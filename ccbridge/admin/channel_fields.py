@@ -29,6 +29,7 @@ from ccbridge.admin.validate import (
     timestamp,
     url,
 )
+from ccbridge.routing.scheduler import SERVED_SERVICE_TYPES
 from ccbridge.store.configdoc import CHANNEL_COLUMNS, iso
 from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, POOLS
 from generated.rows import ChannelsRow
@@ -311,6 +312,8 @@ def channel_view(row: ChannelsRow, index: int) -> dict[str, Any]:
         "responsesWebSocketEnabled": bool(row.responses_websocket_enabled),
         "continueThinkingEnabled": bool(row.continue_thinking_enabled),
         "hasOAuthTokens": bool((row.oauth_tokens or {}).get("access_token")),
+        # Whether this pool can serve the channel's type: the scheduler skips the others.
+        "served": row.service_type in SERVED_SERVICE_TYPES.get(row.channel_type, frozenset()),
         "latency": None,
         "status": row.status or "active",
         "priority": row.priority or index,

@@ -18,6 +18,7 @@ from ccbridge.admin import spec
 from ccbridge.admin.channels import POOL_PATHS, find_channel, find_index, pool_rows
 from ccbridge.admin.common import AdminError, read_config, reply
 from ccbridge.admin.validate import choice, text
+from ccbridge.routing.scheduler import SERVED_SERVICE_TYPES
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import iso
 from ccbridge.store.mapping import redirect_channel_model
@@ -225,7 +226,7 @@ class CurrentChannel:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Name the first usable messages channel (composite: its opus target)."""
-        ch = _first_usable(self.rt, self.rt.snapshot.by_priority["messages"])
+        ch = _first_usable(self.rt, self.rt.snapshot.by_priority["messages"], "messages")
         if ch is not None and ch.is_composite:
             opus = next((m for m in ch.composite_mappings if m.pattern.lower() == "opus"), None)
             target = self.rt.snapshot.channels_by_uid.get(opus.target_channel_id) if opus else None
@@ -239,13 +240,19 @@ class CurrentChannel:
         )
 
 
-def _first_usable(rt: Runtime, channels: Iterable[Channel]) -> Channel | None:
-    """Return what the scheduler would try first, without moving its counters."""
+def _first_usable(rt: Runtime, channels: Iterable[Channel], pool: str) -> Channel | None:
+    """Return what the scheduler would try first, without moving its counters.
+
+    Only a channel whose service type the pool can serve counts: the
+    scheduler never picks another.
+    """
     now = datetime.now(UTC)
+    served = SERVED_SERVICE_TYPES.get(pool, frozenset())
     usable = [
         c
         for c in channels
-        if c.is_active
+        if c.service_type in served
+        and c.is_active
         and c.has_credentials
         and not ((u := rt.suspensions.until.get(c.uid)) and u > now)
         and not rt.quota.exhausted(c)

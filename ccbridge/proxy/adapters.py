@@ -1,11 +1,13 @@
-"""The relay's protocol seam: one adapter per attempt, by channel service type.
+"""The relay's protocol seam: one adapter per attempt, by pool and channel service type.
 
-A ``claude`` channel of the messages pool (and every responses-pool
-channel) takes the client's body as it came, only ``model`` rewritten: the
-:class:`Passthrough` adapter. The other messages-pool types (spec §3.3) get
-the body converted by :class:`~ccbridge.convert.MessagesBridge`, their own
-URL and auth, and their answers converted back to Anthropic Messages: the
-:class:`Converting` adapter.
+A channel that speaks the client's API takes the client's body as it came,
+only the model rewritten: the :class:`Passthrough` adapter (``claude`` in
+the messages pool, ``responses`` in the responses pool, OpenAI Chat types in
+the chat pool, every gemini-pool channel, whose model is in the URL). The
+other types (spec §3.3) get the body converted by a bridge of
+:mod:`ccbridge.convert` (:class:`MessagesBridge`, :class:`ChatBridge`,
+:class:`ResponsesBridge` by pool), their own URL and auth, and their
+answers converted back to the client's API: the :class:`Converting` adapter.
 
 A converted stream holds ``message_start`` until its first content
 (:meth:`ConvertedStream.start`): until then a broken or bad upstream is an
@@ -15,24 +17,37 @@ afterwards the client stream ends with an Anthropic ``event: error``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from ccbridge.convert import BridgeOptions, ConversionError, MessagesBridge, StreamConverter
+from ccbridge.convert import (
+    BridgeOptions,
+    ChatBridge,
+    ConversionError,
+    MessagesBridge,
+    ResponsesBridge,
+    StreamConverter,
+)
 from ccbridge.convert import Usage as ConvertedUsage
-from ccbridge.convert.bridge import MESSAGES_TARGETS
+from ccbridge.convert.bridge import CHAT_TARGETS, MESSAGES_TARGETS, RESPONSES_TARGETS
 from ccbridge.proxy.usage import Usage, UsageReport
 from ccbridge.store.snapshot import Channel
 from ccbridge.upstream.client import (
     OutboundHeaders,
     UpstreamUnavailable,
+    auth_header,
+    chat_url,
     claude_url,
+    gemini_url,
     responses_url,
 )
 
 __all__ = ("Adapter", "ConvertedStream", "Converting", "Passthrough", "adapter_for")
+
+ANTHROPIC_VERSION: Final = "2023-06-01"
 
 CODEX_BASE_URL: Final = "https://chatgpt.com/backend-api/codex"
 # Client headers that speak for the Anthropic API only, and every credential
@@ -51,37 +66,63 @@ class Outbound:
 
 
 class Passthrough:
-    """The body as the client sent it, ``model`` rewritten (claude, responses)."""
+    """The body as the client sent it, the model rewritten (one per pool)."""
 
-    __slots__ = ()
+    __slots__ = ("pool",)
     converting: Final = False
+
+    def __init__(self, pool: str) -> None:
+        self.pool = pool
 
     def request(
         self,
-        pool: str,
         channel: Channel,
         *,
         path: str,
         query: str,
         body: bytes,
+        model: str,
+        client_model: str,
         stream: bool,
     ) -> Outbound:
+        """Return the URL and body of one attempt (``model``: after mapping)."""
+        pool = self.pool
+        if pool == "gemini":  # the model is in the path: the body goes as it came
+            action = path.rpartition("/")[2].partition(":")[2]
+            return Outbound(gemini_url(channel.base_url, f"{model}:{action}", query), body)
+        if model != client_model:
+            body = _with_model(body, model)
         if pool == "messages":
             url = claude_url(channel.base_url, path, query)
             return Outbound(url, body, {"Accept": "text/event-stream"} if stream else None)
+        if pool == "chat":
+            return Outbound(chat_url(channel.base_url), body)
         return Outbound(responses_url(channel.base_url), body)
 
     def headers(self, built: OutboundHeaders, channel: Channel, key: str) -> OutboundHeaders:
-        return built
+        if self.pool != "gemini":
+            return built
+        pairs = [(n, v) for n, v in built.pairs if n.lower() not in _DROPPED]
+        pairs.append(("x-goog-api-key", key))
+        return OutboundHeaders(
+            tuple(pairs), built.removed, built.user_agent, built.client_user_agent_valid
+        )
+
+
+def _with_model(body: bytes, model: str) -> bytes:
+    # The stdlib parse is exact (big integers stay integers), unlike the payload's.
+    return json.dumps(
+        {**json.loads(body), "model": model}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
 
 
 class Converting:
-    """A Messages request for a Chat, Gemini or Responses upstream."""
+    """A client request converted for another API's upstream."""
 
     __slots__ = ("bridge",)
     converting: Final = True
 
-    def __init__(self, bridge: MessagesBridge) -> None:
+    def __init__(self, bridge: MessagesBridge | ChatBridge | ResponsesBridge) -> None:
         self.bridge = bridge
 
     def request(self, channel: Channel) -> Outbound:
@@ -109,6 +150,9 @@ class Converting:
         target = self.bridge.target
         if target == "gemini":
             pairs.append(("x-goog-api-key", key))
+        elif target == "claude":
+            pairs.append(auth_header(key))
+            pairs.append(("anthropic-version", ANTHROPIC_VERSION))
         elif target == "openai-oauth":
             tokens = channel.oauth_tokens
             pairs.append(("Authorization", f"Bearer {tokens.access_token if tokens else key}"))
@@ -121,7 +165,7 @@ class Converting:
         )
 
     def error_body(self, status: int, raw: bytes) -> bytes:
-        """Return the client's (Anthropic-shaped) body of a non-2xx answer."""
+        """Return the client's body (in its API's error shape) of a non-2xx answer."""
         return self.bridge.error(status, raw)[1]
 
     def convert_body(self, raw: bytes) -> tuple[bytes, UsageReport]:
@@ -139,7 +183,11 @@ class Converting:
 
 
 Adapter = Passthrough | Converting
-_PASSTHROUGH: Final = Passthrough()
+_PASSTHROUGH: Final = {
+    pool: Passthrough(pool) for pool in ("messages", "responses", "chat", "gemini")
+}
+# Responses-pool types served as themselves; any other type is a Chat upstream (spec §3.3).
+_RESPONSES_NATIVE: Final = frozenset({"responses", "openai-oauth"})
 
 
 def adapter_for(
@@ -152,16 +200,25 @@ def adapter_for(
     Raises:
         ConversionError: the client's body cannot be converted for this channel.
     """
-    if pool != "messages" or channel.service_type not in MESSAGES_TARGETS:
-        return _PASSTHROUGH
-    return Converting(
-        MessagesBridge(
-            channel.service_type,
-            payload,
-            model=model,
-            options=BridgeOptions(prompt_cache_key=session_id),
-        )
-    )
+    kind = channel.service_type
+    options = BridgeOptions(prompt_cache_key=session_id, created=int(time.time()))
+    bridge: MessagesBridge | ChatBridge | ResponsesBridge
+    if pool == "messages" and kind in MESSAGES_TARGETS:
+        bridge = MessagesBridge(kind, payload, model=model, options=options)
+    elif pool == "chat" and kind in CHAT_TARGETS:
+        bridge = ChatBridge(kind, payload, model=model, options=options)
+    elif pool == "responses" and kind not in _RESPONSES_NATIVE:
+        if payload.get("previous_response_id"):
+            raise ConversionError(
+                "previous_response_id needs a channel that keeps responses (service type"
+                f" 'responses'); this {kind!r} channel is stateless: send the whole"
+                " conversation in 'input' (store=false)"
+            )
+        target = kind if kind in RESPONSES_TARGETS else "openai"
+        bridge = ResponsesBridge(target, payload, model=model, options=options)
+    else:
+        return _PASSTHROUGH.get(pool) or _PASSTHROUGH["responses"]
+    return Converting(bridge)
 
 
 class ConvertedStream:

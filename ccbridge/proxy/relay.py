@@ -32,7 +32,7 @@ from ccbridge.proxy import contentfilter
 from ccbridge.proxy.adapters import Adapter, Converting, adapter_for
 from ccbridge.proxy.clientwatch import ClientWatch
 from ccbridge.proxy.debuglog import BodyCapture, debug_row
-from ccbridge.proxy.errors import ProxyError
+from ccbridge.proxy.errors import ProxyError, openai_body
 from ccbridge.proxy.identity import RequestIdentity
 from ccbridge.proxy.jsonread import loads as json_loads
 from ccbridge.proxy.learned import ConfigLearner
@@ -281,7 +281,9 @@ class Relay:
             record.attach(channel, domain)
             info = f"convert > failover > {ex}"
             record = await self._next_attempt(call, record, "failover", 0, info, str(ex))
-            return _Next(record, Reply(400, [("Content-Type", "application/json")], _invalid(ex)))
+            return _Next(
+                record, Reply(400, [("Content-Type", "application/json")], _invalid(call.pool, ex))
+            )
         while (key := self.scheduler.select_key(snap, channel, tried)) is not None:
             while True:
                 record.attach(channel, domain)
@@ -395,22 +397,32 @@ class Relay:
         if isinstance(adapter, Converting):
             out = adapter.request(channel)
         else:
-            mapped = self._mapped(call, channel)
-            body = call.body if mapped == call.model else _with_model(call.body, mapped)
             out = adapter.request(
-                call.pool, channel, path=call.path, query=call.query, body=body, stream=call.stream
+                channel,
+                path=call.path,
+                query=call.query,
+                body=call.body,
+                model=self._mapped(call, channel),
+                client_model=call.model,
+                stream=call.stream,
             )
         family: UAFamily = "messages" if call.pool == "messages" else "responses"
+        # Claude Code and Codex UAs are checked and learned (spec §3.3); a Chat
+        # or Gemini client's own UA goes upstream as it came.
+        learns = call.pool in _UA_POOLS
+        overrides = out.overrides
+        if not learns and (client_ua := _client_ua(call.headers)):
+            overrides = {**(overrides or {}), "User-Agent": client_ua}
         headers: OutboundHeaders = build_outbound_headers(
             call.headers,
             api_key=key,
             ua_family=family,
             fallback_user_agent=snap.user_agents.get(call.pool),
             strip_rules=self.upstream.strip_rules,
-            overrides=out.overrides,
+            overrides=overrides,
         )
         headers = adapter.headers(headers, channel, key)
-        if headers.client_user_agent_valid:
+        if learns and headers.client_user_agent_valid:
             self.learner.offer_user_agent(family, headers.user_agent)
         up = await self.upstream.send(
             "POST",
@@ -445,7 +457,7 @@ class Relay:
         A content filter hit is no answer: it comes back as a _Failed, to be
         decided by the failover rules, the upstream released.
         """
-        protocol = StreamProtocol.CLAUDE if call.pool == "messages" else StreamProtocol.OPENAI
+        protocol = _POOL_PROTOCOLS.get(call.pool, StreamProtocol.OPENAI)
         is_sse = "text/event-stream" in (up.content_type or "")
         if call.stream and is_sse:
             return await self._stream(call, snap, channel, key, up, record, protocol, removed)
@@ -624,8 +636,10 @@ class Relay:
             cf = None  # off, or an encoded stream it cannot read
         if plain:
             try:
+                # A Chat stream is held until its first content (its first
+                # chunk is only the role): a break before it fails over.
                 held, unread = await self._hold_start(
-                    chunks, tap, host, protocol, until_text=cf is not None
+                    chunks, tap, host, protocol, until_text=cf is not None or call.pool == "chat"
                 )
             except BaseException:  # a break (the next key serves) or the client left
                 up.close()
@@ -674,7 +688,9 @@ class Relay:
                     broke, reason = str(ex), ex.reason
                 if broke and plain and not (watch is not None and watch.gone):
                     # Output began: end with the API's own error, never a silent cut.
-                    event = error_event(protocol, f"upstream stream broke off: {reason}")
+                    event = error_event(
+                        protocol, f"upstream stream broke off: {reason}", chat=call.pool == "chat"
+                    )
                     event = event if tail == b"\n\n" else b"\n\n" + event
                     if capture is not None:
                         capture.add(event)
@@ -851,12 +867,25 @@ class Relay:
             await waiting
 
 
-def _invalid(ex: ConversionError) -> bytes:
+def _invalid(pool: str, ex: ConversionError) -> bytes:
+    if pool != "messages":  # OpenAI's shape (Chat, Responses)
+        return openai_body(400, str(ex))
     error = {"type": "invalid_request_error", "message": str(ex)}
     return json.dumps({"type": "error", "error": error}).encode()
 
 
 _NO_TERMINAL_EVENT = "stream ended without its terminal event"
+_UA_POOLS = frozenset({"messages", "responses"})
+
+
+def _client_ua(headers: Mapping[str, str]) -> str | None:
+    for name, value in headers.items():
+        if name.lower() == "user-agent":
+            return value
+    return None
+
+
+_POOL_PROTOCOLS = {"messages": StreamProtocol.CLAUDE, "gemini": StreamProtocol.GEMINI}
 
 
 def _ignore(chunk: bytes) -> None:
@@ -881,13 +910,6 @@ def _refused(rule: ContentFilterRule) -> _Failed:
     """Return the synthetic error of a content filter hit (spec §3.6)."""
     message = f"content_filter: {rule.keyword}"
     return _Failed(rule.status_code, contentfilter.synthetic_body(rule), message)
-
-
-def _with_model(body: bytes, model: str) -> bytes:
-    # The stdlib parse is exact (big integers stay integers), unlike the payload's.
-    return json.dumps(
-        {**json.loads(body), "model": model}, ensure_ascii=False, separators=(",", ":")
-    ).encode()
 
 
 @functools.lru_cache(maxsize=256)  # PERF(proxy): one per channel base URL

@@ -32,7 +32,17 @@ from ccbridge.store.live import LiveConfig
 from ccbridge.store.snapshot import ClientKey
 from ccbridge.store.writer import Writer
 
-__all__ = ("CountTokens", "Health", "Messages", "Models", "NotFound", "Responses", "not_found")
+__all__ = (
+    "ChatCompletions",
+    "CountTokens",
+    "Gemini",
+    "Health",
+    "Messages",
+    "Models",
+    "NotFound",
+    "Responses",
+    "not_found",
+)
 
 _PING_TIMEOUT = 0.8  # seconds: /health answers within 1 s
 _MODELS_CREATED = 1704067200  # the reference's fixed `created` value
@@ -80,14 +90,21 @@ class _Proxied:
     def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
         raise NotImplementedError
 
+    def _model(self, payload: dict[str, Any], req: falcon.asgi.Request) -> str:
+        model = payload.get("model")
+        if not isinstance(model, str) or not model:
+            raise ProxyError(400, "'model' is required")
+        return model
+
+    def _stream(self, payload: dict[str, Any], req: falcon.asgi.Request) -> bool:
+        return payload.get("stream") is True
+
     async def _call(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, *, counted: bool = True
     ) -> Call:
         key = self._authorise(req, resp)
         body, payload = await self._payload(req)
-        model = payload.get("model")
-        if not isinstance(model, str) or not model:
-            raise ProxyError(400, "'model' is required")
+        model = self._model(payload, req)
         denial = check_model(key, model)
         if denial is not None:
             raise ProxyError(403, denial.message, denial.code)
@@ -103,7 +120,7 @@ class _Proxied:
             body=body,
             payload=payload,
             model=model,
-            stream=payload.get("stream") is True,
+            stream=self._stream(payload, req),
             key=key,
             identity=self._identity(payload, req),
             headers=req.headers,
@@ -166,6 +183,50 @@ class Responses(_Proxied):
 
     def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
         return responses_identity(payload, header_getter(req.headers, lowered=True))
+
+
+class ChatCompletions(_Proxied):
+    """POST /v1/chat/completions (OpenAI Chat Completions)."""
+
+    POOL = "chat"
+    ENDPOINT = "chat"
+    LOG_ENDPOINT = "/v1/chat/completions"
+
+    def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
+        return responses_identity(payload, header_getter(req.headers, lowered=True))
+
+
+_GEMINI_ACTIONS = frozenset({"generateContent", "streamGenerateContent"})
+
+
+class Gemini(_Proxied):
+    """POST /v1/models/{model}:{action}, /v1/gemini/models/…, /v1beta/models/… (Gemini).
+
+    The model and whether to stream come from the path; the key may also
+    come in ``x-goog-api-key`` or ``?key=`` (never forwarded upstream).
+    """
+
+    POOL = "gemini"
+    ENDPOINT = "gemini"
+    LOG_ENDPOINT = "/v1/gemini"
+
+    def _identity(self, payload: dict[str, Any], req: falcon.asgi.Request) -> RequestIdentity:
+        return RequestIdentity()
+
+    def _model(self, payload: dict[str, Any], req: falcon.asgi.Request) -> str:
+        model, _, action = req.path.rpartition("/")[2].partition(":")
+        if not model or action not in _GEMINI_ACTIONS:
+            raise not_found(req)
+        return model
+
+    def _stream(self, payload: dict[str, Any], req: falcon.asgi.Request) -> bool:
+        return req.path.endswith(":streamGenerateContent")
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, action: str = ""
+    ) -> None:
+        """Proxy the request."""
+        await super().on_post(req, resp)
 
 
 class Models:

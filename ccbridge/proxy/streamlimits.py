@@ -58,15 +58,22 @@ async def bounded_chunks(
         yield chunk
 
 
-def error_event(protocol: StreamProtocol, message: str) -> bytes:
+def error_event(protocol: StreamProtocol, message: str, *, chat: bool = False) -> bytes:
     """Return the API's own stream error event carrying ``message``.
 
     Anthropic streams end with ``event: error``; Responses streams with
-    ``response.failed`` (what Codex treats as a failed turn).
+    ``response.failed`` (what Codex treats as a failed turn); Chat and Gemini
+    streams with a bare ``data: {"error": …}``.
     """
     if protocol is StreamProtocol.CLAUDE:
         name = "error"
         data = {"type": "error", "error": {"type": "api_error", "message": message}}
+    elif chat:  # a Chat Completions stream: an error object, as OpenAI sends one
+        bare: dict[str, object] = {"message": message, "type": "server_error", "code": None}
+        return f"data: {json.dumps({'error': bare}, separators=(',', ':'))}\n\n".encode()
+    elif protocol is StreamProtocol.GEMINI:  # Gemini streams carry no event names
+        bare = {"code": 502, "message": message, "status": "UNAVAILABLE"}
+        return f"data: {json.dumps({'error': bare}, separators=(',', ':'))}\n\n".encode()
     else:
         name = "response.failed"
         error = {"code": "server_error", "message": message}

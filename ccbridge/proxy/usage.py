@@ -68,6 +68,7 @@ class StreamProtocol(StrEnum):
 
     CLAUDE = "claude"
     OPENAI = "openai"  # Responses API and Chat Completions
+    GEMINI = "gemini"  # generateContent / streamGenerateContent (usageMetadata)
 
 
 _PROTOCOLS: Final = {
@@ -91,6 +92,7 @@ _ROUTINE_EVENTS: Final = {
         "response.function_call_arguments.delta",
         "response.reasoning_summary_text.delta",
     ),
+    StreamProtocol.GEMINI: (),
 }
 
 
@@ -206,6 +208,44 @@ def openai_usage(obj: Mapping[str, Any]) -> Usage | None:
     )
 
 
+def gemini_usage(obj: Mapping[str, Any]) -> Usage | None:
+    """Return the ``usageMetadata`` of a Gemini response (or stream chunk).
+
+    Cached prompt tokens become cache reads and are removed from input;
+    thinking tokens count as output, as Google bills them.
+    """
+    raw = obj.get("usageMetadata")
+    if not isinstance(raw, Mapping):
+        return None
+    cached = _int(raw.get("cachedContentTokenCount"))
+    return Usage(
+        input_tokens=max(_int(raw.get("promptTokenCount")) - cached, 0),
+        output_tokens=_int(raw.get("candidatesTokenCount")) + _int(raw.get("thoughtsTokenCount")),
+        cache_read_tokens=cached,
+    )
+
+
+def _gemini_finished(obj: Mapping[str, Any]) -> bool:
+    candidates = obj.get("candidates")
+    return isinstance(candidates, list) and any(
+        isinstance(c, Mapping) and c.get("finishReason") for c in candidates
+    )
+
+
+def _gemini_has_content(obj: Mapping[str, Any]) -> bool:
+    candidates = obj.get("candidates")
+    if not isinstance(candidates, list):
+        return False
+    for candidate in candidates:
+        parts = _dig(candidate, "content", "parts")
+        if isinstance(parts, list) and any(
+            isinstance(p, Mapping) and (p.get("functionCall") or str(p.get("text") or "").strip())
+            for p in parts
+        ):
+            return True
+    return False
+
+
 def _error_fields(obj: Mapping[str, Any]) -> tuple[str, str]:
     err = obj.get("error")
     if isinstance(err, Mapping):
@@ -229,6 +269,9 @@ def usage_from_json(body: bytes | bytearray, protocol: StreamProtocol) -> UsageR
     if protocol is StreamProtocol.CLAUDE:
         usage = claude_usage(obj.get("usage"))
         model = obj.get("model")
+    elif protocol is StreamProtocol.GEMINI:
+        usage = gemini_usage(obj) or Usage()
+        model = obj.get("modelVersion")
     else:
         usage = openai_usage(obj) or Usage()
         model = obj.get("model") or _dig(obj, "response", "model")
@@ -510,6 +553,8 @@ class SseUsageTap:
             self._first_payload_at = self._clock()
         if self._protocol is StreamProtocol.CLAUDE:
             self._claude_event(name or _sniff_type(payload, _CLAUDE_TYPES, parse=True), payload)
+        elif self._protocol is StreamProtocol.GEMINI:
+            self._gemini_chunk(payload)
         else:
             self._openai_event(name, payload)
 
@@ -629,6 +674,26 @@ class SseUsageTap:
             self._input, self._output = usage.input_tokens, usage.output_tokens
             self._cache_read = usage.cache_read_tokens
 
+    def _gemini_chunk(self, payload: bytes | bytearray) -> None:
+        obj = _loads(payload)
+        if obj is None:
+            return
+        if obj.get("error"):
+            self._set_error(obj)
+            return
+        if _gemini_has_content(obj):
+            self._output_started = True
+            self._mark_first_token()
+        usage = gemini_usage(obj)
+        if usage is not None:
+            self._input, self._output = usage.input_tokens, usage.output_tokens
+            self._cache_read = usage.cache_read_tokens
+        model = obj.get("modelVersion")
+        if isinstance(model, str) and model:
+            self._model = model
+        if _gemini_finished(obj):
+            self._completed = True
+
     def _chat_chunk(self, payload: bytes | bytearray) -> None:
         wants_usage = _USAGE_OBJECT_RE.search(payload) is not None
         if self._first_token_at is not None and not wants_usage:
@@ -651,9 +716,15 @@ def _chat_has_content(obj: Mapping[str, Any]) -> bool:
     if not isinstance(choices, list):
         return False
     for choice in choices:
-        content = _dig(choice, "delta", "content")
-        if isinstance(content, str) and content.strip():
+        delta = _dig(choice, "delta")
+        if not isinstance(delta, Mapping):
+            continue
+        if delta.get("tool_calls"):
             return True
+        for name in ("content", "reasoning_content"):
+            content = delta.get(name)
+            if isinstance(content, str) and content.strip():
+                return True
     return False
 
 

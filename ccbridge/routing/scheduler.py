@@ -37,8 +37,8 @@ __all__ = (
 
 AFFINITY_TTL_SECONDS: Final = 30 * 60
 NO_CHANNELS: Final = "NO_CHANNELS"
-# Pool -> upstream service types this gateway can relay (messages: passthrough
-# for claude, the others through the protocol converters).
+# Pool -> upstream service types this gateway can relay: passthrough for the
+# client's own API, the others through the protocol converters (proxy/adapters.py).
 SERVED_SERVICE_TYPES: Final[Mapping[str, frozenset[str]]] = {
     "messages": frozenset(
         {
@@ -52,7 +52,9 @@ SERVED_SERVICE_TYPES: Final[Mapping[str, frozenset[str]]] = {
             "composite",
         }
     ),
-    "responses": frozenset({"responses"}),
+    "responses": frozenset({"responses", "claude", "openai", "openaiold", "openai_chat", "gemini"}),
+    "chat": frozenset({"claude", "gemini", "openai", "openaiold", "openai_chat"}),
+    "gemini": frozenset({"gemini"}),
 }
 
 Clock = Callable[[], float]

@@ -74,7 +74,9 @@ __all__ = (
     "UpstreamUnavailable",
     "auth_header",
     "build_outbound_headers",
+    "chat_url",
     "claude_url",
+    "gemini_url",
     "filter_response_headers",
     "resolve_user_agent",
     "responses_url",
@@ -163,6 +165,32 @@ def claude_url(base_url: str, path: str = "/v1/messages", query: str = "") -> st
 def responses_url(base_url: str) -> str:
     """Return the upstream URL of an OpenAI Responses endpoint."""
     return _versioned_base(base_url) + "/responses"
+
+
+def chat_url(base_url: str) -> str:
+    """Return the upstream URL of an OpenAI Chat Completions endpoint (the /v1 rule)."""
+    return _versioned_base(base_url) + "/chat/completions"
+
+
+def gemini_url(base_url: str, model_action: str, query: str = "") -> str:
+    """Return the upstream URL of a Gemini passthrough call.
+
+    The base is normalised to ``/v1beta/models`` as the reference does: a base
+    ending ``/models`` is kept, one ending in a version (``/v1``, ``/v1beta``)
+    gets ``/models``, anything else ``/v1beta/models``. ``key=`` never goes
+    upstream (the channel's key travels in ``x-goog-api-key``).
+
+    Args:
+        base_url: The channel's base URL.
+        model_action: ``{model}:generateContent`` or ``{model}:streamGenerateContent``.
+        query: The client's query string without ``?``.
+    """
+    base = base_url.strip().rstrip("/")
+    if not base.endswith("/models"):
+        base += "/models" if re.search(_VERSION_SUFFIX, base) else "/v1beta/models"
+    query = _drop_key_param(query)
+    url = f"{base}/{model_action}"
+    return f"{url}?{query}" if query else url
 
 
 # --------------------------------------------------------------------------

@@ -1344,3 +1344,90 @@ def _emulated_reply(req: RecordedRequest) -> Reply:
 
 chat_emulated_responder: Responder = _checked(_emulated_reply)
 """An ``openai_chat`` upstream: checks the tool prompt and answers calls as text."""
+
+
+def _messages_check(req: RecordedRequest) -> tuple[dict[str, Any], bool, bool]:
+    """Return the body, whether to call a tool, whether an image was seen."""
+    _need(req.path == "/v1/messages", f"path {req.path}")
+    _need(bool(req.header("x-api-key") or req.header("authorization")), "no credentials")
+    _need(req.header("anthropic-version") is not None, "no anthropic-version")
+    body = req.json()
+    _need(isinstance(body.get("model"), str) and body["model"] != "", "model missing")
+    _need(isinstance(body.get("max_tokens"), int) and body["max_tokens"] > 0, "max_tokens")
+    messages = body.get("messages")
+    _need(isinstance(messages, list) and len(messages) > 0, "messages missing")
+    _need(messages[0].get("role") == "user", "first message is not the user's")
+    open_calls: set[str] = set()
+    image = False
+    previous = ""
+    for i, msg in enumerate(messages):
+        role = msg.get("role")
+        _need(role in {"user", "assistant"}, f"role {role!r}")
+        _need(role != previous, f"message {i}: two {role} turns in a row")
+        previous = role
+        content = msg.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        _need(isinstance(blocks, list) and len(blocks) > 0, f"message {i} has no content")
+        answered = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
+        _need(answered == open_calls, f"message {i}: calls {open_calls} answered by {answered}")
+        open_calls = set()
+        for block in blocks:
+            kind = block.get("type")
+            _need(
+                kind in {"text", "image", "tool_use", "tool_result", "thinking"},
+                f"block {kind!r}",
+            )
+            if kind == "tool_use":
+                _need(role == "assistant", "tool_use from the user")
+                _need(isinstance(block.get("input"), dict), "tool_use input is no object")
+                open_calls.add(block["id"])
+            if kind == "image":
+                _need((block.get("source") or {}).get("type") == "base64", "image source")
+                image = True
+    _need(not open_calls, f"tool calls {open_calls} never answered")
+    for tool in body.get("tools") or ():
+        _need(isinstance(tool.get("name"), str), "tool name")
+        _need(isinstance(tool.get("input_schema"), dict), "tool input_schema")
+    last = messages[-1]
+    last_blocks = last["content"] if isinstance(last["content"], list) else []
+    tool_turn = any(b.get("type") == "tool_result" for b in last_blocks)
+    return body, bool(body.get("tools")) and not tool_turn, image and not tool_turn
+
+
+def _messages_reply(req: RecordedRequest) -> Reply:
+    body, call_tool, image = _messages_check(req)
+    model = body["model"]
+    if not call_tool:
+        text = FAKE_SAW_IMAGE if image else _DEFAULT_TEXT
+        if body.get("stream"):
+            return SseReply(messages_sse_events(model=model, deltas=_split_text(text, 4)))
+        return JsonReply(messages_json(model=model, text=text))
+    name = body["tools"][0]["name"]
+    use = {"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": FAKE_TOOL_ARGS}
+    if not body.get("stream"):
+        reply = messages_json(model=model, stop_reason="tool_use")
+        reply["content"] = [use]
+        return JsonReply(reply)
+    events = messages_sse_events(model=model, deltas=[], stop_reason="tool_use")
+    start = {**use, "input": {}}
+    args = _dumps(FAKE_TOOL_ARGS)
+    events[1] = SseEvent(
+        {"type": "content_block_start", "index": 0, "content_block": start}, "content_block_start"
+    )
+    deltas = [
+        SseEvent(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": part},
+            },
+            "content_block_delta",
+        )
+        for part in (args[:5], args[5:])
+    ]
+    stop = next(i for i, e in enumerate(events) if e.event == "content_block_stop")
+    return SseReply(events[:stop] + deltas + events[stop:])
+
+
+messages_responder: Responder = _checked(_messages_reply)
+"""An Anthropic Messages upstream that checks what it receives."""

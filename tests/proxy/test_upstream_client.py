@@ -26,8 +26,10 @@ from ccbridge.upstream.client import (
     UpstreamUnavailable,
     auth_header,
     build_outbound_headers,
+    chat_url,
     claude_url,
     filter_response_headers,
+    gemini_url,
     resolve_user_agent,
     responses_url,
     user_agent_version,
@@ -608,3 +610,51 @@ async def test_insecure_skip_verify_per_request(
         with pytest.raises(UpstreamUnavailable):  # the flag does not stick to the pool
             await client.send("POST", url, _headers(), b"{}", header_timeout=2)
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    ("base", "query", "expected"),
+    [
+        ("https://g.example", "", "https://g.example/v1beta/models/m:generateContent"),
+        (
+            "https://g.example/",
+            "alt=sse",
+            "https://g.example/v1beta/models/m:generateContent?alt=sse",
+        ),
+        ("https://g.example/v1beta", "", "https://g.example/v1beta/models/m:generateContent"),
+        ("https://g.example/v1", "", "https://g.example/v1/models/m:generateContent"),
+        (
+            "https://g.example/v1beta/models/",
+            "",
+            "https://g.example/v1beta/models/m:generateContent",
+        ),
+        ("https://g.example/proxy", "", "https://g.example/proxy/v1beta/models/m:generateContent"),
+        (
+            "https://g.example",
+            "key=secret&alt=sse",
+            "https://g.example/v1beta/models/m:generateContent?alt=sse",
+        ),
+        (
+            "https://g.example",
+            "alt=sse&%6Bey=secret",
+            "https://g.example/v1beta/models/m:generateContent?alt=sse",
+        ),
+    ],
+)
+def test_gemini_url_normalises_base_and_drops_key(base: str, query: str, expected: str) -> None:
+    assert gemini_url(base, "m:generateContent", query) == expected
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("https://api.openai.com", "https://api.openai.com/v1/chat/completions"),
+        ("https://api.deepseek.com/v1/", "https://api.deepseek.com/v1/chat/completions"),
+        (
+            "https://open.bigmodel.cn/api/paas/v4",
+            "https://open.bigmodel.cn/api/paas/v4/chat/completions",
+        ),
+    ],
+)
+def test_chat_url_takes_the_v1_rule(base: str, expected: str) -> None:
+    assert chat_url(base) == expected

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ccbridge.proxy import jsonread
-from ccbridge.proxy.relay import _with_model
+from ccbridge.proxy.adapters import _with_model
 
 
 @pytest.mark.parametrize(
