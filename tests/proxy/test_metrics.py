@@ -110,6 +110,12 @@ async def test_metrics_count_what_was_sent(workers: int, tmp_path: Path) -> None
                     [*cmd, "--workers", str(workers)], cwd=_REPO, env=env, stderr=log_file
                 )
             await until_healthy(port, timeout=30)
+            # Every worker listening first (each registers its instance when it
+            # starts): else the kernel hands all connections to the early one.
+            for _ in range(300):
+                if len(await db.daos.instances.list()) >= workers:
+                    break
+                await asyncio.sleep(0.1)
             base = f"http://127.0.0.1:{port}"
             sent_ids: list[str] = []
             answered_ids: list[str] = []
