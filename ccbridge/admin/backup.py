@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import falcon.asgi
+import msgspec
 
-from ccbridge.admin import spec
+from ccbridge.admin import model, spec
 from ccbridge.admin.aliases import model_alias_rows, user_alias_rows
 from ccbridge.admin.channel_fields import channel_columns, new_channel_id
-from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
-from ccbridge.admin.pricing import PRICING_SCHEMA, pricing_rows
+from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.pricing import pricing_rows
 from ccbridge.admin.settings_api import SECTIONS
 from ccbridge.admin.validate import (
     boolean,
-    check_fields,
     choice,
     integer,
     invalid,
@@ -41,11 +41,21 @@ from ccbridge.store.configdoc import (
     export,
     section_row,
 )
+from ccbridge.store.shapes import Backup, to_json
 from ccbridge.store.snapshot import LOAD_BALANCE_STRATEGIES
 from generated.dao import Daos
 from generated.rows import ApiKeysRow, ChannelsRow, SettingsRow
 
 __all__ = ("OPENAPI_PATHS", "BackupResource", "register")
+
+
+class RestoreResult(msgspec.Struct):
+    """Answer of a restore."""
+
+    message: Annotated[str, msgspec.Meta(description="What was done, for a person.")]
+    channels: Annotated[int, msgspec.Meta(ge=0, description="Channels now configured.")]
+    success: Annotated[bool, msgspec.Meta(description="Always true.")] = True
+
 
 _SECTIONS_BY_KEY: Final = {s.key: s for s in SECTIONS}
 _HASH: Final = re.compile(r"^[0-9a-f]{64}$")
@@ -147,41 +157,21 @@ def _restore_keys(items: Any) -> list[ApiKeysRow]:
     return rows
 
 
-def parse_backup(doc: dict[str, Any]) -> RestorePlan:
-    """Validate a whole backup document before anything is written."""
-    allowed = (
-        "version",
-        "createdAt",
-        "config",
-        "pricing",
-        "aliases",
-        "userAliases",
-        "ratelimit",
-        "apiKeys",
-    )
-    check_fields(doc, {k: (lambda n, v: v) for k in allowed})
-    config = doc.get("config")
-    if not isinstance(config, dict):
-        raise invalid("config", "is required and must be an object")
-    known = {k for k, _ in POOL_KEYS.values()} | {v for _, v in POOL_KEYS.values()}
-    extra = set(config) - known - set(SECTION_KEYS) - _IGNORED_CONFIG
-    if extra:
-        raise AdminError(
-            422,
-            f"unknown config field(s): {', '.join(sorted(extra))}",
-            "UNKNOWN_FIELD",
-            fields=sorted(extra),
-        )
+def parse_backup(backup: Backup) -> RestorePlan:
+    """Validate a whole backup document before anything is written.
+
+    ``backup`` is already checked against its shape (types, ranges, unknown
+    fields); this checks what a schema cannot (repeated names and ids,
+    composite targets, …) and builds the rows.
+    """
+    doc = to_json(backup)
+    config = doc["config"]
     settings = _restore_settings(config)
     if doc.get("ratelimit") is not None:
         section = _SECTIONS_BY_KEY["ratelimit"]
         settings.append(section_row(section.key, section.check("ratelimit", doc["ratelimit"])))
     pricing = doc.get("pricing")
     aliases = doc.get("aliases")
-    if pricing is not None and not isinstance(pricing, dict):
-        raise invalid("pricing", "must be an object")
-    if aliases is not None and not isinstance(aliases, dict):
-        raise invalid("aliases", "must be an object")
     return RestorePlan(
         channels=_restore_channels(config),
         settings=settings,
@@ -194,6 +184,22 @@ def parse_backup(doc: dict[str, Any]) -> RestorePlan:
         ),
         keys=_restore_keys(doc["apiKeys"]) if doc.get("apiKeys") is not None else None,
     )
+
+
+def _refuse_emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> None:
+    """Refuse a restore that leaves a pool that has channels with none."""
+    kept = {r.channel_type for r in plan.channels}
+    emptied = [p for p in POOL_KEYS if p not in kept and any(r.channel_type == p for r in current)]
+    if emptied:
+        field = f"config.{POOL_KEYS[emptied[0]][0]}"
+        raise AdminError(
+            422,
+            f"the restore would leave the {', '.join(emptied)} pool(s) without any channel; "
+            "send ?allowEmptyPools=true to restore anyway",
+            "RESTORE_EMPTIES_POOL",
+            field=field,
+            pools=emptied,
+        )
 
 
 class BackupResource:
@@ -220,16 +226,17 @@ class BackupResource:
 
     async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the configuration with a backup, in one transaction."""
-        plan = parse_backup(await body_object(req))
+        allow_empty = req.get_param_as_bool("allowEmptyPools", blank_as_true=False) or False
+        plan = parse_backup(await model.read_body(req, Backup))
 
         async def change(tx: Daos) -> int:
+            if not allow_empty:
+                _refuse_emptied_pools(await tx.channels.list(), plan)
             return await apply_restore(tx, plan)
 
         count, revision = await write_config(req, self.rt, change)
         reply(
-            resp,
-            {"success": True, "message": "Configuration restored", "channels": count},
-            revision,
+            resp, to_json(RestoreResult(message="Configuration restored", channels=count)), revision
         )
 
 
@@ -240,37 +247,18 @@ def register(app: falcon.asgi.App, rt: Runtime) -> None:
     app.add_route("/api/config/restore", res, suffix="restore")
 
 
-_BACKUP_SCHEMA: Final = spec.obj(
-    {
-        "version": spec.STR,
-        "createdAt": spec.STR,
-        "config": spec.obj(
-            {
-                **{k: spec.array(spec.ANY_OBJECT) for k, _ in POOL_KEYS.values()},
-                **{
-                    v: {"type": "string", "enum": sorted(LOAD_BALANCE_STRATEGIES)}
-                    for _, v in POOL_KEYS.values()
-                },
-                **{k: spec.ANY_OBJECT for k in SECTION_KEYS},
-            },
-            additional=True,
-        ),
-        "pricing": PRICING_SCHEMA,
-        "aliases": spec.ANY_OBJECT,
-        "userAliases": {"type": "object", "additionalProperties": spec.STR},
-        "ratelimit": spec.ANY_OBJECT,
-        "apiKeys": spec.array(spec.ANY_OBJECT),
-    },
-    ["config"],
-)
-
-
 def _openapi() -> dict[str, Any]:
     tag = "backup"
     include = spec.query_param(
         "includeKeys", {"type": "boolean"}, "Add channel keys (clear) and client key hashes"
     )
-    doc = {**_BACKUP_SCHEMA, "required": ["version", "createdAt", "config", "pricing", "aliases"]}
+    doc = model.ref(Backup)
+    allow = spec.query_param(
+        "allowEmptyPools",
+        {"type": "boolean"},
+        "Restore even if a pool that has channels would be left with none "
+        "(else 422 RESTORE_EMPTIES_POOL). Default false.",
+    )
     return {
         "/api/config/backup": {
             "get": spec.operation(
@@ -285,10 +273,9 @@ def _openapi() -> dict[str, Any]:
                 "Replace the configuration with a backup",
                 tag,
                 etag=True,
-                body=_BACKUP_SCHEMA,
-                ok_schema=spec.obj(
-                    {"success": spec.BOOL, "message": spec.STR, "channels": spec.INT}, ["success"]
-                ),
+                params=[allow],
+                body=doc,
+                ok_schema=model.ref(RestoreResult),
             )
         },
     }

@@ -10,11 +10,12 @@ them too (this module imports nothing above ``store``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 
-from ccbridge.store.snapshot import DEFAULT_RATELIMIT
+from ccbridge.store.snapshot import DEFAULT_RATELIMIT, LOAD_BALANCE_STRATEGIES
 
 __all__ = (
     "NO_NUL",
@@ -40,6 +41,8 @@ T = TypeVar("T")
 NO_NUL: Final = r"^[^\x00]*$"
 # Non-blank text without NUL (the server strips surrounding spaces).
 NOT_BLANK: Final = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# Empty, or not blank.
+EMPTY_OR_NOT_BLANK: Final = r"^([^\x00]*[^\x00\s][^\x00]*)?$"
 
 
 def _int(lo: int, hi: int, description: str) -> Any:
@@ -283,3 +286,226 @@ def normalise_section(key: str, value: Any) -> dict[str, Any] | None:
         return to_json(msgspec.convert(value, SECTION_SHAPES[key], strict=True))
     except msgspec.ValidationError:
         return None
+
+
+# ---- pricing.json, model-aliases.json, user aliases -----------------------------------------
+
+ModelId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
+_PRICE = "USD (or `currency`) per million tokens, 0-1000000"
+
+
+class Price(_Shape):
+    """One model's prices (pricing.json)."""
+
+    inputPrice: Annotated[float, msgspec.Meta(ge=0, le=1e6, description=f"Input tokens, {_PRICE}.")]
+    outputPrice: Annotated[
+        float, msgspec.Meta(ge=0, le=1e6, description=f"Output tokens, {_PRICE}.")
+    ]
+    cacheCreationPrice: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=1e6)] | None,
+        msgspec.Meta(description=f"Cache writes, {_PRICE}; null = input x 1.25. Default null."),
+    ] = None
+    cacheReadPrice: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=1e6)] | None,
+        msgspec.Meta(description=f"Cache reads, {_PRICE}; null = input x 0.1. Default null."),
+    ] = None
+    description: Annotated[
+        Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)] | None,
+        msgspec.Meta(description="Display name. Default ''."),
+    ] = None
+    exportToModels: Annotated[
+        bool | None,
+        msgspec.Meta(description="List the model in GET /v1/models. Default true."),
+    ] = None
+
+
+class Pricing(_Shape):
+    """The price table (pricing.json)."""
+
+    models: Annotated[
+        dict[ModelId, Price],
+        msgspec.Meta(max_length=5000, description="Model id -> its prices (at most 5000)."),
+    ]
+    currency: Annotated[
+        Annotated[str, msgspec.Meta(max_length=10, pattern=EMPTY_OR_NOT_BLANK)] | None,
+        msgspec.Meta(description="Currency of every price; empty or null = USD. Default USD."),
+    ] = None
+
+
+class ModelAlias(_Shape):
+    """A model name suggested by the admin UI."""
+
+    value: Annotated[
+        str, msgspec.Meta(max_length=200, pattern=NOT_BLANK, description="Model name.")
+    ]
+    description: Annotated[
+        Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)] | None,
+        msgspec.Meta(description="Shown beside it. Default ''."),
+    ] = None
+
+
+_Aliases = Annotated[list[ModelAlias], msgspec.Meta(max_length=1000)]
+
+
+class ModelAliases(_Shape):
+    """Model suggestions per pool (model-aliases.json); a missing list is emptied."""
+
+    messagesModels: Annotated[
+        _Aliases | None, msgspec.Meta(description="Messages pool, in order. Default [].")
+    ] = None
+    responsesModels: Annotated[
+        _Aliases | None, msgspec.Meta(description="Responses pool, in order. Default [].")
+    ] = None
+    geminiModels: Annotated[
+        _Aliases | None, msgspec.Meta(description="Gemini pool, in order. Default [].")
+    ] = None
+
+
+UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=NOT_BLANK)]
+Alias = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
+UserAliases = Annotated[
+    dict[UserId, Alias],
+    msgspec.Meta(description="Client user id -> display name; names are unique (else 409)."),
+]
+
+
+# ---- backup document -------------------------------------------------------------------------
+
+LoadBalance = Literal[tuple(sorted(LOAD_BALANCE_STRATEGIES))]  # type: ignore[valid-type]
+Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+_Names = Annotated[
+    list[Annotated[str, msgspec.Meta(max_length=1000, pattern=NOT_BLANK)]],
+    msgspec.Meta(max_length=1000),
+]
+# A channel object of config.json; checked field by field by the admin layer.
+ChannelObject = dict[str, Any]
+_Channels = Annotated[list[ChannelObject], msgspec.Meta(max_length=10_000)]
+
+
+def _lb(pool: str) -> Any:
+    return Annotated[
+        LoadBalance | None,
+        msgspec.Meta(
+            description=f"How the {pool} pool picks a channel; null = keep. Default failover."
+        ),
+    ]
+
+
+def _channels(pool: str) -> Any:
+    return Annotated[
+        _Channels | None,
+        msgspec.Meta(description=f"Channel objects of the {pool} pool; missing = none."),
+    ]
+
+
+class BackupConfig(_Shape):
+    """The config.json part of a backup: channels per pool and the settings sections."""
+
+    upstream: _channels("messages") = None
+    responsesUpstream: _channels("responses") = None
+    geminiUpstream: _channels("gemini") = None
+    chatUpstream: _channels("chat") = None
+    loadBalance: _lb("messages") = None
+    responsesLoadBalance: _lb("responses") = None
+    geminiLoadBalance: _lb("gemini") = None
+    chatLoadBalance: _lb("chat") = None
+    debugLog: Annotated[
+        DebugLog | None, msgspec.Meta(description="Debug-log capture; null = keep.")
+    ] = None
+    failover: Annotated[
+        Failover | None, msgspec.Meta(description="Failover rules; null = keep.")
+    ] = None
+    userAgent: Annotated[
+        UserAgent | None, msgspec.Meta(description="Pinned user agents; null = keep.")
+    ] = None
+    outboundHeaderPolicy: Annotated[
+        OutboundHeaderPolicy | None,
+        msgspec.Meta(description="Outbound header stripping; null = keep."),
+    ] = None
+    currentUpstream: Annotated[Any, msgspec.Meta(description="Reference field; ignored.")] = None
+    currentResponsesUpstream: Annotated[
+        Any, msgspec.Meta(description="Reference field; ignored.")
+    ] = None
+    responsesWebSocket: Annotated[Any, msgspec.Meta(description="Reference field; ignored.")] = None
+
+
+class BackupKey(_Shape):
+    """A client key of a backup, by hash (export with includeKeys=true)."""
+
+    name: Annotated[
+        str, msgspec.Meta(max_length=200, pattern=NOT_BLANK, description="Display name.")
+    ]
+    keyHash: Annotated[
+        str,
+        msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the key, lowercase hex."),
+    ]
+    keyPrefix: Annotated[
+        Annotated[str, msgspec.Meta(max_length=20, pattern=NO_NUL)] | None,
+        msgspec.Meta(description="First characters of the key, shown in lists. Default ''."),
+    ] = None
+    description: Annotated[
+        Annotated[str, msgspec.Meta(max_length=10_000, pattern=NO_NUL)] | None,
+        msgspec.Meta(description="Free text. Default ''."),
+    ] = None
+    status: Annotated[
+        Literal["active", "disabled", "revoked"] | None,
+        msgspec.Meta(description="Key status. Default active."),
+    ] = None
+    isAdmin: Annotated[bool, msgspec.Meta(description="May use /api. Default false.")] = False
+    rateLimitRpm: Annotated[
+        Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None,
+        msgspec.Meta(description="Requests per minute; 0 = the global limit. Default 0."),
+    ] = None
+    allowedEndpoints: Annotated[
+        _Names | None, msgspec.Meta(description="Allowed endpoints; null = all.")
+    ] = None
+    allowedChannelsMsg: Annotated[
+        _Names | None, msgspec.Meta(description="Messages channel ids; null = all.")
+    ] = None
+    allowedChannelsResp: Annotated[
+        _Names | None, msgspec.Meta(description="Responses channel ids; null = all.")
+    ] = None
+    allowedChannelsGemini: Annotated[
+        _Names | None, msgspec.Meta(description="Gemini channel ids; null = all.")
+    ] = None
+    allowedChannelsChat: Annotated[
+        _Names | None, msgspec.Meta(description="Chat channel ids; null = all.")
+    ] = None
+    allowedModels: Annotated[
+        _Names | None, msgspec.Meta(description="Allowed models; null = all.")
+    ] = None
+    createdAt: Annotated[
+        Timestamp | None, msgspec.Meta(description="Creation time (RFC 3339). Default now.")
+    ] = None
+    lastUsedAt: Annotated[Timestamp | None, msgspec.Meta(description="Last use (RFC 3339).")] = None
+    id: Annotated[Any, msgspec.Meta(description="Id on the exporting instance; ignored.")] = None
+    updatedAt: Annotated[
+        Any, msgspec.Meta(description="Exporting instance's update time; ignored.")
+    ] = None
+
+
+class Backup(_Shape):
+    """A backup document; each part present replaces that part of the configuration."""
+
+    config: Annotated[BackupConfig, msgspec.Meta(description="Channels and settings sections.")]
+    version: Annotated[
+        str, msgspec.Meta(max_length=20, pattern=NO_NUL, description="Format version (1.0).")
+    ] = ""
+    createdAt: Annotated[
+        str,
+        msgspec.Meta(max_length=64, pattern=NO_NUL, description="When it was taken (RFC 3339)."),
+    ] = ""
+    pricing: Annotated[Pricing | None, msgspec.Meta(description="Price table; null = keep.")] = None
+    aliases: Annotated[
+        ModelAliases | None, msgspec.Meta(description="Model suggestions; null = keep.")
+    ] = None
+    userAliases: Annotated[
+        UserAliases | None, msgspec.Meta(description="User aliases; null = keep.")
+    ] = None
+    ratelimit: Annotated[
+        RateLimit | None, msgspec.Meta(description="Rate limits; null = keep.")
+    ] = None
+    apiKeys: Annotated[
+        Annotated[list[BackupKey], msgspec.Meta(max_length=100_000)] | None,
+        msgspec.Meta(description="Client keys by hash; null = keep the current keys."),
+    ] = None
