@@ -40,7 +40,8 @@ def _error(ex: msgspec.ValidationError, where: str = "") -> AdminError:
     named = _NAMED.search(message)
     if named:
         path = f"{path}.{named.group('name')}"
-    field = f"{where}{path}".lstrip(".")
+    # msgspec names a value inside an object map `[...]`: name the map itself.
+    field = f"{where}{path}".split("[...]", 1)[0].lstrip(".")
     if not field and message.startswith("Expected `object`"):
         return AdminError(400, "body must be a JSON object", "INVALID_BODY")
     if named and named.group(1) == "unknown field":

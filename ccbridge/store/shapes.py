@@ -369,17 +369,279 @@ UserAliases = Annotated[
 ]
 
 
-# ---- backup document -------------------------------------------------------------------------
+# ---- channel objects (config.json) -----------------------------------------------------------
 
 LoadBalance = Literal[tuple(sorted(LOAD_BALANCE_STRATEGIES))]  # type: ignore[valid-type]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+
+_URL: Final = r"^\s*([hH][tT][tT][pP][sS]?://[^\s\x00]*)?\s*$"
+# Upstream keys: printable ASCII without spaces (surrounding spaces are stripped).
+_KEY: Final = r"^\s*[!-~]+\s*$"
+_CHANNEL_ID: Final = r"^(?!__invalid_)[A-Za-z0-9_-]{1,64}$"
+SERVICE_TYPES: Final = (
+    "claude",
+    "composite",
+    "gemini",
+    "openai",
+    "openai-oauth",
+    "openai_chat",
+    "openaiold",
+    "responses",
+)
+# Service types each pool may hold (composite: messages only; openai-oauth: messages, responses).
+POOL_SERVICE_TYPES: Final = {
+    "messages": SERVICE_TYPES,
+    "responses": tuple(t for t in SERVICE_TYPES if t != "composite"),
+    "gemini": tuple(t for t in SERVICE_TYPES if t not in ("composite", "openai-oauth")),
+    "chat": tuple(t for t in SERVICE_TYPES if t not in ("composite", "openai-oauth")),
+}
+Text200 = Annotated[str, msgspec.Meta(max_length=200, pattern=NOT_BLANK)]
+
+
+def _d(kind: Any, description: str, **meta: Any) -> Any:
+    if meta:
+        kind = Annotated[kind, msgspec.Meta(**meta)]
+    return Annotated[kind | None, msgspec.Meta(description=description)]
+
+
+class Multipliers(_Shape, omit_defaults=True):
+    """Cost multipliers of one model (1 = list price)."""
+
+    inputMultiplier: _d(float, "Input tokens. Default 1.", ge=0, le=1000) = None
+    outputMultiplier: _d(float, "Output tokens. Default 1.", ge=0, le=1000) = None
+    cacheCreationMultiplier: _d(float, "Cache writes. Default 1.", ge=0, le=1000) = None
+    cacheReadMultiplier: _d(float, "Cache reads. Default 1.", ge=0, le=1000) = None
+
+
+_Secret = Annotated[str, msgspec.Meta(max_length=20_000, pattern=NO_NUL)]
+
+
+class OAuthTokens(_Shape, omit_defaults=True):
+    """OAuth tokens of an openai-oauth channel (never shown back)."""
+
+    access_token: _d(_Secret, "Access token.") = None
+    account_id: _d(_Secret, "Account id.") = None
+    id_token: _d(_Secret, "Id token.") = None
+    refresh_token: _d(_Secret, "Refresh token.") = None
+    last_refresh: _d(_Secret, "Last refresh time.") = None
+
+
+class FailoverTarget(_Shape, omit_defaults=True):
+    """A channel a composite mapping fails over to."""
+
+    pool: _d(Literal["messages", "responses", "gemini", "chat"], "Pool of the channel.") = None
+    channelId: _d(Text200, "Stable channel id.") = None
+
+
+_Names50 = Annotated[list[Text200], msgspec.Meta(max_length=50)]
+
+
+class CompositeMapping(_Shape, omit_defaults=True):
+    """Routes models matching a pattern of a composite channel to another channel."""
+
+    pattern: Annotated[Text200, msgspec.Meta(description="Model name pattern (`*` wildcard).")]
+    targetChannelId: _d(
+        str, "Stable id of the target channel; '' = none.", max_length=200, pattern=NO_NUL
+    ) = None
+    targetPool: _d(Literal["messages", "responses"], "Pool of the target. Default messages.") = None
+    failoverChain: _d(_Names50, "Channel ids tried next, in order.") = None
+    failoverTargets: _d(
+        Annotated[list[FailoverTarget], msgspec.Meta(max_length=50)], "Targets tried next."
+    ) = None
+    targetModel: _d(
+        str, "Model name sent to the target; '' = same.", max_length=200, pattern=NO_NUL
+    ) = None
+    targetChannel: _d(int, "Legacy: target channel index.", ge=0, le=100_000) = None
+
+
+class FilterRule(_Shape, omit_defaults=True):
+    """Answer a request whose text holds a keyword with a status."""
+
+    keyword: Annotated[Text200, msgspec.Meta(description="Keyword searched in the request.")]
+    statusCode: _d(int, "HTTP status answered. Default: the filter's.", ge=100, le=599) = None
+
+
+class ContentFilter(_Shape, omit_defaults=True):
+    """Refuse requests holding keywords."""
+
+    enabled: _d(bool, "Whether it applies. Default false.") = None
+    rules: _d(Annotated[list[FilterRule], msgspec.Meta(max_length=500)], "Keyword rules.") = None
+    keywords: _d(Annotated[list[Text200], msgspec.Meta(max_length=500)], "Legacy keywords.") = None
+    statusCode: _d(int, "HTTP status answered. Default 400.", ge=100, le=599) = None
+
+
+def _timestamp(description: str) -> Any:
+    return Annotated[Timestamp | None, msgspec.Meta(description=description)]
+
+
+# camelCase field -> (type, description); every field optional (absent or null = unchanged/default)
+_CHANNEL_FIELDS: Final[list[tuple[str, Any]]] = [
+    (
+        "id",
+        _d(
+            str, "Stable id (letters, digits, _ and -); generated when absent.", pattern=_CHANNEL_ID
+        ),
+    ),
+    (
+        "name",
+        _d(
+            str,
+            "Display name, unique in the pool (case-insensitive).",
+            max_length=200,
+            pattern=NOT_BLANK,
+        ),
+    ),
+    (
+        "baseUrl",
+        _d(
+            str,
+            "Upstream base URL, http(s); '' = the service's default.",
+            max_length=2048,
+            pattern=_URL,
+        ),
+    ),
+    (
+        "apiKeys",
+        _d(
+            list[Annotated[str, msgspec.Meta(max_length=4096, pattern=_KEY)]],
+            "Upstream API keys, tried in order; printable ASCII, no repeats.",
+            max_length=500,
+            extra_json_schema={"uniqueItems": True},
+        ),
+    ),
+    ("description", _d(str, "Free text. Default ''.", max_length=2000, pattern=NO_NUL)),
+    ("website", _d(str, "Provider website, http(s). Default ''.", max_length=2048, pattern=_URL)),
+    ("insecureSkipVerify", _d(bool, "Skip TLS certificate checks upstream. Default false.")),
+    (
+        "modelMapping",
+        _d(
+            dict[
+                Annotated[str, msgspec.Meta(max_length=500, pattern=NOT_BLANK)],
+                Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)],
+            ],
+            "Requested model -> model sent upstream. Default {}.",
+            max_length=1000,
+        ),
+    ),
+    (
+        "responseHeaderTimeout",
+        _d(int, "Seconds to wait for upstream headers. Default 120.", ge=1, le=3600),
+    ),
+    (
+        "priority",
+        _d(int, "Order in the pool, lower first. Default: the index.", ge=0, le=1_000_000),
+    ),
+    ("status", _d(Literal["active", "suspended", "disabled", ""], "Channel status; '' = active.")),
+    ("promotionUntil", _timestamp("Preferred until this time (RFC 3339); null = not promoted.")),
+    (
+        "priceMultipliers",
+        _d(dict[Text200, Multipliers], "Model ('*' = any) -> cost multipliers.", max_length=500),
+    ),
+    (
+        "oauthTokens",
+        Annotated[OAuthTokens | None, msgspec.Meta(description="OAuth tokens (openai-oauth).")],
+    ),
+    (
+        "codexServiceTierOverride",
+        _d(
+            Literal["", "off", "force_priority", "force_default"],
+            "Codex service tier override. Default ''.",
+        ),
+    ),
+    (
+        "responsesEncryptedReasoningMode",
+        _d(
+            Literal["", "auto", "always", "off", "on"],
+            "Encrypted reasoning (on = always). Default ''.",
+        ),
+    ),
+    ("responsesWebSocketEnabled", _d(bool, "Use the Responses WebSocket upstream. Default false.")),
+    ("continueThinkingEnabled", _d(bool, "Continue thinking across turns. Default false.")),
+    ("quotaType", _d(Literal["", "requests", "credit"], "What the quota counts; '' = no quota.")),
+    ("quotaLimit", _d(float, "Quota per period (requests or credit). Default 0.", ge=0, le=1e12)),
+    ("quotaResetAt", _timestamp("Next quota reset (RFC 3339).")),
+    (
+        "quotaResetInterval",
+        _d(int, "Quota period length, in quotaResetUnit. Default 0.", ge=0, le=100_000),
+    ),
+    (
+        "quotaResetUnit",
+        _d(Literal["", "hours", "days", "weeks", "months"], "Unit of the quota period."),
+    ),
+    ("quotaModels", _d(list[Text200], "Models the quota counts; [] = all.", max_length=500)),
+    ("quotaResetMode", _d(Literal["", "fixed", "rolling"], "Quota period kind. Default fixed.")),
+    (
+        "rateLimitRpm",
+        _d(int, "Requests per minute to this channel; 0 = none. Default 0.", ge=0, le=1_000_000),
+    ),
+    ("queueEnabled", _d(bool, "Queue requests over the RPM instead of failing. Default false.")),
+    ("queueTimeout", _d(int, "Seconds a queued request waits. Default 60.", ge=0, le=86_400)),
+    (
+        "keyLoadBalance",
+        _d(LoadBalance | Literal[""], "How keys are picked; '' = failover."),
+    ),
+    (
+        "compositeMappings",
+        _d(list[CompositeMapping], "Routing of a composite channel.", max_length=50),
+    ),
+    ("contentFilter", Annotated[ContentFilter | None, msgspec.Meta(description="Keyword filter.")]),
+    # Read-only fields of the list view, accepted and ignored so a view can be sent back.
+    ("index", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
+    ("apiKeyCount", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
+    ("maskedKeys", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
+    ("latency", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
+    ("hasOAuthTokens", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
+]
+
+
+def _channel_shape(name: str, pool: str, *, creating: bool) -> type[msgspec.Struct]:
+    services = Literal[POOL_SERVICE_TYPES[pool]]  # type: ignore[valid-type]
+    service_doc = "Upstream protocol (composite: messages pool; openai-oauth: messages, responses)."
+    fields: list[Any] = []
+    if creating:
+        fields.append(
+            (
+                "name",
+                Annotated[Text200, msgspec.Meta(description="Display name, unique in the pool.")],
+            )
+        )
+        fields.append(("serviceType", Annotated[services, msgspec.Meta(description=service_doc)]))
+    else:
+        fields.append(
+            ("serviceType", Annotated[services | None, msgspec.Meta(description=service_doc)], None)
+        )
+    for field, kind in _CHANNEL_FIELDS:
+        if creating and field == "name":
+            continue
+        fields.append((field, kind, None))
+    doc = f"A channel of the {pool} pool" + (
+        " (new)." if creating else "; absent fields stay as they are."
+    )
+    return _defstruct(name, fields, doc)
+
+
+def _defstruct(name: str, fields: list[Any], doc: str) -> type[msgspec.Struct]:
+    cls = msgspec.defstruct(name, fields, module=__name__, kw_only=True, forbid_unknown_fields=True)
+    cls.__doc__ = doc
+    return cls
+
+
+# pool -> (shape of a new channel, shape of a change to one)
+CHANNEL_SHAPES: Final = {
+    pool: (
+        _channel_shape(f"{pool.capitalize()}Channel", pool, creating=True),
+        _channel_shape(f"{pool.capitalize()}ChannelChange", pool, creating=False),
+    )
+    for pool in POOL_SERVICE_TYPES
+}
+
+
+# ---- backup document -------------------------------------------------------------------------
+
 _Names = Annotated[
     list[Annotated[str, msgspec.Meta(max_length=1000, pattern=NOT_BLANK)]],
     msgspec.Meta(max_length=1000),
 ]
-# A channel object of config.json; checked field by field by the admin layer.
-ChannelObject = dict[str, Any]
-_Channels = Annotated[list[ChannelObject], msgspec.Meta(max_length=10_000)]
 
 
 def _lb(pool: str) -> Any:
@@ -392,8 +654,9 @@ def _lb(pool: str) -> Any:
 
 
 def _channels(pool: str) -> Any:
+    shape = CHANNEL_SHAPES[pool][0]
     return Annotated[
-        _Channels | None,
+        Annotated[list[shape], msgspec.Meta(max_length=10_000)] | None,  # type: ignore[valid-type]
         msgspec.Meta(description=f"Channel objects of the {pool} pool; missing = none."),
     ]
 

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 import hypothesis
+import jsonschema_rs
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase
@@ -127,3 +128,92 @@ async def test_property_run_finds_no_5xx_and_no_broken_response(gateway: Running
     assert not any(status >= 500 for status in statuses)
     assert sum(n for status, n in statuses.items() if status < 300) > 100, statuses
     assert time.monotonic() - started < 60
+
+
+def _body_schema(document: dict[str, Any], path: str, method: str) -> Any:
+    """Return a validator of the request body of one operation of the document."""
+    op = document["paths"][path][method]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    # "#/components/..." resolves inside the schema itself.
+    return jsonschema_rs.Draft202012Validator({**schema, "components": document["components"]})
+
+
+# (method, path, document path, body, field the 422 names): each was a drift between the
+# document and the server (issue 15); now the document forbids exactly what the server refuses.
+DRIFTS = [
+    ("post", "/api/gemini/channels", "/api/gemini/channels", {}, "name"),
+    ("post", "/api/channels", "/api/channels", {"name": "x"}, "serviceType"),
+    ("post", "/api/channels/reorder", "/api/channels/reorder", {"order": [-1]}, "order[0]"),
+    (
+        "post",
+        "/api/responses/channels/reorder",
+        "/api/responses/channels/reorder",
+        {"order": [0, -5]},
+        "order[1]",
+    ),
+    (
+        "post",
+        "/api/gemini/channels",
+        "/api/gemini/channels",
+        {"name": "g", "serviceType": "composite"},
+        "serviceType",
+    ),
+    ("post", "/api/aliases/import", "/api/aliases/import", {"aliases": {"u": ""}}, "aliases"),
+    ("post", "/api/channels/c1/keys", "/api/channels/{id}/keys", {"apiKey": ""}, "apiKey"),
+    (
+        "put",
+        "/api/ratelimit",
+        "/api/ratelimit",
+        {"authFailure": {"thresholds": [{"failures": 3}]}},
+        "authFailure.thresholds[0].blockMinutes",
+    ),
+    (
+        "post",
+        "/api/config/restore",
+        "/api/config/restore",
+        {"config": {"loadBalance": {}}},
+        "config.loadBalance",
+    ),
+]
+
+
+async def test_document_forbids_what_the_server_refuses(api: Any) -> None:
+    created = await api.post(
+        "/api/channels",
+        json={"id": "c1", "name": "c1", "serviceType": "claude", "apiKeys": ["sk-ant-0000000001"]},
+    )
+    assert created.status_code == 200, created.text
+    document = (await api.get("/api/openapi.json")).json()
+    required = document["components"]["schemas"]["MessagesChannel"]["required"]
+    assert required == ["name", "serviceType"]
+    for method, path, doc_path, body, field in DRIFTS:
+        validator = _body_schema(document, doc_path, method)
+        assert not validator.is_valid(body), (path, body)
+        resp = await api.request(method.upper(), path, json=body)
+        assert resp.status_code == 422, (path, body, resp.text)
+        assert resp.json()["field"] == field, (path, resp.json())
+    # And what the document allows there is accepted.
+    for method, path, doc_path, body in [
+        ("post", "/api/channels/reorder", "/api/channels/reorder", {"order": [0]}),
+        (
+            "post",
+            "/api/gemini/channels",
+            "/api/gemini/channels",
+            {"name": "g", "serviceType": "gemini"},
+        ),
+        ("post", "/api/aliases/import", "/api/aliases/import", {"aliases": {"u": "ann"}}),
+    ]:
+        assert _body_schema(document, doc_path, method).is_valid(body)
+        resp = await api.request(method.upper(), path, json=body)
+        assert resp.status_code == 200, (path, body, resp.text)
+
+
+async def test_every_body_field_is_described(api: Any) -> None:
+    schemas = (await api.get("/api/openapi.json")).json()["components"]["schemas"]
+    missing = [
+        f"{name}.{field}"
+        for name, schema in schemas.items()
+        for field, prop in schema.get("properties", {}).items()
+        if name not in ("Problem", "Success") and not prop.get("description")
+    ]
+    assert not missing, missing
