@@ -111,10 +111,18 @@ def path_param(
 
 
 def query_param(name: str, schema: Mapping[str, Any], description: str = "") -> dict[str, Any]:
-    """Return an optional query parameter."""
-    param = {"name": name, "in": "query", "required": False, "schema": dict(schema)}
-    if description:
-        param["description"] = description
+    """Return an optional query parameter.
+
+    An empty value (``?to=``) counts as absent: Falcon drops blank query
+    values before any resource reads them, so the document allows it too.
+    """
+    param = {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"anyOf": [dict(schema), {"type": "string", "maxLength": 0}]},
+    }
+    param["description"] = f"{description}; empty = absent" if description else "Empty = absent"
     return param
 
 

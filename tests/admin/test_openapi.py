@@ -217,3 +217,18 @@ async def test_every_body_field_is_described(api: Any) -> None:
         if name not in ("Problem", "Success") and not prop.get("description")
     ]
     assert not missing, missing
+
+
+async def test_empty_query_values_are_absent_in_document_and_server(api: Any) -> None:
+    # Drift: GET /api/logs?to= answered 200 while the document required a date-time.
+    document = (await api.get("/api/openapi.json")).json()
+    (param,) = [p for p in document["paths"]["/api/logs"]["get"]["parameters"] if p["name"] == "to"]
+    validator = jsonschema_rs.Draft202012Validator(param["schema"])
+    assert validator.is_valid("")
+    assert validator.is_valid("2026-01-01T00:00:00Z")
+    assert not validator.is_valid(5)
+    assert (await api.get("/api/logs?to=")).status_code == 200
+    assert (await api.get("/api/logs?to=2026-01-01T00:00:00Z")).status_code == 200
+    bad = await api.get("/api/logs?to=yesterday")
+    assert bad.status_code == 400
+    assert bad.json()["code"] == "INVALID_PARAMETER"
