@@ -210,10 +210,10 @@ class BackupResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Answer the backup document (``?includeKeys=true`` adds secrets)."""
-        raw = (req.get_param("includeKeys") or "false").lower()
-        if raw not in ("true", "false", "1", "0"):
-            raise AdminError(400, "'includeKeys' must be true or false", "INVALID_PARAM")
-        include = raw in ("true", "1")
+        raw = req.get_param("includeKeys") or "false"
+        if raw not in ("true", "false"):
+            raise AdminError(400, "'includeKeys' must be true or false", "INVALID_PARAMETER")
+        include = raw == "true"
 
         async def read(tx: Daos) -> dict[str, Any]:
             return await export(tx, include)
@@ -226,7 +226,10 @@ class BackupResource:
 
     async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the configuration with a backup, in one transaction."""
-        allow_empty = req.get_param_as_bool("allowEmptyPools", blank_as_true=False) or False
+        raw = req.get_param("allowEmptyPools") or "false"
+        if raw not in ("true", "false"):
+            raise AdminError(400, "'allowEmptyPools' must be true or false", "INVALID_PARAMETER")
+        allow_empty = raw == "true"
         plan = parse_backup(await model.read_body(req, Backup))
 
         async def change(tx: Daos) -> int:

@@ -30,7 +30,7 @@ from ccbridge.admin.common import AdminError, read_config, reply, write_config
 from ccbridge.admin.model import read_body, ref
 from ccbridge.admin.validate import invalid
 from ccbridge.runtime import Runtime
-from ccbridge.store.shapes import CHANNEL_SHAPES, LoadBalance, to_json
+from ccbridge.store.shapes import CHANNEL_SHAPES, KEY_PATTERN, LoadBalance, to_json
 from ccbridge.store.snapshot import CHANNEL_STATUSES, POOLS
 from generated.dao import Daos
 from generated.rows import ChannelsRow, SettingsRow
@@ -241,7 +241,7 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Append an upstream API key."""
-        key = _one_key("apiKey", (await read_body(req, NewKey)).apiKey)
+        key = _one_key("apiKey", (await read_body(req, NewUpstreamKey)).apiKey)
 
         def change(row: ChannelsRow, rows: list[ChannelsRow]) -> ChannelsRow:
             keys = list(row.api_keys or [])
@@ -405,14 +405,14 @@ class LoadBalanceResource:
         reply(resp, _saved("Load balance updated", strategy=data["strategy"]), revision)
 
 
-class NewKey(msgspec.Struct, forbid_unknown_fields=True):
+class NewUpstreamKey(msgspec.Struct, forbid_unknown_fields=True):
     """An upstream key to add."""
 
     apiKey: Annotated[
         str,
         msgspec.Meta(
             max_length=4096,
-            pattern=r"^\s*[!-~]+\s*$",
+            pattern=KEY_PATTERN,
             description="Upstream API key: printable ASCII without spaces.",
         ),
     ]
@@ -554,7 +554,7 @@ def _openapi() -> dict[str, Any]:
             "post": op(
                 "Add an upstream key",
                 params=item,
-                body=ref(NewKey),
+                body=ref(NewUpstreamKey),
                 ok_schema=saved,
             )
         }

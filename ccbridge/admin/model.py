@@ -65,9 +65,26 @@ def decode(raw: bytes, type_: type[T]) -> T:
     try:
         return msgspec.json.decode(raw, type=type_)
     except msgspec.ValidationError as ex:
-        raise _error(ex) from None
+        first = ex
     except msgspec.DecodeError as ex:
         raise AdminError(400, f"body is not valid JSON: {ex}", "INVALID_JSON") from None
+    # JSON Schema counts 2.0 as an integer; msgspec does not. Retry with whole
+    # numbers as integers before refusing (the slow path of a bad body only).
+    try:
+        return msgspec.convert(_whole(msgspec.json.decode(raw)), type_, strict=True)
+    except msgspec.ValidationError:
+        raise _error(first) from None
+
+
+def _whole(value: Any) -> Any:
+    """Return ``value`` with every whole float as an int."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    return value
 
 
 async def read_body(req: falcon.asgi.Request, type_: type[T]) -> T:

@@ -110,12 +110,20 @@ def path_param(
     return param
 
 
-def query_param(name: str, schema: Mapping[str, Any], description: str = "") -> dict[str, Any]:
-    """Return an optional query parameter.
+def query_param(
+    name: str, schema: Mapping[str, Any], description: str = "", *, required: bool = False
+) -> dict[str, Any]:
+    """Return a query parameter (optional unless ``required``).
 
     An empty value (``?to=``) counts as absent: Falcon drops blank query
-    values before any resource reads them, so the document allows it too.
+    values before any resource reads them, so the document allows it for
+    an optional parameter too.
     """
+    if required:
+        param = {"name": name, "in": "query", "required": True, "schema": dict(schema)}
+        if description:
+            param["description"] = description
+        return param
     param = {
         "name": name,
         "in": "query",

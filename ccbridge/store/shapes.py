@@ -375,8 +375,8 @@ LoadBalance = Literal[tuple(sorted(LOAD_BALANCE_STRATEGIES))]  # type: ignore[va
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 
 _URL: Final = r"^\s*([hH][tT][tT][pP][sS]?://[^\s\x00]*)?\s*$"
-# Upstream keys: printable ASCII without spaces (surrounding spaces are stripped).
-_KEY: Final = r"^\s*[!-~]+\s*$"
+# Upstream keys: printable ASCII without spaces.
+KEY_PATTERN: Final = r"^[!-~]+$"
 _CHANNEL_ID: Final = r"^(?!__invalid_)[A-Za-z0-9_-]{1,64}$"
 SERVICE_TYPES: Final = (
     "claude",
@@ -503,7 +503,7 @@ _CHANNEL_FIELDS: Final[list[tuple[str, Any]]] = [
     (
         "apiKeys",
         _d(
-            list[Annotated[str, msgspec.Meta(max_length=4096, pattern=_KEY)]],
+            list[Annotated[str, msgspec.Meta(max_length=4096, pattern=KEY_PATTERN)]],
             "Upstream API keys, tried in order; printable ASCII, no repeats.",
             max_length=500,
             extra_json_schema={"uniqueItems": True},
