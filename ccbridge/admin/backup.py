@@ -65,6 +65,11 @@ _IGNORED_CONFIG: Final = frozenset(
 )
 
 
+def _clash(field: str, message: str, code: str) -> AdminError:
+    # 409 like the single-item writes (a schema cannot say "unique by name").
+    return AdminError(409, f"'{field}' {message}", code, field=field)
+
+
 def _restore_channels(config: dict[str, Any]) -> list[ChannelsRow]:
     rows: list[ChannelsRow] = []
     seen: set[str] = {
@@ -83,14 +88,18 @@ def _restore_channels(config: dict[str, Any]) -> list[ChannelsRow]:
                 raise invalid(f"config.{list_key}[{i}]", "must be an object")
             columns = channel_columns(obj, pool, creating=True)
             if columns["name"].casefold() in names:
-                raise invalid(f"config.{list_key}[{i}].name", "repeats another channel's name")
+                raise _clash(
+                    f"config.{list_key}[{i}].name",
+                    "repeats another channel's name",
+                    "DUPLICATE_NAME",
+                )
             names.add(columns["name"].casefold())
             uid = columns.pop("channel_id", None) or new_channel_id(seen)
             seen.add(uid)
             rows.append(ChannelsRow(channel_id=uid, channel_type=pool, **columns))
     uids = [r.channel_id for r in rows]
     if len(set(uids)) != len(uids):
-        raise invalid("config", "repeats a channel id")
+        raise _clash("config", "repeats a channel id", "DUPLICATE_ID")
     return rows
 
 
@@ -153,7 +162,7 @@ def _restore_keys(items: Any) -> list[ApiKeysRow]:
         )
     hashes = [r.key_hash for r in rows]
     if len(set(hashes)) != len(hashes):
-        raise invalid("apiKeys", "repeats a key")
+        raise _clash("apiKeys", "repeats a key", "DUPLICATE_KEY")
     return rows
 
 
@@ -202,6 +211,14 @@ def _refuse_emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> None
         )
 
 
+def _flag(req: falcon.asgi.Request, name: str) -> bool:
+    """Return a boolean query parameter: exactly true or false once (absent = false)."""
+    raw = req.params.get(name) or "false"
+    if raw not in ("true", "false"):
+        raise AdminError(400, f"'{name}' must be true or false", "INVALID_PARAMETER", field=name)
+    return raw == "true"
+
+
 class BackupResource:
     """GET|POST /api/config/backup and POST /api/config/restore."""
 
@@ -210,10 +227,7 @@ class BackupResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Answer the backup document (``?includeKeys=true`` adds secrets)."""
-        raw = req.get_param("includeKeys") or "false"
-        if raw not in ("true", "false"):
-            raise AdminError(400, "'includeKeys' must be true or false", "INVALID_PARAMETER")
-        include = raw == "true"
+        include = _flag(req, "includeKeys")
 
         async def read(tx: Daos) -> dict[str, Any]:
             return await export(tx, include)
@@ -226,10 +240,7 @@ class BackupResource:
 
     async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the configuration with a backup, in one transaction."""
-        raw = req.get_param("allowEmptyPools") or "false"
-        if raw not in ("true", "false"):
-            raise AdminError(400, "'allowEmptyPools' must be true or false", "INVALID_PARAMETER")
-        allow_empty = raw == "true"
+        allow_empty = _flag(req, "allowEmptyPools")
         plan = parse_backup(await model.read_body(req, Backup))
 
         async def change(tx: Daos) -> int:

@@ -200,12 +200,22 @@ class ChannelsResource:
         def change(row: ChannelsRow, rows: list[ChannelsRow]) -> ChannelsRow:
             uid = columns.pop("channel_id", row.channel_id)
             if uid != row.channel_id:
-                raise invalid("id", "cannot be changed")
+                raise AdminError(
+                    409,
+                    f"'id' cannot be changed (it is {row.channel_id!r})",
+                    "ID_IMMUTABLE",
+                    field="id",
+                )
             if "name" in columns:
                 _unique_name(rows, columns["name"], row.channel_id)
             if "service_type" in columns and columns["service_type"] != row.service_type:
                 if "composite" in (columns["service_type"], row.service_type):
-                    raise invalid("serviceType", "cannot change to or from composite")
+                    raise AdminError(
+                        409,
+                        "'serviceType' cannot change to or from composite",
+                        "SERVICE_TYPE_IMMUTABLE",
+                        field="serviceType",
+                    )
             return dataclasses.replace(row, **_status(columns))
 
         view, revision = await self._edit(req, id, change, check=True)

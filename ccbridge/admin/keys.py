@@ -115,7 +115,7 @@ class ClientKeyChange(_KeyFields, kw_only=True):
 def _columns(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     fields = {name: _skip_null(check) for name, (_, check) in _FIELDS.items()}
     if not creating:
-        fields["status"] = lambda n, v: choice(n, v, KEY_STATUSES)
+        fields["status"] = _skip_null(lambda n, v: choice(n, v, KEY_STATUSES))
     values = check_fields(data, fields)
     if creating and not values.get("name"):
         raise invalid("name", "is required")

@@ -66,12 +66,16 @@ def decode(raw: bytes, type_: type[T]) -> T:
         return msgspec.json.decode(raw, type=type_)
     except msgspec.ValidationError as ex:
         first = ex
-    except msgspec.DecodeError as ex:
+    except (msgspec.DecodeError, UnicodeDecodeError) as ex:
         raise AdminError(400, f"body is not valid JSON: {ex}", "INVALID_JSON") from None
     # JSON Schema counts 2.0 as an integer; msgspec does not. Retry with whole
     # numbers as integers before refusing (the slow path of a bad body only).
     try:
-        return msgspec.convert(_whole(msgspec.json.decode(raw)), type_, strict=True)
+        plain = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError) as ex:
+        raise AdminError(400, f"body is not valid JSON: {ex}", "INVALID_JSON") from None
+    try:
+        return msgspec.convert(_whole(plain), type_, strict=True)
     except msgspec.ValidationError:
         raise _error(first) from None
 
