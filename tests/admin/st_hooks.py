@@ -17,11 +17,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import schemathesis
+from hypothesis.internal import lambda_sources
 
 # CPython 3.11.7 fails ast.parse deep in a recursion ("AST constructor recursion depth
-# mismatch") when Hypothesis describes a lambda while drawing a deeply nested body (the
-# backup document); more headroom keeps the run from erroring in the tool itself.
+# mismatch", a SystemError) when Hypothesis describes a lambda (for display only) while
+# drawing a deeply nested body such as the backup document. The run would then error in the
+# tool itself, not in ccbridge; describe lambdas without parsing their source instead.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+
+
+def _plain_description(f: Any) -> str:
+    return "lambda: <unknown>"
+
+
+lambda_sources._lambda_description = _plain_description
 
 OFF = {
     "api": {"enabled": False, "requestsPerMinute": 0},
