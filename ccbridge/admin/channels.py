@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final
 
 import falcon.asgi
-import msgspec
 
 from ccbridge.admin import spec
 from ccbridge.admin.channel_fields import (
+    CHANNEL_INPUT_SCHEMA,
     CHANNEL_VIEW_SCHEMA,
     channel_columns,
     channel_view,
@@ -26,12 +26,10 @@ from ccbridge.admin.channel_fields import (
     new_channel_id,
     validate_keys,
 )
-from ccbridge.admin.common import AdminError, read_config, reply, write_config
-from ccbridge.admin.model import read_body, ref
-from ccbridge.admin.validate import invalid
+from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
+from ccbridge.admin.validate import check_fields, choice, integer, invalid
 from ccbridge.runtime import Runtime
-from ccbridge.store.shapes import CHANNEL_SHAPES, KEY_PATTERN, LoadBalance, to_json
-from ccbridge.store.snapshot import CHANNEL_STATUSES, POOLS
+from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, POOLS
 from generated.dao import Daos
 from generated.rows import ChannelsRow, SettingsRow
 
@@ -170,8 +168,7 @@ class ChannelsResource:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Create a channel (id generated unless given)."""
-        body = await read_body(req, CHANNEL_SHAPES[self.pool][0])
-        columns = channel_columns(to_json(body), self.pool, creating=True)
+        columns = channel_columns(await body_object(req), self.pool, creating=True)
 
         async def change(tx: Daos) -> dict[str, Any]:
             pools = await _pools(tx)
@@ -194,28 +191,17 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Change some fields of a channel."""
-        body = await read_body(req, CHANNEL_SHAPES[self.pool][1])
-        columns = channel_columns(to_json(body), self.pool, creating=False)
+        columns = channel_columns(await body_object(req), self.pool, creating=False)
 
         def change(row: ChannelsRow, rows: list[ChannelsRow]) -> ChannelsRow:
             uid = columns.pop("channel_id", row.channel_id)
             if uid != row.channel_id:
-                raise AdminError(
-                    409,
-                    f"'id' cannot be changed (it is {row.channel_id!r})",
-                    "ID_IMMUTABLE",
-                    field="id",
-                )
+                raise invalid("id", "cannot be changed")
             if "name" in columns:
                 _unique_name(rows, columns["name"], row.channel_id)
             if "service_type" in columns and columns["service_type"] != row.service_type:
                 if "composite" in (columns["service_type"], row.service_type):
-                    raise AdminError(
-                        409,
-                        "'serviceType' cannot change to or from composite",
-                        "SERVICE_TYPE_IMMUTABLE",
-                        field="serviceType",
-                    )
+                    raise invalid("serviceType", "cannot change to or from composite")
             return dataclasses.replace(row, **_status(columns))
 
         view, revision = await self._edit(req, id, change, check=True)
@@ -251,7 +237,10 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Append an upstream API key."""
-        key = _one_key("apiKey", (await read_body(req, NewUpstreamKey)).apiKey)
+        data = check_fields(await body_object(req), {"apiKey": _one_key})
+        if "apiKey" not in data:
+            raise invalid("apiKey", "is required")
+        key = data["apiKey"]
 
         def change(row: ChannelsRow, rows: list[ChannelsRow]) -> ChannelsRow:
             keys = list(row.api_keys or [])
@@ -306,7 +295,10 @@ class ChannelsResource:
 
     async def on_post_reorder(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Set priority = position + 1 for the listed channels."""
-        order = (await read_body(req, Reorder)).order
+        data = check_fields(await body_object(req), {"order": _order})
+        order = data.get("order")
+        if not order:
+            raise invalid("order", "is required")
 
         async def change(tx: Daos) -> list[str]:
             rows = await pool_rows(tx, self.pool)
@@ -331,7 +323,10 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Set a channel's status (active, suspended, disabled)."""
-        data = to_json(await read_body(req, StatusBody))
+        fields = {"status": lambda n, v: choice(n, v, CHANNEL_STATUSES)}
+        data = check_fields(await body_object(req), fields)
+        if "status" not in data:
+            raise invalid("status", "is required")
 
         def change(row: ChannelsRow, rows: list[ChannelsRow]) -> ChannelsRow:
             return dataclasses.replace(row, status=data["status"])
@@ -361,7 +356,11 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Promote a channel for ``duration`` seconds (0 clears)."""
-        duration = (await read_body(req, Promotion)).duration
+        fields = {"duration": lambda n, v: integer(n, v, 0, MAX_PROMOTION_SECONDS)}
+        data = check_fields(await body_object(req), fields)
+        if "duration" not in data:
+            raise invalid("duration", "is required")
+        duration = data["duration"]
 
         async def change(tx: Daos) -> dict[str, Any]:
             rows = await pool_rows(tx, self.pool)
@@ -404,7 +403,10 @@ class LoadBalanceResource:
 
     async def on_put(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Set the pool's load-balance strategy."""
-        data = to_json(await read_body(req, Strategy))
+        fields = {"strategy": lambda n, v: choice(n, v, LOAD_BALANCE_STRATEGIES)}
+        data = check_fields(await body_object(req), fields)
+        if "strategy" not in data:
+            raise invalid("strategy", "is required")
         key = f"{self.pool}_load_balance"
         row = SettingsRow(key=key, value=data["strategy"], category="config")
 
@@ -413,60 +415,6 @@ class LoadBalanceResource:
 
         _, revision = await write_config(req, self.rt, change)
         reply(resp, _saved("Load balance updated", strategy=data["strategy"]), revision)
-
-
-class NewUpstreamKey(msgspec.Struct, forbid_unknown_fields=True):
-    """An upstream key to add."""
-
-    apiKey: Annotated[
-        str,
-        msgspec.Meta(
-            max_length=4096,
-            pattern=KEY_PATTERN,
-            description="Upstream API key: printable ASCII without spaces.",
-        ),
-    ]
-
-
-_Position = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
-_Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
-
-
-class Reorder(msgspec.Struct, forbid_unknown_fields=True):
-    """The new order of a pool's channels."""
-
-    order: Annotated[
-        list[_Position | _Ident],
-        msgspec.Meta(
-            min_length=1,
-            max_length=10_000,
-            description="Channels by index (integer) or stable id (string), first = priority 1.",
-        ),
-    ]
-
-
-class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
-    """A channel status."""
-
-    status: Annotated[
-        Literal[tuple(sorted(CHANNEL_STATUSES))],
-        msgspec.Meta(description="active, suspended or disabled."),
-    ]
-
-
-class Promotion(msgspec.Struct, forbid_unknown_fields=True):
-    """How long to prefer a channel."""
-
-    duration: Annotated[
-        int,
-        msgspec.Meta(ge=0, le=MAX_PROMOTION_SECONDS, description="Seconds to prefer it; 0 clears."),
-    ]
-
-
-class Strategy(msgspec.Struct, forbid_unknown_fields=True):
-    """A load-balance strategy."""
-
-    strategy: Annotated[LoadBalance, msgspec.Meta(description="failover, round-robin or random.")]
 
 
 def _cid(req: falcon.asgi.Request) -> str | None:
@@ -482,6 +430,18 @@ def _status(columns: dict[str, Any]) -> dict[str, Any]:
 
 def _one_key(name: str, value: Any) -> str:
     return validate_keys(name, [value])[0] if value is not None else ""
+
+
+def _order(name: str, value: Any) -> list[int | str]:
+    if not isinstance(value, list) or len(value) > 10_000:
+        raise invalid(name, "must be a list of channel indexes or ids")
+    out: list[int | str] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            out.append(integer(f"{name}[{i}]", item, 0, 1_000_000))
+    return out
 
 
 def _prune_composite(row: ChannelsRow, uid: str) -> ChannelsRow | None:
@@ -541,12 +501,14 @@ def _openapi() -> dict[str, Any]:
         )
         paths[base] = {
             "get": op("List channels", ok_schema=listing),
-            "post": op("Create a channel", body=ref(CHANNEL_SHAPES[pool][0]), ok_schema=saved),
+            "post": op("Create a channel", body=CHANNEL_INPUT_SCHEMA, ok_schema=saved),
         }
         paths[f"{base}/reorder"] = {
             "post": op(
                 "Set priority = position + 1",
-                body=ref(Reorder),
+                body=spec.obj(
+                    {"order": spec.array({"type": ["integer", "string"]}, minItems=1)}, ["order"]
+                ),
                 ok_schema=saved,
             )
         }
@@ -555,7 +517,7 @@ def _openapi() -> dict[str, Any]:
             "put": op(
                 "Change fields of a channel",
                 params=item,
-                body=ref(CHANNEL_SHAPES[pool][1]),
+                body=CHANNEL_INPUT_SCHEMA,
                 ok_schema=saved,
             ),
             "delete": op("Delete a channel", params=item, ok_schema=saved),
@@ -564,7 +526,7 @@ def _openapi() -> dict[str, Any]:
             "post": op(
                 "Add an upstream key",
                 params=item,
-                body=ref(NewUpstreamKey),
+                body=spec.obj({"apiKey": spec.STR}, ["apiKey"]),
                 ok_schema=saved,
             )
         }
@@ -580,7 +542,9 @@ def _openapi() -> dict[str, Any]:
             "patch": op(
                 "Set the channel status",
                 params=item,
-                body=ref(StatusBody),
+                body=spec.obj(
+                    {"status": {"type": "string", "enum": sorted(CHANNEL_STATUSES)}}, ["status"]
+                ),
                 ok_schema=saved,
             )
         }
@@ -591,14 +555,26 @@ def _openapi() -> dict[str, Any]:
             "post": op(
                 "Promote for a duration (seconds; 0 clears)",
                 params=item,
-                body=ref(Promotion),
+                body=spec.obj(
+                    {
+                        "duration": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_PROMOTION_SECONDS,
+                        }
+                    },
+                    ["duration"],
+                ),
                 ok_schema=saved,
             )
         }
         paths[LOAD_BALANCE_PATHS[pool]] = {
             "put": op(
                 "Set the load-balance strategy",
-                body=ref(Strategy),
+                body=spec.obj(
+                    {"strategy": {"type": "string", "enum": sorted(LOAD_BALANCE_STRATEGIES)}},
+                    ["strategy"],
+                ),
                 ok_schema=saved,
             )
         }
