@@ -484,10 +484,7 @@ class Relay:
         if not error:
             self._succeeded(call, channel, key)
         await self._settle(call, snap, channel, record, report, up.status, error)
-        if snap.debug_log.enabled:
-            capture = BodyCapture(snap.debug_log.max_body_size)
-            capture.add(body)
-            await self._debug(call, record, removed, up.status, up.headers, capture)
+        await self._debug_whole(call, snap, record, removed, up.status, up.headers, body)
         return Reply(up.status, list(up.headers), body)
 
     async def _converted(
@@ -529,10 +526,7 @@ class Relay:
         self._succeeded(call, channel, key)
         await self._settle(call, snap, channel, record, report, up.status)
         headers = [("Content-Type", "application/json")]
-        if snap.debug_log.enabled:
-            capture = BodyCapture(snap.debug_log.max_body_size)
-            capture.add(body)
-            await self._debug(call, record, removed, up.status, tuple(headers), capture)
+        await self._debug_whole(call, snap, record, removed, up.status, tuple(headers), body)
         return Reply(up.status, headers, body)
 
     async def _converted_stream(
@@ -816,6 +810,22 @@ class Relay:
         await self._log(call, record)
         if not failed and call.counted:
             self.quota.record(channel, call.model, priced.cost.total)
+
+    async def _debug_whole(
+        self,
+        call: Call,
+        snap: Snapshot,
+        record: LogRecord,
+        removed: tuple[str, ...],
+        status: int,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes,
+    ) -> None:
+        """Capture a whole (non-stream) answer when debug capture is on."""
+        if snap.debug_log.enabled:
+            capture = BodyCapture(snap.debug_log.max_body_size)
+            capture.add(body)
+            await self._debug(call, record, removed, status, headers, capture)
 
     async def _debug(
         self,
