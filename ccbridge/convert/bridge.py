@@ -293,7 +293,7 @@ class ResponsesBridge(Bridge):
     """A Responses API request for a Messages, Chat or Gemini upstream.
 
     The upstreams are stateless: ``previous_response_id`` is not read here;
-    the relay replays stored history into ``input`` before building this.
+    the relay refuses it for converted channels (docs/conversion.md).
     """
 
     __slots__ = ("_custom_tools",)
