@@ -35,7 +35,6 @@ from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, P
 from generated.rows import ChannelsRow
 
 __all__ = (
-    "CHANNEL_INPUT_SCHEMA",
     "CHANNEL_VIEW_SCHEMA",
     "SERVICE_TYPES",
     "channel_columns",
@@ -379,9 +378,6 @@ _PROPS: Final[dict[str, Any]] = {
     "compositeMappings": _S.array(_S.ANY_OBJECT),
     "contentFilter": _S.nullable(_S.ANY_OBJECT),
 }
-CHANNEL_INPUT_SCHEMA: Final = _S.obj(
-    {**_PROPS, **{k: {} for k in sorted(READ_ONLY)}}, additional=False
-)
 _LOOSE: Final = ("enum", "minimum", "maximum", "pattern", "minLength", "maxLength")
 CHANNEL_VIEW_SCHEMA: Final = _S.obj(
     {

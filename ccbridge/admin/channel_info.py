@@ -164,7 +164,7 @@ class ChannelInfoResource:
         """Ask the channel's upstream for its model list (first key)."""
         ch = self._channel(id, req)
         if not ch.api_keys or not ch.base_url:
-            raise AdminError(422, "The channel has no base URL or key to ask", "NO_UPSTREAM")
+            raise AdminError(409, "The channel has no base URL or key to ask", "NO_UPSTREAM")
         reply(resp, await _upstream_models(self.rt, ch))
 
     async def on_get_usage_all(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:

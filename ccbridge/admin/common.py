@@ -32,6 +32,7 @@ __all__ = (
     "problem",
     "read_config",
     "render_admin_error",
+    "render_http_error",
     "reply",
     "set_etag",
     "write_config",
@@ -106,6 +107,29 @@ async def render_admin_error(
     resp.data = problem(ex.status, ex.detail, ex.code, **ex.extra)
     for name, value in ex.headers.items():
         resp.set_header(name, value)
+
+
+def render_http_error(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: falcon.HTTPError
+) -> bool:
+    """Answer a Falcon HTTP error on /api as a JSON problem; False elsewhere.
+
+    Falcon raises these itself (405 with Allow, a malformed typed query
+    parameter, an unknown route), and the admin API answers every error in
+    one format.
+    """
+    if not req.path.startswith("/api/"):
+        return False
+    status = int(str(ex.status).split(" ", 1)[0])
+    detail = ex.description or ex.title or falcon.code_to_http_status(status)
+    code = "METHOD_NOT_ALLOWED" if status == 405 else "INVALID_PARAMETER" if status == 400 else ""
+    resp.status = status
+    resp.content_type = "application/problem+json"
+    resp.data = problem(status, str(detail), code)
+    headers = ex.headers or {}
+    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+        resp.set_header(name, value)
+    return True
 
 
 class AdminAuth:

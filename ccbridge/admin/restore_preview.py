@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import falcon.asgi
 
-from ccbridge.admin import spec
+from ccbridge.admin import model, spec
 from ccbridge.admin.backup import parse_backup
 from ccbridge.admin.common import body_object, read_config, reply
 from ccbridge.runtime import Runtime
@@ -27,6 +27,7 @@ from ccbridge.store.configdoc import (
     read_section,
     read_user_aliases,
 )
+from ccbridge.store.shapes import Backup
 from generated.dao import Daos
 from generated.rows import ChannelsRow
 
@@ -76,7 +77,7 @@ def _json(value: str | None) -> Any:
 
 async def preview(tx: Daos, doc: dict[str, Any]) -> dict[str, Any]:
     """Return the changes restoring ``doc`` would make (doc is validated)."""
-    plan = parse_backup(doc)
+    plan = parse_backup(model.convert(doc, Backup))  # validated as restore does
     settings = []
     for row in plan.settings:
         default = SECTION_DEFAULTS.get(row.key)
