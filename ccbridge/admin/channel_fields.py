@@ -58,7 +58,9 @@ SERVICE_TYPES: Final = frozenset(
 )
 _ID_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 # Fields a client may send back from a list response; they are ignored.
-READ_ONLY: Final = frozenset({"index", "apiKeyCount", "maskedKeys", "latency", "hasOAuthTokens"})
+READ_ONLY: Final = frozenset(
+    {"index", "apiKeyCount", "maskedKeys", "latency", "hasOAuthTokens", "served"}
+)
 _MULTIPLIER_KEYS: Final = (
     "inputMultiplier",
     "outputMultiplier",
@@ -393,6 +395,11 @@ CHANNEL_VIEW_SCHEMA: Final = _S.obj(
         "apiKeyCount": _S.INT,
         "maskedKeys": _S.array(_S.obj({"index": _S.INT, "masked": _S.STR}, ["index", "masked"])),
         "hasOAuthTokens": _S.BOOL,
+        "served": {
+            **_S.BOOL,
+            "description": "Whether this pool can serve the channel's type; "
+            "the scheduler skips a channel it cannot.",
+        },
         "latency": {"type": "null"},
         "quotaLimit": _S.NUMBER,
         "promotionUntil": _S.DATETIME,

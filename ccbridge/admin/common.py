@@ -31,6 +31,7 @@ __all__ = (
     "opt",
     "problem",
     "read_config",
+    "read_raw",
     "render_admin_error",
     "render_http_error",
     "reply",
@@ -247,8 +248,8 @@ def if_match(req: falcon.asgi.Request) -> int | None:
     return revisions.pop()
 
 
-async def body_object(req: falcon.asgi.Request) -> dict[str, Any]:
-    """Return the JSON object body of a request, or raise 400 (413 if too large).
+async def read_raw(req: falcon.asgi.Request) -> bytes:
+    """Return the body of a request, or raise 413 when it is over the limit.
 
     The limit is checked before the body is read whole: a declared length
     at once, a chunked body once it has grown past it.
@@ -256,9 +257,15 @@ async def body_object(req: falcon.asgi.Request) -> dict[str, Any]:
     limit = getattr(req.context, "body_limit", _DEFAULT_BODY_LIMIT)
     if (req.content_length or 0) > limit:
         raise AdminError(413, f"body is larger than {limit // 2**20} MB", "BODY_TOO_LARGE")
-    raw = await req.stream.read(limit + 1)
+    raw: bytes = await req.stream.read(limit + 1)
     if len(raw) > limit:
         raise AdminError(413, f"body is larger than {limit // 2**20} MB", "BODY_TOO_LARGE")
+    return raw
+
+
+async def body_object(req: falcon.asgi.Request) -> dict[str, Any]:
+    """Return the JSON object body of a request, or raise 400 (413 if too large)."""
+    raw = await read_raw(req)
     try:
         data = json.loads(raw) if raw else None
     except RecursionError:

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 import falcon.asgi
 import msgspec
 
-from ccbridge.admin.common import AdminError
+from ccbridge.admin.common import AdminError, read_raw
 
 __all__ = ("components", "convert", "decode", "read_body", "ref")
 
@@ -63,21 +63,20 @@ def decode(raw: bytes, type_: type[T]) -> T:
     if not raw:
         raise AdminError(400, "body must be a JSON object", "INVALID_BODY")
     try:
-        return msgspec.json.decode(raw, type=type_)
-    except msgspec.ValidationError as ex:
-        first = ex
+        try:
+            return msgspec.json.decode(raw, type=type_)
+        except msgspec.ValidationError as ex:
+            first = ex
+        # JSON Schema counts 2.0 as an integer; msgspec does not. Retry with whole
+        # numbers as integers before refusing (the slow path of a bad body only).
+        try:
+            return msgspec.convert(_whole(msgspec.json.decode(raw)), type_, strict=True)
+        except msgspec.ValidationError:
+            raise _error(first) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as ex:
         raise AdminError(400, f"body is not valid JSON: {ex}", "INVALID_JSON") from None
-    # JSON Schema counts 2.0 as an integer; msgspec does not. Retry with whole
-    # numbers as integers before refusing (the slow path of a bad body only).
-    try:
-        plain = msgspec.json.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError) as ex:
-        raise AdminError(400, f"body is not valid JSON: {ex}", "INVALID_JSON") from None
-    try:
-        return msgspec.convert(_whole(plain), type_, strict=True)
-    except msgspec.ValidationError:
-        raise _error(first) from None
+    except RecursionError:  # nested deeper than the stack: bad input, not a crash
+        raise AdminError(400, "body is nested too deeply", "INVALID_JSON") from None
 
 
 def _whole(value: Any) -> Any:
@@ -92,8 +91,11 @@ def _whole(value: Any) -> Any:
 
 
 async def read_body(req: falcon.asgi.Request, type_: type[T]) -> T:
-    """Return the request body decoded into ``type_`` (see ``decode``)."""
-    return decode(await req.stream.read(), type_)
+    """Return the request body decoded into ``type_`` (see ``decode``).
+
+    Read through the admin API's size limit first (413 past it).
+    """
+    return decode(await read_raw(req), type_)
 
 
 def convert(value: Any, type_: type[T], where: str = "") -> T:

@@ -592,6 +592,7 @@ _CHANNEL_FIELDS: Final[list[tuple[str, Any]]] = [
     ("maskedKeys", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
     ("latency", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
     ("hasOAuthTokens", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
+    ("served", Annotated[Any, msgspec.Meta(description="Read-only; ignored.")]),
 ]
 
 

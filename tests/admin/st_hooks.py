@@ -37,13 +37,22 @@ OFF = {
     "portal": {"enabled": False, "requestsPerMinute": 0},
     "authFailure": {"enabled": False, "thresholds": []},
 }
-_ADDRESSES = itertools.count(1)
+_ADDRESSES = itertools.count(0)
+
+
+def source_address(n: int) -> str:
+    """Return the n-th address the hook calls from: 127.1.0.1, 127.1.0.2, …
+
+    Never in 127.0.x.y: 127.0.0.1 is the test client's own address, and the
+    limit and the guard count per address, so the hook must not share it.
+    """
+    host, n = n % 254 + 1, n // 254
+    return f"127.{1 + (n // 256) % 254}.{n % 256}.{host}"
 
 
 def limits_off(url: str, key: str) -> None:
-    """PUT /api/ratelimit with every limit off, from a fresh 127.x.y.z address."""
-    n = next(_ADDRESSES)
-    source = f"127.{(n >> 16) % 256}.{(n >> 8) % 256}.{n % 256 or 1}"
+    """PUT /api/ratelimit with every limit off, from a fresh 127.1.x.y address."""
+    source = source_address(next(_ADDRESSES))
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(
         parts.hostname, parts.port, timeout=15, source_address=(source, 0)
