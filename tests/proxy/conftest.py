@@ -320,7 +320,8 @@ _NEXT_USES_GATEWAY = pytest.StashKey[bool]()
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    item.stash[_NEXT_USES_GATEWAY] = nextitem is not None and "gateway" in getattr(
+    # `_reaper`, not `gateway`: other suites name their own, non-waiting fixture `gateway`.
+    item.stash[_NEXT_USES_GATEWAY] = nextitem is not None and "_reaper" in getattr(
         nextitem, "fixturenames", ()
     )
     return (yield)
