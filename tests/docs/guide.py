@@ -341,6 +341,7 @@ async def run_example(
     example: Example,
     env: dict[str, str],
     upstreams: Mapping[str, str],
+    patience: float = GET_PATIENCE,
 ) -> Any:
     """Send one example, check its answer, save its values into ``env``.
 
@@ -350,6 +351,7 @@ async def run_example(
         env: Variables of the guide ($CCBRIDGE, $ADMIN_KEY, saved values),
             and files written with ``-o FILE`` (as ``@FILE``).
         upstreams: Vendor URL -> fake upstream URL.
+        patience: Seconds a GET is sent again until it answers as shown.
 
     Returns:
         The answer's JSON (or text when it is not JSON).
@@ -369,7 +371,7 @@ async def run_example(
     if not example.has_json:
         return await _check_status_only(client, request, example)
     back = {v: k for k, v in upstreams.items()}
-    deadline = time.monotonic() + GET_PATIENCE
+    deadline = time.monotonic() + patience
     while True:
         response = await client.request(
             request.method, request.url, headers=request.headers, content=request.body

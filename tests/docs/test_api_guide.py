@@ -39,6 +39,22 @@ async def test_every_example_of_the_guide_answers_as_shown(gateway: Running) -> 
             await run_example(client, example, env, upstreams)
 
 
+async def test_a_wrong_answer_or_status_fails_naming_its_example(gateway: Running) -> None:
+    keys, missing = parse_guide(
+        "## Keys\n"
+        '```sh\ncurl -s "$CCBRIDGE/api/keys" -H "x-api-key: $ADMIN_KEY"\n```\n'
+        '```json\n{"keys": [], "total": 5}\n```\n'
+        "## Nowhere\n"
+        '```sh\ncurl -s "$CCBRIDGE/api/nowhere" -H "x-api-key: $ADMIN_KEY"\n```\n'
+    )
+    env = {"CCBRIDGE": gateway.url, "ADMIN_KEY": MASTER_KEY}
+    async with httpx.AsyncClient(timeout=20) as client:
+        with pytest.raises(GuideError, match=r"line 2 \('Keys'\): \.total: expected 5, got 0"):
+            await run_example(client, keys, env, {}, patience=0.2)
+        with pytest.raises(GuideError, match=r"line 9 \('Nowhere'\): status 404"):
+            await run_example(client, missing, env, {})
+
+
 # -- the runner itself: a guide that is wrong must fail ---------------------------------
 
 
