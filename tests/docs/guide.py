@@ -446,9 +446,9 @@ async def _print_answers(path: Path) -> None:
                         print(f"--- line {example.line} ({example.heading})\n{example.command}")
                         try:
                             answer = await run_example(client, example, env, upstreams)
-                        except GuideError as ex:
+                        except GuideError as ex:  # go on: the answers below still help
                             print(f"FAILED: {ex}")
-                            return
+                            continue
                         print(json.dumps(answer, indent=2, ensure_ascii=False))
             finally:
                 await close()
