@@ -28,18 +28,18 @@ from tests.docs.guide import (
 from tests.proxy.conftest import Running
 
 
-async def test_every_example_of_the_guide_answers_as_shown(gateway: Running) -> None:
+async def test_every_example_of_the_guide_answers_as_shown(guide_gateway: Running) -> None:
     examples = parse_guide(GUIDE.read_text(encoding="utf-8"))
     assert len(examples) >= 60, "the guide lost its examples"
     # The guide sends more /api requests a minute than the default per-address limit.
-    await gateway.set_setting("ratelimit", json.dumps(NO_API_LIMIT))
-    env = {"CCBRIDGE": gateway.url, "ADMIN_KEY": MASTER_KEY}
+    await guide_gateway.set_setting("ratelimit", json.dumps(NO_API_LIMIT))
+    env = {"CCBRIDGE": guide_gateway.url, "ADMIN_KEY": MASTER_KEY}
     async with vendor_upstream() as upstreams, httpx.AsyncClient(timeout=20) as client:
         for example in examples:
             await run_example(client, example, env, upstreams)
 
 
-async def test_a_wrong_answer_or_status_fails_naming_its_example(gateway: Running) -> None:
+async def test_a_wrong_answer_or_status_fails_naming_its_example(guide_gateway: Running) -> None:
     keys, missing = parse_guide(
         "## Keys\n"
         '```sh\ncurl -s "$CCBRIDGE/api/keys" -H "x-api-key: $ADMIN_KEY"\n```\n'
@@ -47,7 +47,7 @@ async def test_a_wrong_answer_or_status_fails_naming_its_example(gateway: Runnin
         "## Nowhere\n"
         '```sh\ncurl -s "$CCBRIDGE/api/nowhere" -H "x-api-key: $ADMIN_KEY"\n```\n'
     )
-    env = {"CCBRIDGE": gateway.url, "ADMIN_KEY": MASTER_KEY}
+    env = {"CCBRIDGE": guide_gateway.url, "ADMIN_KEY": MASTER_KEY}
     async with httpx.AsyncClient(timeout=20) as client:
         with pytest.raises(GuideError, match=r"line 2 \('Keys'\): \.total: expected 5, got 0"):
             await run_example(client, keys, env, {}, patience=0.2)
