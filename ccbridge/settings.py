@@ -100,6 +100,8 @@ class Settings:
         metrics_token: Bearer token GET /metrics requires, if set (secret).
         log_level: Level of ccbridge's log (debug, info, warning, error).
         log_format: ``"text"`` or ``"json"`` (one object per line).
+        env: ``"development"`` or ``"production"`` (``ENV``, else ``NODE_ENV``);
+            development serves ``GET /admin/dev/info``, as the reference does.
     """
 
     database_type: DatabaseType = "sqlite"
@@ -130,6 +132,7 @@ class Settings:
     metrics_token: str = ""
     log_level: str = "info"
     log_format: str = "text"
+    env: str = "development"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -185,6 +188,7 @@ class Settings:
             metrics_token=_get(env, "METRICS_TOKEN") or "",
             log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
+            env=_run_env(env),
         )
 
     @property
@@ -326,6 +330,17 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     value = (_get(env, name) or default).lower()
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def _run_env(env: Mapping[str, str]) -> str:
+    # NOTE(settings): the reference reads ENV, then NODE_ENV; "dev" and
+    # "prod" are its short spellings.
+    name = "ENV" if _get(env, "ENV") else "NODE_ENV"
+    value = (_get(env, name) or "development").lower()
+    value = {"dev": "development", "prod": "production"}.get(value, value)
+    if value not in ("development", "production"):
+        raise SettingsError(f"{name} must be development or production (got {value!r})")
     return value
 
 

@@ -10,6 +10,7 @@ from ccbridge.admin import (
     channel_info,
     channels,
     health,
+    instance,
     keys,
     logs,
     openapi,
@@ -36,5 +37,6 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     overview.register(app, rt)
     logs.register(app, rt)
     health.register(app, rt)
+    instance.register(app, rt)
     # NOTE(admin): last, so the document describes every module listed in openapi.MODULES.
     openapi.register(app, openapi.build_document())

@@ -43,6 +43,9 @@ _MIB = 1024 * 1024
 _DEFAULT_BODY_LIMIT = 4 * _MIB
 _ENDPOINT_PATHS = {"/api/messages/channels/current": "messages_current_channel"}
 
+# The reference's /admin routes (config reload, dev info) need an admin key too.
+_GUARDED = ("/api/", "/admin/")
+
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
@@ -109,7 +112,7 @@ async def render_admin_error(
 
 
 class AdminAuth:
-    """Falcon middleware: /api needs an admin key or the master key.
+    """Falcon middleware: /api and /admin need an admin key or the master key.
 
     Before authenticating it applies the /api rate limit of the
     ``ratelimit`` setting (per client address); a failed authentication is
@@ -122,8 +125,8 @@ class AdminAuth:
         self._guard = guard
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Authenticate /api requests; put the key on req.context."""
-        if not req.path.startswith("/api/"):
+        """Authenticate /api and /admin requests; put the key on req.context."""
+        if not req.path.startswith(_GUARDED):
             return
         rt = self._rt_ref()
         if rt is None:

@@ -33,6 +33,7 @@ MODULES: Final = (
     "ccbridge.admin.overview",
     "ccbridge.admin.logs",
     "ccbridge.admin.health",
+    "ccbridge.admin.instance",
 )
 
 

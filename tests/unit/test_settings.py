@@ -342,3 +342,11 @@ def test_real_environment_wins_over_env_file(tmp_path: Path) -> None:
     assert environ_with_dotenv(path, {"PORT": "2"}) == {"PORT": "2", "HOST": "file"}
     settings = Settings.from_env(environ_with_dotenv(path, {"PORT": "2"}), cwd=tmp_path)
     assert (settings.port, settings.host) == (2, "file")
+
+
+def test_env_follows_the_reference(tmp_path: Path) -> None:
+    assert settings(tmp_path).env == "development"
+    assert settings(tmp_path, ENV="production").env == "production"
+    assert settings(tmp_path, NODE_ENV="prod").env == "production"
+    assert settings(tmp_path, ENV="dev", NODE_ENV="production").env == "development"
+    assert "ENV must be development or production" in error(tmp_path, ENV="staging")
