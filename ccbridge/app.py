@@ -22,8 +22,10 @@ import falcon.asgi
 from ccbridge import admin, gctune, logsetup, ui
 from ccbridge.access.guard import BLOCKED_MESSAGE, AccessGuard
 from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error
+from ccbridge.cors import Cors
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
+from ccbridge.db.startup import open_with_retries
 from ccbridge.errors import StaleRevision
 from ccbridge.legacy.importer import import_on_start
 from ccbridge.proxy import observe, resources
@@ -66,8 +68,10 @@ class Gateway:
         self.relay: Relay | None = None
         self.liveness: Liveness | None = None
         self.guard = AccessGuard()
+        cors = (Cors(settings.cors_origins),) if settings.enable_cors else ()
         self.app = falcon.asgi.App(
-            middleware=(  # a tuple: a list of three classes is inferred list[object]
+            middleware=(  # CORS first: a preflight is answered before any key check
+                *cors,
                 _Lifespan(self),
                 _Blocked(self),
                 AdminAuth(lambda: self.runtime, self.guard),
@@ -109,11 +113,13 @@ class Gateway:
             self.runtime.writer.events.close_all()
 
     async def _start(self) -> None:
-        await self.db.open()
+        settings = self.settings
+        await open_with_retries(
+            self.db, settings.db_startup_retries, settings.db_startup_retry_delay
+        )
         applied = await migrate(self.db)
         if applied:
             log.info("applied %d migration(s)", len(applied))
-        settings = self.settings
         if settings.storage_backend == "database":
             report = await import_on_start(self.db, settings.data_dir, skip=settings.skip_migration)
             for line in report.lines():
@@ -174,7 +180,10 @@ class Gateway:
         for prefix in ("/v1/models", "/v1/gemini/models", "/v1beta/models"):
             app.add_route(prefix + "/{action}", gemini)
         app.add_route("/v1/models", resources.Models(rt.auth, rt.live))
-        app.add_route("/health", resources.Health(rt.db, rt.live, rt.writer, rt.settings))
+        app.add_route(
+            self.settings.health_check_path,
+            resources.Health(rt.db, rt.live, rt.writer, rt.settings),
+        )
         if self.settings.metrics_enabled:
             app.add_route("/metrics", observe.MetricsResource(self.settings.metrics_token))
         app.add_sink(resources.NotFound(), r"/v1(/.*)?$")

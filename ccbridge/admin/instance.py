@@ -81,6 +81,7 @@ class DevInfoResource:
                 "env": settings.env,
                 "port": settings.port,
                 "enableWebUI": settings.enable_web_ui,
+                "enableCORS": settings.enable_cors,
                 "logLevel": settings.log_level,
                 "storageBackend": settings.storage_backend,
                 "databaseType": settings.database_type,
