@@ -32,7 +32,10 @@ async def open_with_retries(db: Database, retries: int, delay: float) -> None:
         except (StorageError, OSError) as ex:
             reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
             if attempt == tries:
-                log.error("database: try %d of %d failed, giving up: %s", attempt, tries, reason)
+                if tries > 1:  # without retries the start failure says it all
+                    log.error(
+                        "database: try %d of %d failed, giving up: %s", attempt, tries, reason
+                    )
                 raise
             log.warning(
                 "database: try %d of %d failed, next in %gs: %s", attempt, tries, delay, reason
