@@ -23,6 +23,7 @@ from ccbridge.errors import SettingsError
 
 __all__ = (
     "DatabaseType",
+    "RunEnv",
     "Settings",
     "StorageBackend",
     "check_conninfo",
@@ -35,6 +36,7 @@ __all__ = (
 
 DatabaseType = Literal["sqlite", "postgres"]
 StorageBackend = Literal["database", "json"]
+RunEnv = Literal["development", "production"]
 
 _DATABASE_TYPES: Final[dict[str, DatabaseType]] = {
     "sqlite": "sqlite",
@@ -141,7 +143,7 @@ class Settings:
     metrics_token: str = ""
     log_level: str = "info"
     log_format: str = "text"
-    env: str = "development"
+    env: RunEnv = "development"
     enable_cors: bool = False
     cors_origins: tuple[str, ...] = ()
     db_startup_retries: int = 5
@@ -380,15 +382,22 @@ def _health_check_path(env: Mapping[str, str]) -> str:
     return path
 
 
-def _run_env(env: Mapping[str, str]) -> str:
+_RUN_ENVS: Final[dict[str, RunEnv]] = {
+    "development": "development",
+    "dev": "development",
+    "production": "production",
+    "prod": "production",
+}
+
+
+def _run_env(env: Mapping[str, str]) -> RunEnv:
     # NOTE(settings): the reference reads ENV, then NODE_ENV; "dev" and
     # "prod" are its short spellings.
     name = "ENV" if _get(env, "ENV") else "NODE_ENV"
     value = (_get(env, name) or "development").lower()
-    value = {"dev": "development", "prod": "production"}.get(value, value)
-    if value not in ("development", "production"):
+    if value not in _RUN_ENVS:
         raise SettingsError(f"{name} must be development or production (got {value!r})")
-    return value
+    return _RUN_ENVS[value]
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -11,16 +11,40 @@ from __future__ import annotations
 from typing import Any, Final
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.admin import spec
 from ccbridge.admin.common import reply
+from ccbridge.admin.model import ref
 from ccbridge.runtime import Runtime
+from ccbridge.store.shapes import to_json
 
 __all__ = ("OPENAPI_PATHS", "register")
 
 DEBUG_PATH: Final = "/api/logs/debug"
 STATS_PATH: Final = "/api/logs/debug/stats"
 HEADERS_PATH: Final = "/api/logs/debug/headers"
+
+
+class DebugLogCount(msgspec.Struct):
+    """GET /api/logs/debug/stats."""
+
+    count: int
+
+
+class DebugLogsPurged(msgspec.Struct):
+    """DELETE /api/logs/debug."""
+
+    message: str
+    deleted: int
+
+
+class DebugHeadersPurged(msgspec.Struct):
+    """DELETE /api/logs/debug/headers."""
+
+    message: str
+    headersCleared: int
+    deleted: int
 
 
 class DebugLogsResource:
@@ -31,24 +55,19 @@ class DebugLogsResource:
 
     async def on_get_stats(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Return how many debug rows are stored."""
-        reply(resp, {"count": await self.rt.db.daos.request_debug_logs.count()})
+        reply(resp, to_json(DebugLogCount(await self.rt.db.daos.request_debug_logs.count())))
 
     async def on_delete(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Delete every debug row."""
         deleted = await self.rt.db.daos.request_debug_logs.clear()
-        reply(resp, {"message": "Debug logs purged", "deleted": deleted})
+        reply(resp, to_json(DebugLogsPurged("Debug logs purged", deleted)))
 
     async def on_delete_headers(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Drop stored headers; delete rows that keep nothing else."""
         async with self.rt.db.transaction() as tx:
             cleared = await tx.request_debug_logs.clear_headers()
             deleted = await tx.request_debug_logs.delete_empty()
-        body = {
-            "message": "Debug log headers purged",
-            "headersCleared": cleared,
-            "deleted": deleted,
-        }
-        reply(resp, body)
+        reply(resp, to_json(DebugHeadersPurged("Debug log headers purged", cleared, deleted)))
 
 
 def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
@@ -60,24 +79,18 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
 
 
 def _openapi() -> dict[str, Any]:
-    counted = spec.obj({"count": spec.INT}, ["count"])
-    purged = spec.obj({"message": spec.STR, "deleted": spec.INT}, ["message", "deleted"])
-    stripped = spec.obj(
-        {"message": spec.STR, "headersCleared": spec.INT, "deleted": spec.INT},
-        ["message", "headersCleared", "deleted"],
-    )
     errors = (401, 403, 429)
     return {
         STATS_PATH: {
             "get": spec.operation(
-                "Count stored debug logs", "logs", ok_schema=counted, errors=errors
+                "Count stored debug logs", "logs", ok_schema=ref(DebugLogCount), errors=errors
             )
         },
         DEBUG_PATH: {
             "delete": spec.operation(
                 "Delete every debug log (the log rows stay)",
                 "logs",
-                ok_schema=purged,
+                ok_schema=ref(DebugLogsPurged),
                 errors=errors,
             )
         },
@@ -85,7 +98,7 @@ def _openapi() -> dict[str, Any]:
             "delete": spec.operation(
                 "Drop stored debug headers; delete rows left empty",
                 "logs",
-                ok_schema=stripped,
+                ok_schema=ref(DebugHeadersPurged),
                 errors=errors,
             )
         },

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.admin import spec
 from ccbridge.admin.channels import find_index
 from ccbridge.admin.common import reply
+from ccbridge.admin.model import ref
 from ccbridge.runtime import Runtime
+from ccbridge.store.shapes import to_json
 from ccbridge.store.snapshot import Channel
 from ccbridge.upstream.client import UpstreamClient, UpstreamUnavailable
 
@@ -28,10 +31,37 @@ _POOL: Final = "messages"
 _TIMEOUT: Final = 5.0
 
 
-async def ping(upstream: UpstreamClient, channel: Channel) -> dict[str, Any]:
+def _d(description: str) -> msgspec.Meta:
+    return msgspec.Meta(description=description)
+
+
+class Ping(msgspec.Struct, kw_only=True):
+    """GET /api/ping/{ident}: one channel's answer to a HEAD request."""
+
+    success: Annotated[bool, _d("Whether an HTTP answer came (any status).")]
+    latency: Annotated[int, _d("Milliseconds until its status line (or the failure).")]
+    status: Literal["healthy", "error"]
+    error: Annotated[str | msgspec.UnsetType, _d("Why it failed; absent when healthy.")] = (
+        msgspec.UNSET
+    )
+
+
+class ChannelPing(Ping, kw_only=True):
+    """One entry of GET /api/ping."""
+
+    id: Annotated[int, _d("The channel's index in the messages pool.")]
+    channelId: Annotated[str, _d("Its stable id.")]
+    name: str
+
+
+def _failed(latency: int, error: str) -> Ping:
+    return Ping(success=False, latency=latency, status="error", error=error)
+
+
+async def ping(upstream: UpstreamClient, channel: Channel) -> Ping:
     """Return the reference's ping result of one channel."""
     if not channel.base_url:
-        return {"success": False, "latency": 0, "status": "error", "error": "no base URL"}
+        return _failed(0, "no base URL")
     began = time.perf_counter()
     try:
         answer = await upstream.send(
@@ -42,11 +72,10 @@ async def ping(upstream: UpstreamClient, channel: Channel) -> dict[str, Any]:
             insecure_skip_verify=channel.insecure_skip_verify,
         )
     except UpstreamUnavailable as ex:
-        latency = round((time.perf_counter() - began) * 1000)
-        return {"success": False, "latency": latency, "status": "error", "error": ex.reason}
+        return _failed(round((time.perf_counter() - began) * 1000), ex.reason)
     latency = round((time.perf_counter() - began) * 1000)
     answer.close()  # a HEAD answer's connection is not reused
-    return {"success": True, "latency": latency, "status": "healthy"}
+    return Ping(success=True, latency=latency, status="healthy")
 
 
 class PingResource:
@@ -59,13 +88,19 @@ class PingResource:
         """Ping every channel at once; one entry per channel, in pool order."""
         channels = self.rt.snapshot.pool(_POOL)
         results = await asyncio.gather(*(ping(self.rt.upstream, c) for c in channels))
-        reply(
-            resp,
-            [
-                {"id": c.index, "channelId": c.uid, "name": c.name, **r}
-                for c, r in zip(channels, results, strict=True)
-            ],
-        )
+        entries = [
+            ChannelPing(
+                id=c.index,
+                channelId=c.uid,
+                name=c.name,
+                success=r.success,
+                latency=r.latency,
+                status=r.status,
+                error=r.error,
+            )
+            for c, r in zip(channels, results, strict=True)
+        ]
+        reply(resp, to_json(entries))
 
     async def on_get_one(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, ident: str
@@ -73,7 +108,7 @@ class PingResource:
         """Ping the channel an index or stable id names (404 if none)."""
         channels = self.rt.snapshot.pool(_POOL)
         index = find_index([c.uid for c in channels], ident, req.get_param("channelId"))
-        reply(resp, await ping(self.rt.upstream, channels[index]))
+        reply(resp, to_json(await ping(self.rt.upstream, channels[index])))
 
 
 def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
@@ -84,23 +119,12 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
 
 
 def _openapi() -> dict[str, Any]:
-    result = {
-        "success": spec.BOOL,
-        "latency": {**spec.INT, "description": "milliseconds until the status line"},
-        "status": {"enum": ["healthy", "error"]},
-        "error": spec.STR,
-    }
-    one = spec.obj(result, ["success", "latency", "status"])
-    each = spec.obj(
-        {"id": spec.INT, "channelId": spec.STR, "name": spec.STR, **result},
-        ["id", "channelId", "name", "success", "latency", "status"],
-    )
     return {
         PING_PATH: {
             "get": spec.operation(
                 "Ping every messages channel's base URL",
                 "channels",
-                ok_schema=spec.array(each),
+                ok_schema=spec.array(ref(ChannelPing)),
                 errors=(401, 403, 429),
             )
         },
@@ -112,7 +136,7 @@ def _openapi() -> dict[str, Any]:
                     spec.path_param("ident", description="index or stable id", example="0"),
                     spec.query_param("channelId", spec.STR, "stable id (wins over ident)"),
                 ],
-                ok_schema=one,
+                ok_schema=ref(Ping),
                 errors=(401, 403, 404, 429),
             )
         },
