@@ -29,9 +29,10 @@ ENV HOST=0.0.0.0 \
 EXPOSE 3000
 VOLUME ["/app/.config"]
 
-# Probes the port the server listens on, so `-e PORT=8080` keeps it right.
+# Probes the port and path the server uses, so `-e PORT=8080` or a
+# HEALTH_CHECK_PATH of your own keeps it right.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '3000'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s%s' % (os.environ.get('PORT', '3000'), os.environ.get('HEALTH_CHECK_PATH') or '/health'), timeout=4)"]
 
 ENTRYPOINT ["ccbridge"]
 CMD ["serve"]

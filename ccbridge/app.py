@@ -22,13 +22,15 @@ import falcon.asgi
 from ccbridge import admin, gctune, logsetup, ui
 from ccbridge.access.guard import BLOCKED_MESSAGE, AccessGuard
 from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error, render_http_error
+from ccbridge.cors import Cors
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
+from ccbridge.db.startup import open_with_retries
 from ccbridge.errors import StaleRevision
 from ccbridge.legacy.importer import import_on_start
 from ccbridge.proxy import observe, resources
 from ccbridge.proxy.debuglog import mask_stored_headers
-from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
+from ccbridge.proxy.errors import ProxyError, anthropic_body, gemini_body, openai_body
 from ccbridge.proxy.relay import Relay
 from ccbridge.runtime import Runtime
 from ccbridge.settings import Settings, environ_with_dotenv
@@ -66,8 +68,10 @@ class Gateway:
         self.relay: Relay | None = None
         self.liveness: Liveness | None = None
         self.guard = AccessGuard()
+        cors = (Cors(settings.cors_origins),) if settings.enable_cors else ()
         self.app = falcon.asgi.App(
-            middleware=(  # a tuple: a list of three classes is inferred list[object]
+            middleware=(  # CORS first: a preflight is answered before any key check
+                *cors,
                 _Lifespan(self),
                 _Blocked(self),
                 AdminAuth(lambda: self.runtime, self.guard),
@@ -110,11 +114,13 @@ class Gateway:
             self.runtime.writer.events.close_all()
 
     async def _start(self) -> None:
-        await self.db.open()
+        settings = self.settings
+        await open_with_retries(
+            self.db, settings.db_startup_retries, settings.db_startup_retry_delay
+        )
         applied = await migrate(self.db)
         if applied:
             log.info("applied %d migration(s)", len(applied))
-        settings = self.settings
         if settings.storage_backend == "database":
             report = await import_on_start(self.db, settings.data_dir, skip=settings.skip_migration)
             for line in report.lines():
@@ -175,7 +181,10 @@ class Gateway:
         for prefix in ("/v1/models", "/v1/gemini/models", "/v1beta/models"):
             app.add_route(prefix + "/{action}", gemini)
         app.add_route("/v1/models", resources.Models(rt.auth, rt.live))
-        app.add_route("/health", resources.Health(rt.db, rt.live, rt.writer, rt.settings))
+        app.add_route(
+            self.settings.health_check_path,
+            resources.Health(rt.db, rt.live, rt.writer, rt.settings),
+        )
         if self.settings.metrics_enabled:
             app.add_route("/metrics", observe.MetricsResource(self.settings.metrics_token))
         app.add_sink(resources.NotFound(), r"/v1(/.*)?$")
@@ -235,14 +244,21 @@ class _Blocked:
             self.gateway.guard.record_failure(req.remote_addr or "")
 
 
-# Paths whose clients speak an OpenAI or Google API: errors as {"error": {...}}.
-_OPENAI_SHAPED = ("/v1/responses", "/v1/chat/completions", "/v1/gemini/", "/v1beta/", "/v1/models/")
+# Paths whose clients speak an OpenAI or a Google API; the rest are Anthropic's.
+_OPENAI_SHAPED = ("/v1/responses", "/v1/chat/completions")
+_GEMINI_SHAPED = ("/v1/gemini/", "/v1beta/", "/v1/models/")
 
 
 async def _proxy_error(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: ProxyError, params: Any
 ) -> None:
-    render = openai_body if req.path.startswith(_OPENAI_SHAPED) else anthropic_body
+    path = req.path
+    if path.startswith(_GEMINI_SHAPED):
+        render = gemini_body
+    elif path.startswith(_OPENAI_SHAPED):
+        render = openai_body
+    else:
+        render = anthropic_body
     resp.status = ex.status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = render(ex.status, ex.message, ex.code)

@@ -23,6 +23,7 @@ from ccbridge.errors import SettingsError
 
 __all__ = (
     "DatabaseType",
+    "RunEnv",
     "Settings",
     "StorageBackend",
     "check_conninfo",
@@ -35,6 +36,7 @@ __all__ = (
 
 DatabaseType = Literal["sqlite", "postgres"]
 StorageBackend = Literal["database", "json"]
+RunEnv = Literal["development", "production"]
 
 _DATABASE_TYPES: Final[dict[str, DatabaseType]] = {
     "sqlite": "sqlite",
@@ -55,6 +57,9 @@ _URL_PASSWORD: Final = re.compile(r"(?i)(\bpostgres(?:ql)?://[^\s/:@]*:)[^\s/]*@
 _PAIR_PASSWORD: Final = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)")
 _SQLITE_URL_PREFIX: Final = "sqlite:///"
 _MASK: Final = "***"
+
+_ORIGIN: Final = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?")
+_HEALTH_PATH: Final = re.compile(r"/[A-Za-z0-9._~/-]*")
 
 SQLITE_FILE_NAME: Final = "cc-bridge.db"
 _DEFAULT_DATA_DIR: Final = ".config"
@@ -100,6 +105,14 @@ class Settings:
         metrics_token: Bearer token GET /metrics requires, if set (secret).
         log_level: Level of ccbridge's log (debug, info, warning, error).
         log_format: ``"text"`` or ``"json"`` (one object per line).
+        env: ``"development"`` or ``"production"`` (``ENV``, else ``NODE_ENV``);
+            development serves ``GET /admin/dev/info``, as the reference does.
+        enable_cors: Answer browsers from ``cors_origins`` (``ENABLE_CORS``).
+        cors_origins: Origins allowed when CORS is on (``CORS_ORIGIN``,
+            comma-separated; ``*`` allows any).
+        db_startup_retries: Further tries to reach the database at startup.
+        db_startup_retry_delay: Seconds between those tries.
+        health_check_path: Path of the unauthenticated health probe.
     """
 
     database_type: DatabaseType = "sqlite"
@@ -130,6 +143,12 @@ class Settings:
     metrics_token: str = ""
     log_level: str = "info"
     log_format: str = "text"
+    env: RunEnv = "development"
+    enable_cors: bool = False
+    cors_origins: tuple[str, ...] = ()
+    db_startup_retries: int = 5
+    db_startup_retry_delay: float = 2.0
+    health_check_path: str = "/health"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -153,6 +172,8 @@ class Settings:
                 f"DB_POOL_MIN ({pool_min}) must not exceed DB_POOL_MAX ({pool_max})"
             )
         poll = _int(env, "CONFIG_POLL_INTERVAL", 5)
+        enable_cors = _bool(env, "ENABLE_CORS", False)
+        cors_origins = _cors_origins(env) if enable_cors else ()
         return cls(
             database_type=database_type,
             sqlite_path=_sqlite_path(env, base, data_dir, database_type),
@@ -185,6 +206,14 @@ class Settings:
             metrics_token=_get(env, "METRICS_TOKEN") or "",
             log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
+            env=_run_env(env),
+            enable_cors=enable_cors,
+            cors_origins=cors_origins,
+            db_startup_retries=_int(env, "DATABASE_STARTUP_RETRIES", 5, minimum=0, maximum=1000),
+            db_startup_retry_delay=_float(
+                env, "DATABASE_STARTUP_RETRY_DELAY_SECONDS", 2.0, minimum=0.0
+            ),
+            health_check_path=_health_check_path(env),
         )
 
     @property
@@ -327,6 +356,48 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
     return value
+
+
+def _cors_origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in (_get(env, "CORS_ORIGIN") or "").split(","))
+    origins = tuple(o for o in origins if o)
+    if not origins:
+        raise SettingsError("ENABLE_CORS=true needs CORS_ORIGIN: the allowed origins, or *")
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                f"CORS_ORIGIN: {origin!r} is not an origin such as https://ui.example.com"
+            )
+    return origins
+
+
+def _health_check_path(env: Mapping[str, str]) -> str:
+    path = _get(env, "HEALTH_CHECK_PATH") or "/health"
+    taken = path == "/" or path.startswith(("/v1/", "/v1beta/", "/api/", "/admin/"))
+    if taken or not _HEALTH_PATH.fullmatch(path):
+        raise SettingsError(
+            f"HEALTH_CHECK_PATH must be a path such as /health, outside /, /v1, /api and "
+            f"/admin (got {path!r})"
+        )
+    return path
+
+
+_RUN_ENVS: Final[dict[str, RunEnv]] = {
+    "development": "development",
+    "dev": "development",
+    "production": "production",
+    "prod": "production",
+}
+
+
+def _run_env(env: Mapping[str, str]) -> RunEnv:
+    # NOTE(settings): the reference reads ENV, then NODE_ENV; "dev" and
+    # "prod" are its short spellings.
+    name = "ENV" if _get(env, "ENV") else "NODE_ENV"
+    value = (_get(env, name) or "development").lower()
+    if value not in _RUN_ENVS:
+        raise SettingsError(f"{name} must be development or production (got {value!r})")
+    return _RUN_ENVS[value]
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

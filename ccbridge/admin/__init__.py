@@ -7,13 +7,17 @@ import falcon.asgi
 from ccbridge.admin import (
     aliases,
     backup,
+    channel_history,
     channel_info,
     channels,
+    debuglogs,
     health,
+    instance,
     keys,
     logs,
     openapi,
     overview,
+    ping,
     pricing,
     restore_preview,
     settings_api,
@@ -34,7 +38,11 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     backup.register(app, rt)
     restore_preview.register(app, rt)
     overview.register(app, rt)
+    debuglogs.register(app, rt)
+    channel_history.register(app, rt)
     logs.register(app, rt)
+    ping.register(app, rt)
     health.register(app, rt)
+    instance.register(app, rt)
     # NOTE(admin): last, so the document describes every module listed in openapi.MODULES.
     openapi.register(app, openapi.build_document())

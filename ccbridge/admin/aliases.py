@@ -25,6 +25,7 @@ from ccbridge.store.configdoc import (
     read_user_aliases,
     replace_model_aliases,
 )
+from ccbridge.store.defaults import DEFAULT_MODEL_ALIASES
 from ccbridge.store.shapes import Alias, ModelAliases, UserAliases, to_json
 from generated.dao import Daos
 from generated.rows import ModelAliasesRow, UserAliasesRow
@@ -37,22 +38,6 @@ __all__ = (
     "user_alias_rows",
 )
 
-DEFAULT_MODEL_ALIASES: Final[dict[str, list[dict[str, str]]]] = {
-    "messagesModels": [
-        {"value": "opus", "description": "Claude Opus"},
-        {"value": "sonnet", "description": "Claude Sonnet"},
-        {"value": "haiku", "description": "Claude Haiku"},
-    ],
-    "responsesModels": [
-        {"value": "gpt-5.1-codex", "description": "GPT-5.1 Codex"},
-        {"value": "gpt-5.1-codex-mini", "description": "GPT-5.1 Codex Mini"},
-        {"value": "gpt-5.1", "description": "GPT-5.1"},
-    ],
-    "geminiModels": [
-        {"value": "gemini-3-pro", "description": "Gemini 3 Pro"},
-        {"value": "gemini-3-flash", "description": "Gemini 3 Flash"},
-    ],
-}
 _MAX_ENTRIES: Final = 1000
 
 

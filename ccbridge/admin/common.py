@@ -45,6 +45,9 @@ _MIB = 1024 * 1024
 _DEFAULT_BODY_LIMIT = 4 * _MIB
 _ENDPOINT_PATHS = {"/api/messages/channels/current": "messages_current_channel"}
 
+# The reference's /admin routes (config reload, dev info) need an admin key too.
+_GUARDED = ("/api/", "/admin/")
+
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
@@ -113,13 +116,13 @@ async def render_admin_error(
 def render_http_error(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: falcon.HTTPError
 ) -> bool:
-    """Answer a Falcon HTTP error on /api as a JSON problem; False elsewhere.
+    """Answer a Falcon HTTP error on /api or /admin as a JSON problem; False elsewhere.
 
     Falcon raises these itself (405 with Allow, a malformed typed query
     parameter, an unknown route), and the admin API answers every error in
     one format.
     """
-    if not req.path.startswith("/api/"):
+    if not req.path.startswith(_GUARDED):
         return False
     status = int(str(ex.status).split(" ", 1)[0])
     detail = ex.description or ex.title or falcon.code_to_http_status(status)
@@ -134,7 +137,7 @@ def render_http_error(
 
 
 class AdminAuth:
-    """Falcon middleware: /api needs an admin key or the master key.
+    """Falcon middleware: /api and /admin need an admin key or the master key.
 
     Before authenticating it applies the /api rate limit of the
     ``ratelimit`` setting (per client address); a failed authentication is
@@ -147,8 +150,8 @@ class AdminAuth:
         self._guard = guard
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Authenticate /api requests; put the key on req.context."""
-        if not req.path.startswith("/api/"):
+        """Authenticate /api and /admin requests; put the key on req.context."""
+        if not req.path.startswith(_GUARDED):
             return
         rt = self._rt_ref()
         if rt is None:

@@ -32,7 +32,11 @@ MODULES: Final = (
     "ccbridge.admin.restore_preview",
     "ccbridge.admin.overview",
     "ccbridge.admin.logs",
+    "ccbridge.admin.debuglogs",
+    "ccbridge.admin.channel_history",
+    "ccbridge.admin.ping",
     "ccbridge.admin.health",
+    "ccbridge.admin.instance",
 )
 
 

@@ -32,6 +32,10 @@ __all__ = (
     "HistoryResource",
     "StatsResource",
     "history_interval",
+    "history_json",
+    "history_window",
+    "percentiles_json",
+    "point_json",
     "stats_json",
 )
 
@@ -151,7 +155,8 @@ class StatsResource:
         reply(resp, stats_json(groups))
 
 
-def _point(s: Sums) -> dict[str, Any]:
+def point_json(s: Sums) -> dict[str, Any]:
+    """Return one history or daily data point of sums."""
     return {
         "requests": s.requests,
         "success": s.success,
@@ -180,7 +185,7 @@ class DailyStatsResource:
             )
         async with self.rt.db.transaction(readonly=True) as tx:
             series = await read_series(tx, window, DAY, rollups=rollups)
-        points = [{"date": day.date().isoformat(), **_point(s)} for day, s in series.items()]
+        points = [{"date": day.date().isoformat(), **point_json(s)} for day, s in series.items()]
         reply(resp, {"dataPoints": points})
 
 
@@ -197,7 +202,8 @@ def history_interval(window: timedelta) -> int:
     return 14400
 
 
-def _history_window(req: falcon.asgi.Request, duration: str) -> tuple[datetime, datetime]:
+def history_window(req: falcon.asgi.Request, duration: str) -> tuple[datetime, datetime]:
+    """Return the [start, end) a history request covers (from/to, duration)."""
     now = datetime.now(UTC)
     explicit = scope(req)
     if explicit.since is None:
@@ -224,20 +230,21 @@ class HistoryResource:
             raise AdminError(
                 400, "Invalid duration. Use: 1h, 6h, 24h, today, or period", "INVALID_PARAMETER"
             )
-        start, end = _history_window(req, duration)
+        start, end = history_window(req, duration)
         interval = history_interval(end - start)
         window = Scope(start, end, text_param(req, "endpoint"))
         async with self.rt.db.transaction(readonly=True) as tx:
             series = await read_series(tx, window, interval, rollups=_use_rollups(req))
-        reply(resp, _history_json(series, duration))
+        reply(resp, history_json(series, duration))
 
 
-def _history_json(series: dict[datetime, Sums], duration: str) -> dict[str, Any]:
+def history_json(series: dict[datetime, Sums], duration: str) -> dict[str, Any]:
+    """Return the reference's history JSON: data points and a summary."""
     total = Sums()
     points = []
     for at, s in series.items():
         total.merge(s)
-        points.append({"timestamp": iso(at), **_point(s), **_percentiles(s)})
+        points.append({"timestamp": iso(at), **point_json(s), **percentiles_json(s)})
     summary = {
         "totalRequests": total.requests,
         "totalSuccess": total.success,
@@ -249,13 +256,14 @@ def _history_json(series: dict[datetime, Sums], duration: str) -> dict[str, Any]
         "totalCost": total.cost,
         "avgSuccessRate": total.success / total.requests * 100 if total.requests else 0.0,
         "avgDurationMs": total.avg_latency_ms,
-        **_percentiles(total),
+        **percentiles_json(total),
         "duration": duration,
     }
     return {"dataPoints": points, "summary": summary}
 
 
-def _percentiles(s: Sums) -> dict[str, int]:
+def percentiles_json(s: Sums) -> dict[str, int]:
+    """Return the p50 and p95 latency of sums."""
     return {"p50DurationMs": percentile(s.latency, 50), "p95DurationMs": percentile(s.latency, 95)}
 
 

@@ -1,8 +1,9 @@
 """Errors the proxy answers itself, shaped like the vendor the client speaks.
 
 `ProxyError` never imports falcon; the app's one error handler renders it
-Anthropic-style on /v1/messages and OpenAI-style on /v1/responses, so the
-official SDKs raise their usual typed exceptions.
+Anthropic-style on /v1/messages, OpenAI-style on /v1/responses and
+/v1/chat/completions and Google-style on the Gemini routes, so the official
+SDKs raise their usual typed exceptions.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-__all__ = ("ProxyError", "anthropic_body", "openai_body")
+__all__ = ("ProxyError", "anthropic_body", "gemini_body", "openai_body")
 
 # Status -> (Anthropic error type, OpenAI error type).
 _TYPES = {
@@ -24,6 +25,17 @@ _TYPES = {
     502: ("api_error", "server_error"),
     503: ("overloaded_error", "server_error"),
     529: ("overloaded_error", "server_error"),
+}
+# Status -> google.rpc.Code name, as Google APIs put it in error.status.
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    503: "UNAVAILABLE",
 }
 
 
@@ -59,4 +71,13 @@ def openai_body(status: int, message: str, code: str = "") -> bytes:
     """Return an OpenAI API error body."""
     kind = _TYPES.get(status, ("", "server_error" if status >= 500 else "invalid_request_error"))[1]
     error = {"message": message, "type": kind, "param": None, "code": code or None}
+    return json.dumps({"error": error}).encode()
+
+
+def gemini_body(status: int, message: str, code: str = "") -> bytes:
+    """Return a Google API error body; ``code`` goes in an ErrorInfo reason."""
+    name = _GOOGLE_STATUS.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
+    error: dict[str, object] = {"code": status, "message": message, "status": name}
+    if code:
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code}]
     return json.dumps({"error": error}).encode()

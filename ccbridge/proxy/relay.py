@@ -42,7 +42,7 @@ from ccbridge.proxy.streamlimits import bounded_chunks, error_event
 from ccbridge.proxy.usage import SseUsageTap, StreamProtocol, UsageReport, usage_from_json
 from ccbridge.routing.composite import CompositeRoute, composite_route
 from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_until
-from ccbridge.routing.scheduler import ChannelScheduler
+from ccbridge.routing.scheduler import NO_CHANNELS_CONFIGURED, ChannelScheduler
 from ccbridge.settings import Settings
 from ccbridge.store.configwrite import ConfigWriter
 from ccbridge.store.live import LiveConfig
@@ -261,6 +261,15 @@ class Relay:
             raise ProxyError(
                 403, "no channel of this pool is allowed for this key", CHANNEL_NOT_ALLOWED
             )
+        if error == NO_CHANNELS_CONFIGURED:
+            # NOTE(relay): 404, not 503: a setup to fix, which SDKs must not
+            # retry as an overload (they retry 408, 409, 429 and 5xx).
+            message = f"no channel is configured for the {call.pool} pool" + (
+                f" ({details})" if details else ""
+            )
+            record.finish("error", 404, message)
+            await self._log(call, record)
+            raise ProxyError(404, message, NO_CHANNELS_CONFIGURED)
         message = "all channels unavailable" + (f": {details}" if details else "")
         record.finish("error", 503, message)
         await self._log(call, record)

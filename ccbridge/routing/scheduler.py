@@ -24,6 +24,7 @@ from ccbridge.store.snapshot import EMPTY_MAPPING, Channel, ClientKey, Snapshot
 __all__ = (
     "AFFINITY_TTL_SECONDS",
     "NO_CHANNELS",
+    "NO_CHANNELS_CONFIGURED",
     "SERVED_SERVICE_TYPES",
     "Candidate",
     "ChannelRpmLimiter",
@@ -37,6 +38,8 @@ __all__ = (
 
 AFFINITY_TTL_SECONDS: Final = 30 * 60
 NO_CHANNELS: Final = "NO_CHANNELS"
+# The pool has no enabled channel at all: an operator's setup, not an outage.
+NO_CHANNELS_CONFIGURED: Final = "NO_CHANNELS_CONFIGURED"
 # Pool -> upstream service types this gateway can relay: passthrough for the
 # client's own API, the others through the protocol converters (proxy/adapters.py).
 SERVED_SERVICE_TYPES: Final[Mapping[str, frozenset[str]]] = {
@@ -410,7 +413,9 @@ class Plan:
     Attributes:
         candidates: Channels in the order to try them.
         skipped: Channels left out and the reason for each.
-        error: ``CHANNEL_NOT_ALLOWED`` or ``NO_CHANNELS`` when empty.
+        error: When empty: ``NO_CHANNELS_CONFIGURED`` (no enabled channel in
+            the pool), ``CHANNEL_NOT_ALLOWED`` (none for this key) or
+            ``NO_CHANNELS`` (every channel failed, suspended or unusable).
         multi_channel: False in single-channel mode (key failover only).
     """
 
@@ -524,7 +529,7 @@ class ChannelScheduler:
         allowed = filter_channels(client_key, pool, live)
         skipped = _outside(snapshot.pool(pool), allowed)
         if not live:
-            return Plan((), skipped, NO_CHANNELS, multi_channel=False)
+            return Plan((), skipped, NO_CHANNELS_CONFIGURED, multi_channel=False)
         if not allowed:
             return Plan((), skipped, CHANNEL_NOT_ALLOWED, multi_channel=len(live) > 1)
         served = self._served.get(pool, frozenset())

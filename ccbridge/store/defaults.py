@@ -1,9 +1,11 @@
-"""Defaults: list prices seeded into a new database, and the built-in failover rules.
+"""Defaults: prices and model aliases seeded into a new database; failover rules.
 
-Seeded once (the `defaults_seeded` setting records it), so a price table
-the operator emptied on purpose stays empty, unlike the reference, which
-refilled it on every boot. USD per million tokens; a None cache price
-means the default (input × 1.25 to write, input × 0.1 to read).
+Each is seeded once (a settings marker records it), so a table the
+operator emptied on purpose stays empty, unlike the reference, which
+refilled both on every boot. Model aliases are seeded into a new database
+only: an older database that never had them may have had them deleted.
+USD per million tokens; a None cache price means the default (input ×
+1.25 to write, input × 0.1 to read).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from typing import Any
 
 from ccbridge.db.base import Database
 from ccbridge.store.snapshot import ActionStep, FailoverRule
-from generated.rows import ModelPricingRow, SettingsRow
+from generated.dao import Daos
+from generated.rows import ModelAliasesRow, ModelPricingRow, SettingsRow
 
 __all__ = (
+    "DEFAULT_MODEL_ALIASES",
     "DEFAULT_PRICES",
+    "default_model_alias_rows",
     "default_failover_section",
     "default_price_rows",
     "default_rules",
@@ -40,6 +45,29 @@ DEFAULT_PRICES: dict[str, tuple[float, float, float | None, float | None, str]] 
     "gpt-5-mini": (0.25, 2.0, 0.25, 0.025, "GPT-5 mini"),
 }
 
+# The model picker's suggestions, in the model-aliases.json shape.
+DEFAULT_MODEL_ALIASES: dict[str, list[dict[str, str]]] = {
+    "messagesModels": [
+        {"value": "opus", "description": "Claude Opus"},
+        {"value": "sonnet", "description": "Claude Sonnet"},
+        {"value": "haiku", "description": "Claude Haiku"},
+    ],
+    "responsesModels": [
+        {"value": "gpt-5.1-codex", "description": "GPT-5.1 Codex"},
+        {"value": "gpt-5.1-codex-mini", "description": "GPT-5.1 Codex Mini"},
+        {"value": "gpt-5.1", "description": "GPT-5.1"},
+    ],
+    "geminiModels": [
+        {"value": "gemini-3-pro", "description": "Gemini 3 Pro"},
+        {"value": "gemini-3-flash", "description": "Gemini 3 Flash"},
+    ],
+}
+_ALIAS_TYPES = {
+    "messagesModels": "messages",
+    "responsesModels": "responses",
+    "geminiModels": "gemini",
+}
+
 _MARKER = "defaults_seeded"
 
 
@@ -58,17 +86,39 @@ def default_price_rows() -> list[ModelPricingRow]:
     ]
 
 
+def default_model_alias_rows() -> list[ModelAliasesRow]:
+    """Return the default model aliases as model_aliases rows."""
+    return [
+        ModelAliasesRow(
+            alias_type=_ALIAS_TYPES[name],
+            value=entry["value"],
+            description=entry["description"],
+            sort_order=order,
+        )
+        for name, entries in DEFAULT_MODEL_ALIASES.items()
+        for order, entry in enumerate(entries)
+    ]
+
+
 async def seed_defaults(db: Database) -> bool:
-    """Seed default prices into a new database; True if it did."""
+    """Seed default prices and model aliases into a new database; True if it did."""
     async with db.transaction() as tx:
         if await tx.settings.get(_MARKER) is not None:
             return False
+        now = datetime.now(UTC).isoformat()
         if await tx.model_pricing.count() == 0:
             await tx.model_pricing.insert_many(default_price_rows())
             await tx.settings.bump_revision()
-        now = datetime.now(UTC).isoformat()
+        await _seed_model_aliases(tx)
         await tx.settings.upsert(SettingsRow(key=_MARKER, value=now, category="config_meta"))
     return True
+
+
+async def _seed_model_aliases(tx: Daos) -> None:
+    # An imported model-aliases.json came first: keep it.
+    if await tx.model_aliases.count() == 0:
+        await tx.model_aliases.insert_many(default_model_alias_rows())
+        await tx.settings.bump_revision()
 
 
 @functools.cache

@@ -99,6 +99,19 @@ class Reloader:
         async with self._lock:
             await self._refresh()
 
+    async def reload(self) -> int:
+        """Load the config from the database now, even at an unchanged revision.
+
+        Returns:
+            The revision now in force.
+        """
+        async with self._lock:
+            self.live.swap(await load_snapshot(self.db))
+            self.reloads += 1
+            metrics.config_loaded(self.live.snapshot.revision, reload=True)
+            log.info("config revision %d reloaded on request", self.live.snapshot.revision)
+        return self.live.snapshot.revision
+
     async def _refresh(self) -> None:
         daos, writer = self.db.daos, self.writer
         if await read_revision(self.db) != self.live.snapshot.revision:

@@ -609,6 +609,8 @@ class _Queries(NamedTuple):
     existing: Stmt
     strip_bodies: Stmt
     delete_before: Stmt
+    clear_headers: Stmt
+    delete_empty: Stmt
 
 
 _SQLITE_QUERIES = _Queries(
@@ -648,6 +650,34 @@ WHERE
   created_at < :cutoff""",
         True,
     ),
+    clear_headers=Stmt(
+        "request_debug_logs.clear_headers",
+        """\
+-- name: request_debug_logs.clear_headers :exec
+UPDATE request_debug_logs
+SET request_headers = NULL, request_removed_headers = NULL, request_modified_headers = NULL,
+  response_headers = NULL
+WHERE
+  request_headers IS NOT NULL
+  OR request_removed_headers IS NOT NULL
+  OR request_modified_headers IS NOT NULL
+  OR response_headers IS NOT NULL""",
+        True,
+    ),
+    delete_empty=Stmt(
+        "request_debug_logs.delete_empty",
+        """\
+-- name: request_debug_logs.delete_empty :exec
+DELETE FROM request_debug_logs
+WHERE
+  request_headers IS NULL
+  AND request_removed_headers IS NULL
+  AND request_modified_headers IS NULL
+  AND response_headers IS NULL
+  AND request_body IS NULL
+  AND response_body IS NULL""",
+        True,
+    ),
 )
 
 
@@ -685,6 +715,34 @@ WHERE
 DELETE FROM request_debug_logs
 WHERE
   created_at < %(cutoff)s""",
+        True,
+    ),
+    clear_headers=Stmt(
+        "request_debug_logs.clear_headers",
+        """\
+-- name: request_debug_logs.clear_headers :exec
+UPDATE request_debug_logs
+SET request_headers = NULL, request_removed_headers = NULL, request_modified_headers = NULL,
+  response_headers = NULL
+WHERE
+  request_headers IS NOT NULL
+  OR request_removed_headers IS NOT NULL
+  OR request_modified_headers IS NOT NULL
+  OR response_headers IS NOT NULL""",
+        True,
+    ),
+    delete_empty=Stmt(
+        "request_debug_logs.delete_empty",
+        """\
+-- name: request_debug_logs.delete_empty :exec
+DELETE FROM request_debug_logs
+WHERE
+  request_headers IS NULL
+  AND request_removed_headers IS NULL
+  AND request_modified_headers IS NULL
+  AND response_headers IS NULL
+  AND request_body IS NULL
+  AND response_body IS NULL""",
         True,
     ),
 )
@@ -742,6 +800,14 @@ class RequestDebugLogsDao(Table[RequestDebugLogsRow]):
         """Delete debug rows written before a time."""
         c = self._c
         return await self._ex.execute(self._q.delete_before, {"cutoff": c.param_timestamp(cutoff)})
+
+    async def clear_headers(self) -> int:
+        """Drop the stored headers of every debug row that has any (bodies stay)."""
+        return await self._ex.execute(self._q.clear_headers, {})
+
+    async def delete_empty(self) -> int:
+        """Delete debug rows that hold neither headers nor bodies any more."""
+        return await self._ex.execute(self._q.delete_empty, {})
 
 
 # What the live database must hold for this table, per dialect (see catalog.py).

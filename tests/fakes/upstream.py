@@ -427,7 +427,7 @@ class FakeUpstream:
                 return
             self._records.append(request)
             reply = await self._pick(request)
-            if not await self._send(writer, reply):
+            if not await self._send(writer, reply, head_only=request.method == "HEAD"):
                 return
             if (request.header("connection") or "").lower() == "close":
                 return
@@ -440,12 +440,18 @@ class FakeUpstream:
             return await reply if inspect.isawaitable(reply) else reply
         return self.default if self.default is not None else _NO_REPLY
 
-    async def _send(self, writer: asyncio.StreamWriter, reply: Reply) -> bool:
-        """Write one reply; return whether the connection stays open."""
+    async def _send(
+        self, writer: asyncio.StreamWriter, reply: Reply, *, head_only: bool = False
+    ) -> bool:
+        """Write one reply; return whether the connection stays open.
+
+        A HEAD request gets the status line and headers only (RFC 9110 9.3.2).
+        """
         if isinstance(reply, JsonReply):
             if reply.delay:
                 await asyncio.sleep(reply.delay)
-            writer.write(reply.wire)
+            wire = reply.wire
+            writer.write(wire[: len(wire) - len(reply.body_bytes)] if head_only else wire)
             await writer.drain()
             return True
         if isinstance(reply, SseReply):

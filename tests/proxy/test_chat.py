@@ -338,10 +338,11 @@ async def test_upstream_error_in_openai_shape(
 async def test_proxy_errors_in_openai_shape(
     gateway: Running, chat: openai.AsyncOpenAI, upstreams: UpstreamFactory
 ) -> None:
-    with pytest.raises(openai.APIStatusError) as none:
+    with pytest.raises(openai.NotFoundError) as none:
         await chat.chat.completions.create(model=MODEL, messages=PROMPT)  # type: ignore[arg-type]
-    assert none.value.status_code == 503
-    assert isinstance(none.value.body, dict) and "unavailable" in none.value.body["message"]
+    assert none.value.status_code == 404
+    assert isinstance(none.value.body, dict) and none.value.code == "NO_CHANNELS_CONFIGURED"
+    assert none.value.body["message"] == "no channel is configured for the chat pool"
 
     await _channel(gateway, upstreams, "openai")
     key = await gateway.add_key("messages-only", allowed_endpoints=["messages"])

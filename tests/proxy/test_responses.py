@@ -130,7 +130,7 @@ async def test_sync_sdk_clients_in_a_thread(gateway: Running, upstreams: Upstrea
             max_retries=0,
             http_client=httpx2.Client(verify=CLIENT_TLS),
         ) as client:
-            with pytest.raises(anthropic.InternalServerError) as info:
+            with pytest.raises(anthropic.NotFoundError) as info:
                 client.messages.create(
                     model="claude-haiku-4-5",
                     max_tokens=8,
@@ -139,4 +139,4 @@ async def test_sync_sdk_clients_in_a_thread(gateway: Running, upstreams: Upstrea
             return info.value.status_code
 
     assert await asyncio.to_thread(call) == "sync ok"
-    assert await asyncio.to_thread(count) == 503  # no messages channel at all
+    assert await asyncio.to_thread(count) == 404  # no messages channel at all

@@ -59,7 +59,8 @@ async def test_a_failed_start_exits_at_once_with_one_line(tmp_path: Path, case: 
         (data / "config.json").write_text('{"channels": [')
     elif case == "unreachable-database":
         url = f"postgresql://ccbridge@127.0.0.1:{free_port()}/ccbridge"
-        env |= {"DATABASE_TYPE": "postgresql", "DATABASE_URL": url}
+        # Retries off: the start fails on the first try (test_startup_retries.py retries).
+        env |= {"DATABASE_TYPE": "postgresql", "DATABASE_URL": url, "DATABASE_STARTUP_RETRIES": "0"}
     else:
         await _newer_database(data)
     err = tmp_path / "stderr"

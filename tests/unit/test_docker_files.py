@@ -40,6 +40,7 @@ def servers(services: dict[str, Any]) -> dict[str, Any]:
 def test_dockerfile_healthcheck_follows_port() -> None:
     (check,) = [line for line in DOCKERFILE.splitlines() if "/health" in line]
     assert "PORT" in check and ":3000/" not in check
+    assert "os.environ.get('HEALTH_CHECK_PATH') or '/health'" in check
 
 
 def test_sqlite_compose_file_exists_beside_the_postgres_one() -> None:
@@ -71,6 +72,8 @@ def test_healthcheck_and_ports_follow_port(name: str) -> None:
         assert all(p.endswith(":${PORT:-3000}") for p in service["ports"])
         probe = " ".join(service["healthcheck"]["test"])
         assert "os.environ['PORT']" in probe and ":3000/" not in probe
+        assert service["environment"]["HEALTH_CHECK_PATH"] == "${HEALTH_CHECK_PATH:-/health}"
+        assert "os.environ.get('HEALTH_CHECK_PATH') or '/health'" in probe
 
 
 @pytest.mark.parametrize("name", COMPOSE_FILES)

@@ -342,3 +342,30 @@ def test_real_environment_wins_over_env_file(tmp_path: Path) -> None:
     assert environ_with_dotenv(path, {"PORT": "2"}) == {"PORT": "2", "HOST": "file"}
     settings = Settings.from_env(environ_with_dotenv(path, {"PORT": "2"}), cwd=tmp_path)
     assert (settings.port, settings.host) == (2, "file")
+
+
+def test_env_follows_the_reference(tmp_path: Path) -> None:
+    assert settings(tmp_path).env == "development"
+    assert settings(tmp_path, ENV="production").env == "production"
+    assert settings(tmp_path, NODE_ENV="prod").env == "production"
+    assert settings(tmp_path, ENV="dev", NODE_ENV="production").env == "development"
+    assert "ENV must be development or production" in error(tmp_path, ENV="staging")
+
+
+def test_cors_retries_and_health_path(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    assert (s.enable_cors, s.cors_origins, s.health_check_path) == (False, (), "/health")
+    assert (s.db_startup_retries, s.db_startup_retry_delay) == (5, 2.0)
+    on = settings(tmp_path, ENABLE_CORS="true", CORS_ORIGIN="https://a.example, http://b:8080/")
+    assert on.cors_origins == ("https://a.example", "http://b:8080")
+    assert settings(tmp_path, CORS_ORIGIN="https://a.example").cors_origins == ()
+    assert "needs CORS_ORIGIN" in error(tmp_path, ENABLE_CORS="true")
+    assert "not an origin" in error(tmp_path, ENABLE_CORS="1", CORS_ORIGIN="a.example/x")
+    tuned = settings(
+        tmp_path, DATABASE_STARTUP_RETRIES="0", DATABASE_STARTUP_RETRY_DELAY_SECONDS="0.5"
+    )
+    assert (tuned.db_startup_retries, tuned.db_startup_retry_delay) == (0, 0.5)
+    assert "DATABASE_STARTUP_RETRIES" in error(tmp_path, DATABASE_STARTUP_RETRIES="-1")
+    assert settings(tmp_path, HEALTH_CHECK_PATH="/healthz").health_check_path == "/healthz"
+    for bad in ("health", "/", "/api/health", "/v1/health", "/a b"):
+        assert "HEALTH_CHECK_PATH" in error(tmp_path, HEALTH_CHECK_PATH=bad)

@@ -13,6 +13,7 @@ import pytest
 from ccbridge.access.permissions import CHANNEL_NOT_ALLOWED
 from ccbridge.routing.scheduler import (
     NO_CHANNELS,
+    NO_CHANNELS_CONFIGURED,
     ChannelRpmLimiter,
     ChannelScheduler,
     CircuitBreaker,
@@ -207,7 +208,9 @@ def test_single_channel_mode() -> None:
     keyless = sched.plan(snapshot([make_channel("k", api_keys=())]), "messages")
     assert keyless.error == NO_CHANNELS and keyless.details() == "K: no keys"
     empty = sched.plan(snapshot([]), "messages")
-    assert (empty.candidates, empty.error) == ((), NO_CHANNELS)
+    assert (empty.candidates, empty.error) == ((), NO_CHANNELS_CONFIGURED)
+    disabled = sched.plan(snapshot([make_channel("d", status="disabled")]), "messages")
+    assert disabled.error == NO_CHANNELS_CONFIGURED and disabled.details() == "D: disabled"
 
 
 def test_responses_pool_serves_responses_only() -> None:
