@@ -113,12 +113,26 @@ CREATE TABLE api_keys (
   updated_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP,
   last_used_at TIMESTAMPTZ,
   allowed_channels_gemini JSONB,
-  allowed_channels_chat JSONB
+  allowed_channels_chat JSONB,
+  expires_at TIMESTAMPTZ,
+  budget_usd DOUBLE PRECISION,
+  budget_period TEXT,
+  token_budget BIGINT,
+  token_budget_period TEXT
 );
 
 CREATE INDEX idx_api_keys_status ON api_keys(status);
 
 CREATE UNIQUE INDEX uq_api_keys_key_hash ON api_keys(key_hash);
+
+CREATE TABLE key_spend (
+  key_id BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  period_start TIMESTAMPTZ NOT NULL,
+  amount BIGINT NOT NULL DEFAULT 0,
+  updated_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (key_id, kind, period_start)
+);
 
 CREATE TABLE request_logs (
   id TEXT PRIMARY KEY NOT NULL,

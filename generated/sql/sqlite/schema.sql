@@ -113,12 +113,26 @@ CREATE TABLE api_keys (
   updated_at DATETIME DEFAULT (STRFTIME('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
   last_used_at DATETIME,
   allowed_channels_gemini TEXT,
-  allowed_channels_chat TEXT
+  allowed_channels_chat TEXT,
+  expires_at DATETIME,
+  budget_usd REAL,
+  budget_period TEXT,
+  token_budget INTEGER,
+  token_budget_period TEXT
 );
 
 CREATE INDEX idx_api_keys_status ON api_keys(status);
 
 CREATE UNIQUE INDEX uq_api_keys_key_hash ON api_keys(key_hash);
+
+CREATE TABLE key_spend (
+  key_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  period_start DATETIME NOT NULL,
+  amount INTEGER NOT NULL DEFAULT 0,
+  updated_at DATETIME DEFAULT (STRFTIME('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
+  PRIMARY KEY (key_id, kind, period_start)
+);
 
 CREATE TABLE request_logs (
   id TEXT PRIMARY KEY NOT NULL,
