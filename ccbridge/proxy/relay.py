@@ -44,6 +44,7 @@ from ccbridge.routing.composite import CompositeRoute, composite_route
 from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_until
 from ccbridge.routing.scheduler import ChannelScheduler
 from ccbridge.settings import Settings
+from ccbridge.store.budgets import BudgetBook
 from ccbridge.store.configwrite import ConfigWriter
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.mapping import redirect_channel_model
@@ -141,6 +142,7 @@ class Relay:
         policy: FailoverPolicy,
         suspensions: Suspensions,
         quota: QuotaBook,
+        budgets: BudgetBook,
         writer: Writer,
         upstream: UpstreamClient,
         config: ConfigWriter,
@@ -151,6 +153,7 @@ class Relay:
         self.policy = policy
         self.suspensions = suspensions
         self.quota = quota
+        self.budgets = budgets
         self.writer = writer
         self.upstream = upstream
         self.learner = ConfigLearner(config, live)
@@ -810,6 +813,12 @@ class Relay:
         await self._log(call, record)
         if not failed and call.counted:
             self.quota.record(channel, call.model, priced.cost.total)
+            if call.key.has_budget:
+                waiting = self.budgets.record(
+                    call.key, priced.cost.total, usage.total_tokens, datetime.now(UTC)
+                )
+                if waiting is not None:  # the writer is full: back-pressure
+                    await waiting
 
     async def _debug_whole(
         self,
