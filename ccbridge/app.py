@@ -28,7 +28,7 @@ from ccbridge.errors import StaleRevision
 from ccbridge.legacy.importer import import_on_start
 from ccbridge.proxy import observe, resources
 from ccbridge.proxy.debuglog import mask_stored_headers
-from ccbridge.proxy.errors import ProxyError, anthropic_body, openai_body
+from ccbridge.proxy.errors import ProxyError, anthropic_body, gemini_body, openai_body
 from ccbridge.proxy.relay import Relay
 from ccbridge.runtime import Runtime
 from ccbridge.settings import Settings, environ_with_dotenv
@@ -235,14 +235,22 @@ class _Blocked:
             self.gateway.guard.record_failure(req.remote_addr or "")
 
 
-# Paths whose clients speak an OpenAI or Google API: errors as {"error": {...}}.
-_OPENAI_SHAPED = ("/v1/responses", "/v1/chat/completions", "/v1/gemini/", "/v1beta/", "/v1/models/")
+# Paths whose clients speak an OpenAI or a Gemini API: errors as {"error": {...}}.
+_OPENAI_SHAPED = ("/v1/responses", "/v1/chat/completions")
+_GEMINI_SHAPED = ("/v1/gemini/", "/v1beta/", "/v1/models/")
 
 
 async def _proxy_error(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: ProxyError, params: Any
 ) -> None:
-    render = openai_body if req.path.startswith(_OPENAI_SHAPED) else anthropic_body
+    path = req.path
+    render = (
+        openai_body
+        if path.startswith(_OPENAI_SHAPED)
+        else gemini_body
+        if path.startswith(_GEMINI_SHAPED)
+        else anthropic_body
+    )
     resp.status = ex.status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = render(ex.status, ex.message, ex.code)

@@ -22,6 +22,14 @@ import falcon.asgi
 from ccbridge.access.auth import hash_key
 from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
+from ccbridge.admin.keybudget import (
+    BUDGET_FIELDS,
+    CLEARABLE,
+    INPUT_PROPS,
+    VIEW_PROPS,
+    read_spend,
+    spend_view,
+)
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import key_object
@@ -63,8 +71,10 @@ _FIELDS: Final[dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
     "allowedChannelsGemini": ("allowed_channels_gemini", _ids),
     "allowedChannelsChat": ("allowed_channels_chat", _ids),
     "allowedModels": ("allowed_models", partial(text_list, max_items=1000, max_len=200)),
+    **BUDGET_FIELDS,
 }
 _LISTS: Final = frozenset(c for c, _ in _FIELDS.values() if c.startswith("allowed_"))
+_CLEARABLE: Final = _LISTS | CLEARABLE  # a null or empty value stores NULL
 
 
 def _columns(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -77,8 +87,8 @@ def _columns(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     columns = {}
     for name, value in values.items():
         column = _FIELDS[name][0] if name in _FIELDS else name
-        if column in _LISTS:
-            columns[column] = value or None
+        if column in _CLEARABLE:
+            columns[column] = None if value is None or value == [] else value
         elif value is not None:
             columns[column] = value
     return columns
@@ -102,6 +112,11 @@ async def _get(tx: Daos, key_id: int) -> ApiKeysRow:
     if row is None:
         raise AdminError(404, f"API key {key_id} not found", "KEY_NOT_FOUND")
     return row
+
+
+async def _view(tx: Daos, row: ApiKeysRow) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {**key_object(row), **spend_view(row, await read_spend(tx, now), now)}
 
 
 def _set_status(row: ApiKeysRow, status: str) -> ApiKeysRow:
@@ -128,8 +143,9 @@ class KeysResource:
         async def read(tx: Daos) -> dict[str, Any]:
             total = await tx.api_keys.count(where)
             rows = await tx.api_keys.list(where, order_by="id", limit=limit, offset=offset)
+            spend, now = await read_spend(tx, datetime.now(UTC)), datetime.now(UTC)
             return {
-                "keys": [key_object(r) for r in rows],
+                "keys": [{**key_object(r), **spend_view(r, spend, now)} for r in rows],
                 "total": total,
                 "hasMore": offset + len(rows) < total,
             }
@@ -142,11 +158,11 @@ class KeysResource:
         plain = new_key()
         row = ApiKeysRow(key_hash=hash_key(plain), key_prefix=plain[:8] + "...", **columns)
 
-        async def change(tx: Daos) -> ApiKeysRow:
-            return await tx.api_keys.insert(row)
+        async def change(tx: Daos) -> dict[str, Any]:
+            return await _view(tx, await tx.api_keys.insert(row))
 
         stored, revision = await write_config(req, self.rt, change)
-        reply(resp, {**key_object(stored), "key": plain}, revision, status=201)
+        reply(resp, {**stored, "key": plain}, revision, status=201)
 
     async def on_get_item(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -155,7 +171,7 @@ class KeysResource:
         number = _key_id(key_id)
 
         async def read(tx: Daos) -> dict[str, Any]:
-            return key_object(await _get(tx, number))
+            return await _view(tx, await _get(tx, number))
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -181,6 +197,7 @@ class KeysResource:
         async def change(tx: Daos) -> None:
             await _get(tx, number)
             await tx.api_keys.delete(number)
+            await tx.key_spend.delete_where({"key_id": number})
 
         _, revision = await write_config(req, self.rt, change)
         reply(resp, {"success": True, "message": "API key deleted", "id": number}, revision)
@@ -226,14 +243,13 @@ class KeysResource:
     ) -> None:
         number = _key_id(key_id)
 
-        async def write(tx: Daos) -> ApiKeysRow:
+        async def write(tx: Daos) -> dict[str, Any]:
             row = dataclasses.replace(change(await _get(tx, number)), updated_at=datetime.now(UTC))
             await tx.api_keys.update(row)
-            return row
+            return await _view(tx, row)
 
-        row, revision = await write_config(req, self.rt, write)
-        body = key_object(row) if plain is None else {**key_object(row), "key": plain}
-        reply(resp, body, revision)
+        view, revision = await write_config(req, self.rt, write)
+        reply(resp, view if plain is None else {**view, "key": plain}, revision)
 
 
 def _int_param(req: falcon.asgi.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -266,6 +282,7 @@ _INPUT_PROPS: Final[dict[str, Any]] = {
     "allowedChannelsGemini": _STRS,
     "allowedChannelsChat": _STRS,
     "allowedModels": _STRS,
+    **INPUT_PROPS,
 }
 KEY_VIEW_SCHEMA: Final = spec.obj(
     {
@@ -276,6 +293,7 @@ KEY_VIEW_SCHEMA: Final = spec.obj(
         "createdAt": spec.DATETIME,
         "updatedAt": spec.DATETIME,
         "lastUsedAt": spec.DATETIME,
+        **VIEW_PROPS,
     },
     ["id", "name", "keyPrefix", "status", "isAdmin", "rateLimitRpm"],
 )
