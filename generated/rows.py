@@ -42,6 +42,7 @@ from generated.tables.request_logs import (
     RequestLogsRollupRowsResult,
     RequestLogsRow,
     RequestLogsSessionRowsResult,
+    RequestLogsUnpricedModelsResult,
 )
 from generated.tables.schema_migrations import SchemaMigrationsRow
 from generated.tables.settings import (
@@ -81,6 +82,7 @@ __all__ = (
     "RequestLogsRollupRowsResult",
     "RequestLogsRow",
     "RequestLogsSessionRowsResult",
+    "RequestLogsUnpricedModelsResult",
     "SchemaMigrationsRow",
     "SettingsBumpRevisionResult",
     "SettingsLockRevisionResult",

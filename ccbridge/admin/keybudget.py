@@ -8,7 +8,7 @@ null clears a budget or the expiry.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
 
@@ -23,7 +23,7 @@ from ccbridge.store.budgets import (
     next_reset,
     period_start,
 )
-from ccbridge.store.configdoc import iso
+from ccbridge.store.configdoc import iso, key_object
 from generated.dao import Daos
 from generated.rows import ApiKeysRow, KeySpendSinceResult
 
@@ -32,7 +32,9 @@ __all__ = (
     "CLEARABLE",
     "INPUT_PROPS",
     "VIEW_PROPS",
+    "KEY_BUDGETS_SCHEMA",
     "budget_columns",
+    "key_budgets",
     "read_spend",
     "spend_view",
 )
@@ -91,6 +93,20 @@ def spend_view(row: ApiKeysRow, spend: Spend, now: datetime) -> dict[str, Any]:
     }
 
 
+async def key_budgets(tx: Daos) -> dict[str, dict[str, Any]]:
+    """Return each key with a budget or an expiry: its limits and current spend."""
+    now = datetime.now(UTC)
+    spend = await read_spend(tx, now)
+    out = {}
+    for row in await tx.api_keys.list(order_by="id"):
+        if row.budget_usd is None and row.token_budget is None and row.expires_at is None:
+            continue
+        view = key_object(row)
+        limits = {name: view[name] for name in BUDGET_FIELDS}
+        out[str(row.id)] = {"name": row.name, **limits, **spend_view(row, spend, now)}
+    return out
+
+
 _PERIOD: Final = {"type": ["string", "null"], "enum": [*PERIODS, None]}
 INPUT_PROPS: Final[dict[str, Any]] = {
     "expiresAt": {**spec.DATETIME, "description": "RFC 3339; the key stops working then"},
@@ -110,4 +126,12 @@ VIEW_PROPS: Final[dict[str, Any]] = {
     "budgetResetsAt": {**spec.DATETIME, "description": "null for a total budget"},
     "tokensUsed": spec.nullable({"type": "integer", "description": "input + output tokens"}),
     "tokenBudgetResetsAt": spec.DATETIME,
+}
+KEY_BUDGETS_SCHEMA: Final = {
+    "type": "object",
+    "description": "keys with a budget or an expiry, by key id",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, **VIEW_PROPS},
+    },
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ _SSE_HEADERS = (
 # Ours replace the upstream's: a repeated Cache-Control would read "no-cache, no-cache".
 _SSE_HEADER_NAMES = frozenset(name.lower() for name, _ in _SSE_HEADERS)
 _MAX_ERROR_TEXT = 2000
+_MAX_UNPRICED_WARNINGS = 1000  # distinct models warned about; bounds the set
+
+log = logging.getLogger("ccbridge.relay")
 # Messages-pool channel types that serve Claude's `speed: "fast"` as the
 # priority tier, at twice the price (spec §3.9); a claude channel passes it on.
 _FAST_TIER_TYPES = frozenset({"responses", "openai-oauth"})
@@ -154,6 +158,7 @@ class Relay:
         self.suspensions = suspensions
         self.quota = quota
         self.budgets = budgets
+        self._unpriced: set[str] = set()  # models warned about (no price)
         self.writer = writer
         self.upstream = upstream
         self.learner = ConfigLearner(config, live)
@@ -808,6 +813,8 @@ class Relay:
             and (call.pool != "messages" or channel.service_type in _FAST_TIER_TYPES),
         )
         record.set_cost(priced)
+        if not priced.has_price:
+            self._warn_unpriced(priced.priced_model)
         failed = bool(error) or http_status >= 400
         record.finish("error" if failed else "completed", http_status, error)
         await self._log(call, record)
@@ -819,6 +826,13 @@ class Relay:
                 )
                 if waiting is not None:  # the writer is full: back-pressure
                     await waiting
+
+    def _warn_unpriced(self, model: str) -> None:
+        """Warn once per model per process that it is logged at cost 0."""
+        if model in self._unpriced or len(self._unpriced) >= _MAX_UNPRICED_WARNINGS:
+            return
+        self._unpriced.add(model)
+        log.warning("model %r has no price: its requests are logged at cost 0", model)
 
     async def _debug_whole(
         self,

@@ -19,3 +19,7 @@ CREATE TABLE key_spend (
   updated_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP,
   PRIMARY KEY (key_id, kind, period_start)
 );
+
+ALTER TABLE request_logs ADD COLUMN price_source TEXT;
+
+CREATE INDEX idx_request_logs_unpriced ON request_logs(initial_time) WHERE price_source = 'unknown';

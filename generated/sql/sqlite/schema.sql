@@ -179,7 +179,8 @@ CREATE TABLE request_logs (
   priced_by_target_model BOOLEAN DEFAULT 0,
   routed_via TEXT,
   instance_id TEXT,
-  request_id TEXT
+  request_id TEXT,
+  price_source TEXT
 );
 
 CREATE INDEX idx_request_logs_client_id ON request_logs(client_id);
@@ -189,6 +190,8 @@ CREATE INDEX idx_request_logs_pending ON request_logs(initial_time) WHERE status
 CREATE INDEX idx_request_logs_session_id ON request_logs(session_id);
 
 CREATE INDEX idx_request_logs_time_id ON request_logs(initial_time, id);
+
+CREATE INDEX idx_request_logs_unpriced ON request_logs(initial_time) WHERE price_source = 'unknown';
 
 CREATE TABLE channel_quota (
   channel_stable_id TEXT PRIMARY KEY NOT NULL,
