@@ -96,4 +96,4 @@ class ClientAuth:
 
     def spent(self, key: ClientKey) -> Refusal | None:
         """Return a refusal when the key has spent a budget (this instance's view)."""
-        return check_budget(key, self.budgets, datetime.now(UTC)) if key.has_budget else None
+        return check_budget(key, self.budgets, self.budgets.clock()) if key.has_budget else None

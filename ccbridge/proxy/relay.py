@@ -822,7 +822,7 @@ class Relay:
             self.quota.record(channel, call.model, priced.cost.total)
             if call.key.has_budget:
                 waiting = self.budgets.record(
-                    call.key, priced.cost.total, usage.total_tokens, datetime.now(UTC)
+                    call.key, priced.cost.total, usage.total_tokens, self.budgets.clock()
                 )
                 if waiting is not None:  # the writer is full: back-pressure
                     await waiting

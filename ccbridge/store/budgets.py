@@ -18,6 +18,8 @@ only when the answer ends.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,7 @@ from generated.rows import KeySpendSinceResult
 __all__ = (
     "EPOCH",
     "MICRO",
+    "SPEND_CHANNEL",
     "PERIODS",
     "TOKENS",
     "USD",
@@ -36,6 +39,7 @@ __all__ = (
     "SpendAdd",
     "next_reset",
     "period_start",
+    "spend_payloads",
 )
 
 PERIODS: Final = ("daily", "weekly", "monthly", "total")
@@ -44,6 +48,11 @@ TOKENS: Final = "tokens"
 MICRO: Final = 1_000_000  # micro-dollars per USD: integer sums stay exact
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)  # the one period of a `total` budget
 _LOOKBACK: Final = timedelta(days=32)  # longer than any period but `total`
+
+log = logging.getLogger("ccbridge.budgets")
+
+SPEND_CHANNEL: Final = "key_spend_events"  # NOTIFY: totals a flush wrote (PostgreSQL)
+_MAX_PAYLOAD: Final = 7000  # bytes; PostgreSQL refuses a NOTIFY payload of 8000 or more
 
 SpendKey = tuple[int, str, datetime]
 
@@ -92,6 +101,28 @@ class SpendAdd:
         return (self.key_id, self.kind, self.period_start)
 
 
+def spend_payloads(totals: Mapping[SpendKey, int]) -> list[str]:
+    """Return NOTIFY payloads carrying spend totals, each under the size limit."""
+    payloads: list[str] = []
+    items: list[list[object]] = []
+    size = 2
+    for (key_id, kind, start), total in totals.items():
+        item = [key_id, kind, int(start.timestamp()), total]
+        length = len(json.dumps(item)) + 1
+        if items and size + length > _MAX_PAYLOAD:
+            payloads.append(json.dumps(items))
+            items, size = [], 2
+        items.append(item)
+        size += length
+    if items:
+        payloads.append(json.dumps(items))
+    return payloads
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def micro_usd(cost: float) -> int:
     """Return a USD cost in whole micro-dollars."""
     return round(cost * MICRO)
@@ -113,6 +144,7 @@ class BudgetBook:
         self._charge = charge
         self._pending = pending
         self._seen: dict[SpendKey, int] = {}
+        self.clock: Callable[[], datetime] = _utc_now  # which period is current
 
     def load(self, rows: Iterable[KeySpendSinceResult], unwritten: Iterable[SpendAdd]) -> None:
         """Replace the view with the database's rows plus the writer's queue."""
@@ -128,6 +160,21 @@ class BudgetBook:
         """Adopt the totals a flush read back, plus what queued since."""
         for slot, total in totals.items():
             self._seen[slot] = total + self._pending(slot)
+
+    def receive_remote(self, payload: str) -> None:
+        """Adopt the totals another instance wrote (a NOTIFY payload).
+
+        Totals of a period only grow, so a newer one never lowers the view;
+        this instance's own increments not written yet are added back.
+        """
+        try:
+            items = json.loads(payload)
+            for key_id, kind, start, total in items:
+                slot = (int(key_id), str(kind), datetime.fromtimestamp(int(start), UTC))
+                mine = self._pending(slot)
+                self._seen[slot] = max(self._seen.get(slot, 0), int(total) + mine)
+        except (ValueError, TypeError) as ex:  # not ours: the poll still refreshes
+            log.warning("ignored a malformed key spend notification: %s", ex)
 
     @staticmethod
     def since(now: datetime) -> datetime:

@@ -20,7 +20,7 @@ from ccbridge import metrics
 from ccbridge.db.base import Database
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.store import rollupdb
-from ccbridge.store.budgets import EPOCH, BudgetBook
+from ccbridge.store.budgets import EPOCH, SPEND_CHANNEL, BudgetBook
 from ccbridge.store.configwrite import CONFIG_CHANNEL
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.loader import load_snapshot, read_revision
@@ -70,6 +70,7 @@ class Reloader:
         # NOTIFY channel -> handler of its payload (config is handled here).
         self.handlers: dict[str, Callable[[str], object]] = {
             LOG_EVENTS_CHANNEL: writer.events.receive_remote,
+            SPEND_CHANNEL: budgets.receive_remote,
         }
         self._debug_expired_at: float | None = None
 
@@ -183,3 +184,4 @@ class Reloader:
 async def _subscribe(daos: Daos) -> None:
     await daos.events.listen_config()
     await daos.events.listen_logs()
+    await daos.events.listen_spend()

@@ -40,7 +40,7 @@ from ccbridge import metrics
 from ccbridge.db.base import Database
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.store import rollupdb
-from ccbridge.store.budgets import SpendAdd, SpendKey
+from ccbridge.store.budgets import SpendAdd, SpendKey, spend_payloads
 from ccbridge.store.logevents import LogEvents
 from ccbridge.store.rollup import deltas
 from generated.dao import Daos
@@ -343,6 +343,9 @@ class Writer:
                 or 0
                 for slot, add in batch.spend.items()
             }
+            if totals and self._db.dialect == "postgres":  # the others adopt them at once
+                for payload in spend_payloads(totals):
+                    await tx.events.notify_spend(payload=payload)
             await tx.channel_suspensions.upsert_many(list(batch.suspensions.values()))
             # Debug rows reference their log row, written above in the same transaction.
             await tx.request_debug_logs.upsert_many(batch.debug)
