@@ -4,7 +4,9 @@ The request path never awaits the database: it hands over a mutable log
 record (again each time its state changes), a usage increment, a key touch
 or a suspension, and returns. The writer coalesces what arrived since the
 last flush — the latest state of each log row, summed usage per channel,
-the latest use per key — and writes it in one transaction.
+summed spend per client key and period, the latest use per key — and writes
+it in one transaction. The spend totals it reads back go to the budget view
+(`on_spend`) and, on PostgreSQL, to the other instances by NOTIFY.
 
 Log rows are written with their rollup deltas (`ccbridge.store.rollup`)
 in that transaction; after the commit their ids go to the live log stream
