@@ -820,12 +820,13 @@ class Relay:
         await self._log(call, record)
         if not failed and call.counted:
             self.quota.record(channel, call.model, priced.cost.total)
-            if call.key.has_budget:
-                waiting = self.budgets.record(
-                    call.key, priced.cost.total, usage.total_tokens, self.budgets.clock()
-                )
-                if waiting is not None:  # the writer is full: back-pressure
-                    await waiting
+        if call.counted and call.key.has_budget:
+            # Whatever the outcome: a stream cut after some tokens cost them, as logged.
+            waiting = self.budgets.record(
+                call.key, priced.cost.total, usage.total_tokens, self.budgets.clock()
+            )
+            if waiting is not None:  # the writer is full: back-pressure
+                await waiting
 
     def _warn_unpriced(self, model: str) -> None:
         """Warn once per model per process that it is logged at cost 0."""

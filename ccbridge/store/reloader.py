@@ -116,9 +116,10 @@ class Reloader:
             suspensions = await daos.channel_suspensions.list()
             self.suspensions.load([*suspensions, *writer.unwritten_suspensions()])
             self.quota.load(await daos.channel_usage.list(), writer.unwritten_usage())
-            now = datetime.now(UTC)
-            spend = await daos.key_spend.since(since=self.budgets.since(now), epoch=EPOCH)
-            self.budgets.load(spend, writer.unwritten_spend())
+            if any(k.has_budget for k in self.live.snapshot.keys_by_hash.values()):
+                now = datetime.now(UTC)
+                spend = await daos.key_spend.since(since=self.budgets.since(now), epoch=EPOCH)
+                self.budgets.load(spend, writer.unwritten_spend())
 
     async def maintain(self) -> None:
         """Run the once-a-minute housekeeping."""

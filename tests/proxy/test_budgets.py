@@ -19,7 +19,7 @@ import pytest
 from ccbridge.access.auth import hash_key
 from ccbridge.store.budgets import EPOCH, period_start
 from tests.admin.conftest import NO_API_LIMIT, admin_client, start_gateway
-from tests.fakes.upstream import FakeUpstream, messages_json_reply
+from tests.fakes.upstream import FakeUpstream, messages_json_reply, messages_sse_reply
 from tests.proxy.conftest import (
     MASTER_KEY,
     Running,
@@ -108,6 +108,28 @@ async def test_spent_budget_is_refused_in_each_api_shape(
     assert len(up.requests) == 2  # refusals never reach an upstream
     assert await _spend(gateway, key_id) == {"usd": 20_000}
     await _ask(gateway, MASTER_KEY)  # the master key has no budget
+
+
+async def test_streamed_answers_are_charged_when_they_end(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    up = await upstreams(default=messages_sse_reply(model=MODEL, **CENT))
+    await gateway.add_channel("messages", "a", up.url, ["sk-ant-a"])
+    await gateway.add_price(MODEL, 10.0, 0.0)
+    key = await gateway.add_key("streams", budget_usd=0.02, budget_period="weekly")
+    key_id = await _key_id(gateway, key)
+
+    async with claude_client(gateway, key) as client:
+        for _ in range(2):
+            async with client.messages.stream(model=MODEL, max_tokens=8, messages=PROMPT) as stream:
+                await stream.get_final_message()
+        with pytest.raises(anthropic.APIStatusError) as err:
+            await client.messages.create(model=MODEL, max_tokens=8, messages=PROMPT, stream=True)
+
+    assert err.value.status_code == 402
+    assert "weekly spend budget of $0.02" in err.value.message
+    assert await _spend(gateway, key_id) == {"usd": 20_000}
+    assert len(up.requests) == 2
 
 
 async def test_token_budget(gateway: Running, upstreams: UpstreamFactory) -> None:
