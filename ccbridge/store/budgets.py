@@ -9,9 +9,9 @@ The request path never waits on the database: it checks this instance's
 view, which is the database total as last seen plus this instance's own
 increments not written yet. The view learns the database total from every
 flush that charges a key (the increment returns the new total, which
-includes what other instances added) and from the reloader's refresh
-(every CONFIG_POLL_INTERVAL, at once on PostgreSQL when another instance
-reports a key spent by NOTIFY). A key is refused once its view reaches the
+includes what other instances added), on PostgreSQL from the totals every
+other instance's flush sends by NOTIFY, and from the reloader's refresh
+(every CONFIG_POLL_INTERVAL). A key is refused once its view reaches the
 budget; the request that crosses it is served whole, since a cost is known
 only when the answer ends.
 """
@@ -37,6 +37,8 @@ __all__ = (
     "USD",
     "BudgetBook",
     "SpendAdd",
+    "SpendKey",
+    "micro_usd",
     "next_reset",
     "period_start",
     "spend_payloads",
