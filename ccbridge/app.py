@@ -167,6 +167,7 @@ class Gateway:
             policy=rt.policy,
             suspensions=rt.suspensions,
             quota=rt.quota,
+            budgets=rt.budgets,
             writer=rt.writer,
             upstream=rt.upstream,
             config=rt.config,

@@ -16,6 +16,7 @@ from ccbridge.legacy.jsonmode import JsonMode
 from ccbridge.routing.rules import FailoverPolicy
 from ccbridge.routing.scheduler import ChannelScheduler
 from ccbridge.settings import Settings
+from ccbridge.store.budgets import BudgetBook
 from ccbridge.store.configwrite import ConfigStore, ConfigWriter
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.quota import QuotaBook
@@ -44,6 +45,8 @@ class Runtime:
         self.policy = FailoverPolicy(snapshot.failover)
         self.rate_limiter = RateLimiter()
         self.quota = QuotaBook(self.writer)
+        self.budgets = BudgetBook(self.writer.spend, self.writer.pending_spend)
+        self.writer.on_spend = self.budgets.synced
         self.suspensions = Suspensions(self.writer)
         self.live = LiveConfig(
             snapshot,
@@ -53,13 +56,16 @@ class Runtime:
                 self.upstream.adopt,
             ),
         )
-        self.auth = ClientAuth(self.live, settings.proxy_access_key, self.rate_limiter)
+        self.auth = ClientAuth(
+            self.live, settings.proxy_access_key, self.rate_limiter, self.budgets
+        )
         self.reloader = Reloader(
             db,
             self.live,
             self.writer,
             self.quota,
             self.suspensions,
+            self.budgets,
             sweeps=(self.scheduler.sweep, self.rate_limiter.sweep),
             poll_interval=settings.config_poll_interval,
         )

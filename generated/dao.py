@@ -21,6 +21,7 @@ from generated.tables.channel_suspensions import ChannelSuspensionsDao
 from generated.tables.channel_usage import ChannelUsageDao
 from generated.tables.channels import ChannelsDao
 from generated.tables.instances import InstancesDao
+from generated.tables.key_spend import KeySpendDao
 from generated.tables.model_aliases import ModelAliasesDao
 from generated.tables.model_pricing import ModelPricingDao
 from generated.tables.request_debug_logs import RequestDebugLogsDao
@@ -47,6 +48,7 @@ __all__ = (
     "ChannelsDao",
     "EventsQueries",
     "InstancesDao",
+    "KeySpendDao",
     "MaintenanceQueries",
     "MigrationsQueries",
     "ModelAliasesDao",
@@ -80,6 +82,7 @@ class Daos:
         "channel_usage",
         "user_aliases",
         "api_keys",
+        "key_spend",
         "request_logs",
         "channel_quota",
         "channel_suspensions",
@@ -104,6 +107,7 @@ class Daos:
         self.channel_usage = ChannelUsageDao(ex)
         self.user_aliases = UserAliasesDao(ex)
         self.api_keys = ApiKeysDao(ex)
+        self.key_spend = KeySpendDao(ex)
         self.request_logs = RequestLogsDao(ex)
         self.channel_quota = ChannelQuotaDao(ex)
         self.channel_suspensions = ChannelSuspensionsDao(ex)

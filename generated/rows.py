@@ -19,6 +19,7 @@ from generated.tables.channel_suspensions import ChannelSuspensionsRow
 from generated.tables.channel_usage import ChannelUsageRow
 from generated.tables.channels import ChannelsRow
 from generated.tables.instances import InstancesRow, InstancesSeenResult
+from generated.tables.key_spend import KeySpendRow, KeySpendSinceResult
 from generated.tables.model_aliases import ModelAliasesRow
 from generated.tables.model_pricing import ModelPricingRow
 from generated.tables.request_debug_logs import RequestDebugLogsExistingResult, RequestDebugLogsRow
@@ -41,6 +42,7 @@ from generated.tables.request_logs import (
     RequestLogsRollupRowsResult,
     RequestLogsRow,
     RequestLogsSessionRowsResult,
+    RequestLogsUnpricedModelsResult,
 )
 from generated.tables.schema_migrations import SchemaMigrationsRow
 from generated.tables.settings import (
@@ -62,6 +64,8 @@ __all__ = (
     "ChannelsRow",
     "InstancesRow",
     "InstancesSeenResult",
+    "KeySpendRow",
+    "KeySpendSinceResult",
     "ModelAliasesRow",
     "ModelPricingRow",
     "RequestDebugLogsExistingResult",
@@ -78,6 +82,7 @@ __all__ = (
     "RequestLogsRollupRowsResult",
     "RequestLogsRow",
     "RequestLogsSessionRowsResult",
+    "RequestLogsUnpricedModelsResult",
     "SchemaMigrationsRow",
     "SettingsBumpRevisionResult",
     "SettingsLockRevisionResult",

@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from ccbridge.access.limiter import RateDecision, RateLimiter
+from ccbridge.access.standing import Refusal, check_budget, check_expiry
+from ccbridge.store.budgets import BudgetBook
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.snapshot import ClientKey, Snapshot
 
@@ -62,12 +65,15 @@ class ClientAuth:
     ``ratelimit`` setting; either way per key, in one-minute windows.
     """
 
-    __slots__ = ("_live", "_master", "limiter")
+    __slots__ = ("_live", "_master", "budgets", "limiter")
 
-    def __init__(self, live: LiveConfig, master_key: str | None, limiter: RateLimiter) -> None:
+    def __init__(
+        self, live: LiveConfig, master_key: str | None, limiter: RateLimiter, budgets: BudgetBook
+    ) -> None:
         self._live = live
         self._master = (master_key or "").encode()
         self.limiter = limiter
+        self.budgets = budgets
 
     def identify(
         self, headers: Mapping[str, str], params: Mapping[str, str | list[str]]
@@ -83,3 +89,11 @@ class ClientAuth:
         if limit <= 0:
             return None
         return self.limiter.hit(key.id, limit)  # the limiter counts client keys only
+
+    def expired(self, key: ClientKey) -> Refusal | None:
+        """Return a refusal when the key has expired."""
+        return None if key.expires_at is None else check_expiry(key, datetime.now(UTC))
+
+    def spent(self, key: ClientKey) -> Refusal | None:
+        """Return a refusal when the key has spent a budget (this instance's view)."""
+        return check_budget(key, self.budgets, self.budgets.clock()) if key.has_budget else None

@@ -21,6 +21,7 @@ from ccbridge.admin import model, spec
 from ccbridge.admin.aliases import model_alias_rows, user_alias_rows
 from ccbridge.admin.channel_fields import channel_columns, new_channel_id
 from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.keybudget import budget_columns
 from ccbridge.admin.pricing import pricing_rows
 from ccbridge.admin.settings_api import SECTIONS
 from ccbridge.admin.validate import (
@@ -170,6 +171,7 @@ def _restore_keys(items: Any) -> list[ApiKeysRow]:
                 or datetime.now(UTC),
                 last_used_at=timestamp(f"{where}.lastUsedAt", item.get("lastUsedAt")),
                 **lists,
+                **budget_columns(item, where),
             )
         )
     hashes = [r.key_hash for r in rows]

@@ -23,11 +23,27 @@ import msgspec
 from ccbridge.access.auth import hash_key
 from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.keybudget import (
+    BUDGET_FIELDS,
+    CLEARABLE,
+    INPUT_PROPS,
+    VIEW_PROPS,
+    read_spend,
+    spend_view,
+)
 from ccbridge.admin.model import read_body, ref
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import key_object
-from ccbridge.store.shapes import NO_NUL, Text200, to_json
+from ccbridge.store.shapes import (
+    NO_NUL,
+    BudgetPeriod,
+    Text200,
+    Timestamp,
+    TokenBudget,
+    UsdBudget,
+    to_json,
+)
 from generated.dao import Daos
 from generated.rows import ApiKeysRow
 
@@ -66,8 +82,10 @@ _FIELDS: Final[dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
     "allowedChannelsGemini": ("allowed_channels_gemini", _ids),
     "allowedChannelsChat": ("allowed_channels_chat", _ids),
     "allowedModels": ("allowed_models", partial(text_list, max_items=1000, max_len=200)),
+    **BUDGET_FIELDS,
 }
 _LISTS: Final = frozenset(c for c, _ in _FIELDS.values() if c.startswith("allowed_"))
+_CLEARABLE: Final = _LISTS | CLEARABLE  # a null or empty value stores NULL
 
 
 def _d(kind: Any, description: str) -> Any:
@@ -77,6 +95,7 @@ def _d(kind: Any, description: str) -> Any:
 
 _Ids = Annotated[list[Text200], msgspec.Meta(max_length=1000)]
 _ALL = "null or [] = all"
+_PERIODS = "daily, weekly (from Monday), monthly or total (never resets, the default)"
 
 
 class _KeyFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -97,6 +116,13 @@ class _KeyFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     allowedChannelsGemini: _d(_Ids, f"Gemini channel ids the key may use; {_ALL}.") = msgspec.UNSET
     allowedChannelsChat: _d(_Ids, f"Chat channel ids the key may use; {_ALL}.") = msgspec.UNSET
     allowedModels: _d(_Ids, f"Models the key may request; {_ALL}.") = msgspec.UNSET
+    expiresAt: _d(Timestamp, "RFC 3339 time the key stops working; null = never.") = msgspec.UNSET
+    budgetUsd: _d(UsdBudget, "USD the key may spend per budgetPeriod; null = none.") = msgspec.UNSET
+    budgetPeriod: _d(BudgetPeriod, f"UTC period of budgetUsd; {_PERIODS}.") = msgspec.UNSET
+    tokenBudget: _d(TokenBudget, "Input + output tokens per tokenBudgetPeriod; null = none.") = (
+        msgspec.UNSET
+    )
+    tokenBudgetPeriod: _d(BudgetPeriod, f"UTC period of tokenBudget; {_PERIODS}.") = msgspec.UNSET
 
 
 class NewClientKey(_KeyFields, kw_only=True):
@@ -106,7 +132,10 @@ class NewClientKey(_KeyFields, kw_only=True):
 
 
 class ClientKeyChange(_KeyFields, kw_only=True):
-    """Fields of a client key to change; absent or null ones stay."""
+    """Fields of a client key to change; absent ones stay.
+
+    null clears a list (all allowed), a budget or the expiry; other fields stay.
+    """
 
     name: _d(Text200, "Display name.") = msgspec.UNSET
     status: _d(Literal[KEY_STATUSES], "active, disabled or revoked.") = msgspec.UNSET
@@ -122,8 +151,8 @@ def _columns(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     columns = {}
     for name, value in values.items():
         column = _FIELDS[name][0] if name in _FIELDS else name
-        if column in _LISTS:
-            columns[column] = value or None
+        if column in _CLEARABLE:
+            columns[column] = None if value is None or value == [] else value
         elif value is not None:
             columns[column] = value
     return columns
@@ -147,6 +176,11 @@ async def _get(tx: Daos, key_id: int) -> ApiKeysRow:
     if row is None:
         raise AdminError(404, f"API key {key_id} not found", "KEY_NOT_FOUND")
     return row
+
+
+async def _view(tx: Daos, row: ApiKeysRow) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {**key_object(row), **spend_view(row, await read_spend(tx, now), now)}
 
 
 def _set_status(row: ApiKeysRow, status: str) -> ApiKeysRow:
@@ -173,8 +207,9 @@ class KeysResource:
         async def read(tx: Daos) -> dict[str, Any]:
             total = await tx.api_keys.count(where)
             rows = await tx.api_keys.list(where, order_by="id", limit=limit, offset=offset)
+            spend, now = await read_spend(tx, datetime.now(UTC)), datetime.now(UTC)
             return {
-                "keys": [key_object(r) for r in rows],
+                "keys": [{**key_object(r), **spend_view(r, spend, now)} for r in rows],
                 "total": total,
                 "hasMore": offset + len(rows) < total,
             }
@@ -187,11 +222,11 @@ class KeysResource:
         plain = new_key()
         row = ApiKeysRow(key_hash=hash_key(plain), key_prefix=plain[:8] + "...", **columns)
 
-        async def change(tx: Daos) -> ApiKeysRow:
-            return await tx.api_keys.insert(row)
+        async def change(tx: Daos) -> dict[str, Any]:
+            return await _view(tx, await tx.api_keys.insert(row))
 
         stored, revision = await write_config(req, self.rt, change)
-        reply(resp, {**key_object(stored), "key": plain}, revision, status=201)
+        reply(resp, {**stored, "key": plain}, revision, status=201)
 
     async def on_get_item(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -200,7 +235,7 @@ class KeysResource:
         number = _key_id(key_id)
 
         async def read(tx: Daos) -> dict[str, Any]:
-            return key_object(await _get(tx, number))
+            return await _view(tx, await _get(tx, number))
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -226,6 +261,7 @@ class KeysResource:
         async def change(tx: Daos) -> None:
             await _get(tx, number)
             await tx.api_keys.delete(number)
+            await tx.key_spend.delete_where({"key_id": number})
 
         _, revision = await write_config(req, self.rt, change)
         reply(resp, {"success": True, "message": "API key deleted", "id": number}, revision)
@@ -271,14 +307,13 @@ class KeysResource:
     ) -> None:
         number = _key_id(key_id)
 
-        async def write(tx: Daos) -> ApiKeysRow:
+        async def write(tx: Daos) -> dict[str, Any]:
             row = dataclasses.replace(change(await _get(tx, number)), updated_at=datetime.now(UTC))
             await tx.api_keys.update(row)
-            return row
+            return await _view(tx, row)
 
-        row, revision = await write_config(req, self.rt, write)
-        body = key_object(row) if plain is None else {**key_object(row), "key": plain}
-        reply(resp, body, revision)
+        view, revision = await write_config(req, self.rt, write)
+        reply(resp, view if plain is None else {**view, "key": plain}, revision)
 
 
 def _int_param(req: falcon.asgi.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -311,6 +346,7 @@ _INPUT_PROPS: Final[dict[str, Any]] = {
     "allowedChannelsGemini": _STRS,
     "allowedChannelsChat": _STRS,
     "allowedModels": _STRS,
+    **INPUT_PROPS,
 }
 KEY_VIEW_SCHEMA: Final = spec.obj(
     {
@@ -321,6 +357,7 @@ KEY_VIEW_SCHEMA: Final = spec.obj(
         "createdAt": spec.DATETIME,
         "updatedAt": spec.DATETIME,
         "lastUsedAt": spec.DATETIME,
+        **VIEW_PROPS,
     },
     ["id", "name", "keyPrefix", "status", "isAdmin", "rateLimitRpm"],
 )

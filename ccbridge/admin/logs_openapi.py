@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ccbridge.admin import spec
+from ccbridge.admin.keybudget import KEY_BUDGETS_SCHEMA
 
 __all__ = ("OPENAPI_PATHS",)
 
@@ -133,6 +134,13 @@ _STATS: Final = spec.obj(
         "bySession": _GROUPS,
         "byApiKey": {**_GROUPS, "description": "key id, 'master', or '<unknown>'"},
         "timeRange": spec.obj({"from": _DT, "to": _DT}),
+        "unpricedRequests": {**_INT, "description": "finished requests of models without a price"},
+        "unpricedModels": {
+            "type": "object",
+            "additionalProperties": _INT,
+            "description": "model -> finished requests logged at cost 0 for want of a price",
+        },
+        "keyBudgets": KEY_BUDGETS_SCHEMA,
     }
 )
 

@@ -18,11 +18,12 @@ from typing import Any, Final
 import falcon.asgi
 
 from ccbridge.admin.common import AdminError, reply
+from ccbridge.admin.keybudget import key_budgets
 from ccbridge.admin.logquery import Scope, go_duration, int_param, scope, text_param
 from ccbridge.admin.logview import iso
 from ccbridge.admin.statsread import StatsGroups, read_groups, read_series
 from ccbridge.runtime import Runtime
-from ccbridge.store.rollup import DAY, Sums, floor_time, percentile
+from ccbridge.store.rollup import DAY, EPOCH, FAR_FUTURE, Sums, floor_time, percentile
 from generated.rows import RequestLogsActiveSessionsResult
 
 __all__ = (
@@ -152,7 +153,19 @@ class StatsResource:
         window, rollups = scope(req), _use_rollups(req)
         async with self.rt.db.transaction(readonly=True) as tx:
             groups = await read_groups(tx, window, rollups=rollups)
-        reply(resp, stats_json(groups))
+            unpriced = await tx.request_logs.unpriced_models(
+                since=window.since or EPOCH,
+                until=window.until or FAR_FUTURE,
+                endpoint=window.endpoint,
+                client_id=window.client_id,
+                session_id=window.session_id,
+            )
+            budgets = await key_budgets(tx)
+        body = stats_json(groups)
+        body["unpricedRequests"] = sum(r.requests or 0 for r in unpriced)
+        body["unpricedModels"] = {r.model: r.requests for r in unpriced if r.model is not None}
+        body["keyBudgets"] = budgets
+        reply(resp, body)
 
 
 def point_json(s: Sums) -> dict[str, Any]:

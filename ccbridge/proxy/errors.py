@@ -17,6 +17,7 @@ __all__ = ("ProxyError", "anthropic_body", "gemini_body", "openai_body")
 _TYPES = {
     400: ("invalid_request_error", "invalid_request_error"),
     401: ("authentication_error", "authentication_error"),
+    402: ("billing_error", "budget_exceeded"),
     403: ("permission_error", "permission_error"),
     404: ("not_found_error", "not_found_error"),
     413: ("request_too_large", "invalid_request_error"),
@@ -26,16 +27,21 @@ _TYPES = {
     503: ("overloaded_error", "server_error"),
     529: ("overloaded_error", "server_error"),
 }
-# Status -> google.rpc.Code name, as Google APIs put it in error.status.
+
+
+# Status -> google.rpc status name (Gemini API errors); 402 is no RESOURCE_EXHAUSTED,
+# which clients retry as a rate limit.
 _GOOGLE_STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
+    402: "FAILED_PRECONDITION",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     413: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
     499: "CANCELLED",
     503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
 
 
@@ -75,9 +81,10 @@ def openai_body(status: int, message: str, code: str = "") -> bytes:
 
 
 def gemini_body(status: int, message: str, code: str = "") -> bytes:
-    """Return a Google API error body; ``code`` goes in an ErrorInfo reason."""
-    name = _GOOGLE_STATUS.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
+    """Return a Gemini API (google.rpc.Status) error body; ``code`` as ErrorInfo reason."""
+    name = _GOOGLE_STATUS.get(status, "UNAVAILABLE" if status >= 500 else "FAILED_PRECONDITION")
     error: dict[str, object] = {"code": status, "message": message, "status": name}
     if code:
-        error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code}]
+        info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code.upper()}
+        error["details"] = [{**info, "domain": "ccbridge"}]
     return json.dumps({"error": error}).encode()

@@ -10,13 +10,17 @@ import itertools
 import random
 import time
 from datetime import UTC, datetime
+from typing import Final
 
 from ccbridge.proxy.pricing import PricedCost
 from ccbridge.proxy.usage import Usage
 from ccbridge.store.snapshot import Channel
 from generated.rows import RequestLogsRow
 
-__all__ = ("LogRecord", "new_log_id")
+__all__ = ("PRICED", "UNPRICED", "LogRecord", "new_log_id")
+
+PRICED: Final = "pricing"  # request_logs.price_source: a model_pricing row priced it
+UNPRICED: Final = "unknown"  # no price for the model: logged at cost 0
 
 
 # A counter from a random start: ids stay unique within a process whatever the
@@ -58,6 +62,7 @@ class LogRecord:
         "output_cost",
         "output_tokens",
         "price",
+        "price_source",
         "priced_by_target_model",
         "reasoning_effort",
         "request_id",
@@ -105,6 +110,7 @@ class LogRecord:
         self.failover_info = ""
         self.service_tier = ""
         self.priced_by_target_model = False
+        self.price_source = ""  # pricing | unknown (no price: cost 0), once settled
         self.routed_via = ""  # the composite channel (uid) that routed it here
         self.request_id = ""  # the client request's x-request-id
         self.input_tokens = self.output_tokens = 0
@@ -151,6 +157,7 @@ class LogRecord:
         self.cache_read_cost = cost.cache_read
         self.price = cost.total
         self.priced_by_target_model = priced.priced_by_target_model
+        self.price_source = PRICED if priced.has_price else UNPRICED
 
     def finish(
         self, status: str, http_status: int, error: str = "", upstream_error: str = ""
@@ -225,4 +232,5 @@ class LogRecord:
             self.routed_via or None,
             None,  # instance_id, set by the writer
             self.request_id or None,
+            self.price_source or None,
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from ccbridge.routing.composite import CompositeRoute, composite_route
 from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_until
 from ccbridge.routing.scheduler import NO_CHANNELS_CONFIGURED, ChannelScheduler
 from ccbridge.settings import Settings
+from ccbridge.store.budgets import BudgetBook
 from ccbridge.store.configwrite import ConfigWriter
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.mapping import redirect_channel_model
@@ -72,6 +74,9 @@ _SSE_HEADERS = (
 # Ours replace the upstream's: a repeated Cache-Control would read "no-cache, no-cache".
 _SSE_HEADER_NAMES = frozenset(name.lower() for name, _ in _SSE_HEADERS)
 _MAX_ERROR_TEXT = 2000
+_MAX_UNPRICED_WARNINGS = 1000  # distinct models warned about; bounds the set
+
+log = logging.getLogger("ccbridge.relay")
 # Messages-pool channel types that serve Claude's `speed: "fast"` as the
 # priority tier, at twice the price (spec §3.9); a claude channel passes it on.
 _FAST_TIER_TYPES = frozenset({"responses", "openai-oauth"})
@@ -141,6 +146,7 @@ class Relay:
         policy: FailoverPolicy,
         suspensions: Suspensions,
         quota: QuotaBook,
+        budgets: BudgetBook,
         writer: Writer,
         upstream: UpstreamClient,
         config: ConfigWriter,
@@ -151,6 +157,8 @@ class Relay:
         self.policy = policy
         self.suspensions = suspensions
         self.quota = quota
+        self.budgets = budgets
+        self._unpriced: set[str] = set()  # models warned about (no price)
         self.writer = writer
         self.upstream = upstream
         self.learner = ConfigLearner(config, live)
@@ -814,11 +822,27 @@ class Relay:
             and (call.pool != "messages" or channel.service_type in _FAST_TIER_TYPES),
         )
         record.set_cost(priced)
+        if not priced.has_price:
+            self._warn_unpriced(priced.priced_model)
         failed = bool(error) or http_status >= 400
         record.finish("error" if failed else "completed", http_status, error)
         await self._log(call, record)
         if not failed and call.counted:
             self.quota.record(channel, call.model, priced.cost.total)
+        if call.counted and call.key.has_budget:
+            # Whatever the outcome: a stream cut after some tokens cost them, as logged.
+            waiting = self.budgets.record(
+                call.key, priced.cost.total, usage.total_tokens, self.budgets.clock()
+            )
+            if waiting is not None:  # the writer is full: back-pressure
+                await waiting
+
+    def _warn_unpriced(self, model: str) -> None:
+        """Warn once per model per process that it is logged at cost 0."""
+        if model in self._unpriced or len(self._unpriced) >= _MAX_UNPRICED_WARNINGS:
+            return
+        self._unpriced.add(model)
+        log.warning("model %r has no price: its requests are logged at cost 0", model)
 
     async def _debug_whole(
         self,

@@ -66,6 +66,9 @@ class _Proxied:
         denial = check_endpoint(key, self.ENDPOINT)
         if denial is not None:
             raise ProxyError(403, denial.message, denial.code)
+        refusal = self.auth.spent(key)
+        if refusal is not None:
+            raise ProxyError(refusal.status, refusal.message, refusal.code)
         return key
 
     async def _payload(self, req: falcon.asgi.Request) -> tuple[bytes, dict[str, Any]]:
@@ -299,6 +302,9 @@ def _authenticate(
     key = auth.identify(req.headers, req.params)
     if key is None:
         raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
+    refusal = auth.expired(key)
+    if refusal is not None:
+        raise ProxyError(refusal.status, refusal.message, refusal.code)
     decision = auth.admit(key)
     if decision is not None:
         if not decision.allowed:

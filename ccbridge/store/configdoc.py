@@ -186,6 +186,12 @@ def key_object(row: ApiKeysRow) -> dict[str, Any]:
         "createdAt": iso(row.created_at),
         "updatedAt": iso(row.updated_at),
         "lastUsedAt": iso(row.last_used_at),
+        "expiresAt": iso(row.expires_at),
+        "budgetUsd": None if row.budget_usd is None else float(row.budget_usd),
+        "budgetPeriod": row.budget_period or ("total" if row.budget_usd is not None else None),
+        "tokenBudget": row.token_budget,
+        "tokenBudgetPeriod": row.token_budget_period
+        or ("total" if row.token_budget is not None else None),
     }
 
 

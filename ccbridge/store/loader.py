@@ -221,6 +221,11 @@ def _client_key(row: ApiKeysRow, pools: Mapping[str, list[Channel]]) -> ClientKe
         allowed_endpoints=None if endpoints is None else frozenset(endpoints),
         allowed_models=_str_list(row.allowed_models),
         allowed_channels=allowed,
+        expires_at=row.expires_at,
+        budget_usd=row.budget_usd,
+        budget_period=row.budget_period or "total",
+        token_budget=row.token_budget,
+        token_budget_period=row.token_budget_period or "total",
     )
 
 

@@ -20,6 +20,7 @@ from ccbridge import metrics
 from ccbridge.db.base import Database
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.store import rollupdb
+from ccbridge.store.budgets import EPOCH, SPEND_CHANNEL, BudgetBook
 from ccbridge.store.configwrite import CONFIG_CHANNEL
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.loader import load_snapshot, read_revision
@@ -49,6 +50,7 @@ class Reloader:
         writer: Writer,
         quota: QuotaBook,
         suspensions: Suspensions,
+        budgets: BudgetBook,
         *,
         sweeps: Iterable[Callable[[], object]] = (),
         poll_interval: float = 5.0,
@@ -58,6 +60,7 @@ class Reloader:
         self.writer = writer
         self.quota = quota
         self.suspensions = suspensions
+        self.budgets = budgets
         self._sweeps = tuple(sweeps)  # periodic clean-up of in-memory state
         self._poll_interval = poll_interval
         self._tasks: list[asyncio.Task[None]] = []
@@ -67,6 +70,7 @@ class Reloader:
         # NOTIFY channel -> handler of its payload (config is handled here).
         self.handlers: dict[str, Callable[[str], object]] = {
             LOG_EVENTS_CHANNEL: writer.events.receive_remote,
+            SPEND_CHANNEL: budgets.receive_remote,
         }
         self._debug_expired_at: float | None = None
 
@@ -125,6 +129,10 @@ class Reloader:
             suspensions = await daos.channel_suspensions.list()
             self.suspensions.load([*suspensions, *writer.unwritten_suspensions()])
             self.quota.load(await daos.channel_usage.list(), writer.unwritten_usage())
+            if any(k.has_budget for k in self.live.snapshot.keys_by_hash.values()):
+                now = datetime.now(UTC)
+                spend = await daos.key_spend.since(since=self.budgets.since(now), epoch=EPOCH)
+                self.budgets.load(spend, writer.unwritten_spend())
 
     async def maintain(self) -> None:
         """Run the once-a-minute housekeeping."""
@@ -190,3 +198,4 @@ class Reloader:
 async def _subscribe(daos: Daos) -> None:
     await daos.events.listen_config()
     await daos.events.listen_logs()
+    await daos.events.listen_spend()

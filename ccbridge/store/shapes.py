@@ -375,6 +375,11 @@ UserAliases = Annotated[
 LoadBalance = Literal[tuple(sorted(LOAD_BALANCE_STRATEGIES))]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 
+# Client key budgets (ccbridge/store/budgets.py: PERIODS).
+UsdBudget = Annotated[float, msgspec.Meta(ge=0, le=1e9)]
+TokenBudget = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+BudgetPeriod = Literal["daily", "weekly", "monthly", "total"]
+
 _URL: Final = r"^\s*([hH][tT][tT][pP][sS]?://[^\s\x00]*)?\s*$"
 # Upstream keys: printable ASCII without spaces.
 KEY_PATTERN: Final = r"^[!-~]+$"
@@ -743,6 +748,22 @@ class BackupKey(_Shape):
         Timestamp | None, msgspec.Meta(description="Creation time (RFC 3339). Default now.")
     ] = None
     lastUsedAt: Annotated[Timestamp | None, msgspec.Meta(description="Last use (RFC 3339).")] = None
+    expiresAt: Annotated[
+        Timestamp | None, msgspec.Meta(description="The key stops working then; null = never.")
+    ] = None
+    budgetUsd: Annotated[
+        UsdBudget | None, msgspec.Meta(description="USD per budgetPeriod; null = no budget.")
+    ] = None
+    budgetPeriod: Annotated[
+        BudgetPeriod | None, msgspec.Meta(description="UTC period of budgetUsd. Default total.")
+    ] = None
+    tokenBudget: Annotated[
+        TokenBudget | None, msgspec.Meta(description="Tokens per tokenBudgetPeriod; null = none.")
+    ] = None
+    tokenBudgetPeriod: Annotated[
+        BudgetPeriod | None,
+        msgspec.Meta(description="UTC period of tokenBudget. Default total."),
+    ] = None
     id: Annotated[Any, msgspec.Meta(description="Id on the exporting instance; ignored.")] = None
     updatedAt: Annotated[
         Any, msgspec.Meta(description="Exporting instance's update time; ignored.")

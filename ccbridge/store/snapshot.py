@@ -277,6 +277,11 @@ class ClientKey:
     allowed_endpoints: frozenset[str] | None = None
     allowed_models: tuple[str, ...] | None = None
     allowed_channels: Mapping[str, frozenset[str]] = field(default_factory=_empty)
+    expires_at: datetime | None = None
+    budget_usd: float | None = None  # per budget_period; None: no spend budget
+    budget_period: str = "total"
+    token_budget: int | None = None  # per token_budget_period; None: no token budget
+    token_budget_period: str = "total"
 
     def __post_init__(self) -> None:
         endpoints = _lower_tuple(self.allowed_endpoints)
@@ -299,6 +304,11 @@ class ClientKey:
     def is_active(self) -> bool:
         """Return True when the key may be used."""
         return self.status == "active"
+
+    @property
+    def has_budget(self) -> bool:
+        """Return True when the key has a spend or a token budget."""
+        return self.budget_usd is not None or self.token_budget is not None
 
     def channel_allowlist(self, pool: str) -> frozenset[str] | None:
         """Return the allowed channel ids for ``pool`` or None if open."""

@@ -4,7 +4,9 @@ The request path never awaits the database: it hands over a mutable log
 record (again each time its state changes), a usage increment, a key touch
 or a suspension, and returns. The writer coalesces what arrived since the
 last flush — the latest state of each log row, summed usage per channel,
-the latest use per key — and writes it in one transaction.
+summed spend per client key and period, the latest use per key — and writes
+it in one transaction. The spend totals it reads back go to the budget view
+(`on_spend`) and, on PostgreSQL, to the other instances by NOTIFY.
 
 Log rows are written with their rollup deltas (`ccbridge.store.rollup`)
 in that transaction; after the commit their ids go to the live log stream
@@ -31,6 +33,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -39,6 +42,7 @@ from ccbridge import metrics
 from ccbridge.db.base import Database
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.store import rollupdb
+from ccbridge.store.budgets import SpendAdd, SpendKey, spend_payloads
 from ccbridge.store.logevents import LogEvents
 from ccbridge.store.rollup import deltas
 from generated.dao import Daos
@@ -78,12 +82,13 @@ class UsageAdd:
 class _Batch:
     """What arrived since the last flush, already coalesced."""
 
-    __slots__ = ("debug", "keys", "logs", "size", "suspensions", "usage")
+    __slots__ = ("debug", "keys", "logs", "size", "spend", "suspensions", "usage")
 
     def __init__(self) -> None:
         self.logs: dict[str, LogSource] = {}
         self.usage: dict[str, UsageAdd] = {}
         self.keys: dict[int, datetime] = {}
+        self.spend: dict[SpendKey, SpendAdd] = {}
         self.suspensions: dict[str, ChannelSuspensionsRow] = {}
         self.debug: list[RequestDebugLogsRow] = []
         self.size = 0
@@ -118,6 +123,8 @@ class Writer:
         self._stopping = False
         self.flushes = 0
         self.failures = 0
+        # Told the database totals of the key spend a flush wrote (the budget view).
+        self.on_spend: Callable[[dict[SpendKey, int]], None] | None = None
 
     async def start(self) -> None:
         """Start the flush loop."""
@@ -157,6 +164,15 @@ class Writer:
         """Return the usage increments not written yet."""
         return list(self._batch.usage.values())
 
+    def unwritten_spend(self) -> list[SpendAdd]:
+        """Return the key spend increments not written yet."""
+        return list(self._batch.spend.values())
+
+    def pending_spend(self, slot: SpendKey) -> int:
+        """Return the unwritten spend of one key, kind and period."""
+        add = self._batch.spend.get(slot)
+        return 0 if add is None else add.amount
+
     def unwritten_suspensions(self) -> list[ChannelSuspensionsRow]:
         """Return the suspensions not written yet."""
         return list(self._batch.suspensions.values())
@@ -177,6 +193,15 @@ class Writer:
                 add.at,
             )
         return self._add(self._batch.usage, add.channel_uid, add)
+
+    def spend(self, add: SpendAdd) -> Any:
+        """Add to a client key's spend."""
+        current = self._batch.spend.get(add.slot)
+        if current is not None:
+            add = SpendAdd(
+                add.key_id, add.kind, add.period_start, current.amount + add.amount, add.at
+            )
+        return self._add(self._batch.spend, add.slot, add)
 
     def touch_key(self, key_id: int, at: datetime) -> Any:
         """Record that a managed client key was used."""
@@ -273,9 +298,23 @@ class Writer:
                     uid, cur.channel_id, cur.channel_type, cur.amount + add.amount, cur.at
                 )
             )
+        for slot, spend in old.spend.items():
+            now = new.spend.get(slot)
+            new.spend[slot] = (
+                spend
+                if now is None
+                else SpendAdd(
+                    spend.key_id, spend.kind, spend.period_start, spend.amount + now.amount, now.at
+                )
+            )
         new.debug = old.debug + new.debug
         new.size = (
-            len(new.logs) + len(new.usage) + len(new.keys) + len(new.suspensions) + len(new.debug)
+            len(new.logs)
+            + len(new.usage)
+            + len(new.keys)
+            + len(new.spend)
+            + len(new.suspensions)
+            + len(new.debug)
         )
 
     async def _flush(self, batch: _Batch) -> None:
@@ -295,12 +334,28 @@ class Writer:
                 )
             for key_id, at in batch.keys.items():
                 await tx.api_keys.touch(id=key_id, at=at)
+            totals = {
+                slot: await tx.key_spend.add(
+                    key_id=add.key_id,
+                    kind=add.kind,
+                    period_start=add.period_start,
+                    amount=add.amount,
+                    now=add.at,
+                )
+                or 0
+                for slot, add in batch.spend.items()
+            }
+            if totals and self._db.dialect == "postgres":  # the others adopt them at once
+                for payload in spend_payloads(totals):
+                    await tx.events.notify_spend(payload=payload)
             await tx.channel_suspensions.upsert_many(list(batch.suspensions.values()))
             # Debug rows reference their log row, written above in the same transaction.
             await tx.request_debug_logs.upsert_many(batch.debug)
         for source, row in zip(sources, rows, strict=True):
             source.written = row
         self.flushes += 1
+        if totals and self.on_spend is not None:
+            self.on_spend(totals)
         self.events.publish(created, updated)
 
     async def _write_logs(

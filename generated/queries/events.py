@@ -15,12 +15,16 @@ class _Queries(NamedTuple):
 
     listen_config: Stmt | None
     listen_logs: Stmt | None
+    listen_spend: Stmt | None
+    notify_spend: Stmt | None
     notify_logs: Stmt | None
 
 
 _SQLITE_QUERIES = _Queries(
     listen_config=None,
     listen_logs=None,
+    listen_spend=None,
+    notify_spend=None,
     notify_logs=None,
 )
 
@@ -39,6 +43,21 @@ LISTEN ccbridge_config""",
 -- name: events.listen_logs :exec
 LISTEN request_log_events""",
         True,
+    ),
+    listen_spend=Stmt(
+        "events.listen_spend",
+        """\
+-- name: events.listen_spend :exec
+LISTEN key_spend_events""",
+        True,
+    ),
+    notify_spend=Stmt(
+        "events.notify_spend",
+        """\
+-- name: events.notify_spend :exec
+SELECT
+  PG_NOTIFY('key_spend_events', %(payload)s)""",
+        False,
     ),
     notify_logs=Stmt(
         "events.notify_logs",
@@ -75,6 +94,20 @@ class EventsQueries(QueryGroup):
         if stmt is None:
             raise unsupported("events.listen_logs", "postgres")
         return await self._ex.execute(stmt, {})
+
+    async def listen_spend(self) -> int:
+        """Receive key-spend notifications on this connection."""
+        stmt = self._q.listen_spend
+        if stmt is None:
+            raise unsupported("events.listen_spend", "postgres")
+        return await self._ex.execute(stmt, {})
+
+    async def notify_spend(self, *, payload: str) -> int:
+        """Tell other instances the key spend totals a flush wrote (delivered on commit)."""
+        stmt = self._q.notify_spend
+        if stmt is None:
+            raise unsupported("events.notify_spend", "postgres")
+        return await self._ex.execute(stmt, {"payload": payload})
 
     async def notify_logs(self, *, payload: str) -> int:
         """Tell other instances which log rows a flush wrote (delivered on commit)."""

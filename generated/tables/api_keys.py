@@ -50,6 +50,11 @@ class ApiKeysRow:
     last_used_at: datetime | None = None
     allowed_channels_gemini: Any = None
     allowed_channels_chat: Any = None
+    expires_at: datetime | None = None
+    budget_usd: float | None = None
+    budget_period: str | None = None
+    token_budget: int | None = None
+    token_budget_period: str | None = None
 
 
 def _from_sqlite(r: tuple[Any, ...]) -> ApiKeysRow:
@@ -71,6 +76,11 @@ def _from_sqlite(r: tuple[Any, ...]) -> ApiKeysRow:
         ts_parse(r[14]),
         json_parse(r[15]),
         json_parse(r[16]),
+        ts_parse(r[17]),
+        r[18],
+        r[19],
+        r[20],
+        r[21],
     )
 
 
@@ -93,6 +103,11 @@ def _to_sqlite(row: ApiKeysRow) -> tuple[Any, ...]:
         ts_text(row.last_used_at),
         json_text(row.allowed_channels_gemini),
         json_text(row.allowed_channels_chat),
+        ts_text(row.expires_at),
+        row.budget_usd,
+        row.budget_period,
+        row.token_budget,
+        row.token_budget_period,
     )
 
 
@@ -114,6 +129,11 @@ def _to_sqlite_auto(row: ApiKeysRow) -> tuple[Any, ...]:
         ts_text(row.last_used_at),
         json_text(row.allowed_channels_gemini),
         json_text(row.allowed_channels_chat),
+        ts_text(row.expires_at),
+        row.budget_usd,
+        row.budget_period,
+        row.token_budget,
+        row.token_budget_period,
     )
 
 
@@ -135,6 +155,11 @@ def _update_sqlite(row: ApiKeysRow) -> tuple[Any, ...]:
         ts_text(row.last_used_at),
         json_text(row.allowed_channels_gemini),
         json_text(row.allowed_channels_chat),
+        ts_text(row.expires_at),
+        row.budget_usd,
+        row.budget_period,
+        row.token_budget,
+        row.token_budget_period,
         row.id,
     )
 
@@ -162,6 +187,11 @@ def _to_postgres(row: ApiKeysRow) -> tuple[Any, ...]:
         ts_aware(row.last_used_at),
         json_text(row.allowed_channels_gemini),
         json_text(row.allowed_channels_chat),
+        ts_aware(row.expires_at),
+        row.budget_usd,
+        row.budget_period,
+        row.token_budget,
+        row.token_budget_period,
     )
 
 
@@ -183,6 +213,11 @@ def _to_postgres_auto(row: ApiKeysRow) -> tuple[Any, ...]:
         ts_aware(row.last_used_at),
         json_text(row.allowed_channels_gemini),
         json_text(row.allowed_channels_chat),
+        ts_aware(row.expires_at),
+        row.budget_usd,
+        row.budget_period,
+        row.token_budget,
+        row.token_budget_period,
     )
 
 
@@ -204,6 +239,11 @@ def _update_postgres(row: ApiKeysRow) -> tuple[Any, ...]:
         ts_aware(row.last_used_at),
         json_text(row.allowed_channels_gemini),
         json_text(row.allowed_channels_chat),
+        ts_aware(row.expires_at),
+        row.budget_usd,
+        row.budget_period,
+        row.token_budget,
+        row.token_budget_period,
         row.id,
     )
 
@@ -226,6 +266,11 @@ _FILTER_NULL = {
     "last_used_at": " WHERE last_used_at IS NULL",
     "allowed_channels_gemini": " WHERE allowed_channels_gemini IS NULL",
     "allowed_channels_chat": " WHERE allowed_channels_chat IS NULL",
+    "expires_at": " WHERE expires_at IS NULL",
+    "budget_usd": " WHERE budget_usd IS NULL",
+    "budget_period": " WHERE budget_period IS NULL",
+    "token_budget": " WHERE token_budget IS NULL",
+    "token_budget_period": " WHERE token_budget_period IS NULL",
 }
 _ORDER = {
     "name": " ORDER BY name, id",
@@ -245,6 +290,11 @@ _ORDER = {
     "last_used_at": " ORDER BY last_used_at, id",
     "allowed_channels_gemini": " ORDER BY allowed_channels_gemini, id",
     "allowed_channels_chat": " ORDER BY allowed_channels_chat, id",
+    "expires_at": " ORDER BY expires_at, id",
+    "budget_usd": " ORDER BY budget_usd, id",
+    "budget_period": " ORDER BY budget_period, id",
+    "token_budget": " ORDER BY token_budget, id",
+    "token_budget_period": " ORDER BY token_budget_period, id",
 }
 _ORDER_DESC = {
     "name": " ORDER BY name DESC, id DESC",
@@ -264,6 +314,11 @@ _ORDER_DESC = {
     "last_used_at": " ORDER BY last_used_at DESC, id DESC",
     "allowed_channels_gemini": " ORDER BY allowed_channels_gemini DESC, id DESC",
     "allowed_channels_chat": " ORDER BY allowed_channels_chat DESC, id DESC",
+    "expires_at": " ORDER BY expires_at DESC, id DESC",
+    "budget_usd": " ORDER BY budget_usd DESC, id DESC",
+    "budget_period": " ORDER BY budget_period DESC, id DESC",
+    "token_budget": " ORDER BY token_budget DESC, id DESC",
+    "token_budget_period": " ORDER BY token_budget_period DESC, id DESC",
 }
 
 _SQLITE = TableSql(
@@ -271,7 +326,8 @@ _SQLITE = TableSql(
 -- name: api_keys.list :many
 SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period
 FROM api_keys""",
     count="""\
 -- name: api_keys.count :one
@@ -297,6 +353,11 @@ DELETE FROM api_keys""",
         "last_used_at": " WHERE last_used_at = ?",
         "allowed_channels_gemini": " WHERE allowed_channels_gemini = ?",
         "allowed_channels_chat": " WHERE allowed_channels_chat = ?",
+        "expires_at": " WHERE expires_at = ?",
+        "budget_usd": " WHERE budget_usd = ?",
+        "budget_period": " WHERE budget_period = ?",
+        "token_budget": " WHERE token_budget = ?",
+        "token_budget_period": " WHERE token_budget_period = ?",
     },
     filter_null=_FILTER_NULL,
     order=_ORDER,
@@ -308,7 +369,8 @@ DELETE FROM api_keys""",
 -- name: api_keys.get :one
 SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period
 FROM api_keys
 WHERE id = ?""",
         False,
@@ -320,11 +382,13 @@ WHERE id = ?""",
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period""",
         True,
     ),
     insert_auto=Stmt(
@@ -333,11 +397,13 @@ RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_li
 -- name: api_keys.insert :one
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period""",
         True,
     ),
     bulk=Stmt(
@@ -347,8 +413,9 @@ RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_li
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         True,
     ),
     bulk_auto=Stmt(
@@ -357,8 +424,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
 -- name: api_keys.insert_many :copyfrom
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         True,
     ),
     bulk_is_copy=False,
@@ -370,8 +438,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE
 SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.key_prefix,
   description = excluded.description, status = excluded.status, is_admin = excluded.is_admin,
@@ -381,10 +450,13 @@ SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.ke
   allowed_models = excluded.allowed_models, created_at = excluded.created_at,
   updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
   allowed_channels_gemini = excluded.allowed_channels_gemini,
-  allowed_channels_chat = excluded.allowed_channels_chat
+  allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+  budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+  token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period
 RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period""",
             True,
         ),
         "key_hash": Stmt(
@@ -393,8 +465,9 @@ RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_li
 -- name: api_keys.upsert :one
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(key_hash) DO UPDATE
 SET name = excluded.name, key_prefix = excluded.key_prefix, description = excluded.description,
   status = excluded.status, is_admin = excluded.is_admin,
@@ -404,10 +477,13 @@ SET name = excluded.name, key_prefix = excluded.key_prefix, description = exclud
   allowed_models = excluded.allowed_models, created_at = excluded.created_at,
   updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
   allowed_channels_gemini = excluded.allowed_channels_gemini,
-  allowed_channels_chat = excluded.allowed_channels_chat
+  allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+  budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+  token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period
 RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period""",
             True,
         ),
     },
@@ -419,8 +495,9 @@ RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_li
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE
 SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.key_prefix,
   description = excluded.description, status = excluded.status, is_admin = excluded.is_admin,
@@ -430,7 +507,9 @@ SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.ke
   allowed_models = excluded.allowed_models, created_at = excluded.created_at,
   updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
   allowed_channels_gemini = excluded.allowed_channels_gemini,
-  allowed_channels_chat = excluded.allowed_channels_chat""",
+  allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+  budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+  token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period""",
             True,
         ),
         "key_hash": Stmt(
@@ -439,8 +518,9 @@ SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.ke
 -- name: api_keys.upsert_many :batchexec
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(key_hash) DO UPDATE
 SET name = excluded.name, key_prefix = excluded.key_prefix, description = excluded.description,
   status = excluded.status, is_admin = excluded.is_admin,
@@ -450,7 +530,9 @@ SET name = excluded.name, key_prefix = excluded.key_prefix, description = exclud
   allowed_models = excluded.allowed_models, created_at = excluded.created_at,
   updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
   allowed_channels_gemini = excluded.allowed_channels_gemini,
-  allowed_channels_chat = excluded.allowed_channels_chat""",
+  allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+  budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+  token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period""",
             True,
         ),
     },
@@ -461,9 +543,10 @@ SET name = excluded.name, key_prefix = excluded.key_prefix, description = exclud
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
 VALUES """,
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             """\
  ON CONFLICT(id) DO UPDATE
  SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.key_prefix,
@@ -474,17 +557,20 @@ VALUES """,
    allowed_models = excluded.allowed_models, created_at = excluded.created_at,
    updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
    allowed_channels_gemini = excluded.allowed_channels_gemini,
-   allowed_channels_chat = excluded.allowed_channels_chat""",
-            58,
+   allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+   budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+   token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period""",
+            45,
         ),
         "key_hash": UpsertBatch(
             """\
 -- name: api_keys.upsert_many :batchexec
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
 VALUES """,
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             """\
  ON CONFLICT(key_hash) DO UPDATE
  SET name = excluded.name, key_prefix = excluded.key_prefix, description = excluded.description,
@@ -495,8 +581,10 @@ VALUES """,
    allowed_models = excluded.allowed_models, created_at = excluded.created_at,
    updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
    allowed_channels_gemini = excluded.allowed_channels_gemini,
-   allowed_channels_chat = excluded.allowed_channels_chat""",
-            62,
+   allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+   budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+   token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period""",
+            47,
         ),
     },
     ignore_many=Stmt(
@@ -506,8 +594,9 @@ VALUES """,
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING""",
         True,
     ),
@@ -526,7 +615,8 @@ SELECT MIN(rowid), MAX(rowid) FROM api_keys""",
 -- name: api_keys.row_range :many
 SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period
 FROM api_keys
 WHERE rowid BETWEEN ? AND ?""",
             False,
@@ -540,7 +630,8 @@ UPDATE api_keys
 SET name = ?, key_hash = ?, key_prefix = ?, description = ?, status = ?, is_admin = ?,
   rate_limit_rpm = ?, allowed_endpoints = ?, allowed_channels_msg = ?,
   allowed_channels_resp = ?, allowed_models = ?, created_at = ?, updated_at = ?,
-  last_used_at = ?, allowed_channels_gemini = ?, allowed_channels_chat = ?
+  last_used_at = ?, allowed_channels_gemini = ?, allowed_channels_chat = ?, expires_at = ?,
+  budget_usd = ?, budget_period = ?, token_budget = ?, token_budget_period = ?
 WHERE id = ?""",
         True,
     ),
@@ -574,6 +665,7 @@ DELETE FROM api_keys""",
         "last_used_at": ts_text,
         "allowed_channels_gemini": json_text,
         "allowed_channels_chat": json_text,
+        "expires_at": ts_text,
     },
 )
 
@@ -582,7 +674,8 @@ _POSTGRES = TableSql(
 -- name: api_keys.list :many
 SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period
 FROM api_keys""",
     count="""\
 -- name: api_keys.count :one
@@ -608,6 +701,11 @@ DELETE FROM api_keys""",
         "last_used_at": " WHERE last_used_at = %s",
         "allowed_channels_gemini": " WHERE allowed_channels_gemini = %s",
         "allowed_channels_chat": " WHERE allowed_channels_chat = %s",
+        "expires_at": " WHERE expires_at = %s",
+        "budget_usd": " WHERE budget_usd = %s",
+        "budget_period": " WHERE budget_period = %s",
+        "token_budget": " WHERE token_budget = %s",
+        "token_budget_period": " WHERE token_budget_period = %s",
     },
     filter_null=_FILTER_NULL,
     order=_ORDER,
@@ -619,7 +717,8 @@ DELETE FROM api_keys""",
 -- name: api_keys.get :one
 SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period
 FROM api_keys
 WHERE id = %s""",
         False,
@@ -631,11 +730,13 @@ WHERE id = %s""",
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period""",
         True,
     ),
     insert_auto=Stmt(
@@ -644,11 +745,13 @@ RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_li
 -- name: api_keys.insert :one
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period""",
         True,
     ),
     bulk=Stmt(
@@ -657,7 +760,8 @@ RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_li
 -- name: api_keys.insert_many :copyfrom
 COPY api_keys (name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
 FROM STDIN""",
         True,
     ),
@@ -667,7 +771,8 @@ FROM STDIN""",
 -- name: api_keys.insert_many :copyfrom
 COPY api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
 FROM STDIN""",
         True,
     ),
@@ -680,8 +785,9 @@ FROM STDIN""",
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT(id) DO UPDATE
 SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.key_prefix,
   description = excluded.description, status = excluded.status, is_admin = excluded.is_admin,
@@ -691,10 +797,13 @@ SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.ke
   allowed_models = excluded.allowed_models, created_at = excluded.created_at,
   updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
   allowed_channels_gemini = excluded.allowed_channels_gemini,
-  allowed_channels_chat = excluded.allowed_channels_chat
+  allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+  budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+  token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period
 RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period""",
             True,
         ),
         "key_hash": Stmt(
@@ -703,8 +812,9 @@ RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_li
 -- name: api_keys.upsert :one
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT(key_hash) DO UPDATE
 SET name = excluded.name, key_prefix = excluded.key_prefix, description = excluded.description,
   status = excluded.status, is_admin = excluded.is_admin,
@@ -714,10 +824,13 @@ SET name = excluded.name, key_prefix = excluded.key_prefix, description = exclud
   allowed_models = excluded.allowed_models, created_at = excluded.created_at,
   updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
   allowed_channels_gemini = excluded.allowed_channels_gemini,
-  allowed_channels_chat = excluded.allowed_channels_chat
+  allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+  budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+  token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period
 RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat""",
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period""",
             True,
         ),
     },
@@ -729,8 +842,9 @@ RETURNING name, key_hash, key_prefix, id, description, status, is_admin, rate_li
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT(id) DO UPDATE
 SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.key_prefix,
   description = excluded.description, status = excluded.status, is_admin = excluded.is_admin,
@@ -740,7 +854,9 @@ SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.ke
   allowed_models = excluded.allowed_models, created_at = excluded.created_at,
   updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
   allowed_channels_gemini = excluded.allowed_channels_gemini,
-  allowed_channels_chat = excluded.allowed_channels_chat""",
+  allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+  budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+  token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period""",
             True,
         ),
         "key_hash": Stmt(
@@ -749,8 +865,9 @@ SET name = excluded.name, key_hash = excluded.key_hash, key_prefix = excluded.ke
 -- name: api_keys.upsert_many :batchexec
 INSERT INTO api_keys (name, key_hash, key_prefix, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT(key_hash) DO UPDATE
 SET name = excluded.name, key_prefix = excluded.key_prefix, description = excluded.description,
   status = excluded.status, is_admin = excluded.is_admin,
@@ -760,7 +877,9 @@ SET name = excluded.name, key_prefix = excluded.key_prefix, description = exclud
   allowed_models = excluded.allowed_models, created_at = excluded.created_at,
   updated_at = excluded.updated_at, last_used_at = excluded.last_used_at,
   allowed_channels_gemini = excluded.allowed_channels_gemini,
-  allowed_channels_chat = excluded.allowed_channels_chat""",
+  allowed_channels_chat = excluded.allowed_channels_chat, expires_at = excluded.expires_at,
+  budget_usd = excluded.budget_usd, budget_period = excluded.budget_period,
+  token_budget = excluded.token_budget, token_budget_period = excluded.token_budget_period""",
             True,
         ),
     },
@@ -772,8 +891,9 @@ SET name = excluded.name, key_prefix = excluded.key_prefix, description = exclud
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING""",
         True,
     ),
@@ -792,7 +912,8 @@ CREATE TEMPORARY TABLE _stage_api_keys (LIKE api_keys INCLUDING DEFAULTS) ON COM
 COPY _stage_api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat)
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period)
 FROM STDIN""",
             True,
         ),
@@ -803,10 +924,12 @@ FROM STDIN""",
 INSERT INTO api_keys (name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat) SELECT name, key_hash, key_prefix, id, description, status, is_admin,
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period) SELECT name, key_hash, key_prefix, id, description, status, is_admin,
   rate_limit_rpm, allowed_endpoints, allowed_channels_msg, allowed_channels_resp,
   allowed_models, created_at, updated_at, last_used_at, allowed_channels_gemini,
-  allowed_channels_chat
+  allowed_channels_chat, expires_at, budget_usd, budget_period, token_budget,
+  token_budget_period
 FROM _stage_api_keys
 ON CONFLICT DO NOTHING""",
             True,
@@ -833,7 +956,8 @@ SELECT 0, pg_relation_size('api_keys') / current_setting('block_size')::bigint -
 -- name: api_keys.row_range :many
 SELECT name, key_hash, key_prefix, id, description, status, is_admin, rate_limit_rpm,
   allowed_endpoints, allowed_channels_msg, allowed_channels_resp, allowed_models, created_at,
-  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat
+  updated_at, last_used_at, allowed_channels_gemini, allowed_channels_chat, expires_at,
+  budget_usd, budget_period, token_budget, token_budget_period
 FROM api_keys
 WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""",
             False,
@@ -847,7 +971,8 @@ UPDATE api_keys
 SET name = %s, key_hash = %s, key_prefix = %s, description = %s, status = %s, is_admin = %s,
   rate_limit_rpm = %s, allowed_endpoints = %s, allowed_channels_msg = %s,
   allowed_channels_resp = %s, allowed_models = %s, created_at = %s, updated_at = %s,
-  last_used_at = %s, allowed_channels_gemini = %s, allowed_channels_chat = %s
+  last_used_at = %s, allowed_channels_gemini = %s, allowed_channels_chat = %s, expires_at = %s,
+  budget_usd = %s, budget_period = %s, token_budget = %s, token_budget_period = %s
 WHERE id = %s""",
         True,
     ),
@@ -880,6 +1005,7 @@ DELETE FROM api_keys""",
         "last_used_at": ts_aware,
         "allowed_channels_gemini": json_text,
         "allowed_channels_chat": json_text,
+        "expires_at": ts_aware,
     },
 )
 
@@ -955,6 +1081,11 @@ class ApiKeysDao(Table[ApiKeysRow]):
         "last_used_at",
         "allowed_channels_gemini",
         "allowed_channels_chat",
+        "expires_at",
+        "budget_usd",
+        "budget_period",
+        "token_budget",
+        "token_budget_period",
     )
     KEY = ("id",)
     AUTO = "id"
@@ -1017,6 +1148,11 @@ CATALOG: dict[str, Any] = {
             "last_used_at": ["DATETIME", False, False, None],
             "allowed_channels_gemini": ["TEXT", False, False, None],
             "allowed_channels_chat": ["TEXT", False, False, None],
+            "expires_at": ["DATETIME", False, False, None],
+            "budget_usd": ["REAL", False, False, None],
+            "budget_period": ["TEXT", False, False, None],
+            "token_budget": ["INTEGER", False, False, None],
+            "token_budget_period": ["TEXT", False, False, None],
         },
         "indexes": {
             "idx_api_keys_status": [False, ["status"], False],
@@ -1044,6 +1180,11 @@ CATALOG: dict[str, Any] = {
             "last_used_at": ["timestamp with time zone", False, False, None],
             "allowed_channels_gemini": ["jsonb", False, False, None],
             "allowed_channels_chat": ["jsonb", False, False, None],
+            "expires_at": ["timestamp with time zone", False, False, None],
+            "budget_usd": ["double precision", False, False, None],
+            "budget_period": ["text", False, False, None],
+            "token_budget": ["bigint", False, False, None],
+            "token_budget_period": ["text", False, False, None],
         },
         "indexes": {
             "idx_api_keys_status": [False, ["status"], False],

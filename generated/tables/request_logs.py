@@ -28,6 +28,7 @@ __all__ = (
     "RequestLogsRollupRowsResult",
     "RequestLogsRow",
     "RequestLogsSessionRowsResult",
+    "RequestLogsUnpricedModelsResult",
 )
 
 
@@ -80,6 +81,16 @@ class RequestLogsRow:
     routed_via: str | None = None
     instance_id: str | None = None
     request_id: str | None = None
+    price_source: str | None = None
+
+
+@dataclass(slots=True)
+class RequestLogsUnpricedModelsResult:
+    """Result row of request_logs.unpriced_models."""
+
+    model: str | None
+    requests: int | None
+    last_at: datetime | None
 
 
 @dataclass(slots=True)
@@ -193,6 +204,7 @@ def _from_sqlite(r: tuple[Any, ...]) -> RequestLogsRow:
         r[42],
         r[43],
         r[44],
+        r[45],
     )
 
 
@@ -243,6 +255,7 @@ def _to_sqlite(row: RequestLogsRow) -> tuple[Any, ...]:
         row.routed_via,
         row.instance_id,
         row.request_id,
+        row.price_source,
     )
 
 
@@ -292,6 +305,7 @@ def _update_sqlite(row: RequestLogsRow) -> tuple[Any, ...]:
         row.routed_via,
         row.instance_id,
         row.request_id,
+        row.price_source,
         row.id,
     )
 
@@ -347,6 +361,7 @@ def _to_postgres(row: RequestLogsRow) -> tuple[Any, ...]:
         row.routed_via,
         row.instance_id,
         row.request_id,
+        row.price_source,
     )
 
 
@@ -396,6 +411,7 @@ def _update_postgres(row: RequestLogsRow) -> tuple[Any, ...]:
         row.routed_via,
         row.instance_id,
         row.request_id,
+        row.price_source,
         row.id,
     )
 
@@ -446,6 +462,7 @@ _FILTER_NULL = {
     "routed_via": " WHERE routed_via IS NULL",
     "instance_id": " WHERE instance_id IS NULL",
     "request_id": " WHERE request_id IS NULL",
+    "price_source": " WHERE price_source IS NULL",
 }
 _ORDER = {
     "id": " ORDER BY id",
@@ -493,6 +510,7 @@ _ORDER = {
     "routed_via": " ORDER BY routed_via, id",
     "instance_id": " ORDER BY instance_id, id",
     "request_id": " ORDER BY request_id, id",
+    "price_source": " ORDER BY price_source, id",
 }
 _ORDER_DESC = {
     "id": " ORDER BY id DESC",
@@ -540,6 +558,7 @@ _ORDER_DESC = {
     "routed_via": " ORDER BY routed_via DESC, id DESC",
     "instance_id": " ORDER BY instance_id DESC, id DESC",
     "request_id": " ORDER BY request_id DESC, id DESC",
+    "price_source": " ORDER BY price_source DESC, id DESC",
 }
 
 _SQLITE = TableSql(
@@ -552,7 +571,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id
+  routed_via, instance_id, request_id, price_source
 FROM request_logs""",
     count="""\
 -- name: request_logs.count :one
@@ -606,6 +625,7 @@ DELETE FROM request_logs""",
         "routed_via": " WHERE routed_via = ?",
         "instance_id": " WHERE instance_id = ?",
         "request_id": " WHERE request_id = ?",
+        "price_source": " WHERE price_source = ?",
     },
     filter_null=_FILTER_NULL,
     order=_ORDER,
@@ -622,7 +642,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id
+  routed_via, instance_id, request_id, price_source
 FROM request_logs
 WHERE id = ?""",
         False,
@@ -638,9 +658,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -648,7 +668,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id""",
+  routed_via, instance_id, request_id, price_source""",
         True,
     ),
     insert_auto=None,
@@ -663,9 +683,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         True,
     ),
     bulk_auto=None,
@@ -682,9 +702,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -710,7 +730,8 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-  instance_id = excluded.instance_id, request_id = excluded.request_id
+  instance_id = excluded.instance_id, request_id = excluded.request_id,
+  price_source = excluded.price_source
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -718,7 +739,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id""",
+  routed_via, instance_id, request_id, price_source""",
             True,
         )
     },
@@ -734,9 +755,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -762,7 +783,8 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-  instance_id = excluded.instance_id, request_id = excluded.request_id""",
+  instance_id = excluded.instance_id, request_id = excluded.request_id,
+  price_source = excluded.price_source""",
             True,
         )
     },
@@ -777,11 +799,11 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES """,
             """\
 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             """\
  ON CONFLICT(id) DO UPDATE
  SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
@@ -808,8 +830,9 @@ VALUES """,
    original_x_initiator = excluded.original_x_initiator,
    effective_x_initiator = excluded.effective_x_initiator,
    priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-   instance_id = excluded.instance_id, request_id = excluded.request_id""",
-            22,
+   instance_id = excluded.instance_id, request_id = excluded.request_id,
+   price_source = excluded.price_source""",
+            21,
         )
     },
     ignore_many=Stmt(
@@ -823,9 +846,9 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING""",
         True,
     ),
@@ -849,7 +872,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id
+  routed_via, instance_id, request_id, price_source
 FROM request_logs
 WHERE rowid BETWEEN ? AND ?""",
             False,
@@ -869,7 +892,7 @@ SET initial_time = ?, provider = ?, model = ?, status = ?, complete_time = ?, du
   upstream_error = ?, failover_info = ?, api_key_id = ?, created_at = ?, channel_uid = ?,
   first_token_time = ?, first_token_duration_ms = ?, service_tier = ?,
   service_tier_overridden = ?, original_x_initiator = ?, effective_x_initiator = ?,
-  priced_by_target_model = ?, routed_via = ?, instance_id = ?, request_id = ?
+  priced_by_target_model = ?, routed_via = ?, instance_id = ?, request_id = ?, price_source = ?
 WHERE id = ?""",
         True,
     ),
@@ -913,7 +936,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id
+  routed_via, instance_id, request_id, price_source
 FROM request_logs""",
     count="""\
 -- name: request_logs.count :one
@@ -967,6 +990,7 @@ DELETE FROM request_logs""",
         "routed_via": " WHERE routed_via = %s",
         "instance_id": " WHERE instance_id = %s",
         "request_id": " WHERE request_id = %s",
+        "price_source": " WHERE price_source = %s",
     },
     filter_null=_FILTER_NULL,
     order=_ORDER,
@@ -983,7 +1007,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id
+  routed_via, instance_id, request_id, price_source
 FROM request_logs
 WHERE id = %s""",
         False,
@@ -999,9 +1023,10 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+  %s)
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -1009,7 +1034,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id""",
+  routed_via, instance_id, request_id, price_source""",
         True,
     ),
     insert_auto=None,
@@ -1024,7 +1049,7 @@ COPY request_logs (id, initial_time, provider, model, status, complete_time, dur
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 FROM STDIN""",
         True,
     ),
@@ -1042,9 +1067,10 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+  %s)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -1070,7 +1096,8 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-  instance_id = excluded.instance_id, request_id = excluded.request_id
+  instance_id = excluded.instance_id, request_id = excluded.request_id,
+  price_source = excluded.price_source
 RETURNING id, initial_time, provider, model, status, complete_time, duration_ms, provider_name,
   response_model, input_tokens, output_tokens, cache_creation_input_tokens,
   cache_read_input_tokens, total_tokens, price, input_cost, output_cost, cache_creation_cost,
@@ -1078,7 +1105,7 @@ RETURNING id, initial_time, provider, model, status, complete_time, duration_ms,
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id""",
+  routed_via, instance_id, request_id, price_source""",
             True,
         )
     },
@@ -1094,9 +1121,10 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+  %s)
 ON CONFLICT(id) DO UPDATE
 SET initial_time = excluded.initial_time, provider = excluded.provider, model = excluded.model,
   status = excluded.status, complete_time = excluded.complete_time,
@@ -1122,7 +1150,8 @@ SET initial_time = excluded.initial_time, provider = excluded.provider, model = 
   original_x_initiator = excluded.original_x_initiator,
   effective_x_initiator = excluded.effective_x_initiator,
   priced_by_target_model = excluded.priced_by_target_model, routed_via = excluded.routed_via,
-  instance_id = excluded.instance_id, request_id = excluded.request_id""",
+  instance_id = excluded.instance_id, request_id = excluded.request_id,
+  price_source = excluded.price_source""",
             True,
         )
     },
@@ -1138,9 +1167,10 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+  %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+  %s)
 ON CONFLICT DO NOTHING""",
         True,
     ),
@@ -1163,7 +1193,7 @@ COPY _stage_request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id)
+  routed_via, instance_id, request_id, price_source)
 FROM STDIN""",
             True,
         ),
@@ -1178,14 +1208,15 @@ INSERT INTO request_logs (id, initial_time, provider, model, status, complete_ti
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id) SELECT id, initial_time, provider, model, status,
-  complete_time, duration_ms, provider_name, response_model, input_tokens, output_tokens,
-  cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price, input_cost,
-  output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport, channel_id,
-  channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error,
+  routed_via, instance_id, request_id, price_source) SELECT id, initial_time, provider, model,
+  status, complete_time, duration_ms, provider_name, response_model, input_tokens,
+  output_tokens, cache_creation_input_tokens, cache_read_input_tokens, total_tokens, price,
+  input_cost, output_cost, cache_creation_cost, cache_read_cost, http_status, stream, transport,
+  channel_id, channel_name, endpoint, domain, client_id, session_id, reasoning_effort, error,
   upstream_error, failover_info, api_key_id, created_at, channel_uid, first_token_time,
   first_token_duration_ms, service_tier, service_tier_overridden, original_x_initiator,
-  effective_x_initiator, priced_by_target_model, routed_via, instance_id, request_id
+  effective_x_initiator, priced_by_target_model, routed_via, instance_id, request_id,
+  price_source
 FROM _stage_request_logs
 ON CONFLICT DO NOTHING""",
             True,
@@ -1217,7 +1248,7 @@ SELECT id, initial_time, provider, model, status, complete_time, duration_ms, pr
   client_id, session_id, reasoning_effort, error, upstream_error, failover_info, api_key_id,
   created_at, channel_uid, first_token_time, first_token_duration_ms, service_tier,
   service_tier_overridden, original_x_initiator, effective_x_initiator, priced_by_target_model,
-  routed_via, instance_id, request_id
+  routed_via, instance_id, request_id, price_source
 FROM request_logs
 WHERE ctid >= ('(' || %s::bigint || ',0)')::tid AND ctid < ('(' || %s::bigint + 1 || ',0)')::tid""",
             False,
@@ -1238,7 +1269,7 @@ SET initial_time = %s, provider = %s, model = %s, status = %s, complete_time = %
   created_at = %s, channel_uid = %s, first_token_time = %s, first_token_duration_ms = %s,
   service_tier = %s, service_tier_overridden = %s, original_x_initiator = %s,
   effective_x_initiator = %s, priced_by_target_model = %s, routed_via = %s, instance_id = %s,
-  request_id = %s
+  request_id = %s, price_source = %s
 WHERE id = %s""",
         True,
     ),
@@ -1275,6 +1306,7 @@ class _Queries(NamedTuple):
 
     settle_stale_pending: Stmt
     settle_interrupted: Stmt
+    unpriced_models: Stmt
     prior_states: Stmt
     page: Stmt
     session_page: Stmt
@@ -1314,6 +1346,36 @@ WHERE
       heartbeat_at < :cutoff
   )""",
         True,
+    ),
+    unpriced_models=Stmt(
+        "request_logs.unpriced_models",
+        """\
+-- name: request_logs.unpriced_models :many
+SELECT
+  model,
+  COUNT(*) AS requests,
+  MAX(initial_time) AS last_at
+FROM request_logs
+WHERE
+  price_source = 'unknown'
+  AND initial_time >= :since
+  AND initial_time < :until
+  AND status IN ('completed', 'error')
+  AND (
+    CAST(:endpoint AS TEXT) IS NULL OR endpoint = :endpoint
+  )
+  AND (
+    CAST(:client_id AS TEXT) IS NULL OR client_id = :client_id
+  )
+  AND (
+    CAST(:session_id AS TEXT) IS NULL OR session_id = :session_id
+  )
+GROUP BY
+  model
+ORDER BY
+  requests DESC NULLS FIRST,
+  model NULLS LAST""",
+        False,
     ),
     prior_states=Stmt(
         "request_logs.prior_states",
@@ -1364,7 +1426,8 @@ SELECT
   priced_by_target_model,
   routed_via,
   instance_id,
-  request_id
+  request_id,
+  price_source
 FROM request_logs
 WHERE
   id IN (
@@ -1423,7 +1486,8 @@ SELECT
   priced_by_target_model,
   routed_via,
   instance_id,
-  request_id
+  request_id,
+  price_source
 FROM request_logs
 WHERE
   (initial_time, id) < (:before_time, :before_id)
@@ -1508,7 +1572,8 @@ SELECT
   priced_by_target_model,
   routed_via,
   instance_id,
-  request_id
+  request_id,
+  price_source
 FROM request_logs
 WHERE
   session_id = :session_id
@@ -1802,6 +1867,36 @@ WHERE
   )""",
         True,
     ),
+    unpriced_models=Stmt(
+        "request_logs.unpriced_models",
+        """\
+-- name: request_logs.unpriced_models :many
+SELECT
+  model,
+  COUNT(*) AS requests,
+  MAX(initial_time) AS last_at
+FROM request_logs
+WHERE
+  price_source = 'unknown'
+  AND initial_time >= %(since)s
+  AND initial_time < %(until)s
+  AND status IN ('completed', 'error')
+  AND (
+    CAST(%(endpoint)s AS TEXT) IS NULL OR endpoint = %(endpoint)s
+  )
+  AND (
+    CAST(%(client_id)s AS TEXT) IS NULL OR client_id = %(client_id)s
+  )
+  AND (
+    CAST(%(session_id)s AS TEXT) IS NULL OR session_id = %(session_id)s
+  )
+GROUP BY
+  model
+ORDER BY
+  requests DESC,
+  model""",
+        False,
+    ),
     prior_states=Stmt(
         "request_logs.prior_states",
         """\
@@ -1851,7 +1946,8 @@ SELECT
   priced_by_target_model,
   routed_via,
   instance_id,
-  request_id
+  request_id,
+  price_source
 FROM request_logs
 WHERE
   id IN (
@@ -1909,7 +2005,8 @@ SELECT
   priced_by_target_model,
   routed_via,
   instance_id,
-  request_id
+  request_id,
+  price_source
 FROM request_logs
 WHERE
   (initial_time, id) < (%(before_time)s, %(before_id)s)
@@ -1994,7 +2091,8 @@ SELECT
   priced_by_target_model,
   routed_via,
   instance_id,
-  request_id
+  request_id,
+  price_source
 FROM request_logs
 WHERE
   session_id = %(session_id)s
@@ -2312,6 +2410,7 @@ class RequestLogsDao(Table[RequestLogsRow]):
         "routed_via",
         "instance_id",
         "request_id",
+        "price_source",
     )
     KEY = ("id",)
     AUTO = None
@@ -2347,6 +2446,32 @@ class RequestLogsDao(Table[RequestLogsRow]):
             self._q.settle_interrupted,
             {"cutoff": c.param_timestamp(cutoff), "now": c.param_timestamp(now)},
         )
+
+    async def unpriced_models(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+    ) -> list[RequestLogsUnpricedModelsResult]:
+        """Finished requests of models without a price in a time range, per model."""
+        c = self._c
+        rows = await self._ex.fetch_all(
+            self._q.unpriced_models,
+            {
+                "since": c.param_timestamp(since),
+                "until": c.param_timestamp(until),
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+            },
+        )
+        return [
+            RequestLogsUnpricedModelsResult(row[0], to_int(row[1]), c.result_timestamp(row[2]))
+            for row in rows
+        ]
 
     async def prior_states(self, *, ids: Any) -> list[RequestLogsRow]:
         """The stored rows among some ids (a JSON array), read by the writer before it overwrites
@@ -2686,12 +2811,14 @@ CATALOG: dict[str, Any] = {
             "routed_via": ["TEXT", False, False, None],
             "instance_id": ["TEXT", False, False, None],
             "request_id": ["TEXT", False, False, None],
+            "price_source": ["TEXT", False, False, None],
         },
         "indexes": {
             "idx_request_logs_client_id": [False, ["client_id"], False],
             "idx_request_logs_pending": [False, ["initial_time"], True],
             "idx_request_logs_session_id": [False, ["session_id"], False],
             "idx_request_logs_time_id": [False, ["initial_time", "id"], False],
+            "idx_request_logs_unpriced": [False, ["initial_time"], True],
         },
         "foreign_keys": {},
         "column_order": None,
@@ -2743,12 +2870,14 @@ CATALOG: dict[str, Any] = {
             "routed_via": ["text", False, False, None],
             "instance_id": ["text", False, False, None],
             "request_id": ["text", False, False, None],
+            "price_source": ["text", False, False, None],
         },
         "indexes": {
             "idx_request_logs_client_id": [False, ["client_id"], False],
             "idx_request_logs_pending": [False, ["initial_time"], True],
             "idx_request_logs_session_id": [False, ["session_id"], False],
             "idx_request_logs_time_id": [False, ["initial_time", "id"], False],
+            "idx_request_logs_unpriced": [False, ["initial_time"], True],
         },
         "foreign_keys": {},
         "column_order": None,
@@ -2775,6 +2904,13 @@ INDEX_DDL: dict[str, Any] = {
             "CREATE INDEX idx_request_logs_time_id ON request_logs(initial_time, id);",
             "DROP INDEX IF EXISTS idx_request_logs_time_id;",
         ],
+        "idx_request_logs_unpriced": [
+            (
+                "CREATE INDEX idx_request_logs_unpriced ON request_logs(initial_time) WHERE "
+                "price_source = 'unknown';"
+            ),
+            "DROP INDEX IF EXISTS idx_request_logs_unpriced;",
+        ],
     },
     "postgres": {
         "idx_request_logs_client_id": [
@@ -2795,6 +2931,13 @@ INDEX_DDL: dict[str, Any] = {
         "idx_request_logs_time_id": [
             "CREATE INDEX idx_request_logs_time_id ON request_logs(initial_time, id);",
             "DROP INDEX IF EXISTS idx_request_logs_time_id;",
+        ],
+        "idx_request_logs_unpriced": [
+            (
+                "CREATE INDEX idx_request_logs_unpriced ON request_logs(initial_time) WHERE "
+                "price_source = 'unknown';"
+            ),
+            "DROP INDEX IF EXISTS idx_request_logs_unpriced;",
         ],
     },
 }

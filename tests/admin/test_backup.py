@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
 from tests.admin.conftest import Running, db_state
 
 KEY = "sk-ant-api03-backup-secret-0001"
+_EXPIRES = "2031-05-01T00:00:00Z"
 
 
 async def _seed(api: httpx.AsyncClient) -> dict:
@@ -23,7 +26,8 @@ async def _seed(api: httpx.AsyncClient) -> dict:
     await api.post("/api/responses/channels", json={"name": "codex", "serviceType": "responses"})
     await api.put("/api/loadbalance", json={"strategy": "round-robin"})
     await api.put("/api/aliases/dev-1", json={"alias": "alice"})
-    await api.post("/api/keys", json={"name": "laptop"})
+    budget = {"budgetUsd": 2.5, "budgetPeriod": "daily", "tokenBudget": 9000}
+    await api.post("/api/keys", json={"name": "laptop", **budget, "expiresAt": _EXPIRES})
     return created.json()
 
 
@@ -68,9 +72,17 @@ async def test_restore_round_trip_in_one_transaction(
     after = await db_state(gateway)
     strip = lambda rows: [(r.channel_id, r.name, r.api_keys, r.model_mapping) for r in rows]  # noqa: E731
     assert strip(after["channels"]) == strip(before["channels"])
-    assert [(k.name, k.key_hash) for k in after["api_keys"]] == [
-        (k.name, k.key_hash) for k in before["api_keys"]
+    kept = lambda rows: [  # noqa: E731
+        (k.name, k.key_hash, k.expires_at, k.budget_usd, k.budget_period, k.token_budget)
+        for k in rows
     ]
+    assert kept(after["api_keys"]) == kept(before["api_keys"])
+    assert kept(after["api_keys"])[0][2:] == (
+        datetime(2031, 5, 1, tzinfo=UTC),
+        2.5,
+        "daily",
+        9000,
+    )
     assert [(a.user_id, a.alias) for a in after["user_aliases"]] == [("dev-1", "alice")]
     snap = gateway.rt.snapshot
     assert snap.strategy("messages") == "round-robin"

@@ -47,9 +47,10 @@ def _hand_rows() -> list[RequestLogsRow]:
                 output_tokens=0, price=0.0, duration_ms=200),
         log_row(8, BASE + 3 * MINUTE, provider="openai", provider_name=None, channel_name=None,
                 channel_uid=None, model="m-c", api_key_id=None, client_id=None, session_id=" ",
-                input_tokens=30, output_tokens=20, price=0.005, duration_ms=0),
+                input_tokens=30, output_tokens=20, price=0.005, duration_ms=0,
+                price_source="unknown"),
         # Never counted: not finished.
-        log_row(4, BASE + 4 * MINUTE, status="pending", duration_ms=0),
+        log_row(4, BASE + 4 * MINUTE, status="pending", duration_ms=0, price_source="unknown"),
         log_row(5, BASE + 5 * MINUTE, status="failover", http_status=529),
         log_row(6, BASE + 6 * MINUTE, status="timeout"),
         log_row(7, BASE + 7 * MINUTE, status="retry_wait", http_status=429),
@@ -106,6 +107,10 @@ async def test_stats_match_hand_computed_values(gateway: Running, api: httpx.Asy
         "byApiKey": {"master": row1, "7": _group(2, 1, 1, (200, 100, 0, 0), 0.02, 1600.0),
                      "<unknown>": row8},
         "timeRange": {"from": "2026-03-10T14:25:00Z", "to": "2026-03-10T14:28:00Z"},
+        # Finished rows of models without a price (the pending one is left out).
+        "unpricedRequests": 1,
+        "unpricedModels": {"m-c": 1},
+        "keyBudgets": {},
     }  # fmt: skip
     approx_equal(await _stats(api), expected)
     approx_equal(await _stats(api, source="raw"), expected)

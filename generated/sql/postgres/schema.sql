@@ -113,12 +113,26 @@ CREATE TABLE api_keys (
   updated_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP,
   last_used_at TIMESTAMPTZ,
   allowed_channels_gemini JSONB,
-  allowed_channels_chat JSONB
+  allowed_channels_chat JSONB,
+  expires_at TIMESTAMPTZ,
+  budget_usd DOUBLE PRECISION,
+  budget_period TEXT,
+  token_budget BIGINT,
+  token_budget_period TEXT
 );
 
 CREATE INDEX idx_api_keys_status ON api_keys(status);
 
 CREATE UNIQUE INDEX uq_api_keys_key_hash ON api_keys(key_hash);
+
+CREATE TABLE key_spend (
+  key_id BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  period_start TIMESTAMPTZ NOT NULL,
+  amount BIGINT NOT NULL DEFAULT 0,
+  updated_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (key_id, kind, period_start)
+);
 
 CREATE TABLE request_logs (
   id TEXT PRIMARY KEY NOT NULL,
@@ -165,7 +179,8 @@ CREATE TABLE request_logs (
   priced_by_target_model BOOLEAN DEFAULT FALSE,
   routed_via TEXT,
   instance_id TEXT,
-  request_id TEXT
+  request_id TEXT,
+  price_source TEXT
 );
 
 CREATE INDEX idx_request_logs_client_id ON request_logs(client_id);
@@ -175,6 +190,8 @@ CREATE INDEX idx_request_logs_pending ON request_logs(initial_time) WHERE status
 CREATE INDEX idx_request_logs_session_id ON request_logs(session_id);
 
 CREATE INDEX idx_request_logs_time_id ON request_logs(initial_time, id);
+
+CREATE INDEX idx_request_logs_unpriced ON request_logs(initial_time) WHERE price_source = 'unknown';
 
 CREATE TABLE channel_quota (
   channel_stable_id TEXT PRIMARY KEY NOT NULL,

@@ -113,12 +113,26 @@ CREATE TABLE api_keys (
   updated_at DATETIME DEFAULT (STRFTIME('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
   last_used_at DATETIME,
   allowed_channels_gemini TEXT,
-  allowed_channels_chat TEXT
+  allowed_channels_chat TEXT,
+  expires_at DATETIME,
+  budget_usd REAL,
+  budget_period TEXT,
+  token_budget INTEGER,
+  token_budget_period TEXT
 );
 
 CREATE INDEX idx_api_keys_status ON api_keys(status);
 
 CREATE UNIQUE INDEX uq_api_keys_key_hash ON api_keys(key_hash);
+
+CREATE TABLE key_spend (
+  key_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  period_start DATETIME NOT NULL,
+  amount INTEGER NOT NULL DEFAULT 0,
+  updated_at DATETIME DEFAULT (STRFTIME('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
+  PRIMARY KEY (key_id, kind, period_start)
+);
 
 CREATE TABLE request_logs (
   id TEXT PRIMARY KEY NOT NULL,
@@ -165,7 +179,8 @@ CREATE TABLE request_logs (
   priced_by_target_model BOOLEAN DEFAULT 0,
   routed_via TEXT,
   instance_id TEXT,
-  request_id TEXT
+  request_id TEXT,
+  price_source TEXT
 );
 
 CREATE INDEX idx_request_logs_client_id ON request_logs(client_id);
@@ -175,6 +190,8 @@ CREATE INDEX idx_request_logs_pending ON request_logs(initial_time) WHERE status
 CREATE INDEX idx_request_logs_session_id ON request_logs(session_id);
 
 CREATE INDEX idx_request_logs_time_id ON request_logs(initial_time, id);
+
+CREATE INDEX idx_request_logs_unpriced ON request_logs(initial_time) WHERE price_source = 'unknown';
 
 CREATE TABLE channel_quota (
   channel_stable_id TEXT PRIMARY KEY NOT NULL,

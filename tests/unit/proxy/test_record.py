@@ -92,6 +92,7 @@ def test_to_row_puts_each_value_in_its_column() -> None:
         "routed_via": "router-1",
         "instance_id": None,  # stamped by the writer
         "request_id": "req-abc",
+        "price_source": None,  # set with the cost (set_cost)
     }
     row = record.to_row()
     assert set(expected) == {f.name for f in dataclasses.fields(RequestLogsRow)}
