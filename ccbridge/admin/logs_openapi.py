@@ -64,6 +64,7 @@ LOG: Final = spec.obj(
         "domain": _STR,
         "clientId": _STR,
         "sessionId": _STR,
+        "requestId": {**_STR, "description": "the client request's x-request-id"},
         "apiKeyId": {**spec.nullable(_INT), "description": "null unset, 0 master key"},
         "error": _STR,
         "upstreamError": _STR,
@@ -72,6 +73,18 @@ LOG: Final = spec.obj(
         "createdAt": _DT,
     },
     ["id", "status", "initialTime", "model", "hasDebugData"],
+)
+
+_LOG_WITH_CHAIN: Final = spec.obj(
+    {
+        **LOG["properties"],
+        "chain": spec.array(
+            LOG,
+            description="the attempts of the row's client request (same requestId), oldest"
+            " first, at most 50; the row alone when it has no requestId",
+        ),
+    },
+    [*LOG["required"], "chain"],
 )
 
 _PAGE: Final = spec.obj(
@@ -193,6 +206,9 @@ _TO: Final = spec.query_param("to", _TIME, "RFC3339, inclusive")
 _ENDPOINT: Final = spec.query_param("endpoint", _STR, "e.g. /v1/messages")
 _CLIENT: Final = spec.query_param("clientId", _STR)
 _SESSION: Final = spec.query_param("sessionId", _STR)
+_API_KEY: Final = spec.query_param(
+    "apiKeyId", {**_INT, "minimum": 0}, "client key id as the logs store it; 0 the master key"
+)
 _SOURCE: Final = spec.query_param(
     "source", {"enum": ["rollups", "raw"]}, "raw recomputes from raw rows only (slow; for checks)"
 )
@@ -205,6 +221,7 @@ _LIST_PARAMS: Final = (
     _ENDPOINT,
     _CLIENT,
     _SESSION,
+    _API_KEY,
     spec.query_param("httpStatus", {**_INT, "minimum": 0, "maximum": 999}),
     _FROM,
     _TO,
@@ -242,7 +259,9 @@ def _paths() -> dict[str, Any]:
             "get": _op("List log rows, newest first", _PAGE, params=_LIST_PARAMS),
             "delete": _op("Delete every log row and its stats", _MESSAGE),
         },
-        "/api/logs/{log_id}": {"get": _op("Get one log row", LOG, params=[_LOG_ID])},
+        "/api/logs/{log_id}": {
+            "get": _op("Get one log row and its failover chain", _LOG_WITH_CHAIN, params=[_LOG_ID])
+        },
         "/api/logs/{log_id}/debug": {
             "get": _op("Get a row's debug data (headers masked)", _DEBUG, params=[_LOG_ID])
         },
