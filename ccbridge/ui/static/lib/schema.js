@@ -1,10 +1,20 @@
 // Read request-body schemas from the OpenAPI document fetched at sign-in.
 import { openapi } from "./api.js";
 
+// Follow a "#/components/schemas/…" reference of the document.
+export function resolve(schema) {
+  let s = schema || {};
+  for (let hops = 0; s.$ref && hops < 10; hops++) {
+    const name = s.$ref.split("/").pop();
+    s = (openapi.doc && openapi.doc.components && openapi.doc.components.schemas[name]) || {};
+  }
+  return s;
+}
+
 export function bodySchema(path, method) {
   const op = openapi.doc && openapi.doc.paths[path] && openapi.doc.paths[path][method];
   const body = op && op.requestBody && op.requestBody.content["application/json"];
-  return (body && body.schema) || { properties: {} };
+  return (body && resolve(body.schema)) || { properties: {} };
 }
 
 export function kindOf(prop) {
@@ -21,8 +31,9 @@ export function kindOf(prop) {
 
 // camelCase -> "Camel case" label.
 export function labelOf(name) {
-  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
-  return words.charAt(0).toUpperCase() + words.slice(1).replace(/\burl\b/g, "URL").replace(/\brpm\b/g, "RPM");
+  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase()
+    .replace(/\burl\b/g, "URL").replace(/\brpm\b/g, "RPM").replace(/\bapi\b/g, "API");
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 // The field an API error names, without an item index: "compositeMappings[0]" -> "compositeMappings".
