@@ -38,6 +38,7 @@ from generated.tables.request_log_session_rollups import (
 )
 from generated.tables.request_logs import (
     RequestLogsActiveSessionsResult,
+    RequestLogsRecentAttemptsResult,
     RequestLogsRollupRowsResult,
     RequestLogsRow,
     RequestLogsSessionRowsResult,
@@ -75,6 +76,7 @@ __all__ = (
     "RequestLogSessionRollupsBySessionResult",
     "RequestLogSessionRollupsRow",
     "RequestLogsActiveSessionsResult",
+    "RequestLogsRecentAttemptsResult",
     "RequestLogsRollupRowsResult",
     "RequestLogsRow",
     "RequestLogsSessionRowsResult",

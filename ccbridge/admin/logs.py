@@ -14,6 +14,7 @@ from typing import Any, Final, TypedDict
 
 import falcon.asgi
 
+from ccbridge.admin.channelstats import ChannelStatsResource
 from ccbridge.admin.common import AdminError, reply
 from ccbridge.admin.logquery import (
     DEFAULT_LIMIT,
@@ -234,6 +235,7 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     app.add_route("/api/logs/stats", StatsResource(rt))
     app.add_route("/api/logs/stats/daily", DailyStatsResource(rt))
     app.add_route("/api/logs/stats/history", HistoryResource(rt))
+    app.add_route("/api/logs/stats/channels", ChannelStatsResource(rt))
     app.add_route("/api/logs/sessions/active", ActiveSessionsResource(rt))
     app.add_route("/api/logs/stream", LogStreamResource(rt.writer.events))
     app.add_route("/api/logs/{log_id}", item)

@@ -25,6 +25,7 @@ from ccbridge.daoruntime import (
 __all__ = (
     "RequestLogsActiveSessionsResult",
     "RequestLogsDao",
+    "RequestLogsRecentAttemptsResult",
     "RequestLogsRollupRowsResult",
     "RequestLogsRow",
     "RequestLogsSessionRowsResult",
@@ -80,6 +81,17 @@ class RequestLogsRow:
     routed_via: str | None = None
     instance_id: str | None = None
     request_id: str | None = None
+
+
+@dataclass(slots=True)
+class RequestLogsRecentAttemptsResult:
+    """Result row of request_logs.recent_attempts."""
+
+    initial_time: datetime | None
+    channel_uid: str | None
+    channel_name: str | None
+    status: str | None
+    duration_ms: int | None
 
 
 @dataclass(slots=True)
@@ -1287,6 +1299,7 @@ class _Queries(NamedTuple):
     key_page: Stmt
     key_count: Stmt
     chain: Stmt
+    recent_attempts: Stmt
     rollup_rows: Stmt
     session_rows: Stmt
     any_final: Stmt
@@ -2081,6 +2094,25 @@ WHERE
 ORDER BY
   initial_time,
   id
+LIMIT :max_rows""",
+        False,
+    ),
+    recent_attempts=Stmt(
+        "request_logs.recent_attempts",
+        """\
+-- name: request_logs.recent_attempts :many
+SELECT
+  initial_time,
+  channel_uid,
+  channel_name,
+  status,
+  duration_ms
+FROM request_logs INDEXED BY idx_request_logs_time_id
+WHERE
+  initial_time >= :since AND status <> 'pending'
+ORDER BY
+  initial_time DESC,
+  id DESC
 LIMIT :max_rows""",
         False,
     ),
@@ -3045,6 +3077,25 @@ ORDER BY
 LIMIT %(max_rows)s""",
         False,
     ),
+    recent_attempts=Stmt(
+        "request_logs.recent_attempts",
+        """\
+-- name: request_logs.recent_attempts :many
+SELECT
+  initial_time,
+  channel_uid,
+  channel_name,
+  status,
+  duration_ms
+FROM request_logs
+WHERE
+  initial_time >= %(since)s AND status <> 'pending'
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT %(max_rows)s""",
+        False,
+    ),
     rollup_rows=Stmt(
         "request_logs.rollup_rows",
         """\
@@ -3680,6 +3731,23 @@ class RequestLogsDao(Table[RequestLogsRow]):
             self._q.chain, {"request_id": request_id, "max_rows": max_rows}
         )
         return list(map(self._v.decode, rows))
+
+    async def recent_attempts(
+        self, *, since: datetime, max_rows: int
+    ) -> list[RequestLogsRecentAttemptsResult]:
+        """What the per-channel stats need of the newest attempts from a time on (at most
+        max_rows, newest first): a bounded read along the time index.
+        """
+        c = self._c
+        rows = await self._ex.fetch_all(
+            self._q.recent_attempts, {"since": c.param_timestamp(since), "max_rows": max_rows}
+        )
+        return [
+            RequestLogsRecentAttemptsResult(
+                c.result_timestamp(row[0]), row[1], row[2], row[3], to_int(row[4])
+            )
+            for row in rows
+        ]
 
     async def rollup_rows(
         self,

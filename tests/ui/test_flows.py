@@ -236,6 +236,15 @@ async def test_a_failed_attempt_shows_its_failover_step(
     await gateway.flush()
 
     await sign_in(page, gateway)
+    # The dashboard counts the failover against the channel that failed.
+    health = page.locator("table.health")
+    await expect(health.locator("caption")).to_contain_text("every attempt of the period (2)")
+    cells = health.locator("tbody tr", has_text="bad").locator("td")
+    await expect(cells.nth(6)).to_have_text("1")
+    await expect(health.locator("tbody tr", has_text="good").locator("td").nth(6)).to_have_text("0")
+    await expect(health.locator("tbody tr", has_text="good").locator("td").nth(5)).to_contain_text(
+        " / "
+    )
     await page.get_by_role("link", name="Request logs").click()
     failed = page.locator("tbody tr", has_text="bad")
     await expect(failed).to_contain_text("(failover)")
