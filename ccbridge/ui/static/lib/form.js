@@ -98,7 +98,7 @@ function Rows({ name, schema, value, onChange, path, ctx }) {
     ${items.length ? null : html`<p class="muted">None.</p>`}
     ${items.map((x, i) => html`<fieldset class="row-item" key=${`${gen}-${i}`}>
       <legend>${one} ${i + 1}</legend>
-      <${Members} schema=${item} value=${x} onChange=${(v) => put(i, v)} path=${`${path}[${i}]`} ctx=${ctx} />
+      <div class="row-body"><${Members} schema=${item} value=${x} onChange=${(v) => put(i, v)} path=${`${path}[${i}]`} ctx=${ctx} /></div>
       <div class="row-buttons">
         <button type="button" aria-label=${`Move ${one.toLowerCase()} ${i + 1} up`} disabled=${i === 0} onClick=${() => move(i, -1)}>↑</button>
         <button type="button" aria-label=${`Move ${one.toLowerCase()} ${i + 1} down`} disabled=${i === items.length - 1} onClick=${() => move(i, 1)}>↓</button>
