@@ -3938,12 +3938,20 @@ CATALOG: dict[str, Any] = {
             "request_id": ["TEXT", False, False, None],
         },
         "indexes": {
-            "idx_request_logs_client_id": [False, ["client_id", "initial_time", "id"], False],
+            "idx_request_logs_client_id": [
+                False,
+                ["client_id", "initial_time", "id", "api_key_id"],
+                False,
+            ],
             "idx_request_logs_key_time": [False, ["api_key_id", "initial_time", "id"], False],
             "idx_request_logs_pending": [False, ["initial_time"], True],
             "idx_request_logs_request_id": [False, ["request_id"], False],
             "idx_request_logs_session_id": [False, ["session_id"], False],
-            "idx_request_logs_status_time": [False, ["http_status", "initial_time", "id"], False],
+            "idx_request_logs_status_time": [
+                False,
+                ["http_status", "initial_time", "id", "api_key_id", "client_id"],
+                False,
+            ],
             "idx_request_logs_time_id": [False, ["initial_time", "id"], False],
         },
         "foreign_keys": {},
@@ -3998,12 +4006,20 @@ CATALOG: dict[str, Any] = {
             "request_id": ["text", False, False, None],
         },
         "indexes": {
-            "idx_request_logs_client_id": [False, ["client_id", "initial_time", "id"], False],
+            "idx_request_logs_client_id": [
+                False,
+                ["client_id", "initial_time", "id", "api_key_id"],
+                False,
+            ],
             "idx_request_logs_key_time": [False, ["api_key_id", "initial_time", "id"], False],
             "idx_request_logs_pending": [False, ["initial_time"], True],
             "idx_request_logs_request_id": [False, ["request_id"], False],
             "idx_request_logs_session_id": [False, ["session_id"], False],
-            "idx_request_logs_status_time": [False, ["http_status", "initial_time", "id"], False],
+            "idx_request_logs_status_time": [
+                False,
+                ["http_status", "initial_time", "id", "api_key_id", "client_id"],
+                False,
+            ],
             "idx_request_logs_time_id": [False, ["initial_time", "id"], False],
         },
         "foreign_keys": {},
@@ -4015,7 +4031,7 @@ INDEX_DDL: dict[str, Any] = {
         "idx_request_logs_client_id": [
             (
                 "CREATE INDEX idx_request_logs_client_id ON request_logs(client_id, "
-                "initial_time, id);"
+                "initial_time, id, api_key_id);"
             ),
             "DROP INDEX IF EXISTS idx_request_logs_client_id;",
         ],
@@ -4044,7 +4060,7 @@ INDEX_DDL: dict[str, Any] = {
         "idx_request_logs_status_time": [
             (
                 "CREATE INDEX idx_request_logs_status_time ON request_logs(http_status, "
-                "initial_time, id);"
+                "initial_time, id, api_key_id, client_id);"
             ),
             "DROP INDEX IF EXISTS idx_request_logs_status_time;",
         ],
@@ -4057,7 +4073,7 @@ INDEX_DDL: dict[str, Any] = {
         "idx_request_logs_client_id": [
             (
                 "CREATE INDEX idx_request_logs_client_id ON request_logs(client_id, "
-                "initial_time, id);"
+                "initial_time, id, api_key_id);"
             ),
             "DROP INDEX IF EXISTS idx_request_logs_client_id;",
         ],
@@ -4086,7 +4102,7 @@ INDEX_DDL: dict[str, Any] = {
         "idx_request_logs_status_time": [
             (
                 "CREATE INDEX idx_request_logs_status_time ON request_logs(http_status, "
-                "initial_time, id);"
+                "initial_time, id, api_key_id, client_id);"
             ),
             "DROP INDEX IF EXISTS idx_request_logs_status_time;",
         ],

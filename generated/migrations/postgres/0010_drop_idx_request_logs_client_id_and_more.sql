@@ -3,10 +3,10 @@
 
 DROP INDEX IF EXISTS idx_request_logs_client_id;
 
-CREATE INDEX idx_request_logs_client_id ON request_logs(client_id, initial_time, id);
+CREATE INDEX idx_request_logs_client_id ON request_logs(client_id, initial_time, id, api_key_id);
 
 CREATE INDEX idx_request_logs_key_time ON request_logs(api_key_id, initial_time, id);
 
 CREATE INDEX idx_request_logs_request_id ON request_logs(request_id);
 
-CREATE INDEX idx_request_logs_status_time ON request_logs(http_status, initial_time, id);
+CREATE INDEX idx_request_logs_status_time ON request_logs(http_status, initial_time, id, api_key_id, client_id);
