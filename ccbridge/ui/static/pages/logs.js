@@ -16,11 +16,12 @@ const FILTERS = [
 const PAGE = 50;
 const EMPTY = { ...Object.fromEntries(FILTERS.map(([k]) => [k, ""])), apiKeyId: "" };
 
-const keyName = (id, keys) => {
+// A key's name as the page knows it; with its id (#n) unless short.
+const keyName = (id, keys, short = false) => {
   if (id == null || id < 0) return "–";
   if (id === 0) return "master key";
   const key = keys && keys.find((k) => k.id === id);
-  return key ? `${key.name} (#${id})` : `#${id}`;
+  return key ? (short ? key.name : `${key.name} (#${id})`) : `#${id}`;
 };
 
 function params(filters, cursor) {
@@ -177,7 +178,7 @@ export function Logs() {
         <td>${fmtCost(r.price)}</td>
         <td>${fmtMs(r.durationMs)}</td>
         <td><small>${r.clientId || "–"}<br />${r.sessionId || ""}</small></td>
-        <td><small>${keyName(r.apiKeyId, keys)}</small></td>
+        <td><small title=${r.apiKeyId > 0 ? `key #${r.apiKeyId}` : null}>${keyName(r.apiKeyId, keys, true)}</small></td>
       </tr>`)}</tbody>
     </table>
     ${page && rows.length === 0 ? html`<p class="empty">No requests match.</p>` : null}
