@@ -3,7 +3,7 @@
 // strings one per line, enums as selects. Each control's path ("rules[0].actionChain[1].action")
 // is the one the API names in its errors, so a message lands beside its field.
 import { useState } from "../vendor/hooks.js";
-import { labelOf, resolve } from "./schema.js";
+import { labelOf, plain as resolve } from "./schema.js";
 import { html } from "./ui.js";
 
 const typesOf = (s) => [].concat(s.type || []).filter((t) => t !== "null");
