@@ -39,6 +39,7 @@ from generated.tables.request_log_session_rollups import (
 )
 from generated.tables.request_logs import (
     RequestLogsActiveSessionsResult,
+    RequestLogsRecentAttemptsResult,
     RequestLogsRollupRowsResult,
     RequestLogsRow,
     RequestLogsSessionRowsResult,
@@ -79,6 +80,7 @@ __all__ = (
     "RequestLogSessionRollupsBySessionResult",
     "RequestLogSessionRollupsRow",
     "RequestLogsActiveSessionsResult",
+    "RequestLogsRecentAttemptsResult",
     "RequestLogsRollupRowsResult",
     "RequestLogsRow",
     "RequestLogsSessionRowsResult",

@@ -30,6 +30,7 @@ __all__ = (
     "encode_cursor",
     "go_duration",
     "int_param",
+    "key_param",
     "log_filter",
     "scope",
     "text_param",
@@ -40,6 +41,7 @@ DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
 _TICK: Final = timedelta(microseconds=1)
 _INT_MAX: Final = 2**31 - 1  # a database INTEGER
+_BIGINT_MAX: Final = 2**63 - 1
 _CURSOR_PREFIX: Final = "v1:"
 _GO_DURATION: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS: Final = {
@@ -68,14 +70,16 @@ class Scope:
 
 
 class Equality(TypedDict):
-    """The equality filters of the log queries but session_id (None = any)."""
+    """The equality filters of the log queries (None = any)."""
 
     provider: str | None
     channel: str | None
     model: str | None
     endpoint: str | None
     client_id: str | None
+    session_id: str | None
     http_status: int | None
+    api_key_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +95,30 @@ class LogFilter:
     client_id: str | None = None
     session_id: str | None = None
     http_status: int | None = None
+    api_key_id: int | None = None
 
     def equality(self) -> Equality:
-        """Return the equality filters as query parameters (session_id aside)."""
+        """Return the equality filters as query parameters."""
         return {
             "provider": self.provider,
             "channel": self.channel,
             "model": self.model,
             "endpoint": self.endpoint,
             "client_id": self.client_id,
+            "session_id": self.session_id,
             "http_status": self.http_status,
+            "api_key_id": self.api_key_id,
         }
+
+    def lead(self) -> str:
+        """Return the filter whose index the queries read along ("" = the time index).
+
+        The likely rarest first: a session, an HTTP status, a client, a key.
+        """
+        for name in ("session_id", "http_status", "client_id", "api_key_id"):
+            if getattr(self, name) is not None:
+                return name
+        return ""
 
 
 def text_param(req: falcon.asgi.Request, name: str) -> str | None:
@@ -125,6 +142,11 @@ def int_param(
         bounds = f"between {low} and {high}" if low is not None else f"at most {high}"
         raise AdminError(400, f"{name} must be {bounds}", "INVALID_PARAMETER")
     return value
+
+
+def key_param(req: falcon.asgi.Request) -> int | None:
+    """Return the apiKeyId filter: a client key's id as the logs store it, 0 the master key."""
+    return int_param(req, "apiKeyId", low=0, high=_BIGINT_MAX)
 
 
 def time_param(req: falcon.asgi.Request, name: str) -> datetime | None:
@@ -166,6 +188,7 @@ def log_filter(req: falcon.asgi.Request) -> LogFilter:
         client_id=window.client_id,
         session_id=window.session_id,
         http_status=int_param(req, "httpStatus", low=0, high=999),
+        api_key_id=key_param(req),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any, Final, TypedDict
 
 import falcon.asgi
 
+from ccbridge.admin.channelstats import ChannelStatsResource
 from ccbridge.admin.common import AdminError, reply
 from ccbridge.admin.logquery import (
     DEFAULT_LIMIT,
@@ -39,8 +40,10 @@ from ccbridge.store import rollupdb
 from ccbridge.store.logmaint import CLEANUP_DAYS, cleanup_logs, clear_logs
 from generated.dao import Daos
 from generated.rows import RequestLogsRow
+from generated.tables.request_logs import RequestLogsDao
 
 __all__ = (
+    "CHAIN_CAP",
     "OPENAPI_PATHS",
     "TOTAL_CAP",
     "LogItemResource",
@@ -50,6 +53,7 @@ __all__ = (
 )
 
 TOTAL_CAP: Final = 10_000
+CHAIN_CAP: Final = 50  # attempts of one client request shown with a row
 
 
 def _limit(req: falcon.asgi.Request) -> int:
@@ -121,6 +125,23 @@ class _CountWindow(TypedDict):
     cap: int
 
 
+# The page and count queries by the filter whose index they read along (LogFilter.lead).
+_PAGES: Final = {
+    "": RequestLogsDao.page,
+    "session_id": RequestLogsDao.session_page,
+    "http_status": RequestLogsDao.status_page,
+    "client_id": RequestLogsDao.client_page,
+    "api_key_id": RequestLogsDao.key_page,
+}
+_COUNTS: Final = {
+    "": RequestLogsDao.count_capped,
+    "session_id": RequestLogsDao.session_count,
+    "http_status": RequestLogsDao.status_count,
+    "client_id": RequestLogsDao.client_count,
+    "api_key_id": RequestLogsDao.key_count,
+}
+
+
 async def _page(
     daos: Daos, filters: LogFilter, before: tuple[datetime, str], rows: int, skip: int
 ) -> list[RequestLogsRow]:
@@ -132,25 +153,14 @@ async def _page(
         "max_rows": rows,
         "skip": skip,
     }
-    if filters.session_id is None:
-        return await daos.request_logs.page(session_id=None, **params, **filters.equality())
-    # A session's rows are few: read them through its index, not along the time index.
-    return await daos.request_logs.session_page(
-        session_id=filters.session_id, **params, **filters.equality()
-    )
+    read = _PAGES[filters.lead()]
+    return await read(daos.request_logs, **params, **filters.equality())
 
 
 async def _count(daos: Daos, filters: LogFilter) -> int:
     window: _CountWindow = {"since": filters.since, "until": filters.until, "cap": TOTAL_CAP + 1}
-    if filters.session_id is None:
-        total = await daos.request_logs.count_capped(
-            session_id=None, **window, **filters.equality()
-        )
-    else:
-        total = await daos.request_logs.session_count(
-            session_id=filters.session_id, **window, **filters.equality()
-        )
-    return total or 0
+    count = _COUNTS[filters.lead()]
+    return await count(daos.request_logs, **window, **filters.equality()) or 0
 
 
 class LogItemResource:
@@ -162,13 +172,19 @@ class LogItemResource:
     async def on_get(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, log_id: str
     ) -> None:
-        """Return one row."""
+        """Return one row, with the attempts of its client request (``chain``)."""
         async with self.rt.db.transaction(readonly=True) as tx:
             row = await tx.request_logs.get(log_id)
             if row is None:
                 raise AdminError(404, "not found", "LOG_NOT_FOUND")
             (body,) = await _with_debug_flags(tx, [row])
-        reply(resp, body)
+            attempts = []
+            if row.request_id:
+                attempts = await tx.request_logs.chain(
+                    request_id=row.request_id, max_rows=CHAIN_CAP
+                )
+            chain = await _with_debug_flags(tx, attempts) if len(attempts) > 1 else [body]
+        reply(resp, {**body, "chain": chain})
 
     async def on_get_debug(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, log_id: str
@@ -219,6 +235,7 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     app.add_route("/api/logs/stats", StatsResource(rt))
     app.add_route("/api/logs/stats/daily", DailyStatsResource(rt))
     app.add_route("/api/logs/stats/history", HistoryResource(rt))
+    app.add_route("/api/logs/stats/channels", ChannelStatsResource(rt))
     app.add_route("/api/logs/sessions/active", ActiveSessionsResource(rt))
     app.add_route("/api/logs/stream", LogStreamResource(rt.writer.events))
     app.add_route("/api/logs/{log_id}", item)

@@ -65,6 +65,7 @@ LOG: Final = spec.obj(
         "domain": _STR,
         "clientId": _STR,
         "sessionId": _STR,
+        "requestId": {**_STR, "description": "the client request's x-request-id"},
         "apiKeyId": {**spec.nullable(_INT), "description": "null unset, 0 master key"},
         "error": _STR,
         "upstreamError": _STR,
@@ -73,6 +74,18 @@ LOG: Final = spec.obj(
         "createdAt": _DT,
     },
     ["id", "status", "initialTime", "model", "hasDebugData"],
+)
+
+_LOG_WITH_CHAIN: Final = spec.obj(
+    {
+        **LOG["properties"],
+        "chain": spec.array(
+            LOG,
+            description="the attempts of the row's client request (same requestId), oldest"
+            " first, at most 50; the row alone when it has no requestId",
+        ),
+    },
+    [*LOG["required"], "chain"],
 )
 
 _PAGE: Final = spec.obj(
@@ -192,6 +205,28 @@ _SESSIONS: Final = spec.array(
         }
     )
 )
+_CHANNEL_STATS: Final = spec.obj(
+    {
+        "channels": spec.array(
+            spec.obj(
+                {
+                    "channelUid": _STR,
+                    "channelName": _STR,
+                    "attempts": _INT,
+                    "completed": _INT,
+                    "errors": {**_INT, "description": "error, timeout and interrupted attempts"},
+                    "failovers": {**_INT, "description": "attempts that failed over to another"},
+                    "p50LatencyMs": {**_INT, "description": "exact, over completed attempts"},
+                    "p95LatencyMs": _INT,
+                }
+            )
+        ),
+        "sampled": {**_INT, "description": "attempts read: the newest, at most limit"},
+        "complete": {**spec.BOOL, "description": "true when every attempt since from was read"},
+        "since": {**_DT, "description": "the oldest time the figures cover"},
+    },
+    ["channels", "sampled", "complete", "since"],
+)
 _DAYS: Final = {**_INT, "minimum": 1, "maximum": 2**31 - 1}
 _MESSAGE: Final = spec.obj({"message": _STR}, ["message"], additional=True)
 
@@ -201,6 +236,9 @@ _TO: Final = spec.query_param("to", _TIME, "RFC3339, inclusive")
 _ENDPOINT: Final = spec.query_param("endpoint", _STR, "e.g. /v1/messages")
 _CLIENT: Final = spec.query_param("clientId", _STR)
 _SESSION: Final = spec.query_param("sessionId", _STR)
+_API_KEY: Final = spec.query_param(
+    "apiKeyId", {**_INT, "minimum": 0}, "client key id as the logs store it; 0 the master key"
+)
 _SOURCE: Final = spec.query_param(
     "source", {"enum": ["rollups", "raw"]}, "raw recomputes from raw rows only (slow; for checks)"
 )
@@ -213,6 +251,7 @@ _LIST_PARAMS: Final = (
     _ENDPOINT,
     _CLIENT,
     _SESSION,
+    _API_KEY,
     spec.query_param("httpStatus", {**_INT, "minimum": 0, "maximum": 999}),
     _FROM,
     _TO,
@@ -254,7 +293,9 @@ def _paths() -> dict[str, Any]:
             "get": _op("List log rows, newest first", _PAGE, params=_LIST_PARAMS),
             "delete": _op("Delete every log row and its stats", _MESSAGE),
         },
-        "/api/logs/{log_id}": {"get": _op("Get one log row", LOG, params=[_LOG_ID])},
+        "/api/logs/{log_id}": {
+            "get": _op("Get one log row and its failover chain", _LOG_WITH_CHAIN, params=[_LOG_ID])
+        },
         "/api/logs/{log_id}/debug": {
             "get": _op("Get a row's debug data (headers masked)", _DEBUG, params=[_LOG_ID])
         },
@@ -290,6 +331,20 @@ def _paths() -> dict[str, Any]:
                     _TO,
                     _ENDPOINT,
                     _SOURCE,
+                ],
+            )
+        },
+        "/api/logs/stats/channels": {
+            "get": _op(
+                "Latency p50/p95 and failovers per channel over the newest attempts",
+                _CHANNEL_STATS,
+                params=[
+                    spec.query_param("from", _TIME, "RFC3339; default 24 h ago"),
+                    spec.query_param(
+                        "limit",
+                        {**_INT, "minimum": 1, "maximum": 20000, "default": 5000},
+                        "attempts read at most, newest first",
+                    ),
                 ],
             )
         },

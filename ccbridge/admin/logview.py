@@ -70,6 +70,7 @@ def log_json(row: RequestLogsRow, has_debug: bool) -> dict[str, Any]:
         "channelUid": row.channel_uid,
         "clientId": row.client_id,
         "sessionId": row.session_id,
+        "requestId": row.request_id,
         "error": row.error,
         "upstreamError": row.upstream_error,
         "failoverInfo": row.failover_info,

@@ -25,6 +25,7 @@ from ccbridge.daoruntime import (
 __all__ = (
     "RequestLogsActiveSessionsResult",
     "RequestLogsDao",
+    "RequestLogsRecentAttemptsResult",
     "RequestLogsRollupRowsResult",
     "RequestLogsRow",
     "RequestLogsSessionRowsResult",
@@ -91,6 +92,17 @@ class RequestLogsUnpricedModelsResult:
     model: str | None
     requests: int | None
     last_at: datetime | None
+
+
+@dataclass(slots=True)
+class RequestLogsRecentAttemptsResult:
+    """Result row of request_logs.recent_attempts."""
+
+    initial_time: datetime | None
+    channel_uid: str | None
+    channel_name: str | None
+    status: str | None
+    duration_ms: int | None
 
 
 @dataclass(slots=True)
@@ -1309,9 +1321,17 @@ class _Queries(NamedTuple):
     unpriced_models: Stmt
     prior_states: Stmt
     page: Stmt
+    count_capped: Stmt
     session_page: Stmt
     session_count: Stmt
-    count_capped: Stmt
+    status_page: Stmt
+    status_count: Stmt
+    client_page: Stmt
+    client_count: Stmt
+    key_page: Stmt
+    key_count: Stmt
+    chain: Stmt
+    recent_attempts: Stmt
     rollup_rows: Stmt
     session_rows: Stmt
     any_final: Stmt
@@ -1488,7 +1508,7 @@ SELECT
   instance_id,
   request_id,
   price_source
-FROM request_logs
+FROM request_logs INDEXED BY idx_request_logs_time_id
 WHERE
   (initial_time, id) < (:before_time, :before_id)
   AND initial_time >= :since
@@ -1497,9 +1517,9 @@ WHERE
   )
   AND (
     CAST(:channel AS TEXT) IS NULL
-    OR channel_name = :channel
-    OR provider_name = :channel
-    OR provider = :channel
+    OR (
+      channel_name = :channel OR provider_name = :channel OR provider = :channel
+    )
   )
   AND (
     CAST(:model AS TEXT) IS NULL OR model = :model
@@ -1516,11 +1536,58 @@ WHERE
   AND (
     CAST(:http_status AS INTEGER) IS NULL OR http_status = :http_status
   )
+  AND (
+    CAST(:api_key_id AS INTEGER) IS NULL OR api_key_id = :api_key_id
+  )
 ORDER BY
   initial_time DESC,
   id DESC
 LIMIT :max_rows
 OFFSET :skip""",
+        False,
+    ),
+    count_capped=Stmt(
+        "request_logs.count_capped",
+        """\
+-- name: request_logs.count_capped :scalar
+SELECT
+  COUNT(*) AS total
+FROM (
+  SELECT
+    1
+  FROM request_logs INDEXED BY idx_request_logs_time_id
+  WHERE
+    initial_time >= :since
+    AND initial_time < :until
+    AND (
+      CAST(:provider AS TEXT) IS NULL OR provider = :provider
+    )
+    AND (
+      CAST(:channel AS TEXT) IS NULL
+      OR (
+        channel_name = :channel OR provider_name = :channel OR provider = :channel
+      )
+    )
+    AND (
+      CAST(:model AS TEXT) IS NULL OR model = :model
+    )
+    AND (
+      CAST(:endpoint AS TEXT) IS NULL OR endpoint = :endpoint
+    )
+    AND (
+      CAST(:client_id AS TEXT) IS NULL OR client_id = :client_id
+    )
+    AND (
+      CAST(:session_id AS TEXT) IS NULL OR session_id = :session_id
+    )
+    AND (
+      CAST(:http_status AS INTEGER) IS NULL OR http_status = :http_status
+    )
+    AND (
+      CAST(:api_key_id AS INTEGER) IS NULL OR api_key_id = :api_key_id
+    )
+  LIMIT :cap
+) AS capped""",
         False,
     ),
     session_page=Stmt(
@@ -1574,7 +1641,7 @@ SELECT
   instance_id,
   request_id,
   price_source
-FROM request_logs
+FROM request_logs INDEXED BY idx_request_logs_session_id
 WHERE
   session_id = :session_id
   AND (initial_time, id) < (:before_time, :before_id)
@@ -1584,9 +1651,9 @@ WHERE
   )
   AND (
     CAST(:channel AS TEXT) IS NULL
-    OR channel_name = :channel
-    OR provider_name = :channel
-    OR provider = :channel
+    OR (
+      channel_name = :channel OR provider_name = :channel OR provider = :channel
+    )
   )
   AND (
     CAST(:model AS TEXT) IS NULL OR model = :model
@@ -1599,6 +1666,9 @@ WHERE
   )
   AND (
     CAST(:http_status AS INTEGER) IS NULL OR http_status = :http_status
+  )
+  AND (
+    CAST(:api_key_id AS INTEGER) IS NULL OR api_key_id = :api_key_id
   )
 ORDER BY
   initial_time DESC,
@@ -1616,7 +1686,7 @@ SELECT
 FROM (
   SELECT
     1
-  FROM request_logs
+  FROM request_logs INDEXED BY idx_request_logs_session_id
   WHERE
     session_id = :session_id
     AND initial_time >= :since
@@ -1626,9 +1696,9 @@ FROM (
     )
     AND (
       CAST(:channel AS TEXT) IS NULL
-      OR channel_name = :channel
-      OR provider_name = :channel
-      OR provider = :channel
+      OR (
+        channel_name = :channel OR provider_name = :channel OR provider = :channel
+      )
     )
     AND (
       CAST(:model AS TEXT) IS NULL OR model = :model
@@ -1642,31 +1712,380 @@ FROM (
     AND (
       CAST(:http_status AS INTEGER) IS NULL OR http_status = :http_status
     )
+    AND (
+      CAST(:api_key_id AS INTEGER) IS NULL OR api_key_id = :api_key_id
+    )
   LIMIT :cap
 ) AS capped""",
         False,
     ),
-    count_capped=Stmt(
-        "request_logs.count_capped",
+    status_page=Stmt(
+        "request_logs.status_page",
         """\
--- name: request_logs.count_capped :scalar
+-- name: request_logs.status_page :many
+SELECT
+  id,
+  initial_time,
+  provider,
+  model,
+  status,
+  complete_time,
+  duration_ms,
+  provider_name,
+  response_model,
+  input_tokens,
+  output_tokens,
+  cache_creation_input_tokens,
+  cache_read_input_tokens,
+  total_tokens,
+  price,
+  input_cost,
+  output_cost,
+  cache_creation_cost,
+  cache_read_cost,
+  http_status,
+  stream,
+  transport,
+  channel_id,
+  channel_name,
+  endpoint,
+  domain,
+  client_id,
+  session_id,
+  reasoning_effort,
+  error,
+  upstream_error,
+  failover_info,
+  api_key_id,
+  created_at,
+  channel_uid,
+  first_token_time,
+  first_token_duration_ms,
+  service_tier,
+  service_tier_overridden,
+  original_x_initiator,
+  effective_x_initiator,
+  priced_by_target_model,
+  routed_via,
+  instance_id,
+  request_id,
+  price_source
+FROM request_logs INDEXED BY idx_request_logs_status_time
+WHERE
+  http_status = :http_status
+  AND (initial_time, id) < (:before_time, :before_id)
+  AND initial_time >= :since
+  AND (
+    CAST(:provider AS TEXT) IS NULL OR provider = :provider
+  )
+  AND (
+    CAST(:channel AS TEXT) IS NULL
+    OR (
+      channel_name = :channel OR provider_name = :channel OR provider = :channel
+    )
+  )
+  AND (
+    CAST(:model AS TEXT) IS NULL OR model = :model
+  )
+  AND (
+    CAST(:endpoint AS TEXT) IS NULL OR endpoint = :endpoint
+  )
+  AND (
+    CAST(:client_id AS TEXT) IS NULL OR client_id = :client_id
+  )
+  AND (
+    CAST(:session_id AS TEXT) IS NULL OR session_id = :session_id
+  )
+  AND (
+    CAST(:api_key_id AS INTEGER) IS NULL OR api_key_id = :api_key_id
+  )
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT :max_rows
+OFFSET :skip""",
+        False,
+    ),
+    status_count=Stmt(
+        "request_logs.status_count",
+        """\
+-- name: request_logs.status_count :scalar
 SELECT
   COUNT(*) AS total
 FROM (
   SELECT
     1
-  FROM request_logs
+  FROM request_logs INDEXED BY idx_request_logs_status_time
   WHERE
-    initial_time >= :since
+    http_status = :http_status
+    AND initial_time >= :since
     AND initial_time < :until
     AND (
       CAST(:provider AS TEXT) IS NULL OR provider = :provider
     )
     AND (
       CAST(:channel AS TEXT) IS NULL
-      OR channel_name = :channel
-      OR provider_name = :channel
-      OR provider = :channel
+      OR (
+        channel_name = :channel OR provider_name = :channel OR provider = :channel
+      )
+    )
+    AND (
+      CAST(:model AS TEXT) IS NULL OR model = :model
+    )
+    AND (
+      CAST(:endpoint AS TEXT) IS NULL OR endpoint = :endpoint
+    )
+    AND (
+      CAST(:client_id AS TEXT) IS NULL OR client_id = :client_id
+    )
+    AND (
+      CAST(:session_id AS TEXT) IS NULL OR session_id = :session_id
+    )
+    AND (
+      CAST(:api_key_id AS INTEGER) IS NULL OR api_key_id = :api_key_id
+    )
+  LIMIT :cap
+) AS capped""",
+        False,
+    ),
+    client_page=Stmt(
+        "request_logs.client_page",
+        """\
+-- name: request_logs.client_page :many
+SELECT
+  id,
+  initial_time,
+  provider,
+  model,
+  status,
+  complete_time,
+  duration_ms,
+  provider_name,
+  response_model,
+  input_tokens,
+  output_tokens,
+  cache_creation_input_tokens,
+  cache_read_input_tokens,
+  total_tokens,
+  price,
+  input_cost,
+  output_cost,
+  cache_creation_cost,
+  cache_read_cost,
+  http_status,
+  stream,
+  transport,
+  channel_id,
+  channel_name,
+  endpoint,
+  domain,
+  client_id,
+  session_id,
+  reasoning_effort,
+  error,
+  upstream_error,
+  failover_info,
+  api_key_id,
+  created_at,
+  channel_uid,
+  first_token_time,
+  first_token_duration_ms,
+  service_tier,
+  service_tier_overridden,
+  original_x_initiator,
+  effective_x_initiator,
+  priced_by_target_model,
+  routed_via,
+  instance_id,
+  request_id,
+  price_source
+FROM request_logs INDEXED BY idx_request_logs_client_id
+WHERE
+  client_id = :client_id
+  AND (initial_time, id) < (:before_time, :before_id)
+  AND initial_time >= :since
+  AND (
+    CAST(:provider AS TEXT) IS NULL OR provider = :provider
+  )
+  AND (
+    CAST(:channel AS TEXT) IS NULL
+    OR (
+      channel_name = :channel OR provider_name = :channel OR provider = :channel
+    )
+  )
+  AND (
+    CAST(:model AS TEXT) IS NULL OR model = :model
+  )
+  AND (
+    CAST(:endpoint AS TEXT) IS NULL OR endpoint = :endpoint
+  )
+  AND (
+    CAST(:session_id AS TEXT) IS NULL OR session_id = :session_id
+  )
+  AND (
+    CAST(:http_status AS INTEGER) IS NULL OR http_status = :http_status
+  )
+  AND (
+    CAST(:api_key_id AS INTEGER) IS NULL OR api_key_id = :api_key_id
+  )
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT :max_rows
+OFFSET :skip""",
+        False,
+    ),
+    client_count=Stmt(
+        "request_logs.client_count",
+        """\
+-- name: request_logs.client_count :scalar
+SELECT
+  COUNT(*) AS total
+FROM (
+  SELECT
+    1
+  FROM request_logs INDEXED BY idx_request_logs_client_id
+  WHERE
+    client_id = :client_id
+    AND initial_time >= :since
+    AND initial_time < :until
+    AND (
+      CAST(:provider AS TEXT) IS NULL OR provider = :provider
+    )
+    AND (
+      CAST(:channel AS TEXT) IS NULL
+      OR (
+        channel_name = :channel OR provider_name = :channel OR provider = :channel
+      )
+    )
+    AND (
+      CAST(:model AS TEXT) IS NULL OR model = :model
+    )
+    AND (
+      CAST(:endpoint AS TEXT) IS NULL OR endpoint = :endpoint
+    )
+    AND (
+      CAST(:session_id AS TEXT) IS NULL OR session_id = :session_id
+    )
+    AND (
+      CAST(:http_status AS INTEGER) IS NULL OR http_status = :http_status
+    )
+    AND (
+      CAST(:api_key_id AS INTEGER) IS NULL OR api_key_id = :api_key_id
+    )
+  LIMIT :cap
+) AS capped""",
+        False,
+    ),
+    key_page=Stmt(
+        "request_logs.key_page",
+        """\
+-- name: request_logs.key_page :many
+SELECT
+  id,
+  initial_time,
+  provider,
+  model,
+  status,
+  complete_time,
+  duration_ms,
+  provider_name,
+  response_model,
+  input_tokens,
+  output_tokens,
+  cache_creation_input_tokens,
+  cache_read_input_tokens,
+  total_tokens,
+  price,
+  input_cost,
+  output_cost,
+  cache_creation_cost,
+  cache_read_cost,
+  http_status,
+  stream,
+  transport,
+  channel_id,
+  channel_name,
+  endpoint,
+  domain,
+  client_id,
+  session_id,
+  reasoning_effort,
+  error,
+  upstream_error,
+  failover_info,
+  api_key_id,
+  created_at,
+  channel_uid,
+  first_token_time,
+  first_token_duration_ms,
+  service_tier,
+  service_tier_overridden,
+  original_x_initiator,
+  effective_x_initiator,
+  priced_by_target_model,
+  routed_via,
+  instance_id,
+  request_id,
+  price_source
+FROM request_logs INDEXED BY idx_request_logs_key_time
+WHERE
+  api_key_id = :api_key_id
+  AND (initial_time, id) < (:before_time, :before_id)
+  AND initial_time >= :since
+  AND (
+    CAST(:provider AS TEXT) IS NULL OR provider = :provider
+  )
+  AND (
+    CAST(:channel AS TEXT) IS NULL
+    OR (
+      channel_name = :channel OR provider_name = :channel OR provider = :channel
+    )
+  )
+  AND (
+    CAST(:model AS TEXT) IS NULL OR model = :model
+  )
+  AND (
+    CAST(:endpoint AS TEXT) IS NULL OR endpoint = :endpoint
+  )
+  AND (
+    CAST(:client_id AS TEXT) IS NULL OR client_id = :client_id
+  )
+  AND (
+    CAST(:session_id AS TEXT) IS NULL OR session_id = :session_id
+  )
+  AND (
+    CAST(:http_status AS INTEGER) IS NULL OR http_status = :http_status
+  )
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT :max_rows
+OFFSET :skip""",
+        False,
+    ),
+    key_count=Stmt(
+        "request_logs.key_count",
+        """\
+-- name: request_logs.key_count :scalar
+SELECT
+  COUNT(*) AS total
+FROM (
+  SELECT
+    1
+  FROM request_logs INDEXED BY idx_request_logs_key_time
+  WHERE
+    api_key_id = :api_key_id
+    AND initial_time >= :since
+    AND initial_time < :until
+    AND (
+      CAST(:provider AS TEXT) IS NULL OR provider = :provider
+    )
+    AND (
+      CAST(:channel AS TEXT) IS NULL
+      OR (
+        channel_name = :channel OR provider_name = :channel OR provider = :channel
+      )
     )
     AND (
       CAST(:model AS TEXT) IS NULL OR model = :model
@@ -1685,6 +2104,85 @@ FROM (
     )
   LIMIT :cap
 ) AS capped""",
+        False,
+    ),
+    chain=Stmt(
+        "request_logs.chain",
+        """\
+-- name: request_logs.chain :many
+SELECT
+  id,
+  initial_time,
+  provider,
+  model,
+  status,
+  complete_time,
+  duration_ms,
+  provider_name,
+  response_model,
+  input_tokens,
+  output_tokens,
+  cache_creation_input_tokens,
+  cache_read_input_tokens,
+  total_tokens,
+  price,
+  input_cost,
+  output_cost,
+  cache_creation_cost,
+  cache_read_cost,
+  http_status,
+  stream,
+  transport,
+  channel_id,
+  channel_name,
+  endpoint,
+  domain,
+  client_id,
+  session_id,
+  reasoning_effort,
+  error,
+  upstream_error,
+  failover_info,
+  api_key_id,
+  created_at,
+  channel_uid,
+  first_token_time,
+  first_token_duration_ms,
+  service_tier,
+  service_tier_overridden,
+  original_x_initiator,
+  effective_x_initiator,
+  priced_by_target_model,
+  routed_via,
+  instance_id,
+  request_id,
+  price_source
+FROM request_logs INDEXED BY idx_request_logs_request_id
+WHERE
+  request_id = :request_id
+ORDER BY
+  initial_time,
+  id
+LIMIT :max_rows""",
+        False,
+    ),
+    recent_attempts=Stmt(
+        "request_logs.recent_attempts",
+        """\
+-- name: request_logs.recent_attempts :many
+SELECT
+  initial_time,
+  channel_uid,
+  channel_name,
+  status,
+  duration_ms
+FROM request_logs INDEXED BY idx_request_logs_time_id
+WHERE
+  initial_time >= :since AND status <> 'pending'
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT :max_rows""",
         False,
     ),
     rollup_rows=Stmt(
@@ -2016,9 +2514,11 @@ WHERE
   )
   AND (
     CAST(%(channel)s AS TEXT) IS NULL
-    OR channel_name = %(channel)s
-    OR provider_name = %(channel)s
-    OR provider = %(channel)s
+    OR (
+      channel_name = %(channel)s
+      OR provider_name = %(channel)s
+      OR provider = %(channel)s
+    )
   )
   AND (
     CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
@@ -2035,11 +2535,60 @@ WHERE
   AND (
     CAST(%(http_status)s AS INT) IS NULL OR http_status = %(http_status)s
   )
+  AND (
+    CAST(%(api_key_id)s AS BIGINT) IS NULL OR api_key_id = %(api_key_id)s
+  )
 ORDER BY
   initial_time DESC,
   id DESC
 LIMIT %(max_rows)s
 OFFSET %(skip)s""",
+        False,
+    ),
+    count_capped=Stmt(
+        "request_logs.count_capped",
+        """\
+-- name: request_logs.count_capped :scalar
+SELECT
+  COUNT(*) AS total
+FROM (
+  SELECT
+    1
+  FROM request_logs
+  WHERE
+    initial_time >= %(since)s
+    AND initial_time < %(until)s
+    AND (
+      CAST(%(provider)s AS TEXT) IS NULL OR provider = %(provider)s
+    )
+    AND (
+      CAST(%(channel)s AS TEXT) IS NULL
+      OR (
+        channel_name = %(channel)s
+        OR provider_name = %(channel)s
+        OR provider = %(channel)s
+      )
+    )
+    AND (
+      CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
+    )
+    AND (
+      CAST(%(endpoint)s AS TEXT) IS NULL OR endpoint = %(endpoint)s
+    )
+    AND (
+      CAST(%(client_id)s AS TEXT) IS NULL OR client_id = %(client_id)s
+    )
+    AND (
+      CAST(%(session_id)s AS TEXT) IS NULL OR session_id = %(session_id)s
+    )
+    AND (
+      CAST(%(http_status)s AS INT) IS NULL OR http_status = %(http_status)s
+    )
+    AND (
+      CAST(%(api_key_id)s AS BIGINT) IS NULL OR api_key_id = %(api_key_id)s
+    )
+  LIMIT %(cap)s
+) AS capped""",
         False,
     ),
     session_page=Stmt(
@@ -2103,9 +2652,11 @@ WHERE
   )
   AND (
     CAST(%(channel)s AS TEXT) IS NULL
-    OR channel_name = %(channel)s
-    OR provider_name = %(channel)s
-    OR provider = %(channel)s
+    OR (
+      channel_name = %(channel)s
+      OR provider_name = %(channel)s
+      OR provider = %(channel)s
+    )
   )
   AND (
     CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
@@ -2118,6 +2669,9 @@ WHERE
   )
   AND (
     CAST(%(http_status)s AS INT) IS NULL OR http_status = %(http_status)s
+  )
+  AND (
+    CAST(%(api_key_id)s AS BIGINT) IS NULL OR api_key_id = %(api_key_id)s
   )
 ORDER BY
   initial_time DESC,
@@ -2145,9 +2699,11 @@ FROM (
     )
     AND (
       CAST(%(channel)s AS TEXT) IS NULL
-      OR channel_name = %(channel)s
-      OR provider_name = %(channel)s
-      OR provider = %(channel)s
+      OR (
+        channel_name = %(channel)s
+        OR provider_name = %(channel)s
+        OR provider = %(channel)s
+      )
     )
     AND (
       CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
@@ -2161,14 +2717,106 @@ FROM (
     AND (
       CAST(%(http_status)s AS INT) IS NULL OR http_status = %(http_status)s
     )
+    AND (
+      CAST(%(api_key_id)s AS BIGINT) IS NULL OR api_key_id = %(api_key_id)s
+    )
   LIMIT %(cap)s
 ) AS capped""",
         False,
     ),
-    count_capped=Stmt(
-        "request_logs.count_capped",
+    status_page=Stmt(
+        "request_logs.status_page",
         """\
--- name: request_logs.count_capped :scalar
+-- name: request_logs.status_page :many
+SELECT
+  id,
+  initial_time,
+  provider,
+  model,
+  status,
+  complete_time,
+  duration_ms,
+  provider_name,
+  response_model,
+  input_tokens,
+  output_tokens,
+  cache_creation_input_tokens,
+  cache_read_input_tokens,
+  total_tokens,
+  price,
+  input_cost,
+  output_cost,
+  cache_creation_cost,
+  cache_read_cost,
+  http_status,
+  stream,
+  transport,
+  channel_id,
+  channel_name,
+  endpoint,
+  domain,
+  client_id,
+  session_id,
+  reasoning_effort,
+  error,
+  upstream_error,
+  failover_info,
+  api_key_id,
+  created_at,
+  channel_uid,
+  first_token_time,
+  first_token_duration_ms,
+  service_tier,
+  service_tier_overridden,
+  original_x_initiator,
+  effective_x_initiator,
+  priced_by_target_model,
+  routed_via,
+  instance_id,
+  request_id,
+  price_source
+FROM request_logs
+WHERE
+  http_status = %(http_status)s
+  AND (initial_time, id) < (%(before_time)s, %(before_id)s)
+  AND initial_time >= %(since)s
+  AND (
+    CAST(%(provider)s AS TEXT) IS NULL OR provider = %(provider)s
+  )
+  AND (
+    CAST(%(channel)s AS TEXT) IS NULL
+    OR (
+      channel_name = %(channel)s
+      OR provider_name = %(channel)s
+      OR provider = %(channel)s
+    )
+  )
+  AND (
+    CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
+  )
+  AND (
+    CAST(%(endpoint)s AS TEXT) IS NULL OR endpoint = %(endpoint)s
+  )
+  AND (
+    CAST(%(client_id)s AS TEXT) IS NULL OR client_id = %(client_id)s
+  )
+  AND (
+    CAST(%(session_id)s AS TEXT) IS NULL OR session_id = %(session_id)s
+  )
+  AND (
+    CAST(%(api_key_id)s AS BIGINT) IS NULL OR api_key_id = %(api_key_id)s
+  )
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT %(max_rows)s
+OFFSET %(skip)s""",
+        False,
+    ),
+    status_count=Stmt(
+        "request_logs.status_count",
+        """\
+-- name: request_logs.status_count :scalar
 SELECT
   COUNT(*) AS total
 FROM (
@@ -2176,16 +2824,285 @@ FROM (
     1
   FROM request_logs
   WHERE
-    initial_time >= %(since)s
+    http_status = %(http_status)s
+    AND initial_time >= %(since)s
     AND initial_time < %(until)s
     AND (
       CAST(%(provider)s AS TEXT) IS NULL OR provider = %(provider)s
     )
     AND (
       CAST(%(channel)s AS TEXT) IS NULL
-      OR channel_name = %(channel)s
+      OR (
+        channel_name = %(channel)s
+        OR provider_name = %(channel)s
+        OR provider = %(channel)s
+      )
+    )
+    AND (
+      CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
+    )
+    AND (
+      CAST(%(endpoint)s AS TEXT) IS NULL OR endpoint = %(endpoint)s
+    )
+    AND (
+      CAST(%(client_id)s AS TEXT) IS NULL OR client_id = %(client_id)s
+    )
+    AND (
+      CAST(%(session_id)s AS TEXT) IS NULL OR session_id = %(session_id)s
+    )
+    AND (
+      CAST(%(api_key_id)s AS BIGINT) IS NULL OR api_key_id = %(api_key_id)s
+    )
+  LIMIT %(cap)s
+) AS capped""",
+        False,
+    ),
+    client_page=Stmt(
+        "request_logs.client_page",
+        """\
+-- name: request_logs.client_page :many
+SELECT
+  id,
+  initial_time,
+  provider,
+  model,
+  status,
+  complete_time,
+  duration_ms,
+  provider_name,
+  response_model,
+  input_tokens,
+  output_tokens,
+  cache_creation_input_tokens,
+  cache_read_input_tokens,
+  total_tokens,
+  price,
+  input_cost,
+  output_cost,
+  cache_creation_cost,
+  cache_read_cost,
+  http_status,
+  stream,
+  transport,
+  channel_id,
+  channel_name,
+  endpoint,
+  domain,
+  client_id,
+  session_id,
+  reasoning_effort,
+  error,
+  upstream_error,
+  failover_info,
+  api_key_id,
+  created_at,
+  channel_uid,
+  first_token_time,
+  first_token_duration_ms,
+  service_tier,
+  service_tier_overridden,
+  original_x_initiator,
+  effective_x_initiator,
+  priced_by_target_model,
+  routed_via,
+  instance_id,
+  request_id,
+  price_source
+FROM request_logs
+WHERE
+  client_id = %(client_id)s
+  AND (initial_time, id) < (%(before_time)s, %(before_id)s)
+  AND initial_time >= %(since)s
+  AND (
+    CAST(%(provider)s AS TEXT) IS NULL OR provider = %(provider)s
+  )
+  AND (
+    CAST(%(channel)s AS TEXT) IS NULL
+    OR (
+      channel_name = %(channel)s
       OR provider_name = %(channel)s
       OR provider = %(channel)s
+    )
+  )
+  AND (
+    CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
+  )
+  AND (
+    CAST(%(endpoint)s AS TEXT) IS NULL OR endpoint = %(endpoint)s
+  )
+  AND (
+    CAST(%(session_id)s AS TEXT) IS NULL OR session_id = %(session_id)s
+  )
+  AND (
+    CAST(%(http_status)s AS INT) IS NULL OR http_status = %(http_status)s
+  )
+  AND (
+    CAST(%(api_key_id)s AS BIGINT) IS NULL OR api_key_id = %(api_key_id)s
+  )
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT %(max_rows)s
+OFFSET %(skip)s""",
+        False,
+    ),
+    client_count=Stmt(
+        "request_logs.client_count",
+        """\
+-- name: request_logs.client_count :scalar
+SELECT
+  COUNT(*) AS total
+FROM (
+  SELECT
+    1
+  FROM request_logs
+  WHERE
+    client_id = %(client_id)s
+    AND initial_time >= %(since)s
+    AND initial_time < %(until)s
+    AND (
+      CAST(%(provider)s AS TEXT) IS NULL OR provider = %(provider)s
+    )
+    AND (
+      CAST(%(channel)s AS TEXT) IS NULL
+      OR (
+        channel_name = %(channel)s
+        OR provider_name = %(channel)s
+        OR provider = %(channel)s
+      )
+    )
+    AND (
+      CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
+    )
+    AND (
+      CAST(%(endpoint)s AS TEXT) IS NULL OR endpoint = %(endpoint)s
+    )
+    AND (
+      CAST(%(session_id)s AS TEXT) IS NULL OR session_id = %(session_id)s
+    )
+    AND (
+      CAST(%(http_status)s AS INT) IS NULL OR http_status = %(http_status)s
+    )
+    AND (
+      CAST(%(api_key_id)s AS BIGINT) IS NULL OR api_key_id = %(api_key_id)s
+    )
+  LIMIT %(cap)s
+) AS capped""",
+        False,
+    ),
+    key_page=Stmt(
+        "request_logs.key_page",
+        """\
+-- name: request_logs.key_page :many
+SELECT
+  id,
+  initial_time,
+  provider,
+  model,
+  status,
+  complete_time,
+  duration_ms,
+  provider_name,
+  response_model,
+  input_tokens,
+  output_tokens,
+  cache_creation_input_tokens,
+  cache_read_input_tokens,
+  total_tokens,
+  price,
+  input_cost,
+  output_cost,
+  cache_creation_cost,
+  cache_read_cost,
+  http_status,
+  stream,
+  transport,
+  channel_id,
+  channel_name,
+  endpoint,
+  domain,
+  client_id,
+  session_id,
+  reasoning_effort,
+  error,
+  upstream_error,
+  failover_info,
+  api_key_id,
+  created_at,
+  channel_uid,
+  first_token_time,
+  first_token_duration_ms,
+  service_tier,
+  service_tier_overridden,
+  original_x_initiator,
+  effective_x_initiator,
+  priced_by_target_model,
+  routed_via,
+  instance_id,
+  request_id,
+  price_source
+FROM request_logs
+WHERE
+  api_key_id = %(api_key_id)s
+  AND (initial_time, id) < (%(before_time)s, %(before_id)s)
+  AND initial_time >= %(since)s
+  AND (
+    CAST(%(provider)s AS TEXT) IS NULL OR provider = %(provider)s
+  )
+  AND (
+    CAST(%(channel)s AS TEXT) IS NULL
+    OR (
+      channel_name = %(channel)s
+      OR provider_name = %(channel)s
+      OR provider = %(channel)s
+    )
+  )
+  AND (
+    CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
+  )
+  AND (
+    CAST(%(endpoint)s AS TEXT) IS NULL OR endpoint = %(endpoint)s
+  )
+  AND (
+    CAST(%(client_id)s AS TEXT) IS NULL OR client_id = %(client_id)s
+  )
+  AND (
+    CAST(%(session_id)s AS TEXT) IS NULL OR session_id = %(session_id)s
+  )
+  AND (
+    CAST(%(http_status)s AS INT) IS NULL OR http_status = %(http_status)s
+  )
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT %(max_rows)s
+OFFSET %(skip)s""",
+        False,
+    ),
+    key_count=Stmt(
+        "request_logs.key_count",
+        """\
+-- name: request_logs.key_count :scalar
+SELECT
+  COUNT(*) AS total
+FROM (
+  SELECT
+    1
+  FROM request_logs
+  WHERE
+    api_key_id = %(api_key_id)s
+    AND initial_time >= %(since)s
+    AND initial_time < %(until)s
+    AND (
+      CAST(%(provider)s AS TEXT) IS NULL OR provider = %(provider)s
+    )
+    AND (
+      CAST(%(channel)s AS TEXT) IS NULL
+      OR (
+        channel_name = %(channel)s
+        OR provider_name = %(channel)s
+        OR provider = %(channel)s
+      )
     )
     AND (
       CAST(%(model)s AS TEXT) IS NULL OR model = %(model)s
@@ -2204,6 +3121,85 @@ FROM (
     )
   LIMIT %(cap)s
 ) AS capped""",
+        False,
+    ),
+    chain=Stmt(
+        "request_logs.chain",
+        """\
+-- name: request_logs.chain :many
+SELECT
+  id,
+  initial_time,
+  provider,
+  model,
+  status,
+  complete_time,
+  duration_ms,
+  provider_name,
+  response_model,
+  input_tokens,
+  output_tokens,
+  cache_creation_input_tokens,
+  cache_read_input_tokens,
+  total_tokens,
+  price,
+  input_cost,
+  output_cost,
+  cache_creation_cost,
+  cache_read_cost,
+  http_status,
+  stream,
+  transport,
+  channel_id,
+  channel_name,
+  endpoint,
+  domain,
+  client_id,
+  session_id,
+  reasoning_effort,
+  error,
+  upstream_error,
+  failover_info,
+  api_key_id,
+  created_at,
+  channel_uid,
+  first_token_time,
+  first_token_duration_ms,
+  service_tier,
+  service_tier_overridden,
+  original_x_initiator,
+  effective_x_initiator,
+  priced_by_target_model,
+  routed_via,
+  instance_id,
+  request_id,
+  price_source
+FROM request_logs
+WHERE
+  request_id = %(request_id)s
+ORDER BY
+  initial_time,
+  id
+LIMIT %(max_rows)s""",
+        False,
+    ),
+    recent_attempts=Stmt(
+        "request_logs.recent_attempts",
+        """\
+-- name: request_logs.recent_attempts :many
+SELECT
+  initial_time,
+  channel_uid,
+  channel_name,
+  status,
+  duration_ms
+FROM request_logs
+WHERE
+  initial_time >= %(since)s AND status <> 'pending'
+ORDER BY
+  initial_time DESC,
+  id DESC
+LIMIT %(max_rows)s""",
         False,
     ),
     rollup_rows=Stmt(
@@ -2493,6 +3489,7 @@ class RequestLogsDao(Table[RequestLogsRow]):
         client_id: str | None,
         session_id: str | None,
         http_status: int | None,
+        api_key_id: int | None,
         max_rows: int,
         skip: int,
     ) -> list[RequestLogsRow]:
@@ -2513,83 +3510,12 @@ class RequestLogsDao(Table[RequestLogsRow]):
                 "client_id": client_id,
                 "session_id": session_id,
                 "http_status": http_status,
+                "api_key_id": api_key_id,
                 "max_rows": max_rows,
                 "skip": skip,
             },
         )
         return list(map(self._v.decode, rows))
-
-    async def session_page(
-        self,
-        *,
-        session_id: str,
-        before_time: datetime,
-        before_id: str,
-        since: datetime,
-        provider: str | None,
-        channel: str | None,
-        model: str | None,
-        endpoint: str | None,
-        client_id: str | None,
-        http_status: int | None,
-        max_rows: int,
-        skip: int,
-    ) -> list[RequestLogsRow]:
-        """Like page, for one session: through the session_id index (a session's rows are few),
-        so a session far back in time costs no walk along the time index.
-        """
-        c = self._c
-        rows = await self._ex.fetch_all(
-            self._q.session_page,
-            {
-                "session_id": session_id,
-                "before_time": c.param_timestamp(before_time),
-                "before_id": before_id,
-                "since": c.param_timestamp(since),
-                "provider": provider,
-                "channel": channel,
-                "model": model,
-                "endpoint": endpoint,
-                "client_id": client_id,
-                "http_status": http_status,
-                "max_rows": max_rows,
-                "skip": skip,
-            },
-        )
-        return list(map(self._v.decode, rows))
-
-    async def session_count(
-        self,
-        *,
-        session_id: str,
-        since: datetime,
-        until: datetime,
-        provider: str | None,
-        channel: str | None,
-        model: str | None,
-        endpoint: str | None,
-        client_id: str | None,
-        http_status: int | None,
-        cap: int,
-    ) -> int | None:
-        """Like count_capped, for one session (through the session_id index)."""
-        c = self._c
-        row = await self._ex.fetch_one(
-            self._q.session_count,
-            {
-                "session_id": session_id,
-                "since": c.param_timestamp(since),
-                "until": c.param_timestamp(until),
-                "provider": provider,
-                "channel": channel,
-                "model": model,
-                "endpoint": endpoint,
-                "client_id": client_id,
-                "http_status": http_status,
-                "cap": cap,
-            },
-        )
-        return None if row is None else to_int(row[0])
 
     async def count_capped(
         self,
@@ -2603,6 +3529,7 @@ class RequestLogsDao(Table[RequestLogsRow]):
         client_id: str | None,
         session_id: str | None,
         http_status: int | None,
+        api_key_id: int | None,
         cap: int,
     ) -> int | None:
         """How many rows match the log-list filters, counting no further than cap."""
@@ -2619,10 +3546,341 @@ class RequestLogsDao(Table[RequestLogsRow]):
                 "client_id": client_id,
                 "session_id": session_id,
                 "http_status": http_status,
+                "api_key_id": api_key_id,
                 "cap": cap,
             },
         )
         return None if row is None else to_int(row[0])
+
+    async def session_page(
+        self,
+        *,
+        before_time: datetime,
+        before_id: str,
+        since: datetime,
+        provider: str | None,
+        channel: str | None,
+        model: str | None,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+        http_status: int | None,
+        api_key_id: int | None,
+        max_rows: int,
+        skip: int,
+    ) -> list[RequestLogsRow]:
+        """Like page, for one session: through the session_id index (a session's rows are few),
+        so a session far back in time costs no walk along the time index.
+        """
+        c = self._c
+        rows = await self._ex.fetch_all(
+            self._q.session_page,
+            {
+                "before_time": c.param_timestamp(before_time),
+                "before_id": before_id,
+                "since": c.param_timestamp(since),
+                "provider": provider,
+                "channel": channel,
+                "model": model,
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+                "http_status": http_status,
+                "api_key_id": api_key_id,
+                "max_rows": max_rows,
+                "skip": skip,
+            },
+        )
+        return list(map(self._v.decode, rows))
+
+    async def session_count(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        provider: str | None,
+        channel: str | None,
+        model: str | None,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+        http_status: int | None,
+        api_key_id: int | None,
+        cap: int,
+    ) -> int | None:
+        """Like count_capped, for one session."""
+        c = self._c
+        row = await self._ex.fetch_one(
+            self._q.session_count,
+            {
+                "since": c.param_timestamp(since),
+                "until": c.param_timestamp(until),
+                "provider": provider,
+                "channel": channel,
+                "model": model,
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+                "http_status": http_status,
+                "api_key_id": api_key_id,
+                "cap": cap,
+            },
+        )
+        return None if row is None else to_int(row[0])
+
+    async def status_page(
+        self,
+        *,
+        before_time: datetime,
+        before_id: str,
+        since: datetime,
+        provider: str | None,
+        channel: str | None,
+        model: str | None,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+        http_status: int | None,
+        api_key_id: int | None,
+        max_rows: int,
+        skip: int,
+    ) -> list[RequestLogsRow]:
+        """Like page, for one HTTP status: along the (http_status, time) index, so a status few
+        or no rows have costs no walk along the time index.
+        """
+        c = self._c
+        rows = await self._ex.fetch_all(
+            self._q.status_page,
+            {
+                "before_time": c.param_timestamp(before_time),
+                "before_id": before_id,
+                "since": c.param_timestamp(since),
+                "provider": provider,
+                "channel": channel,
+                "model": model,
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+                "http_status": http_status,
+                "api_key_id": api_key_id,
+                "max_rows": max_rows,
+                "skip": skip,
+            },
+        )
+        return list(map(self._v.decode, rows))
+
+    async def status_count(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        provider: str | None,
+        channel: str | None,
+        model: str | None,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+        http_status: int | None,
+        api_key_id: int | None,
+        cap: int,
+    ) -> int | None:
+        """Like count_capped, for one HTTP status."""
+        c = self._c
+        row = await self._ex.fetch_one(
+            self._q.status_count,
+            {
+                "since": c.param_timestamp(since),
+                "until": c.param_timestamp(until),
+                "provider": provider,
+                "channel": channel,
+                "model": model,
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+                "http_status": http_status,
+                "api_key_id": api_key_id,
+                "cap": cap,
+            },
+        )
+        return None if row is None else to_int(row[0])
+
+    async def client_page(
+        self,
+        *,
+        before_time: datetime,
+        before_id: str,
+        since: datetime,
+        provider: str | None,
+        channel: str | None,
+        model: str | None,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+        http_status: int | None,
+        api_key_id: int | None,
+        max_rows: int,
+        skip: int,
+    ) -> list[RequestLogsRow]:
+        """Like page, for one client: along the (client_id, time) index, so a rare client costs
+        no walk along the time index.
+        """
+        c = self._c
+        rows = await self._ex.fetch_all(
+            self._q.client_page,
+            {
+                "before_time": c.param_timestamp(before_time),
+                "before_id": before_id,
+                "since": c.param_timestamp(since),
+                "provider": provider,
+                "channel": channel,
+                "model": model,
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+                "http_status": http_status,
+                "api_key_id": api_key_id,
+                "max_rows": max_rows,
+                "skip": skip,
+            },
+        )
+        return list(map(self._v.decode, rows))
+
+    async def client_count(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        provider: str | None,
+        channel: str | None,
+        model: str | None,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+        http_status: int | None,
+        api_key_id: int | None,
+        cap: int,
+    ) -> int | None:
+        """Like count_capped, for one client."""
+        c = self._c
+        row = await self._ex.fetch_one(
+            self._q.client_count,
+            {
+                "since": c.param_timestamp(since),
+                "until": c.param_timestamp(until),
+                "provider": provider,
+                "channel": channel,
+                "model": model,
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+                "http_status": http_status,
+                "api_key_id": api_key_id,
+                "cap": cap,
+            },
+        )
+        return None if row is None else to_int(row[0])
+
+    async def key_page(
+        self,
+        *,
+        before_time: datetime,
+        before_id: str,
+        since: datetime,
+        provider: str | None,
+        channel: str | None,
+        model: str | None,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+        http_status: int | None,
+        api_key_id: int | None,
+        max_rows: int,
+        skip: int,
+    ) -> list[RequestLogsRow]:
+        """Like page, for one client key: along the (api_key_id, time) index, so a rare key costs
+        no walk along the time index.
+        """
+        c = self._c
+        rows = await self._ex.fetch_all(
+            self._q.key_page,
+            {
+                "before_time": c.param_timestamp(before_time),
+                "before_id": before_id,
+                "since": c.param_timestamp(since),
+                "provider": provider,
+                "channel": channel,
+                "model": model,
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+                "http_status": http_status,
+                "api_key_id": api_key_id,
+                "max_rows": max_rows,
+                "skip": skip,
+            },
+        )
+        return list(map(self._v.decode, rows))
+
+    async def key_count(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        provider: str | None,
+        channel: str | None,
+        model: str | None,
+        endpoint: str | None,
+        client_id: str | None,
+        session_id: str | None,
+        http_status: int | None,
+        api_key_id: int | None,
+        cap: int,
+    ) -> int | None:
+        """Like count_capped, for one client key."""
+        c = self._c
+        row = await self._ex.fetch_one(
+            self._q.key_count,
+            {
+                "since": c.param_timestamp(since),
+                "until": c.param_timestamp(until),
+                "provider": provider,
+                "channel": channel,
+                "model": model,
+                "endpoint": endpoint,
+                "client_id": client_id,
+                "session_id": session_id,
+                "http_status": http_status,
+                "api_key_id": api_key_id,
+                "cap": cap,
+            },
+        )
+        return None if row is None else to_int(row[0])
+
+    async def chain(self, *, request_id: str, max_rows: int) -> list[RequestLogsRow]:
+        """The attempts of one client request (rows sharing its request_id), oldest first: the
+        failover chain a log row belongs to; at most max_rows.
+        """
+        rows = await self._ex.fetch_all(
+            self._q.chain, {"request_id": request_id, "max_rows": max_rows}
+        )
+        return list(map(self._v.decode, rows))
+
+    async def recent_attempts(
+        self, *, since: datetime, max_rows: int
+    ) -> list[RequestLogsRecentAttemptsResult]:
+        """What the per-channel stats need of the newest attempts from a time on (at most
+        max_rows, newest first): a bounded read along the time index.
+        """
+        c = self._c
+        rows = await self._ex.fetch_all(
+            self._q.recent_attempts, {"since": c.param_timestamp(since), "max_rows": max_rows}
+        )
+        return [
+            RequestLogsRecentAttemptsResult(
+                c.result_timestamp(row[0]), row[1], row[2], row[3], to_int(row[4])
+            )
+            for row in rows
+        ]
 
     async def rollup_rows(
         self,
@@ -2814,9 +4072,20 @@ CATALOG: dict[str, Any] = {
             "price_source": ["TEXT", False, False, None],
         },
         "indexes": {
-            "idx_request_logs_client_id": [False, ["client_id"], False],
+            "idx_request_logs_client_id": [
+                False,
+                ["client_id", "initial_time", "id", "api_key_id"],
+                False,
+            ],
+            "idx_request_logs_key_time": [False, ["api_key_id", "initial_time", "id"], False],
             "idx_request_logs_pending": [False, ["initial_time"], True],
+            "idx_request_logs_request_id": [False, ["request_id"], False],
             "idx_request_logs_session_id": [False, ["session_id"], False],
+            "idx_request_logs_status_time": [
+                False,
+                ["http_status", "initial_time", "id", "api_key_id", "client_id"],
+                False,
+            ],
             "idx_request_logs_time_id": [False, ["initial_time", "id"], False],
             "idx_request_logs_unpriced": [False, ["initial_time"], True],
         },
@@ -2873,9 +4142,20 @@ CATALOG: dict[str, Any] = {
             "price_source": ["text", False, False, None],
         },
         "indexes": {
-            "idx_request_logs_client_id": [False, ["client_id"], False],
+            "idx_request_logs_client_id": [
+                False,
+                ["client_id", "initial_time", "id", "api_key_id"],
+                False,
+            ],
+            "idx_request_logs_key_time": [False, ["api_key_id", "initial_time", "id"], False],
             "idx_request_logs_pending": [False, ["initial_time"], True],
+            "idx_request_logs_request_id": [False, ["request_id"], False],
             "idx_request_logs_session_id": [False, ["session_id"], False],
+            "idx_request_logs_status_time": [
+                False,
+                ["http_status", "initial_time", "id", "api_key_id", "client_id"],
+                False,
+            ],
             "idx_request_logs_time_id": [False, ["initial_time", "id"], False],
             "idx_request_logs_unpriced": [False, ["initial_time"], True],
         },
@@ -2886,8 +4166,18 @@ CATALOG: dict[str, Any] = {
 INDEX_DDL: dict[str, Any] = {
     "sqlite": {
         "idx_request_logs_client_id": [
-            "CREATE INDEX idx_request_logs_client_id ON request_logs(client_id);",
+            (
+                "CREATE INDEX idx_request_logs_client_id ON request_logs(client_id, "
+                "initial_time, id, api_key_id);"
+            ),
             "DROP INDEX IF EXISTS idx_request_logs_client_id;",
+        ],
+        "idx_request_logs_key_time": [
+            (
+                "CREATE INDEX idx_request_logs_key_time ON request_logs(api_key_id, "
+                "initial_time, id);"
+            ),
+            "DROP INDEX IF EXISTS idx_request_logs_key_time;",
         ],
         "idx_request_logs_pending": [
             (
@@ -2896,9 +4186,20 @@ INDEX_DDL: dict[str, Any] = {
             ),
             "DROP INDEX IF EXISTS idx_request_logs_pending;",
         ],
+        "idx_request_logs_request_id": [
+            "CREATE INDEX idx_request_logs_request_id ON request_logs(request_id);",
+            "DROP INDEX IF EXISTS idx_request_logs_request_id;",
+        ],
         "idx_request_logs_session_id": [
             "CREATE INDEX idx_request_logs_session_id ON request_logs(session_id);",
             "DROP INDEX IF EXISTS idx_request_logs_session_id;",
+        ],
+        "idx_request_logs_status_time": [
+            (
+                "CREATE INDEX idx_request_logs_status_time ON request_logs(http_status, "
+                "initial_time, id, api_key_id, client_id);"
+            ),
+            "DROP INDEX IF EXISTS idx_request_logs_status_time;",
         ],
         "idx_request_logs_time_id": [
             "CREATE INDEX idx_request_logs_time_id ON request_logs(initial_time, id);",
@@ -2914,8 +4215,18 @@ INDEX_DDL: dict[str, Any] = {
     },
     "postgres": {
         "idx_request_logs_client_id": [
-            "CREATE INDEX idx_request_logs_client_id ON request_logs(client_id);",
+            (
+                "CREATE INDEX idx_request_logs_client_id ON request_logs(client_id, "
+                "initial_time, id, api_key_id);"
+            ),
             "DROP INDEX IF EXISTS idx_request_logs_client_id;",
+        ],
+        "idx_request_logs_key_time": [
+            (
+                "CREATE INDEX idx_request_logs_key_time ON request_logs(api_key_id, "
+                "initial_time, id);"
+            ),
+            "DROP INDEX IF EXISTS idx_request_logs_key_time;",
         ],
         "idx_request_logs_pending": [
             (
@@ -2924,9 +4235,20 @@ INDEX_DDL: dict[str, Any] = {
             ),
             "DROP INDEX IF EXISTS idx_request_logs_pending;",
         ],
+        "idx_request_logs_request_id": [
+            "CREATE INDEX idx_request_logs_request_id ON request_logs(request_id);",
+            "DROP INDEX IF EXISTS idx_request_logs_request_id;",
+        ],
         "idx_request_logs_session_id": [
             "CREATE INDEX idx_request_logs_session_id ON request_logs(session_id);",
             "DROP INDEX IF EXISTS idx_request_logs_session_id;",
+        ],
+        "idx_request_logs_status_time": [
+            (
+                "CREATE INDEX idx_request_logs_status_time ON request_logs(http_status, "
+                "initial_time, id, api_key_id, client_id);"
+            ),
+            "DROP INDEX IF EXISTS idx_request_logs_status_time;",
         ],
         "idx_request_logs_time_id": [
             "CREATE INDEX idx_request_logs_time_id ON request_logs(initial_time, id);",

@@ -191,14 +191,16 @@ async def test_check_reports_partial_index_drift(db: Database) -> None:
         ("drop_client", "DROP INDEX idx_request_logs_client_id"),
         (
             "partial",
-            "CREATE INDEX idx_request_logs_client_id ON request_logs (client_id)"
+            "CREATE INDEX idx_request_logs_client_id"
+            " ON request_logs (client_id, initial_time, id, api_key_id)"
             " WHERE client_id IS NOT NULL",
         ),
     ):
         await db.executor.execute(Stmt(f"test.{name}", sql, True))
     assert await check_schema(db) == [
-        "request_logs: index idx_request_logs_client_id is partial (client_id), "
-        "expected (client_id)",
+        "request_logs: index idx_request_logs_client_id is partial"
+        " (client_id, initial_time, id, api_key_id),"
+        " expected (client_id, initial_time, id, api_key_id)",
         "request_logs: index idx_request_logs_pending is (initial_time), "
         "expected partial (initial_time)",
     ]

@@ -3,8 +3,10 @@
 Playwright downloads no browser here: it drives ``/usr/bin/chromium``
 (``CCBRIDGE_TEST_CHROMIUM`` overrides the path). Without one the UI tests
 fail under ``CI=true`` and are skipped otherwise, like the PostgreSQL tests.
-The gateway is the proxy tests' one, on SQLite. Every page records console
-errors and uncaught exceptions; a test fails if any were logged.
+The gateway is the proxy tests' one, on SQLite; tests marked ``both_engines``
+(sign-in, every page loading, a channel made in the UI serving a request) run
+on PostgreSQL too. Every page records console errors and uncaught
+exceptions; a test fails if any were logged.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from tests.proxy.conftest import (  # noqa: F401  (fixtures shared with the proxy tests)
     MASTER_KEY,
     Running,
+    _databases,
     _reaper,
     gateway,
-    pytest_configure,
     upstreams,
 )
+from tests.proxy.conftest import pytest_configure as _proxy_configure
 
 CHROMIUM: Final = os.environ.get("CCBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium")
 OUTPUT: Final = Path(__file__).parent / "output"  # screenshots; in .gitignore
@@ -37,9 +40,24 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"no Chromium: {reason}")
 
 
+ENGINES: Final = ("sqlite", "postgres")
+_shot_dirs: dict[int, Path] = {}  # id(page) → its screenshot folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _proxy_configure(config)
+    config.addinivalue_line("markers", "both_engines: run this UI test on SQLite and PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the ``both_engines`` tests on each engine (overrides the fixture below)."""
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize("engine", ENGINES)
+
+
 @pytest.fixture
 def engine() -> str:
-    """UI tests run on SQLite: the API they drive is tested on both engines."""
+    """Most UI tests run on SQLite only: the API they drive is tested on both engines."""
     return "sqlite"
 
 
@@ -89,6 +107,7 @@ async def console() -> Console:
 async def page(
     browser: Browser,
     console: Console,
+    engine: str,
     gateway: Running,  # noqa: F811  (set up first so the page closes before it stops)
 ) -> AsyncIterator[Page]:
     """A fresh browser context and page; fails the test on console errors.
@@ -101,7 +120,9 @@ async def page(
     page.on("console", console.on_console)
     page.on("pageerror", console.on_error)
     page.set_default_timeout(10_000)
+    _shot_dirs[id(page)] = OUTPUT if engine == "sqlite" else OUTPUT / engine
     yield page
+    _shot_dirs.pop(id(page), None)
     await context.close()
     assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
 
@@ -115,6 +136,7 @@ async def sign_in(page: Page, running: Running, key: str = MASTER_KEY) -> None:
 
 
 async def shot(page: Page, name: str) -> None:
-    """Save a full-page screenshot to tests/ui/output/NAME.png."""
-    OUTPUT.mkdir(exist_ok=True)
-    await page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+    """Save a full-page screenshot to tests/ui/output/[ENGINE/]NAME.png (SQLite: no folder)."""
+    folder = _shot_dirs.get(id(page), OUTPUT)
+    folder.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

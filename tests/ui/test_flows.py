@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.fakes.upstream import anthropic_error, messages_json_reply
@@ -22,6 +24,7 @@ async def _api(gateway: Running, method: str, path: str, **kwargs: object) -> ht
         return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.both_engines
 async def test_channel_and_key_made_in_the_ui_serve_a_request_seen_live(
     page: Page, gateway: Running, upstreams: UpstreamFactory, console: Console
 ) -> None:
@@ -35,7 +38,13 @@ async def test_channel_and_key_made_in_the_ui_serve_a_request_seen_live(
     form = page.get_by_role("dialog", name="New channel")
     await form.get_by_label("Name", exact=True).fill("fake-upstream")
     await form.get_by_label("Base URL").fill("not a url")
-    await form.get_by_label("Upstream API keys (one per line)").fill("sk-ant-secret-0123456789")
+    await form.get_by_label("Upstream API key 1").fill("sk-ant-secret-0123456789")
+    await form.get_by_role("button", name="Add another key").click()
+    await form.get_by_label("Upstream API key 2").fill("sk-ant-second-9876543210")
+    for n in (1, 2):  # typed into masked fields
+        await expect(form.get_by_label(f"Upstream API key {n}")).to_have_attribute(
+            "type", "password"
+        )
     await form.get_by_role("button", name="Create channel").click()
     field_error = form.locator(".field.invalid .field-error")
     await expect(field_error).to_have_count(1)
@@ -50,7 +59,7 @@ async def test_channel_and_key_made_in_the_ui_serve_a_request_seen_live(
     # Its key is only ever shown masked.
     await row.get_by_role("button", name="Keys").click()
     keys = page.get_by_role("dialog", name="Keys of fake-upstream")
-    await expect(keys.locator("code")).to_have_text("sk-ant-s...6789")
+    await expect(keys.locator("code")).to_have_text(["sk-ant-s...6789", "sk-ant-s...3210"])
     assert "sk-ant-secret-0123456789" not in await page.content()
     await keys.get_by_role("button", name="Close").click()
 
@@ -127,6 +136,26 @@ async def test_dragging_a_channel_reorders_the_pool(page: Page, gateway: Running
     await page.keyboard.press("Enter")
     await expect(names).to_have_text([last, second, first])
     await shot(page, "14-channels-reordered")
+
+
+async def test_promotion_lasts_the_chosen_time(page: Page, gateway: Running) -> None:
+    await gateway.add_channel("messages", "spare", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Channels").click()
+    row = page.locator("tr", has_text="spare")
+    await row.get_by_role("button", name="Promote…").click()
+    dialog = page.get_by_role("dialog", name="Promote spare")
+    await dialog.get_by_label("Promotion lasts").select_option(label="4 hours")
+    await shot(page, "15-channel-promote")
+    before = datetime.now(UTC)
+    await dialog.get_by_role("button", name="Promote", exact=True).click()
+    await expect(dialog).to_have_count(0)
+    await expect(row).to_contain_text("promoted until")
+    (listed,) = (await _api(gateway, "GET", "/api/channels")).json()["channels"]
+    until = datetime.fromisoformat(listed["promotionUntil"].replace("Z", "+00:00"))
+    assert timedelta(hours=4) <= until - before < timedelta(hours=4, minutes=1)
+    await row.get_by_role("button", name="End promotion").click()
+    await expect(row).not_to_contain_text("promoted until")
 
 
 async def test_an_edit_that_lost_a_race_says_so_and_offers_reload(
@@ -207,15 +236,64 @@ async def test_a_failed_attempt_shows_its_failover_step(
     await gateway.flush()
 
     await sign_in(page, gateway)
+    # The dashboard counts the failover against the channel that failed.
+    health = page.locator("table.health")
+    await expect(health.locator("caption")).to_contain_text("every attempt of the period (2)")
+    cells = health.locator("tbody tr", has_text="bad").locator("td")
+    await expect(cells.nth(6)).to_have_text("1")
+    await expect(health.locator("tbody tr", has_text="good").locator("td").nth(6)).to_have_text("0")
+    await expect(health.locator("tbody tr", has_text="good").locator("td").nth(5)).to_contain_text(
+        " / "
+    )
     await page.get_by_role("link", name="Request logs").click()
     failed = page.locator("tbody tr", has_text="bad")
     await expect(failed).to_contain_text("(failover)")
     await expect(page.locator("tbody tr", has_text="good")).to_contain_text("completed")
     await failed.focus()
     await page.keyboard.press("Enter")
-    chain = page.get_by_role("dialog").locator("ol.chain")
-    await expect(chain).to_have_text("500 → failover → next key")
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.locator("ol.chain")).to_have_text("500 → failover → next key")
+    attempts = dialog.locator("table.chain-table tbody tr")
+    await expect(attempts).to_have_count(2)
+    await expect(attempts.nth(0)).to_contain_text("bad")
+    await expect(attempts.nth(0)).to_have_attribute("aria-current", "true")
+    await expect(attempts.nth(1)).to_contain_text("good")
     await shot(page, "17-log-failover")
+    # The other attempt of the same client request opens from the chain.
+    await attempts.nth(1).get_by_role("button").click()
+    await expect(attempts.nth(1)).to_have_attribute("aria-current", "true")
+    await expect(dialog.locator("dl.kv").first).to_contain_text("good")
+
+
+async def test_logs_filter_by_client_key(
+    page: Page, gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    good = await upstreams(default=messages_json_reply(text="ok"))
+    await gateway.add_channel("messages", "only", good.url, ["sk-ant-only-0123456789"])
+    bot = await gateway.add_key("ci-bot")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        for key, model in ((MASTER_KEY, "claude-sonnet-4-5"), (bot, "claude-haiku-4-5")):
+            resp = await client.post(
+                "/v1/messages",
+                headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+                json={"model": model, "max_tokens": 8, "messages": []},
+            )
+            assert resp.status_code == 200, resp.text
+    await gateway.flush()
+
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Request logs").click()
+    rows = page.locator("table.logs tbody tr")
+    await expect(rows).to_have_count(2)
+    await page.get_by_label("Client key").select_option(label="ci-bot (#1)")
+    await page.get_by_role("button", name="Apply").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("claude-haiku-4-5")
+    await expect(rows.first).to_contain_text("ci-bot")
+    await page.get_by_label("Client key").select_option(label="master key")
+    await page.get_by_role("button", name="Apply").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("claude-sonnet-4-5")
 
 
 async def test_key_permissions_rotate_and_revoke(page: Page, gateway: Running) -> None:
@@ -278,3 +356,66 @@ async def test_settings_editors_save_and_show_the_api_message(
     await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     prices = (await _api(gateway, "GET", "/api/pricing")).json()["models"]
     assert (prices["my-model"]["inputPrice"], prices["my-model"]["outputPrice"]) == (2.5, 10)
+
+
+async def test_failover_rules_and_rate_limits_are_forms(
+    page: Page, gateway: Running, console: Console
+) -> None:
+    await sign_in(page, gateway)
+    await page.goto(gateway.url + "/#/settings/failover")
+    form = page.get_by_role("form", name="Failover rules")
+    await expect(form.get_by_label("Generic resource wait seconds")).to_have_value("20")
+    assert await form.locator("textarea").count() == 0  # no JSON to type
+    rules = form.locator("fieldset.rows").filter(has=page.get_by_text("Rules", exact=True)).first
+    before = await rules.locator(":scope > fieldset.row-item").count()
+    assert before == 7  # the default rules, each a group of fields
+    await rules.get_by_role("button", name="Add rule").click()
+    rule = rules.locator(":scope > fieldset.row-item").last
+    await rule.get_by_label("Error codes").fill("529")
+    await rule.get_by_role("button", name="Add action chain").click()
+    await rule.get_by_label("Action", exact=True).last.select_option("retry")
+    await rule.get_by_label("Wait seconds").last.fill("-3")
+    console.expect_status(422, "/api/config/failover")
+    await form.get_by_role("button", name="Save").click()
+    bad = form.locator(".field.invalid")
+    await expect(bad.locator("label")).to_have_text("Wait seconds")
+    await expect(bad.locator(".field-error")).to_contain_text(
+        f"rules[{before}].actionChain[0].waitSeconds"
+    )
+    await rule.get_by_label("Wait seconds").last.fill("7")
+    await rule.get_by_label("Max attempts").last.fill("2")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    await shot(page, "18-settings-failover-form")
+    saved = (await _api(gateway, "GET", "/api/config/failover")).json()["rules"]
+    assert saved[before] == {
+        "errorCodes": "529",
+        "actionChain": [{"action": "retry", "waitSeconds": 7, "maxAttempts": 2}],
+    }
+
+    await page.goto(gateway.url + "/#/settings/ratelimit")
+    form = page.get_by_role("form", name="Rate limits")
+    await expect(form.locator("fieldset.row-item")).to_have_count(3)
+    api_group = form.locator("fieldset.group").filter(has=page.get_by_text("API", exact=True))
+    await api_group.get_by_label("Requests per minute").fill("250")
+    thresholds = form.locator("fieldset.row-item")
+    count = await thresholds.count()
+    await form.get_by_role("button", name=f"Remove threshold {count}").click()
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    limits = (await _api(gateway, "GET", "/api/ratelimit")).json()
+    assert limits["api"]["requestsPerMinute"] == 250
+    assert len(limits["authFailure"]["thresholds"]) == count - 1
+
+    await page.goto(gateway.url + "/#/settings/model-aliases")
+    form = page.get_by_role("form", name="Model aliases")
+    messages = form.locator("fieldset.rows").filter(
+        has=page.get_by_text("Messages models", exact=True)
+    )
+    await messages.get_by_role("button", name="Add messages model").click()
+    await messages.get_by_label("Value").fill("opus")
+    await messages.get_by_label("Description").fill("the big one")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    aliases = (await _api(gateway, "GET", "/api/model-aliases")).json()
+    assert aliases["messagesModels"] == [{"value": "opus", "description": "the big one"}]

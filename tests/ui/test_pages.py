@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.fakes.upstream import messages_json_reply
@@ -10,6 +11,7 @@ from tests.proxy.conftest import MASTER_KEY, Running, UpstreamFactory
 from tests.ui.conftest import Console, shot, sign_in
 
 
+@pytest.mark.both_engines
 async def test_sign_in_keeps_the_key_in_the_tab_and_out_of_urls(
     page: Page, gateway: Running, console: Console
 ) -> None:
@@ -71,6 +73,7 @@ SETTINGS_TABS = (
 )
 
 
+@pytest.mark.both_engines
 async def test_every_page_loads_without_console_errors(
     page: Page, gateway: Running, upstreams: UpstreamFactory
 ) -> None:

@@ -183,11 +183,17 @@ CREATE TABLE request_logs (
   price_source TEXT
 );
 
-CREATE INDEX idx_request_logs_client_id ON request_logs(client_id);
+CREATE INDEX idx_request_logs_client_id ON request_logs(client_id, initial_time, id, api_key_id);
+
+CREATE INDEX idx_request_logs_key_time ON request_logs(api_key_id, initial_time, id);
 
 CREATE INDEX idx_request_logs_pending ON request_logs(initial_time) WHERE status = 'pending';
 
+CREATE INDEX idx_request_logs_request_id ON request_logs(request_id);
+
 CREATE INDEX idx_request_logs_session_id ON request_logs(session_id);
+
+CREATE INDEX idx_request_logs_status_time ON request_logs(http_status, initial_time, id, api_key_id, client_id);
 
 CREATE INDEX idx_request_logs_time_id ON request_logs(initial_time, id);
 

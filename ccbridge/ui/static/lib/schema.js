@@ -6,7 +6,8 @@ import { openapi } from "./api.js";
 
 const PREFIX = "#/components/schemas/";
 
-function resolve(schema) {
+// Follow a "#/components/schemas/…" reference; the referring schema's own members win.
+export function resolve(schema) {
   let s = schema || {};
   for (let hops = 0; s.$ref && hops < 10; hops++) {
     const name = s.$ref.startsWith(PREFIX) ? s.$ref.slice(PREFIX.length) : null;
@@ -18,7 +19,7 @@ function resolve(schema) {
 }
 
 // A nullable field: the non-null branch, keeping the field's own description.
-function plain(prop) {
+export function plain(prop) {
   const p = resolve(prop);
   if (!p.anyOf) return p;
   const branches = p.anyOf.filter((b) => b.type !== "null");
@@ -49,8 +50,9 @@ export function kindOf(prop) {
 
 // camelCase -> "Camel case" label.
 export function labelOf(name) {
-  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
-  return words.charAt(0).toUpperCase() + words.slice(1).replace(/\burl\b/g, "URL").replace(/\brpm\b/g, "RPM");
+  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase()
+    .replace(/\burl\b/g, "URL").replace(/\brpm\b/g, "RPM").replace(/\bapi\b/g, "API");
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 // The field an API error names, without an item index: "compositeMappings[0]" -> "compositeMappings".

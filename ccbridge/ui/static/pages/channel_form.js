@@ -86,6 +86,22 @@ function CompositeEditor({ rows, setRows, error, targets }) {
   </fieldset>`;
 }
 
+// Upstream keys of a new channel, one masked field each (never shown in clear).
+function NewKeys({ keys, setKeys, error }) {
+  const put = (i, v) => setKeys(keys.map((k, j) => (j === i ? v : k)));
+  return html`<fieldset class=${"new-keys" + (error ? " invalid" : "")}>
+    <legend>Upstream API keys</legend>
+    ${keys.map((k, i) => html`<div class="key-field">
+      <label for=${"ch-new-key-" + i}>Upstream API key ${i + 1}</label>
+      <input id=${"ch-new-key-" + i} type="password" class="mono" autocomplete="off" spellcheck="false" value=${k}
+        onInput=${(e) => put(i, e.target.value)} />
+      ${keys.length > 1 ? html`<button type="button" aria-label=${`Remove key ${i + 1}`} onClick=${() => setKeys(keys.filter((_, j) => j !== i))}>Remove</button>` : null}
+    </div>`)}
+    <button type="button" onClick=${() => setKeys([...keys, ""])}>Add another key</button>
+    ${error ? html`<small class="field-error" role="alert">${error}</small>` : null}
+  </fieldset>`;
+}
+
 export function ChannelForm({ base, channel, revision, targets, onSaved, onClose, onReload }) {
   const schema = bodySchema(base, "post");
   const props = Object.entries(schema.properties || {})
@@ -95,7 +111,7 @@ export function ChannelForm({ base, channel, revision, targets, onSaved, onClose
   props.sort((a, b) => order(a[0]) - order(b[0]));
   const [values, setValues] = useState(() =>
     Object.fromEntries(props.map(([name, , kind]) => [name, toInput(kind, channel ? channel[name] : kind === "enum" ? schema.properties[name].enum[0] : null)])));
-  const [keys, setKeys] = useState("");
+  const [keys, setKeys] = useState([""]);
   const [mapping, setMapping] = useState(() => Object.entries((channel && channel.modelMapping) || {}).map(([from, to]) => ({ from, to })));
   const [composite, setComposite] = useState(() => (channel && channel.compositeMappings) || []);
   const [errors, setErrors] = useState({});
@@ -119,7 +135,7 @@ export function ChannelForm({ base, channel, revision, targets, onSaved, onClose
     if (values.serviceType === "composite" || (channel && channel.compositeMappings && channel.compositeMappings.length)) {
       body.compositeMappings = composite;
     }
-    if (!channel) body.apiKeys = keys.split("\n").map((s) => s.trim()).filter(Boolean);
+    if (!channel) body.apiKeys = keys.map((k) => k.trim()).filter(Boolean);
     setErrors(local);
     if (Object.keys(local).length) return;
     setBusy(true);
@@ -142,13 +158,10 @@ export function ChannelForm({ base, channel, revision, targets, onSaved, onClose
   <//>`;
   const main = props.filter(([n]) => MAIN.includes(n));
   const more = props.filter(([n]) => !MAIN.includes(n));
-  const keysId = "ch-new-keys";
   return html`<${Modal} title=${channel ? `Edit ${channel.name}` : "New channel"} onClose=${onClose} wide>
     <form onSubmit=${save} class="channel-form" novalidate>
       <div class="grid2">${main.map(fieldRow)}</div>
-      ${channel ? null : html`<${Field} id=${keysId} label="Upstream API keys (one per line)" error=${errors.apiKeys}>
-        <textarea id=${keysId} rows="3" class="mono" autocomplete="off" value=${keys} onInput=${(e) => setKeys(e.target.value)} />
-      <//>`}
+      ${channel ? null : html`<${NewKeys} keys=${keys} setKeys=${setKeys} error=${errors.apiKeys} />`}
       <${MappingEditor} rows=${mapping} setRows=${setMapping} error=${errors.modelMapping} />
       ${values.serviceType === "composite" ? html`<${CompositeEditor} rows=${composite} setRows=${setComposite} error=${errors.compositeMappings} targets=${targets} />` : null}
       <details open=${more.some(([n]) => errors[n])}>

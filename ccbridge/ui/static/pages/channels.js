@@ -123,11 +123,43 @@ function Row({ c, h, i, count, busy, onMove, onAct, drag }) {
         : html`<button type="button" onClick=${() => onAct("disable", c)}>Disable</button>`}
       ${c.promotionUntil
         ? html`<button type="button" onClick=${() => onAct("unpromote", c)}>End promotion</button>`
-        : html`<button type="button" onClick=${() => onAct("promote", c)}>Promote 1 h</button>`}
+        : html`<button type="button" onClick=${() => onAct("promote", c)}>Promote…</button>`}
       ${h && (h.broken || h.suspendedUntil) ? html`<button type="button" onClick=${() => onAct("resume", c)}>Resume</button>` : null}
       <button type="button" class="danger" onClick=${() => onAct("delete", c)}>Delete</button>
     </td>
   </tr>`;
+}
+
+const PROMOTIONS = [[900, "15 minutes"], [3600, "1 hour"], [4 * 3600, "4 hours"], [12 * 3600, "12 hours"], [86400, "1 day"], [7 * 86400, "7 days"]];
+
+// Promote a channel (tried first in its pool) for a chosen time.
+function PromoteDialog({ base, channel, onPromote, onClose }) {
+  const prop = (bodySchema(`${base}/{id}/promotion`, "post").properties || {}).duration || {};
+  const choices = PROMOTIONS.filter(([secs]) => prop.maximum == null || secs <= prop.maximum);
+  const [duration, setDuration] = useState(3600);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const go = async (ev) => {
+    ev.preventDefault();
+    setBusy(true);
+    try { await onPromote(duration); onClose(); } catch (ex) { setError(ex); setBusy(false); }
+  };
+  return html`<${Modal} title=${`Promote ${channel.name}`} onClose=${onClose}>
+    <form onSubmit=${go}>
+      <p>A promoted channel is tried first in its pool until the time runs out (one per pool).</p>
+      <div class="field">
+        <label for="promote-duration">Promotion lasts</label>
+        <select id="promote-duration" value=${String(duration)} onChange=${(e) => setDuration(Number(e.target.value))}>
+          ${choices.map(([secs, label]) => html`<option value=${String(secs)}>${label}</option>`)}
+        </select>
+      </div>
+      <${ErrorNote} error=${error} />
+      <div class="actions">
+        <button type="submit" class="primary" disabled=${busy}>Promote</button>
+        <button type="button" onClick=${onClose}>Cancel</button>
+      </div>
+    </form>
+  <//>`;
 }
 
 function PoolView({ pool }) {
@@ -171,7 +203,6 @@ function PoolView({ pool }) {
     if (kind === "edit") return openForm(c);
     if (kind === "enable") return write("PATCH", `${item(c)}/status`, { status: "active" });
     if (kind === "disable") return write("PATCH", `${item(c)}/status`, { status: "disabled" });
-    if (kind === "promote") return write("POST", `${item(c)}/promotion`, { duration: 3600 });
     if (kind === "unpromote") return write("POST", `${item(c)}/promotion`, { duration: 0 });
     if (kind === "resume") return write("POST", `${item(c)}/resume`);
     setDialog({ kind, c });
@@ -201,6 +232,9 @@ function PoolView({ pool }) {
       onSaved=${saved} onClose=${close} onReload=${saved} />` : null}
     ${dialog && dialog.kind === "keys" && current ? html`<${KeysDialog} base=${base} channel=${current} revision=${rev}
       onChanged=${state.reload} onClose=${close} />` : null}
+    ${dialog && dialog.kind === "promote" ? html`<${PromoteDialog} base=${base} channel=${dialog.c}
+      onPromote=${async (duration) => { await request("POST", `${item(dialog.c)}/promotion`, { body: { duration }, ifMatch: rev }); await state.reload(); }}
+      onClose=${close} />` : null}
     ${dialog && dialog.kind === "test" ? html`<${TestDialog} base=${base} channel=${dialog.c} onClose=${close} />` : null}
     ${dialog && dialog.kind === "delete" ? html`<${Confirm} title="Delete channel" yes="Delete"
       message=${`Delete ${dialog.c.name}? Its keys and settings are removed; logs keep its name.`}

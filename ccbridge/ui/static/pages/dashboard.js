@@ -11,20 +11,21 @@ import { ErrorNote, fmtCost, fmtInt, fmtMs, fmtTime, html, useInterval, useLoad 
 const PERIODS = { hour: ["Last hour", 3600, "1h"], day: ["Last day", 86400 + 60, "period"], week: ["Last week", 7 * 86400, "period"] };
 export const REFRESH_MS = 15000;
 
-// Four calls per refresh, so the dashboard stays well inside the /api rate limit.
+// Five calls per refresh, so the dashboard stays well inside the /api rate limit.
 async function loadDashboard(period) {
   const [, seconds, duration] = PERIODS[period];
   const now = new Date();
   const from = new Date(now - seconds * 1000).toISOString();
   const window = duration === "period" ? { duration, from, to: now.toISOString() } : { duration };
-  const [stats, history, sessions, overview] = await Promise.all([
+  const [stats, history, sessions, overview, perChannel] = await Promise.all([
     get(`/api/logs/stats${query({ from })}`),
     get(`/api/logs/stats/history${query(window)}`),
     get("/api/logs/sessions/active"),
     get("/api/dashboard/channels"),
+    get(`/api/logs/stats/channels${query({ from })}`),
   ]);
   const range = [(now - seconds * 1000) / 1000, now / 1000];
-  return { data: { stats, history, sessions, channels: overview.channels, range } };
+  return { data: { stats, history, sessions, channels: overview.channels, perChannel, range } };
 }
 
 function Card({ label, value, sub }) {
@@ -42,19 +43,27 @@ function SpendByKey({ byKey, names }) {
   </li>`)}</ul>`;
 }
 
-function Health({ channels, byProvider }) {
+// Latency and failovers come from the newest attempts (/api/logs/stats/channels);
+// a busy period is sampled, and the caption says from when.
+function Health({ channels, byProvider, perChannel }) {
   if (!channels.length) return html`<p class="empty">No channels yet. <a href="#/channels">Add one</a>.</p>`;
-  return html`<table><thead><tr><th>Channel</th><th>Pool</th><th>State</th><th>Failure rate</th><th>Requests</th><th>Avg latency</th><th>Quota used</th></tr></thead>
+  const seen = Object.fromEntries(perChannel.channels.map((c) => [c.channelUid, c]));
+  return html`<table class="health">
+    <caption class="muted">${perChannel.complete ? `Latency and failovers over every attempt of the period (${fmtInt(perChannel.sampled)}).`
+      : `Latency and failovers over the newest ${fmtInt(perChannel.sampled)} attempts, since ${fmtTime(perChannel.since)}.`}</caption>
+    <thead><tr><th>Channel</th><th>Pool</th><th>State</th><th>Failure rate</th><th>Requests</th><th>Latency p50 / p95</th><th>Failovers</th><th>Quota used</th></tr></thead>
     <tbody>${channels.map((c) => {
       const q = c.quota;
       const state = c.broken ? "breaker open" : c.suspendedUntil ? "suspended" : c.status;
       const g = byProvider[c.name];
+      const lat = seen[c.id];
       return html`<tr>
         <td>${c.name}</td><td>${c.pool}</td>
         <td><span class=${"badge " + state.replace(/ /g, "-")}>${state}</span>${c.suspendedUntil ? html`<br /><small>until ${fmtTime(c.suspendedUntil)}</small>` : null}</td>
         <td>${Math.round(c.failureRate * 100)} %</td>
         <td>${g ? fmtInt(g.count) : 0}</td>
-        <td>${g ? fmtMs(g.avgLatencyMs) : "–"}</td>
+        <td>${lat && lat.completed ? `${fmtMs(lat.p50LatencyMs)} / ${fmtMs(lat.p95LatencyMs)}` : "–"}</td>
+        <td>${lat ? fmtInt(lat.failovers) : 0}</td>
         <td>${q && q.quotaType ? html`<meter min="0" max="100" value=${100 - q.remainingPercent} aria-label=${`Quota used by ${c.name}`}></meter> ${Math.round(100 - q.remainingPercent)} %` : html`<span class="muted">no quota</span>`}</td>
       </tr>`;
     })}</tbody></table>`;
@@ -88,7 +97,7 @@ export function Dashboard() {
         <${TimeChart} title="Requests and errors" x=${x} range=${d.range} series=${[{ label: "Requests", values: pts.map((p) => p.requests) }, { label: "Errors", values: pts.map((p) => p.failure) }]} />
         <${TimeChart} title="Cost (USD)" x=${x} range=${d.range} fmt=${(v) => "$" + Number(v).toFixed(2)} series=${[{ label: "Cost", values: pts.map((p) => p.cost) }]} />
       </div>
-      <section><h2>Channel health and quota</h2><${Health} channels=${d.channels} byProvider=${s.byProvider} /></section>
+      <section><h2>Channel health and quota</h2><${Health} channels=${d.channels} byProvider=${s.byProvider} perChannel=${d.perChannel} /></section>
       <div class="split">
         <section><h2>Spend by key</h2><${SpendByKey} byKey=${s.byApiKey} names=${names} /></section>
         <section><h2>Active sessions</h2>

@@ -14,7 +14,15 @@ const FILTERS = [
   ["sessionId", "Session", "text"],
 ];
 const PAGE = 50;
-const EMPTY = Object.fromEntries(FILTERS.map(([k]) => [k, ""]));
+const EMPTY = { ...Object.fromEntries(FILTERS.map(([k]) => [k, ""])), apiKeyId: "" };
+
+// A key's name as the page knows it; with its id (#n) unless short.
+const keyName = (id, keys, short = false) => {
+  if (id == null || id < 0) return "–";
+  if (id === 0) return "master key";
+  const key = keys && keys.find((k) => k.id === id);
+  return key ? (short ? key.name : `${key.name} (#${id})`) : `#${id}`;
+};
 
 function params(filters, cursor) {
   const p = { ...filters, limit: PAGE, cursor };
@@ -33,11 +41,31 @@ function Headers({ title, map }) {
   return html`<h4>${title}</h4>${entries.length ? html`<dl class="kv small">${entries.map(([k, v]) => html`<dt>${k}</dt><dd class="mono">${String(v)}</dd>`)}</dl>` : html`<p class="muted">none</p>`}`;
 }
 
-function Detail({ id, onClose }) {
+// Every attempt of the row's client request (same requestId), oldest first.
+function Chain({ row, onOpen }) {
+  const attempts = row.chain || [row];
+  if (attempts.length < 2) return html`<p class="muted">No failover: the channel tried first answered.</p>`;
+  return html`<table class="chain-table">
+    <caption class="muted">${attempts.length} attempts of request <code>${row.requestId}</code></caption>
+    <thead><tr><th>#</th><th>Started</th><th>Channel</th><th>Status</th><th>Duration</th><th>Failover</th></tr></thead>
+    <tbody>${attempts.map((a, i) => html`<tr class=${a.id === row.id ? "current" : ""} aria-current=${a.id === row.id ? "true" : null}>
+      <td>${i + 1}</td>
+      <td>${fmtTime(a.initialTime)}</td>
+      <td>${a.channelName || "–"}</td>
+      <td><span class=${"badge " + a.status}>${a.status}</span> ${a.httpStatus || ""}</td>
+      <td>${fmtMs(a.durationMs)}</td>
+      <td>${a.id === row.id ? html`<small>${a.failoverInfo || "this row"}</small>`
+        : html`<button type="button" class="link" onClick=${() => onOpen(a.id)}>${a.failoverInfo || "open"}</button>`}</td>
+    </tr>`)}</tbody>
+  </table>`;
+}
+
+function Detail({ id, keys, onOpen, onClose }) {
   const [row, setRow] = useState(null);
   const [debug, setDebug] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
+    setDebug(null);
     get(`/api/logs/${encodeURIComponent(id)}`).then(async (r) => {
       setRow(r);
       if (r.hasDebugData) setDebug(await get(`/api/logs/${encodeURIComponent(id)}/debug`));
@@ -53,7 +81,7 @@ function Detail({ id, onClose }) {
         <dt>Channel</dt><dd>${row.channelName || "–"} (${row.type})</dd>
         <dt>Endpoint</dt><dd>${row.endpoint} ${row.stream ? "(stream)" : ""}</dd>
         <dt>Client / session</dt><dd>${row.clientId || "–"} / ${row.sessionId || "–"}</dd>
-        <dt>Client key</dt><dd>${row.apiKeyId == null || row.apiKeyId <= 0 ? "master key" : `#${row.apiKeyId}`}</dd>
+        <dt>Client key</dt><dd>${keyName(row.apiKeyId, keys)}</dd>
         <dt>Started</dt><dd>${fmtTime(row.initialTime)}</dd>
         <dt>First token</dt><dd>${fmtMs(row.firstTokenDurationMs)}</dd>
         <dt>Duration</dt><dd>${fmtMs(row.durationMs)}</dd>
@@ -63,10 +91,10 @@ function Detail({ id, onClose }) {
         ${row.upstreamError ? html`<dt>Upstream error</dt><dd class="mono">${row.upstreamError}</dd>` : null}
       </dl>
       <h3>Failover chain</h3>
-      ${chain && chain.length ? html`<ol class="chain">${chain.map((parts) => html`<li>
+      <${Chain} row=${row} onOpen=${onOpen} />
+      ${chain && chain.length ? html`<h4>This attempt</h4><ol class="chain">${chain.map((parts) => html`<li>
         ${parts.map((p, i) => html`${i ? " → " : ""}<code>${p}</code>`)}</li>`)}</ol>
-        <p class="hint">Status and subtype the upstream answered, the action the failover rules chose, and its details.</p>`
-        : html`<p class="muted">No failover: the channel tried first answered.</p>`}
+        <p class="hint">Status and subtype the upstream answered, the action the failover rules chose, and its details.</p>` : null}
       <h3>Debug capture</h3>
       ${!row.hasDebugData ? html`<p class="muted">None captured (enable debug logs under Settings).</p>` : debug ? html`
         <p>${debug.requestMethod} ${debug.requestPath} → ${debug.responseStatus}</p>
@@ -87,6 +115,8 @@ export function Logs() {
   const [tail, setTail] = useState(true);
   const [live, setLive] = useState("off");
   const [detail, setDetail] = useState(null);
+  const [keys, setKeys] = useState([]);
+  useEffect(() => { get("/api/keys?limit=500").then((r) => setKeys(r.keys)).catch(setError); }, []);
   const cursor = cursors[cursors.length - 1];
   const pending = useRef(null);
 
@@ -119,6 +149,14 @@ export function Logs() {
         <label for=${"f-" + k}>${label}</label>
         <input id=${"f-" + k} type=${type} value=${draft[k]} onInput=${(e) => setDraft({ ...draft, [k]: e.target.value })} />
       </div>`)}
+      <div class="field">
+        <label for="f-apiKeyId">Client key</label>
+        <select id="f-apiKeyId" value=${draft.apiKeyId} onChange=${(e) => setDraft({ ...draft, apiKeyId: e.target.value })}>
+          <option value="">any</option>
+          <option value="0">master key</option>
+          ${keys.map((k) => html`<option value=${String(k.id)}>${k.name} (#${k.id})</option>`)}
+        </select>
+      </div>
       <div class="actions"><button type="submit" class="primary">Apply</button><button type="button" onClick=${reset}>Clear</button></div>
     </form>
     <div class="toolbar">
@@ -128,7 +166,7 @@ export function Logs() {
     </div>
     <${ErrorNote} error=${error} onReload=${load} />
     <table class="logs">
-      <thead><tr><th>Time</th><th>Status</th><th>Model</th><th>Channel</th><th>Endpoint</th><th>Tokens in/out</th><th>Cost</th><th>Duration</th><th>Client / session</th></tr></thead>
+      <thead><tr><th>Time</th><th>Status</th><th>Model</th><th>Channel</th><th>Endpoint</th><th>Tokens in/out</th><th>Cost</th><th>Duration</th><th>Client / session</th><th>Key</th></tr></thead>
       <tbody>${rows.map((r) => html`<tr class=${"clickable " + (r.httpStatus >= 400 || r.status === "error" ? "bad" : "")} tabindex="0"
           data-log=${r.id} onClick=${() => setDetail(r.id)} onKeyDown=${(e) => { if (e.key === "Enter") setDetail(r.id); }}>
         <td>${fmtTime(r.initialTime || r.createdAt)}</td>
@@ -140,6 +178,7 @@ export function Logs() {
         <td>${fmtCost(r.price)}</td>
         <td>${fmtMs(r.durationMs)}</td>
         <td><small>${r.clientId || "–"}<br />${r.sessionId || ""}</small></td>
+        <td><small title=${r.apiKeyId > 0 ? `key #${r.apiKeyId}` : null}>${keyName(r.apiKeyId, keys, true)}</small></td>
       </tr>`)}</tbody>
     </table>
     ${page && rows.length === 0 ? html`<p class="empty">No requests match.</p>` : null}
@@ -148,5 +187,5 @@ export function Logs() {
       <button type="button" disabled=${first} onClick=${() => setCursors(cursors.slice(0, -1))}>Newer</button>
       <button type="button" disabled=${!page || !page.nextCursor} onClick=${() => setCursors([...cursors, page.nextCursor])}>Older</button>
     </nav>
-    ${detail ? html`<${Detail} id=${detail} onClose=${() => setDetail(null)} />` : null}`;
+    ${detail ? html`<${Detail} id=${detail} keys=${keys} onOpen=${setDetail} onClose=${() => setDetail(null)} />` : null}`;
 }

@@ -1,8 +1,9 @@
 // Editors for pricing, aliases and the settings sections of /api/config.
 import { useState } from "../vendor/hooks.js";
 import { request } from "../lib/api.js";
-import { fieldOf, labelOf } from "../lib/schema.js";
-import { Confirm, ErrorNote, Field, Loading, html, useLoad } from "../lib/ui.js";
+import { SchemaFields } from "../lib/form.js";
+import { bodySchema } from "../lib/schema.js";
+import { Confirm, ErrorNote, Loading, html, useLoad } from "../lib/ui.js";
 
 const SECTIONS = [
   ["pricing", "Pricing"],
@@ -15,24 +16,7 @@ const SECTIONS = [
   ["outbound", "Outbound headers", "/api/config/outbound-header-policy"],
 ];
 
-const kindOfValue = (v) =>
-  typeof v === "boolean" ? "boolean" : typeof v === "number" ? "number" : typeof v === "string" ? "string"
-    : Array.isArray(v) && v.every((x) => typeof x === "string") ? "lines" : "json";
-
-function toText(kind, v) {
-  if (kind === "lines") return v.join("\n");
-  if (kind === "json") return JSON.stringify(v, null, 2);
-  return v;
-}
-
-function fromText(kind, t) {
-  if (kind === "number") { const n = Number(t); if (t === "" || Number.isNaN(n)) throw new Error("must be a number"); return n; }
-  if (kind === "lines") return t.split("\n").map((s) => s.trim()).filter(Boolean);
-  if (kind === "json") return JSON.parse(t);
-  return t;
-}
-
-// A settings object as a form: flat members as inputs, nested ones as JSON.
+// A settings object as a form drawn from its PUT body schema (lib/form.js).
 function ObjectEditor({ path, reset, name }) {
   const state = useLoad(path, [path]);
   const [draft, setDraft] = useState(null);
@@ -40,36 +24,26 @@ function ObjectEditor({ path, reset, name }) {
   const [error, setError] = useState(null);
   const [saved, setSaved] = useState("");
   const [confirm, setConfirm] = useState(false);
+  const [generation, setGeneration] = useState(0); // redraws the fields after a reload
   if (!state.data) return html`<${Loading} state=${state} />`;
-  const kinds = Object.fromEntries(Object.entries(state.data).map(([k, v]) => [k, kindOfValue(v)]));
-  const values = draft || Object.fromEntries(Object.entries(state.data).map(([k, v]) => [k, toText(kinds[k], v)]));
-  const reload = async () => { setDraft(null); setError(null); setErrors({}); await state.reload(); };
+  const schema = bodySchema(path, "put");
+  const value = draft || state.data;
+  const reload = async () => {
+    setDraft(null); setError(null); setErrors({}); setGeneration(generation + 1); await state.reload();
+  };
   const save = async (ev) => {
     ev.preventDefault();
-    const body = {};
-    const local = {};
-    for (const [k, kind] of Object.entries(kinds)) {
-      try { body[k] = fromText(kind, values[k]); } catch (ex) { local[k] = ex.message; }
-    }
-    setErrors(local);
     setSaved("");
-    if (Object.keys(local).length) return;
     try {
-      await request("PUT", path, { body, ifMatch: state.revision });
-      setDraft(null); setError(null); setSaved("Saved."); await state.reload();
-    } catch (ex) { setError(ex); const f = fieldOf(ex.field); if (f) setErrors({ [f]: ex.message }); }
+      await request("PUT", path, { body: value, ifMatch: state.revision });
+      setDraft(null); setError(null); setErrors({}); setSaved("Saved.");
+      await state.reload(); setGeneration(generation + 1);
+    } catch (ex) { setError(ex); setErrors(ex.field ? { [ex.field]: ex.message } : {}); }
   };
-  const set = (k, v) => setDraft({ ...values, [k]: v });
+  const prefix = `set-${name}`.replace(/\W+/g, "-");
   return html`<form class="section-form" onSubmit=${save} aria-label=${name} novalidate>
-    ${Object.entries(kinds).map(([k, kind]) => {
-      const id = `set-${name}-${k}`.replace(/\W+/g, "-");
-      if (kind === "boolean") return html`<div class="field"><label><input id=${id} type="checkbox" checked=${values[k]} onChange=${(e) => set(k, e.target.checked)} /> ${labelOf(k)}</label></div>`;
-      return html`<${Field} id=${id} label=${labelOf(k) + (kind === "lines" ? " (one per line)" : kind === "json" ? " (JSON)" : "")} error=${errors[k]}>
-        ${kind === "json" || kind === "lines"
-          ? html`<textarea id=${id} class="mono" rows=${kind === "json" ? Math.min(16, values[k].split("\n").length + 1) : 4} value=${values[k]} onInput=${(e) => set(k, e.target.value)} />`
-          : html`<input id=${id} type=${kind === "number" ? "number" : "text"} value=${values[k]} onInput=${(e) => set(k, e.target.value)} />`}
-      <//>`;
-    })}
+    <${SchemaFields} key=${generation} schema=${schema} value=${value} errors=${errors} prefix=${prefix}
+      onChange=${(v) => { setDraft(v); setSaved(""); }} />
     <${ErrorNote} error=${error} onReload=${reload} />
     <div class="actions">
       <button type="submit" class="primary">Save</button>
