@@ -145,6 +145,9 @@ _FAILOVER = _object(
 )
 
 
+_RESPONSES_WEBSOCKET = _object({"enabled": boolean}, SECTION_DEFAULTS["responses_websocket"]())
+
+
 @dataclass(frozen=True, slots=True)
 class Section:
     """One JSON setting exposed at a path."""
@@ -169,6 +172,12 @@ SECTIONS: Final = (
         "debug_log",
         _DEBUG_LOG,
         "debug-log capture",
+    ),
+    Section(
+        "/api/config/responses-websocket",
+        "responses_websocket",
+        _RESPONSES_WEBSOCKET,
+        "the Responses WebSocket switch (GET /v1/responses upgrades)",
     ),
     Section(
         "/api/config/user-agent",
@@ -276,6 +285,7 @@ _SCHEMAS: Final[dict[str, dict[str, Any]]] = {
             "maxBodySize": {"type": "integer", "minimum": 0, "maximum": 100 << 20},
         }
     ),
+    "responses_websocket": spec.obj({"enabled": spec.BOOL}),
     "user_agent": spec.obj(
         {
             pool: spec.obj({"latest": spec.STR, "lastCapturedAt": spec.STR})

@@ -100,6 +100,7 @@ class Call:
     rate_limited: list[tuple[str, str]] = field(default_factory=list)  # (channel uid, key)
     routed_model: str = ""  # the model a composite's targets are asked for, when routed
     request_id: str = ""  # x-request-id, stored in each of its log rows
+    transport: str = ""  # the log rows' transport when not the HTTP one ("ws")
 
 
 @dataclass(slots=True)
@@ -865,6 +866,7 @@ class Relay:
         )
         record.service_tier = ident.service_tier
         record.request_id = call.request_id
+        record.transport = call.transport
         return record
 
     async def _log(self, call: Call, record: LogRecord) -> None:
