@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,9 @@ from websockets.exceptions import InvalidStatus
 
 from tests.fakes.upstream import (
     CloseAfter,
+    SseReply,
+    gemini_responder,
+    messages_responder,
     openai_error,
     responses_responder,
     responses_sse_reply,
@@ -135,6 +139,70 @@ async def test_tool_round_trip_over_several_turns_on_one_socket(
     ]
     rows = await gateway.logs()
     assert [(r.status, r.transport) for r in rows] == [("completed", "ws")] * 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "responder", "upstream_model"),
+    [
+        ("claude", messages_responder, "claude-sonnet-4-5"),
+        ("gemini", gemini_responder, "gemini-2.5-pro"),
+    ],
+)
+async def test_converted_channel_serves_a_tool_round_trip(
+    gateway: Running, upstreams: UpstreamFactory, kind: str, responder: Any, upstream_model: str
+) -> None:
+    await _enabled(gateway)
+    up = await upstreams(responder=responder)
+    channel = await gateway.add_channel(
+        "responses",
+        kind,
+        up.url,
+        ["upstream-key-1"],
+        service_type=kind,
+        model_mapping={"gpt-5-codex": upstream_model},
+    )
+
+    async with _socket(gateway) as ws:
+        first = await _turn(ws, _create(tools=TOOLS))
+        done = first[-1]["response"]
+        (call,) = [i for i in done["output"] if i["type"] == "function_call"]
+        result = {"type": "function_call_output", "call_id": call["call_id"], "output": "ok"}
+        second = await _turn(
+            ws, _create(tools=TOOLS, previous_response_id=done["id"], input=[result])
+        )
+
+    assert first[0]["type"] == "response.created"
+    assert second[-1]["type"] == "response.completed", second[-1]
+    assert any(e["type"] == "response.output_text.delta" for e in second)
+    assert len(up.requests) == 2  # the fake checks every call was answered
+    rows = await gateway.logs()
+    assert [(r.status, r.transport, r.channel_uid) for r in rows] == [
+        ("completed", "ws", channel.channel_id)
+    ] * 2
+    assert all(r.output_tokens > 0 for r in rows)
+
+
+async def test_client_leaving_mid_turn_logs_499(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await _enabled(gateway)
+    whole = responses_sse_reply()
+    slow = SseReply(whole.events, event_delay=0.3)
+    up = await upstreams(slow)
+    await gateway.add_channel("responses", "codex", up.url, [OAI_KEY])
+
+    async with _socket(gateway) as ws:
+        await ws.send(_create())
+        first = json.loads(await ws.recv(decode=True))
+        assert first["type"] == "response.created"
+    # The socket is closed: the turn stops and its row says the client left.
+    for _ in range(200):
+        rows = await gateway.logs()
+        if rows and rows[0].status != "pending":
+            break
+        await asyncio.sleep(0.05)
+    (row,) = rows
+    assert (row.status, row.http_status, row.transport) == ("error", 499, "ws")
 
 
 async def test_prewarm_answers_without_upstream_and_the_next_turn_continues_it(
