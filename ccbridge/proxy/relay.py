@@ -395,6 +395,7 @@ class Relay:
     async def _send(
         self, call: Call, snap: Snapshot, channel: Channel, key: str, adapter: Adapter
     ) -> tuple[UpstreamResponse, tuple[str, ...]]:
+        converting = isinstance(adapter, Converting)
         if isinstance(adapter, Converting):
             out = adapter.request(channel)
         else:
@@ -425,6 +426,16 @@ class Relay:
         headers = adapter.headers(headers, channel, key)
         if learns and headers.client_user_agent_valid:
             self.learner.offer_user_agent(family, headers.user_agent)
+        if call.transport == "ws" and channel.responses_websocket_enabled and not converting:
+            # A WebSocket client's turn on a WebSocket-capable channel.
+            up = await self.upstream.send_websocket(
+                out.url,
+                headers,
+                out.body,
+                header_timeout=channel.response_header_timeout,
+                insecure_skip_verify=channel.insecure_skip_verify,
+            )
+            return up, headers.removed
         up = await self.upstream.send(
             "POST",
             out.url,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import InvalidStatus
 
 from tests.fakes.upstream import (
@@ -335,3 +336,78 @@ async def test_admin_switch_turns_the_socket_on(
     async with _socket(gateway) as ws:
         events = await _turn(ws, _create())
     assert events[-1]["type"] == "response.completed"
+
+
+@asynccontextmanager
+async def _ws_upstream(*turns: list[dict[str, Any]]) -> AsyncIterator[tuple[str, list[Any]]]:
+    """A WebSocket Responses upstream: each connection answers the next scripted turn."""
+    script, seen = list(turns), []
+
+    async def handler(conn: ServerConnection) -> None:
+        frame = json.loads(await conn.recv())
+        assert conn.request is not None
+        seen.append((conn.request.headers, frame))
+        for event in script.pop(0):
+            await conn.send(json.dumps(event))
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"http://127.0.0.1:{port}", seen
+
+
+async def test_websocket_channel_gets_the_turn_over_its_own_websocket(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await _enabled(gateway)
+    events = [e.data for e in responses_sse_reply(deltas=["over", " ws"]).events]
+    async with _ws_upstream(events, events) as (url, seen):
+        channel = await gateway.add_channel(
+            "responses", "ws", url, [OAI_KEY], responses_websocket_enabled=True
+        )
+        async with _socket(gateway) as ws:
+            first = await _turn(ws, _create())
+            done = first[-1]["response"]
+            more = {"type": "message", "role": "user", "content": "and more"}
+            await _turn(ws, _create(previous_response_id=done["id"], input=[more]))
+
+    assert first == events
+    (headers, frame), (_, second) = seen
+    assert headers["Authorization"] == f"Bearer {OAI_KEY}"
+    assert headers["OpenAI-Beta"] == BETA
+    assert frame["type"] == "response.create" and frame["input"][0]["content"][0]["text"] == "hi"
+    assert "previous_response_id" not in second and len(second["input"]) == 3
+    rows = await gateway.logs()
+    assert [(r.status, r.transport, r.channel_uid) for r in rows] == [
+        ("completed", "ws", channel.channel_id)
+    ] * 2
+    assert (rows[0].input_tokens, rows[0].output_tokens) == (INPUT, OUTPUT)
+    assert rows[0].price == pytest.approx(COST)
+
+
+async def test_websocket_channel_error_before_the_first_event_fails_over(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await _enabled(gateway)
+    await gateway.set_failover(
+        [{"errorCodes": "500", "actionChain": [{"action": "failover", "maxAttempts": 1}]}]
+    )
+    refusal = {"type": "error", "status": 500, "error": {"type": "server_error", "message": "boom"}}
+    up = await upstreams(responses_sse_reply())
+    async with _ws_upstream([refusal]) as (url, seen):
+        ws_channel = await gateway.add_channel(
+            "responses", "ws", url, ["sk-ws"], responses_websocket_enabled=True
+        )
+        http_channel = await gateway.add_channel("responses", "http", up.url, [OAI_KEY])
+        async with _socket(gateway) as ws:
+            events = await _turn(ws, _create())
+
+    assert events[-1]["type"] == "response.completed"
+    assert len(seen) == 1 and len(up.requests) == 1
+    failed, served = await gateway.logs()
+    assert (failed.status, failed.http_status, failed.channel_uid) == (
+        "failover",
+        500,
+        ws_channel.channel_id,
+    )
+    assert "boom" in (failed.upstream_error or "")
+    assert (served.status, served.channel_uid) == ("completed", http_channel.channel_id)
