@@ -170,7 +170,9 @@ class Gateway:
         proxied = (rt.auth, relay, rt.writer, rt.settings)
         app.add_route("/v1/messages", resources.Messages(*proxied))
         app.add_route("/v1/messages/count_tokens", resources.CountTokens(*proxied))
-        app.add_route("/v1/responses", wsresponses.ResponsesSocket(*proxied, live=rt.live))
+        app.add_route(
+            "/v1/responses", wsresponses.ResponsesSocket(*proxied, live=rt.live, guard=self.guard)
+        )
         app.add_route("/v1/chat/completions", resources.ChatCompletions(*proxied))
         gemini = resources.Gemini(*proxied)
         for prefix in ("/v1/models", "/v1/gemini/models", "/v1beta/models"):

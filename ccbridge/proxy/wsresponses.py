@@ -26,6 +26,7 @@ from typing import Any, Final
 import falcon
 import falcon.asgi
 
+from ccbridge.access.guard import BLOCKED_MESSAGE, AccessGuard
 from ccbridge.access.permissions import check_endpoint
 from ccbridge.convert.sse import SseParser
 from ccbridge.proxy import jsonread, observe
@@ -127,9 +128,10 @@ class _Inbox:
 class ResponsesSocket(Responses):
     """GET /v1/responses as a WebSocket (the POST responder is inherited)."""
 
-    def __init__(self, *args: Any, live: LiveConfig) -> None:
+    def __init__(self, *args: Any, live: LiveConfig, guard: AccessGuard) -> None:
         super().__init__(*args)
         self.live = live
+        self.guard = guard  # the auth-failure blocking every /v1 request goes through
 
     async def on_websocket(self, req: falcon.asgi.Request, ws: falcon.asgi.WebSocket) -> None:
         """Accept the socket and serve its turns until the client leaves."""
@@ -151,8 +153,13 @@ class ResponsesSocket(Responses):
             await inbox.close()
 
     def _handshake(self, req: falcon.asgi.Request) -> ClientKey:
+        address = req.remote_addr or ""
         key = self.auth.identify(req.headers, req.params)
         if key is None:
+            if seconds := self.guard.blocked_for(address):
+                headers = {"Retry-After": str(seconds)}
+                raise ProxyError(429, BLOCKED_MESSAGE, "AUTH_BLOCKED", headers)
+            self.guard.record_failure(address)
             raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
         denial = check_endpoint(key, self.ENDPOINT)
         if denial is not None:

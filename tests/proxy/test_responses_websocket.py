@@ -411,3 +411,17 @@ async def test_websocket_channel_error_before_the_first_event_fails_over(
     )
     assert "boom" in (failed.upstream_error or "")
     assert (served.status, served.channel_uid) == ("completed", http_channel.channel_id)
+
+
+async def test_wrong_keys_at_the_handshake_block_the_address(
+    gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    await _enabled(gateway)
+    up = await upstreams(responses_sse_reply())
+    await gateway.add_channel("responses", "codex", up.url, [OAI_KEY])
+
+    statuses = [(await _refused(gateway, f"sk-wrong-{i:04d}"))[0] for i in range(6)]
+
+    assert statuses == [401] * 5 + [429]  # the HTTP path's default thresholds
+    async with _socket(gateway) as ws:  # a valid key is never blocked
+        assert (await _turn(ws, _create()))[-1]["type"] == "response.completed"
