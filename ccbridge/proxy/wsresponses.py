@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final
@@ -33,7 +34,7 @@ from ccbridge.proxy import jsonread, observe
 from ccbridge.proxy.errors import ProxyError, openai_body
 from ccbridge.proxy.relay import Call
 from ccbridge.proxy.resources import Responses
-from ccbridge.proxy.wsturns import Conversation, prewarm_events, turn_request
+from ccbridge.proxy.wsturns import Conversation, Turn, prewarm_events, turn_request
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.snapshot import ClientKey
 
@@ -44,6 +45,9 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 DENY_SCOPE_KEY: Final = "ccbridge.ws_deny"
 _DISABLED = "Responses over WebSocket is turned off on this gateway: use POST /v1/responses"
 _CLOSE_POLICY: Final = 1008  # a refused handshake where the server cannot answer in HTTP
+_CLOSE_INTERNAL: Final = 1011
+
+log = logging.getLogger("ccbridge")
 
 
 class _DenyingSend:
@@ -149,6 +153,11 @@ class ResponsesSocket(Responses):
             while (text := await inbox.frames.get()) is not None:
                 if not await self._frame(req, ws, key, inbox, conversation, text):
                     break
+        except Exception:  # a bug: say so on the socket, keep the traceback in the log
+            log.exception("unhandled error on the Responses WebSocket")
+            body = openai_body(500, "internal error in ccbridge", "INTERNAL")
+            if await _send_all(ws, [_error_event(500, body)]):
+                await ws.close(_CLOSE_INTERNAL)
         finally:
             await inbox.close()
 
@@ -230,7 +239,7 @@ class ResponsesSocket(Responses):
 
 
 async def _relay_events(
-    ws: falcon.asgi.WebSocket, call: Call, stream: AsyncIterator[bytes], turn: Any
+    ws: falcon.asgi.WebSocket, call: Call, stream: AsyncIterator[bytes], turn: Turn
 ) -> bool:
     """Send each SSE event's data as one text frame; False if the client left."""
     parser = SseParser()

@@ -19,7 +19,7 @@ from typing import Any
 
 from ccbridge.proxy.jsonread import loads as json_loads
 
-__all__ = ("Conversation", "prewarm_events", "turn_request")
+__all__ = ("Conversation", "Turn", "prewarm_events", "turn_request")
 
 
 def turn_request(frame: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +58,9 @@ class Conversation:
         out["input"] = [*self._input, *self._output, *_items(body.get("input"))]
         return out
 
-    def begin(self, body: dict[str, Any]) -> _Turn:
+    def begin(self, body: dict[str, Any]) -> Turn:
         """Return the recorder of a turn about to be served for ``body``."""
-        return _Turn(self, _items(body.get("input")))
+        return Turn(self, _items(body.get("input")))
 
     def remember(self, response_id: str, sent: list[Any], output: list[Any]) -> None:
         """Record a finished turn: the next one may continue from it."""
@@ -69,7 +69,7 @@ class Conversation:
         self._output = output
 
 
-class _Turn:
+class Turn:
     """Output items and the response id, read off the events of one turn."""
 
     __slots__ = ("_conversation", "_items", "_sent")
