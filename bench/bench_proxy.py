@@ -56,8 +56,13 @@ STREAM_BODY = REQUEST_BODY.replace('"max_tokens"', '"stream":true,"max_tokens"')
 HEADERS = {**CLIENT_HEADERS, "x-api-key": MASTER}
 
 
-async def prepare(db_path: Path, upstream: str, service_type: str = "claude") -> None:
-    """Create a migrated ccbridge database with one channel to upstream.
+ENDPOINTS = {"messages": "/v1/messages", "chat": "/v1/chat/completions"}
+
+
+async def prepare(
+    db_path: Path, upstream: str, service_type: str = "claude", pool: str = "messages"
+) -> None:
+    """Create a migrated ccbridge database with one channel of ``pool`` to upstream.
 
     Its ``ratelimit`` setting allows 1,000,000 /v1 requests per minute.
     """
@@ -67,7 +72,7 @@ async def prepare(db_path: Path, upstream: str, service_type: str = "claude") ->
             await tx.channels.insert(
                 ChannelsRow(
                     channel_id="bench001",
-                    channel_type="messages",
+                    channel_type=pool,
                     name="bench",
                     service_type=service_type,
                     base_url=upstream,
@@ -105,10 +110,11 @@ class Bench:
         logs: bool = True,
         workers: int = 1,
         service_type: str = "claude",
+        pool: str = "messages",
     ) -> tuple[Any, str]:
         db_path = self.folder / name / "cc-bridge.db"
         if not db_path.exists():
-            asyncio.run(prepare(db_path, upstream, service_type))
+            asyncio.run(prepare(db_path, upstream, service_type, pool))
         port = free_port()
         env = {
             "PROXY_ACCESS_KEY": MASTER,
@@ -130,7 +136,7 @@ class Bench:
         proc = self.children.spawn(cmd, self.proxy_cpus if workers == 1 else None, env)
         wait_healthy(port, proc, timeout=30)
         wait_listening(port, workers)  # else early connections all go to the first
-        return proc, f"http://127.0.0.1:{port}/v1/messages"
+        return proc, f"http://127.0.0.1:{port}{ENDPOINTS[pool]}"
 
     def start_floor(self, upstream: str) -> tuple[Any, str]:
         port = free_port()

@@ -28,7 +28,7 @@ from ccbridge.db.migrate import migrate
 from ccbridge.db.startup import open_with_retries
 from ccbridge.errors import StaleRevision
 from ccbridge.legacy.importer import import_on_start
-from ccbridge.proxy import observe, resources
+from ccbridge.proxy import observe, resources, wsresponses
 from ccbridge.proxy.debuglog import mask_stored_headers
 from ccbridge.proxy.errors import ProxyError, anthropic_body, gemini_body, openai_body
 from ccbridge.proxy.relay import Relay
@@ -87,6 +87,8 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["ccbridge.receive"] = receive
+        if scope["type"] == "websocket":  # a refused handshake is answered in HTTP
+            send = wsresponses.denying_send(scope, send)
         await self.app(scope, receive, send)
 
     async def start(self) -> None:
@@ -176,7 +178,9 @@ class Gateway:
         proxied = (rt.auth, relay, rt.writer, rt.settings)
         app.add_route("/v1/messages", resources.Messages(*proxied))
         app.add_route("/v1/messages/count_tokens", resources.CountTokens(*proxied))
-        app.add_route("/v1/responses", resources.Responses(*proxied))
+        app.add_route(
+            "/v1/responses", wsresponses.ResponsesSocket(*proxied, live=rt.live, guard=self.guard)
+        )
         app.add_route("/v1/chat/completions", resources.ChatCompletions(*proxied))
         gemini = resources.Gemini(*proxied)
         for prefix in ("/v1/models", "/v1/gemini/models", "/v1beta/models"):

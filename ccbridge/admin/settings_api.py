@@ -25,6 +25,7 @@ from ccbridge.store.shapes import (
     Failover,
     OutboundHeaderPolicy,
     RateLimit,
+    ResponsesWebSocket,
     UserAgent,
     normalise_section,
     to_json,
@@ -64,6 +65,12 @@ SECTIONS: Final = (
         "debug_log",
         DebugLog,
         "debug-log capture",
+    ),
+    Section(
+        "/api/config/responses-websocket",
+        "responses_websocket",
+        ResponsesWebSocket,
+        "the Responses WebSocket switch (GET /v1/responses upgrades)",
     ),
     Section(
         "/api/config/user-agent",

@@ -72,6 +72,7 @@ class LogRecord:
         "session_id",
         "status",
         "stream",
+        "transport",
         "upstream_error",
         "wait_excluded",
         "written",
@@ -113,6 +114,7 @@ class LogRecord:
         self.price_source = ""  # pricing | unknown (no price: cost 0), once settled
         self.routed_via = ""  # the composite channel (uid) that routed it here
         self.request_id = ""  # the client request's x-request-id
+        self.transport = ""  # "ws" for a WebSocket turn; else from `stream`
         self.input_tokens = self.output_tokens = 0
         self.cache_creation_input_tokens = self.cache_read_input_tokens = 0
         self.price = self.input_cost = self.output_cost = 0.0
@@ -132,6 +134,7 @@ class LogRecord:
         )
         record.routed_via = self.routed_via
         record.request_id = self.request_id
+        record.transport = self.transport
         return record
 
     def attach(self, channel: Channel, domain: str) -> None:
@@ -208,7 +211,7 @@ class LogRecord:
             self.cache_read_cost,
             self.http_status,
             self.stream,
-            "sse" if self.stream else "http",  # transport
+            self.transport or ("sse" if self.stream else "http"),  # transport
             ch.index if ch else -1,  # channel_id
             ch.name if ch else None,  # channel_name
             self.endpoint,

@@ -105,6 +105,7 @@ class Call:
     rate_limited: list[tuple[str, str]] = field(default_factory=list)  # (channel uid, key)
     routed_model: str = ""  # the model a composite's targets are asked for, when routed
     request_id: str = ""  # x-request-id, stored in each of its log rows
+    transport: str = ""  # the log rows' transport when not the HTTP one ("ws")
 
 
 @dataclass(slots=True)
@@ -411,6 +412,7 @@ class Relay:
     async def _send(
         self, call: Call, snap: Snapshot, channel: Channel, key: str, adapter: Adapter
     ) -> tuple[UpstreamResponse, tuple[str, ...]]:
+        converting = isinstance(adapter, Converting)
         if isinstance(adapter, Converting):
             out = adapter.request(channel)
         else:
@@ -441,6 +443,16 @@ class Relay:
         headers = adapter.headers(headers, channel, key)
         if learns and headers.client_user_agent_valid:
             self.learner.offer_user_agent(family, headers.user_agent)
+        if call.transport == "ws" and channel.responses_websocket_enabled and not converting:
+            # A WebSocket client's turn on a WebSocket-capable channel.
+            up = await self.upstream.send_websocket(
+                out.url,
+                headers,
+                out.body,
+                header_timeout=channel.response_header_timeout,
+                insecure_skip_verify=channel.insecure_skip_verify,
+            )
+            return up, headers.removed
         up = await self.upstream.send(
             "POST",
             out.url,
@@ -898,6 +910,7 @@ class Relay:
         )
         record.service_tier = ident.service_tier
         record.request_id = call.request_id
+        record.transport = call.transport
         return record
 
     async def _log(self, call: Call, record: LogRecord) -> None:

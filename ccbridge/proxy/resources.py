@@ -41,6 +41,7 @@ __all__ = (
     "Models",
     "NotFound",
     "Responses",
+    "admitted_key",
     "not_found",
 )
 
@@ -107,6 +108,18 @@ class _Proxied:
     ) -> Call:
         key = self._authorise(req, resp)
         body, payload = await self._payload(req)
+        return await self._call_for(req, key, body, payload, counted=counted)
+
+    async def _call_for(
+        self,
+        req: falcon.asgi.Request,
+        key: ClientKey,
+        body: bytes,
+        payload: dict[str, Any],
+        *,
+        counted: bool = True,
+    ) -> Call:
+        """Return the Call of a parsed body (also one WebSocket turn's)."""
         model = self._model(payload, req)
         denial = check_model(key, model)
         if denial is not None:
@@ -299,6 +312,14 @@ def _authenticate(
     auth: ClientAuth, req: falcon.asgi.Request, resp: falcon.asgi.Response
 ) -> ClientKey:
     """Return the client key of a /v1 request, counted against its limit."""
+    key, headers = admitted_key(auth, req)
+    if headers:
+        resp.set_headers(headers)
+    return key
+
+
+def admitted_key(auth: ClientAuth, req: falcon.asgi.Request) -> tuple[ClientKey, dict[str, str]]:
+    """Return the client key of a request and its rate-limit headers (ProxyError if refused)."""
     key = auth.identify(req.headers, req.params)
     if key is None:
         raise ProxyError(401, "invalid or missing proxy access key", "INVALID_API_KEY")
@@ -306,13 +327,13 @@ def _authenticate(
     if refusal is not None:
         raise ProxyError(refusal.status, refusal.message, refusal.code)
     decision = auth.admit(key)
-    if decision is not None:
-        if not decision.allowed:
-            raise ProxyError(
-                429, "rate limit exceeded for this key", "RATE_LIMITED", decision.headers()
-            )
-        resp.set_headers(decision.headers())
-    return key
+    if decision is None:
+        return key, {}
+    if not decision.allowed:
+        raise ProxyError(
+            429, "rate limit exceeded for this key", "RATE_LIMITED", decision.headers()
+        )
+    return key, dict(decision.headers())
 
 
 def _apply(reply: Reply, resp: falcon.asgi.Response) -> None:

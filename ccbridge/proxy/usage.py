@@ -542,6 +542,16 @@ class SseUsageTap:
                 return
             name = raw_name.decode("ascii", "replace")
             start = nl + 1
+        elif self._first_token_at is not None and self._protocol is StreamProtocol.OPENAI:
+            # PERF(proxy): after the first token a Chat delta holds nothing the
+            # tap keeps: only usage, [DONE] and typed objects are read.
+            if (
+                data.find(b'"usage"', start, end) == -1
+                and data.find(b'"type"', start, end) == -1
+                and data.find(_DONE, start, end) == -1
+            ):
+                self._events += 1
+                return
         payload = _data_payload(data, start, end)
         if payload is None:
             return

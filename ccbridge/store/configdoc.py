@@ -136,6 +136,7 @@ SECTION_DEFAULTS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
     "user_agent": _copy(_USER_AGENT),
     "outbound_header_policy": _copy(_OUTBOUND),
     "failover": default_failover_section,
+    "responses_websocket": _copy({"enabled": False}),
 }
 
 # JSON list name of model-aliases.json -> alias_type

@@ -89,6 +89,7 @@ def build_snapshot(
         user_agents=_user_agents(_json_setting(values, "user_agent")),
         outbound_headers=_outbound(_json_setting(values, "outbound_header_policy")),
         ratelimit=_ratelimit(values.get(RATELIMIT_SETTING)),
+        responses_websocket=_json_setting(values, "responses_websocket").get("enabled") is True,
     )
 
 

@@ -29,6 +29,7 @@ __all__ = (
     "OutboundHeaderPolicy",
     "PortalLimit",
     "RateLimit",
+    "ResponsesWebSocket",
     "Threshold",
     "UserAgent",
     "UserAgentEntry",
@@ -183,6 +184,18 @@ class UserAgent(_Shape):
 # ---- outbound header policy ------------------------------------------------------------------
 
 
+class ResponsesWebSocket(_Shape):
+    """The `responses_websocket` setting: whether GET /v1/responses upgrades to a WebSocket."""
+
+    enabled: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Whether Responses clients (Codex) may use a WebSocket; refused "
+            "with 426 while off. Default false."
+        ),
+    ] = False
+
+
 class OutboundHeaderPolicy(_Shape):
     """The `outbound_header_policy` setting: client headers not forwarded upstream."""
 
@@ -272,6 +285,7 @@ SECTION_SHAPES: Final[dict[str, type[msgspec.Struct]]] = {
     "user_agent": UserAgent,
     "outbound_header_policy": OutboundHeaderPolicy,
     "failover": Failover,
+    "responses_websocket": ResponsesWebSocket,
 }
 
 

@@ -591,6 +591,7 @@ class Snapshot:
     user_agents: Mapping[str, str] = field(default_factory=_empty)
     outbound_headers: OutboundHeaderPolicy = field(default_factory=OutboundHeaderPolicy)
     ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    responses_websocket: bool = False  # GET /v1/responses may upgrade to a WebSocket
     channels_by_uid: Mapping[str, Channel] = field(init=False, repr=False, compare=False)
     by_priority: Mapping[str, tuple[Channel, ...]] = field(init=False, repr=False, compare=False)
     keys_by_id: Mapping[int, ClientKey] = field(init=False, repr=False, compare=False)
@@ -624,6 +625,7 @@ class Snapshot:
         user_agents: Mapping[str, str] | None = None,
         outbound_headers: OutboundHeaderPolicy | None = None,
         ratelimit: RateLimitConfig | None = None,
+        responses_websocket: bool = False,
     ) -> Snapshot:
         """Return a snapshot, re-indexing each pool by list position."""
         channels = channels or {}
@@ -642,6 +644,7 @@ class Snapshot:
             user_agents=user_agents or {},
             outbound_headers=outbound_headers or OutboundHeaderPolicy(),
             ratelimit=ratelimit or RateLimitConfig(),
+            responses_websocket=responses_websocket,
         )
 
     def pool(self, pool: str) -> tuple[Channel, ...]:

@@ -707,6 +707,29 @@ class UpstreamClient:
             ) from None
         return UpstreamResponse(raw, url, pairs)
 
+    async def send_websocket(
+        self,
+        url: str,
+        headers: OutboundHeaders,
+        body: bytes,
+        *,
+        header_timeout: float,
+        insecure_skip_verify: bool = False,
+    ) -> UpstreamResponse:
+        """Send one Responses turn over an upstream WebSocket (see `wsupstream`)."""
+        from ccbridge.upstream.wsupstream import send_turn  # it builds on this module
+
+        ssl_context = self._insecure_ssl if insecure_skip_verify else self._verified_ssl
+        return await send_turn(
+            self._require_session(),
+            url,
+            headers.pairs,
+            body,
+            ssl=ssl_context,
+            deadlines=self.deadlines,
+            header_timeout=header_timeout,
+        )
+
     def _require_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             state = "closed" if self._closed else "not open"

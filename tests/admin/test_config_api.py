@@ -98,6 +98,11 @@ async def test_user_aliases(api: httpx.AsyncClient, gateway: Running) -> None:
             lambda s: s.debug_log.enabled and s.debug_log.max_body_size == 2048,
         ),
         (
+            "/api/config/responses-websocket",
+            {"enabled": True},
+            lambda s: s.responses_websocket,
+        ),
+        (
             "/api/config/outbound-header-policy",
             {"enabled": True, "stripRules": ["X-Foo-*"]},
             lambda s: s.outbound_headers.strip_rules == ("X-Foo-*",),
