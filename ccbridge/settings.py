@@ -100,6 +100,9 @@ class Settings:
         metrics_token: Bearer token GET /metrics requires, if set (secret).
         log_level: Level of ccbridge's log (debug, info, warning, error).
         log_format: ``"text"`` or ``"json"`` (one object per line).
+        config_history_revisions: Config revisions kept in the history.
+        config_history_days: Days a config revision is kept in the history.
+        config_backups_keep: Automatic server-side backups kept.
     """
 
     database_type: DatabaseType = "sqlite"
@@ -130,6 +133,9 @@ class Settings:
     metrics_token: str = ""
     log_level: str = "info"
     log_format: str = "text"
+    config_history_revisions: int = 500
+    config_history_days: int = 90
+    config_backups_keep: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -185,6 +191,9 @@ class Settings:
             metrics_token=_get(env, "METRICS_TOKEN") or "",
             log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
+            config_history_revisions=_int(env, "CONFIG_HISTORY_REVISIONS", 500, minimum=1),
+            config_history_days=_int(env, "CONFIG_HISTORY_DAYS", 90, minimum=1),
+            config_backups_keep=_int(env, "CONFIG_BACKUPS_KEEP", 20, minimum=0),
         )
 
     @property
