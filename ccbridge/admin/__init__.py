@@ -10,12 +10,14 @@ from ccbridge.admin import (
     channel_info,
     channels,
     health,
+    history,
     keys,
     logs,
     openapi,
     overview,
     pricing,
     restore_preview,
+    server_backups,
     settings_api,
 )
 from ccbridge.runtime import Runtime
@@ -33,6 +35,8 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     settings_api.register(app, rt)
     backup.register(app, rt)
     restore_preview.register(app, rt)
+    server_backups.register(app, rt)
+    history.register(app, rt)
     overview.register(app, rt)
     logs.register(app, rt)
     health.register(app, rt)

@@ -19,7 +19,14 @@ import falcon.asgi
 from ccbridge.admin import spec
 from ccbridge.admin.aliases import model_alias_rows, user_alias_rows
 from ccbridge.admin.channel_fields import channel_columns, new_channel_id
-from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
+from ccbridge.admin.common import (
+    AdminError,
+    body_object,
+    if_match,
+    read_config,
+    reply,
+    request_actor,
+)
 from ccbridge.admin.pricing import PRICING_SCHEMA, pricing_rows
 from ccbridge.admin.settings_api import SECTIONS
 from ccbridge.admin.validate import (
@@ -33,6 +40,7 @@ from ccbridge.admin.validate import (
     timestamp,
 )
 from ccbridge.runtime import Runtime
+from ccbridge.store.backups import BEFORE_RESTORE, save_before
 from ccbridge.store.configdoc import (
     POOL_KEYS,
     SECTION_KEYS,
@@ -233,15 +241,14 @@ class BackupResource:
     async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the configuration with a backup, in one transaction."""
         plan = parse_backup(await body_object(req))
-
-        async def change(tx: Daos) -> int:
-            return await apply_restore(tx, plan)
-
-        count, revision = await write_config(req, self.rt, change)
+        keep = self.rt.settings.config_backups_keep
+        async with self.rt.config.write(if_match(req), actor=request_actor(req)) as write:
+            await save_before(write, BEFORE_RESTORE, keep)
+            count = await apply_restore(write.tx, plan)
         reply(
             resp,
             {"success": True, "message": "Configuration restored", "channels": count},
-            revision,
+            write.revision,
         )
 
 
