@@ -18,7 +18,7 @@ from generated.tables.channel_quota import ChannelQuotaRow
 from generated.tables.channel_suspensions import ChannelSuspensionsRow
 from generated.tables.channel_usage import ChannelUsageRow
 from generated.tables.channels import ChannelsRow
-from generated.tables.config_backups import ConfigBackupsIndexResult, ConfigBackupsRow
+from generated.tables.config_backups import ConfigBackupsListingResult, ConfigBackupsRow
 from generated.tables.config_history import ConfigHistoryPageResult, ConfigHistoryRow
 from generated.tables.instances import InstancesRow, InstancesSeenResult
 from generated.tables.model_aliases import ModelAliasesRow
@@ -62,7 +62,7 @@ __all__ = (
     "ChannelSuspensionsRow",
     "ChannelUsageRow",
     "ChannelsRow",
-    "ConfigBackupsIndexResult",
+    "ConfigBackupsListingResult",
     "ConfigBackupsRow",
     "ConfigHistoryPageResult",
     "ConfigHistoryRow",

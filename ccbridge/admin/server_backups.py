@@ -28,12 +28,12 @@ from ccbridge.store.backups import (
 )
 from ccbridge.store.configdoc import apply_restore, iso
 from generated.dao import Daos
-from generated.rows import ConfigBackupsIndexResult, ConfigBackupsRow
+from generated.rows import ConfigBackupsListingResult, ConfigBackupsRow
 
 __all__ = ("OPENAPI_PATHS", "BackupsResource", "register")
 
 
-def _info(row: ConfigBackupsRow | ConfigBackupsIndexResult) -> dict[str, Any]:
+def _info(row: ConfigBackupsRow | ConfigBackupsListingResult) -> dict[str, Any]:
     return {
         "filename": row.name,
         "createdAt": iso(row.created_at),
@@ -65,7 +65,7 @@ class BackupsResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """List the backups, newest first (never their contents)."""
-        rows = await self.rt.db.daos.config_backups.index()
+        rows = await self.rt.db.daos.config_backups.listing()
         reply(resp, {"backups": [_info(r) for r in rows]})
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:

@@ -21,7 +21,7 @@ from ccbridge.daoruntime import (
 
 __all__ = (
     "ConfigBackupsDao",
-    "ConfigBackupsIndexResult",
+    "ConfigBackupsListingResult",
     "ConfigBackupsRow",
 )
 
@@ -40,8 +40,8 @@ class ConfigBackupsRow:
 
 
 @dataclass(slots=True)
-class ConfigBackupsIndexResult:
-    """Result row of config_backups.index."""
+class ConfigBackupsListingResult:
+    """Result row of config_backups.listing."""
 
     name: str | None
     created_at: datetime | None
@@ -463,15 +463,15 @@ DELETE FROM config_backups""",
 class _Queries(NamedTuple):
     """The named queries of config_backups in one dialect (None: not written for it)."""
 
-    index: Stmt
+    listing: Stmt
     prune_automatic: Stmt
 
 
 _SQLITE_QUERIES = _Queries(
-    index=Stmt(
-        "config_backups.index",
+    listing=Stmt(
+        "config_backups.listing",
         """\
--- name: config_backups.index :many
+-- name: config_backups.listing :many
 SELECT
   name,
   created_at,
@@ -509,10 +509,10 @@ WHERE
 
 
 _POSTGRES_QUERIES = _Queries(
-    index=Stmt(
-        "config_backups.index",
+    listing=Stmt(
+        "config_backups.listing",
         """\
--- name: config_backups.index :many
+-- name: config_backups.listing :many
 SELECT
   name,
   created_at,
@@ -573,12 +573,12 @@ class ConfigBackupsDao(Table[ConfigBackupsRow]):
         """Delete the row with this key; True if it existed."""
         return await self._delete((name,))
 
-    async def index(self) -> list[ConfigBackupsIndexResult]:
+    async def listing(self) -> list[ConfigBackupsListingResult]:
         """Every backup without its document, newest first (GET /api/config/backups)."""
         c = self._c
-        rows = await self._ex.fetch_all(self._q.index, {})
+        rows = await self._ex.fetch_all(self._q.listing, {})
         return [
-            ConfigBackupsIndexResult(
+            ConfigBackupsListingResult(
                 row[0], c.result_timestamp(row[1]), row[2], to_int(row[3]), row[4], to_int(row[5])
             )
             for row in rows
