@@ -14,7 +14,12 @@ OTHER = "sk-ant-api03-server-backup-0002"
 async def _channel(api: httpx.AsyncClient, name: str, key: str) -> str:
     resp = await api.post(
         "/api/channels",
-        json={"name": name, "serviceType": "claude", "baseUrl": "https://a.example", "apiKeys": [key]},
+        json={
+            "name": name,
+            "serviceType": "claude",
+            "baseUrl": "https://a.example",
+            "apiKeys": [key],
+        },
     )
     assert resp.status_code == 200, resp.text
     uid: str = resp.json()["id"]
