@@ -99,15 +99,19 @@ class HistoryResource:
         reply(resp, *await read_config(self.rt, read))
 
     async def on_get_diff(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Return what changed from revision ``from`` to revision ``to``."""
-        old, new = (req.get_param(name) for name in ("from", "to"))
-        if old is None or new is None:
-            raise AdminError(400, "'from' and 'to' revisions are required", "INVALID_PARAMETER")
-        numbers = _revision(old), _revision(new)
+        """Return what changed from revision ``from`` to ``to`` (default: the newest)."""
+        old, new = req.get_param("from"), req.get_param("to")
+        if old is None:
+            raise AdminError(400, "the 'from' revision is required", "INVALID_PARAMETER")
+        first, last = _revision(old), _revision(new) if new is not None else None
 
         async def read(tx: Daos) -> dict[str, Any]:
-            a, b = [load_state((await _row(tx, n)).state) for n in numbers]
-            return {"from": numbers[0], "to": numbers[1], "changes": diff_states(a, b)}
+            to = last
+            if to is None:
+                newest = await tx.config_history.page(max_rows=1, skip=0)
+                to = (newest[0].revision if newest else None) or first
+            a, b = [load_state((await _row(tx, n)).state) for n in (first, to)]
+            return {"from": first, "to": to, "changes": diff_states(a, b)}
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -199,7 +203,7 @@ def _openapi() -> dict[str, Any]:
     ]
     between = [
         {**spec.query_param("from", spec.INT, "Older revision"), "required": True},
-        {**spec.query_param("to", spec.INT, "Newer revision"), "required": True},
+        spec.query_param("to", spec.INT, "Newer revision (default: the newest)"),
     ]
     rolled = spec.obj(
         {

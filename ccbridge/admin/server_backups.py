@@ -16,12 +16,21 @@ import falcon.asgi
 
 from ccbridge.admin import spec
 from ccbridge.admin.backup import parse_backup
-from ccbridge.admin.common import AdminError, admin_key, if_match, reply, request_actor
+from ccbridge.admin.common import (
+    AdminError,
+    admin_key,
+    body_object,
+    if_match,
+    reply,
+    request_actor,
+)
+from ccbridge.admin.validate import check_fields, invalid, text
 from ccbridge.runtime import Runtime
 from ccbridge.store.backups import (
     BEFORE_RESTORE,
     MANUAL,
     NAME_PATTERN,
+    REASONS,
     backup_document,
     save_backup,
     save_before,
@@ -44,6 +53,14 @@ def _info(row: ConfigBackupsRow | ConfigBackupsListingResult) -> dict[str, Any]:
     }
 
 
+def _new_name(field: str, value: Any) -> str:
+    name = text(field, value, max_len=120, required=True)
+    name = name if name.endswith(".json") else f"{name}.json"
+    if not NAME_PATTERN.match(name):
+        raise invalid(field, "may hold only letters, digits, '_', '-' and '.'")
+    return name
+
+
 def _name(value: str) -> str:
     if not NAME_PATTERN.match(value):
         raise AdminError(400, f"{value!r} is not a backup name", "INVALID_BACKUP_NAME")
@@ -64,16 +81,27 @@ class BackupsResource:
         self.rt = rt
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """List the backups, newest first (never their contents)."""
+        """List the backups, newest first (never their contents); ``?reason=`` filters."""
+        reason = req.get_param("reason")
+        if reason is not None and reason not in REASONS:
+            raise AdminError(
+                400, f"reason must be one of {', '.join(REASONS)}", "INVALID_PARAMETER"
+            )
         rows = await self.rt.db.daos.config_backups.listing()
-        reply(resp, {"backups": [_info(r) for r in rows]})
+        reply(resp, {"backups": [_info(r) for r in rows if reason in (None, r.reason)]})
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Store a backup of the config as it is now."""
+        """Store a backup of the config as it is now (``{"name"}`` optional)."""
+        raw = await body_object(req) if req.content_length else {}
+        body = check_fields(raw, {"name": _new_name})
         async with self.rt.db.transaction() as tx:
+            if "name" in body and await tx.config_backups.get(body["name"]) is not None:
+                raise AdminError(409, f"backup {body['name']!r} exists", "BACKUP_EXISTS")
             current = await tx.settings.get("config_revision")
             revision = int(current.value) if current is not None else 0
-            row = await save_backup(tx, MANUAL, revision, admin_key(req).name, 0)
+            row = await save_backup(
+                tx, MANUAL, revision, admin_key(req).name, 0, name=body.get("name")
+            )
         reply(resp, {"message": "Backup created successfully", **_info(row)}, status=201)
 
     async def on_get_item(
@@ -129,7 +157,7 @@ _INFO_PROPS: Final = {
     "filename": spec.STR,
     "createdAt": spec.DATETIME,
     "size": spec.INT,
-    "reason": {"type": "string", "enum": ["manual", "before_restore", "before_rollback"]},
+    "reason": {"type": "string", "enum": list(REASONS)},
     "revision": spec.INT,
     "createdBy": spec.STR,
 }
@@ -149,11 +177,14 @@ def _openapi() -> dict[str, Any]:
             "get": spec.operation(
                 "Server-side backups, newest first",
                 tag,
+                params=[spec.query_param("reason", {"type": "string", "enum": list(REASONS)})],
                 ok_schema=spec.obj({"backups": spec.array(info)}, ["backups"]),
             ),
             "post": spec.operation(
                 "Store a server-side backup of the config",
                 tag,
+                body=spec.obj({"name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,115}$"}}),
+                body_required=False,
                 ok=201,
                 ok_schema=spec.obj({"message": spec.STR, **_INFO_PROPS}, ["message", *_INFO_PROPS]),
             ),

@@ -27,6 +27,7 @@ __all__ = (
     "BEFORE_ROLLBACK",
     "MANUAL",
     "NAME_PATTERN",
+    "REASONS",
     "backup_document",
     "save_backup",
     "save_before",
@@ -35,6 +36,7 @@ __all__ = (
 MANUAL: Final = "manual"
 BEFORE_RESTORE: Final = "before_restore"
 BEFORE_ROLLBACK: Final = "before_rollback"
+REASONS: Final = (MANUAL, BEFORE_RESTORE, BEFORE_ROLLBACK)
 _PREFIXES: Final = {
     MANUAL: "manual_backup_",
     BEFORE_RESTORE: "auto_before_restore_",
@@ -54,7 +56,7 @@ async def _free_name(tx: Daos, reason: str, at: datetime) -> str:
 
 
 async def save_backup(
-    tx: Daos, reason: str, revision: int, actor_name: str, keep: int
+    tx: Daos, reason: str, revision: int, actor_name: str, keep: int, *, name: str | None = None
 ) -> ConfigBackupsRow:
     """Store the configuration as ``tx`` sees it now.
 
@@ -64,6 +66,7 @@ async def save_backup(
         revision: The config revision backed up.
         actor_name: Who asked for it (the name of the admin key).
         keep: Automatic backups to keep (older ones are deleted).
+        name: The backup's name (a free one by time if None).
     """
     now = datetime.now(UTC)
     doc = await export(tx, include_keys=True)
@@ -71,7 +74,7 @@ async def save_backup(
     raw = json.dumps(doc, separators=(",", ":")).encode()
     row = await tx.config_backups.insert(
         ConfigBackupsRow(
-            name=await _free_name(tx, reason, now),
+            name=name or await _free_name(tx, reason, now),
             created_at=now,
             reason=reason,
             revision=revision,

@@ -117,8 +117,11 @@ async def test_diff_between_two_revisions(api: httpx.AsyncClient) -> None:
     assert by_id[first["id"]]["fields"]["name"] == {"old": "a", "new": "renamed"}
     assert by_id[second["id"]]["op"] == "added"
     assert resp.json()["from"] == first["revision"]
+    # Without `to`, up to the newest revision.
+    since = await api.get("/api/config/history/diff", params={"from": first["revision"]})
+    assert since.json() == {**resp.json(), "to": second["revision"]}
 
-    for params in ({"from": first["revision"]}, {"from": "x", "to": "1"}):
+    for params in ({"to": first["revision"]}, {"from": "x", "to": "1"}):
         bad = await api.get("/api/config/history/diff", params=params)
         assert bad.status_code == 400
         assert bad.headers["content-type"] == "application/problem+json"

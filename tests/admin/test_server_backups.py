@@ -75,6 +75,14 @@ async def test_create_list_restore_delete(api: httpx.AsyncClient, gateway: Runni
     history = (await api.get("/api/config/history", params={"limit": 1})).json()["items"][0]
     assert history["action"] == f"POST /api/config/restore/{name}"
 
+    # A backup may be named; names are unique, and the list can be filtered by reason.
+    named = await api.post("/api/config/backups", json={"name": "before-upgrade"})
+    assert named.status_code == 201 and named.json()["filename"] == "before-upgrade.json"
+    clash = await api.post("/api/config/backups", json={"name": "before-upgrade.json"})
+    assert clash.status_code == 409 and clash.json()["code"] == "BACKUP_EXISTS"
+    manual = (await api.get("/api/config/backups", params={"reason": "manual"})).json()
+    assert [b["filename"] for b in manual["backups"]] == ["before-upgrade.json", name]
+
     deleted = await api.delete(f"/api/config/backups/{name}")
     assert deleted.status_code == 200 and deleted.json()["filename"] == name
     assert name not in [b["filename"] for b in await _backups(api)]
@@ -97,9 +105,20 @@ async def test_bad_requests_change_nothing(api: httpx.AsyncClient, gateway: Runn
         ("POST", "/api/config/restore/bad%20name%21.json", 400),
         ("GET", "/api/config/backups/not-a-backup", 400),
         ("DELETE", "/api/config/backups/missing.json", 404),
+        ("GET", "/api/config/backups?reason=weekly", 400),
     ):
         resp = await api.request(method, path)
         assert resp.status_code == status, (path, resp.text)
+        assert resp.headers["content-type"] == "application/problem+json"
+    for body, status in (
+        ({"name": "../escape"}, 422),
+        ({"name": ""}, 422),
+        ({"name": 7}, 422),
+        ({"label": "x"}, 422),
+        ([], 400),
+    ):
+        resp = await api.post("/api/config/backups", json=body)
+        assert resp.status_code == status, (body, resp.text)
         assert resp.headers["content-type"] == "application/problem+json"
     assert await db_state(gateway) == state
     assert await _backups(api) == listed
