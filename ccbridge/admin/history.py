@@ -12,6 +12,9 @@ One that no longer exists is recreated *disabled* and without keys rather
 than refused: refusing would make every revision before a channel was
 deleted unreachable, and undoing a deletion is what a rollback is for;
 disabled, the scheduler never routes to it until the operator adds keys.
+
+A negative revision counts back from the newest row: ``rollback/-1``
+undoes the last change without knowing its number.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ _MAX_REVISION: Final = 2**62
 
 
 def _revision(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or int(value) > _MAX_REVISION:
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > _MAX_REVISION:
         raise AdminError(400, f"revision {value!r} is not a revision number", "INVALID_REVISION")
     return int(value)
 
@@ -52,15 +56,24 @@ def _entry(row: ConfigHistoryRow | ConfigHistoryPageResult) -> dict[str, Any]:
     }
 
 
-async def _row(tx: Daos, revision: int) -> ConfigHistoryRow:
-    row = await tx.config_history.get(revision)
+def _not_found(revision: int) -> AdminError:
+    return AdminError(
+        404,
+        f"revision {revision} is not in the config history",
+        "REVISION_NOT_FOUND",
+        revision=revision,
+    )
+
+
+async def _row(tx: Daos, revision: int | None) -> ConfigHistoryRow:
+    """Return a revision's row: None is the newest, -N the Nth before it."""
+    number = revision
+    if revision is None or revision < 0:
+        back = await tx.config_history.page(max_rows=1, skip=-(revision or 0))
+        number = back[0].revision if back else None
+    row = await tx.config_history.get(number) if number is not None else None
     if row is None:
-        raise AdminError(
-            404,
-            f"revision {revision} is not in the config history",
-            "REVISION_NOT_FOUND",
-            revision=revision,
-        )
+        raise _not_found(revision if revision is not None else 0)
     return row
 
 
@@ -103,15 +116,13 @@ class HistoryResource:
         old, new = req.get_param("from"), req.get_param("to")
         if old is None:
             raise AdminError(400, "the 'from' revision is required", "INVALID_PARAMETER")
-        first, last = _revision(old), _revision(new) if new is not None else None
+        first, last = _revision(old), (_revision(new) if new is not None else None)
 
         async def read(tx: Daos) -> dict[str, Any]:
-            to = last
-            if to is None:
-                newest = await tx.config_history.page(max_rows=1, skip=0)
-                to = (newest[0].revision if newest else None) or first
-            a, b = [load_state((await _row(tx, n)).state) for n in (first, to)]
-            return {"from": first, "to": to, "changes": diff_states(a, b)}
+            a = await _row(tx, first)
+            b = await _row(tx, last)
+            changes = diff_states(load_state(a.state), load_state(b.state))
+            return {"from": a.revision, "to": b.revision, "changes": changes}
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -136,8 +147,8 @@ class RollbackResource:
             resp,
             {
                 "success": True,
-                "message": f"Configuration of revision {number} restored",
-                "rolledBackTo": number,
+                "message": f"Configuration of revision {row.revision} restored",
+                "rolledBackTo": row.revision,
                 "revision": write.revision,
                 "backup": backup.name,
                 "keptKeys": result.kept_keys,
@@ -196,13 +207,18 @@ def _openapi() -> dict[str, Any]:
     }
     entry = spec.obj(entry_props, list(entry_props))
     detail = spec.obj({**entry_props, "state": spec.ANY_OBJECT}, [*entry_props, "state"])
-    revision = spec.path_param("revision", spec.INT, "A config revision", example=1)
+    revision = spec.path_param(
+        "revision", spec.INT, "A config revision; -N counts back from the newest", example=-1
+    )
     page = [
         spec.query_param("limit", {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT}),
         spec.query_param("offset", {"type": "integer", "minimum": 0}),
     ]
     between = [
-        {**spec.query_param("from", spec.INT, "Older revision"), "required": True},
+        {
+            **spec.query_param("from", spec.INT, "Older revision (-N: the Nth before the newest)"),
+            "required": True,
+        },
         spec.query_param("to", spec.INT, "Newer revision (default: the newest)"),
     ]
     rolled = spec.obj(

@@ -186,7 +186,8 @@ async def test_rollback_refused_changes_nothing(api: httpx.AsyncClient, gateway:
     assert stale.status_code == 409 and stale.json()["code"] == "STALE_REVISION"
     for path, status in (
         ("/api/config/rollback/999999", 404),
-        ("/api/config/rollback/-1", 400),
+        ("/api/config/rollback/-99999", 404),
+        ("/api/config/rollback/1.5", 400),
         ("/api/config/rollback/abc", 400),
     ):
         resp = await api.post(path)
@@ -195,6 +196,26 @@ async def test_rollback_refused_changes_nothing(api: httpx.AsyncClient, gateway:
     assert await db_state(gateway) == state
     assert await gateway.db.daos.config_history.count() == history
     assert (await api.get("/api/config/backups")).json()["backups"] == []
+
+
+async def test_negative_revisions_count_back_from_the_newest(
+    api: httpx.AsyncClient, gateway: Running
+) -> None:
+    await api.put("/api/aliases/dev-1", json={"alias": "alice"})
+    await api.put("/api/aliases/dev-1", json={"alias": "bob"})
+    newest = gateway.rt.snapshot.revision
+    last = (await api.get("/api/config/history/diff", params={"from": -1})).json()
+    assert (last["from"], last["to"]) == (newest - 1, newest)
+    (change,) = last["changes"]
+    assert change["fields"] == {"alias": {"old": "alice", "new": "bob"}}
+    assert (await api.get("/api/config/history/-1")).json()["revision"] == newest - 1
+
+    undo = await api.post("/api/config/rollback/-1")
+    assert undo.status_code == 200, undo.text
+    assert undo.json()["rolledBackTo"] == newest - 1
+    assert [(a.user_id, a.alias) for a in await gateway.db.daos.user_aliases.list()] == [
+        ("dev-1", "alice")
+    ]
 
 
 async def test_rollback_on_one_instance_reaches_the_other(
