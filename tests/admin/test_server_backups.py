@@ -143,3 +143,12 @@ async def test_restore_of_a_body_backs_up_first_and_keeps_the_newest(
     automatic = [b["filename"] for b in backups if b["reason"] == "before_restore"]
     assert automatic == made[:0:-1]  # the newest two, newest first
     assert manual in [b["filename"] for b in backups]  # manual backups are not pruned
+
+
+async def test_preview_route_still_wins_over_a_backup_name(api: httpx.AsyncClient) -> None:
+    await _channel(api, "main", KEY)
+    document = (await api.get("/api/config/backup")).json()
+    resp = await api.post("/api/config/restore/preview", json=document)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["channels"]["unchanged"] == 1
+    assert await _backups(api) == []  # a preview writes nothing, not even a backup
