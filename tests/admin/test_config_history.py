@@ -174,6 +174,33 @@ async def test_rollback_writes_the_old_state_as_a_new_revision(
     assert channel["apiKeys"] == [KEY_2] and channel["modelMapping"] == {"sonnet": "new"}
 
 
+async def test_rollback_restores_prices_aliases_and_settings(
+    api: httpx.AsyncClient, gateway: Running
+) -> None:
+    price = {"model": "m-1", "inputPrice": 1.0, "outputPrice": 2.0}
+    await api.put("/api/pricing/models", json=price)
+    aliases = (await api.get("/api/model-aliases")).json()
+    await api.put("/api/model-aliases", json={**aliases, "messagesModels": [{"value": "a"}]})
+    await api.put("/api/loadbalance", json={"strategy": "round-robin"})
+    target = (await api.get("/api/config/history", params={"limit": 1})).json()["items"][0]
+    pricing = (await api.get("/api/pricing")).json()
+    models = (await api.get("/api/model-aliases")).json()
+
+    await api.put("/api/pricing/models", json={**price, "inputPrice": 9.0})
+    await api.put("/api/pricing/models", json={**price, "model": "m-2"})
+    await api.put("/api/model-aliases", json={**aliases, "messagesModels": [{"value": "b"}]})
+    await api.put("/api/loadbalance", json={"strategy": "random"})
+    resp = await api.post(f"/api/config/rollback/{target['revision']}")
+    assert resp.status_code == 200, resp.text
+
+    assert (await api.get("/api/pricing")).json() == pricing
+    assert (await api.get("/api/model-aliases")).json() == models
+    assert gateway.rt.snapshot.strategy("messages") == "round-robin"
+    # The new revision's state is the target's state again.
+    now = (await api.get("/api/config/history/diff", params={"from": target["revision"]})).json()
+    assert now["changes"] == [] and now["to"] == resp.json()["revision"]
+
+
 async def test_rollback_refused_changes_nothing(api: httpx.AsyncClient, gateway: Running) -> None:
     first = await _channel(api, "a", KEY_1)
     await api.put(f"/api/channels/{first['id']}", json={"name": "b"})
