@@ -125,6 +125,15 @@ async def test_diff_between_two_revisions(api: httpx.AsyncClient) -> None:
         bad = await api.get("/api/config/history/diff", params=params)
         assert bad.status_code == 400
         assert bad.headers["content-type"] == "application/problem+json"
+    for path in (
+        "/api/config/history?limit=0",
+        "/api/config/history?limit=x",
+        "/api/config/history?offset=-1",
+        "/api/config/history/abc",
+    ):
+        bad = await api.get(path)
+        assert bad.status_code == 400, path
+        assert bad.headers["content-type"] == "application/problem+json"
     missing = await api.get("/api/config/history/diff", params={"from": 99999, "to": 1})
     assert missing.status_code == 404 and missing.json()["code"] == "REVISION_NOT_FOUND"
 
