@@ -5,8 +5,8 @@ PostgreSQL; SQLite's write transaction already excludes other writers),
 refuses a write based on another revision, applies the change, bumps the
 revision, records the revision's history row (what changed, by whom; see
 store/history.py) and — on PostgreSQL — sends a NOTIFY that other
-instances receive when it commits. This instance then reloads its snapshot before answering,
-so a client reads its own write.
+instances receive when it commits. This instance then reloads its
+snapshot before answering, so a client reads its own write.
 """
 
 from __future__ import annotations
