@@ -58,6 +58,9 @@ _SECRET_FIELDS: Final = frozenset({"apiKeys", "oauthTokens"})
 # Fields of a channel item that describe it in the state but are no column.
 _CHANNEL_EXTRA: Final = ("pool", "index", "maskedKeys", "hasOAuthTokens")
 _KEY_TIMES: Final = ("createdAt", "updatedAt", "lastUsedAt")
+# Fields of a settings item that are not the setting's own ($: no JSON section uses it).
+_CATEGORY: Final = "$category"
+_RAW: Final = "$raw"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -102,13 +105,14 @@ def _channel_item(row: ChannelsRow, index: int) -> dict[str, Any]:
 
 
 def _setting_item(row: SettingsRow) -> dict[str, Any]:
+    """Return a setting as an item: a JSON object's own fields, so a diff names them."""
     try:
         value = json.loads(row.value)
     except ValueError:
         value = None
     if isinstance(value, dict):
-        return {"category": row.category, "json": value}
-    return {"category": row.category, "value": row.value}
+        return {_CATEGORY: row.category, **value}
+    return {_CATEGORY: row.category, _RAW: True, "value": row.value}
 
 
 async def config_state(tx: Daos) -> State:
@@ -278,8 +282,9 @@ async def _restore_settings(tx: Daos, items: Mapping[str, Any]) -> None:
         if row.category != _META_CATEGORY and row.key not in items:
             await tx.settings.delete(row.key)
     for key, item in items.items():
-        value = json.dumps(item["json"]) if "json" in item else item["value"]
-        await tx.settings.upsert(SettingsRow(key=key, value=value, category=item["category"]))
+        fields = {k: v for k, v in item.items() if k not in (_CATEGORY, _RAW)}
+        value = item["value"] if item.get(_RAW) else json.dumps(fields)
+        await tx.settings.upsert(SettingsRow(key=key, value=value, category=item[_CATEGORY]))
 
 
 async def _restore_tables(tx: Daos, state: Mapping[str, Any]) -> None:

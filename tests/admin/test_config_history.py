@@ -92,6 +92,13 @@ async def test_every_write_has_a_history_row_with_its_diff_and_actor(
     assert "round-robin" in str(strategy)
     (model,) = price["changes"]
     assert (model["section"], model["id"], model["op"]) == ("pricing", "m-1", "added")
+    # A JSON setting is diffed field by field.
+    debug = (await api.get("/api/config/debug-log")).json()
+    await api.put("/api/config/debug-log", json={**debug, "enabled": False})
+    await api.put("/api/config/debug-log", json={**debug, "enabled": True})
+    (section,) = (await _newest(api))["changes"]
+    assert (section["id"], section["op"]) == ("debug_log", "changed")
+    assert section["fields"] == {"enabled": {"old": False, "new": True}}
 
     # No secret anywhere in the history, listed or stored.
     text = (await api.get("/api/config/history", params={"limit": 200})).text
