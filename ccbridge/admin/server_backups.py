@@ -14,8 +14,8 @@ from typing import Any, Final
 
 import falcon.asgi
 
-from ccbridge.admin import spec
-from ccbridge.admin.backup import parse_backup
+from ccbridge.admin import model, spec
+from ccbridge.admin.backup import flag_param, parse_backup, refuse_emptied_pools
 from ccbridge.admin.common import (
     AdminError,
     admin_key,
@@ -36,6 +36,7 @@ from ccbridge.store.backups import (
     save_before,
 )
 from ccbridge.store.configdoc import apply_restore, iso
+from ccbridge.store.shapes import Backup
 from generated.dao import Daos
 from generated.rows import ConfigBackupsListingResult, ConfigBackupsRow
 
@@ -127,8 +128,12 @@ class BackupsResource:
     ) -> None:
         """Replace the config with a backup, after backing up the current one."""
         keep = self.rt.settings.config_backups_keep
+        allow_empty = flag_param(req, "allowEmptyPools")
         async with self.rt.config.write(if_match(req), actor=request_actor(req)) as write:
-            plan = parse_backup(backup_document(await _find(write.tx, name)))
+            stored = backup_document(await _find(write.tx, name))
+            plan = parse_backup(model.convert(stored, Backup))
+            if not allow_empty:
+                refuse_emptied_pools(await write.tx.channels.list(), plan)
             backup = await save_before(write, BEFORE_RESTORE, keep)
             channels = await apply_restore(write.tx, plan)
         reply(
