@@ -19,24 +19,122 @@ undoes the last change without knowing its number.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal, get_args
 
 import falcon.asgi
+import msgspec
 
-from ccbridge.admin import spec
+from ccbridge.admin import model, spec
 from ccbridge.admin.common import AdminError, if_match, read_config, reply, request_actor
 from ccbridge.admin.logquery import int_param
 from ccbridge.runtime import Runtime
 from ccbridge.store.backups import BEFORE_ROLLBACK, save_before
 from ccbridge.store.configdoc import iso
-from ccbridge.store.history import diff_states, load_state, rollback
+from ccbridge.store.history import SECTIONS, diff_states, load_state, rollback
+from ccbridge.store.shapes import to_json
 from generated.dao import Daos
 from generated.rows import ConfigHistoryPageResult, ConfigHistoryRow
 
-__all__ = ("OPENAPI_PATHS", "HistoryResource", "RollbackResource", "register")
+__all__ = (
+    "OPENAPI_PATHS",
+    "Change",
+    "HistoryDetail",
+    "HistoryDiff",
+    "HistoryEntry",
+    "HistoryPage",
+    "HistoryResource",
+    "Rollback",
+    "RollbackResource",
+    "register",
+)
 
 _MAX_LIMIT: Final = 200
 _MAX_REVISION: Final = 2**62
+_SECTION = Literal["channels", "settings", "pricing", "modelAliases", "userAliases", "clientKeys"]
+assert set(get_args(_SECTION)) == set(SECTIONS)  # one list of sections, checked at import
+
+
+class FieldChange(msgspec.Struct):
+    """One field of an item, before and after."""
+
+    old: Annotated[Any, msgspec.Meta(description="Value before (null: absent).")]
+    new: Annotated[Any, msgspec.Meta(description="Value after (null: absent).")]
+
+
+class Change(msgspec.Struct, omit_defaults=True):
+    """One item that changed: a channel, setting, price, alias list, user alias or key."""
+
+    section: Annotated[_SECTION, msgspec.Meta(description="Where the item lives.")]
+    id: Annotated[str, msgspec.Meta(description="Channel id, setting key, model, …")]
+    op: Literal["added", "removed", "changed"]
+    name: Annotated[str | None, msgspec.Meta(description="Channel or key name.")] = None
+    value: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="The whole item (added, removed); secrets masked."),
+    ] = None
+    fields: Annotated[
+        dict[str, FieldChange] | None, msgspec.Meta(description="Changed fields (changed).")
+    ] = None
+
+
+class HistoryActor(msgspec.Struct):
+    """Who wrote a revision."""
+
+    keyId: Annotated[
+        int | None, msgspec.Meta(description="Admin key id; 0 = master key; null = ccbridge.")
+    ]
+    name: Annotated[str, msgspec.Meta(description="Key name, master or ccbridge.")]
+
+
+class HistoryEntry(msgspec.Struct):
+    """One config revision."""
+
+    revision: int
+    createdAt: str | None
+    actor: HistoryActor
+    action: Annotated[str, msgspec.Meta(description="The route that wrote, or what ccbridge did.")]
+    changes: list[Change]
+
+
+class HistoryDetail(HistoryEntry):
+    """One config revision with the whole config after it."""
+
+    state: Annotated[
+        dict[str, Any], msgspec.Meta(description="Section -> id -> item; secrets masked.")
+    ]
+
+
+class HistoryPage(msgspec.Struct):
+    """Revisions, newest first."""
+
+    items: list[HistoryEntry]
+    total: Annotated[int, msgspec.Meta(description="Revisions kept.")]
+    limit: int
+    offset: int
+
+
+class HistoryDiff(msgspec.Struct):
+    """What changed from one revision to another."""
+
+    from_: int = msgspec.field(name="from")
+    to: int = 0
+    changes: list[Change] = msgspec.field(default_factory=list)
+
+
+class Rollback(msgspec.Struct):
+    """Answer of a rollback."""
+
+    message: str
+    rolledBackTo: Annotated[int, msgspec.Meta(description="The revision whose config is back.")]
+    revision: Annotated[int, msgspec.Meta(description="The new revision.")]
+    backup: Annotated[str, msgspec.Meta(description="Server-side backup of the replaced config.")]
+    keptKeys: Annotated[
+        list[str], msgspec.Meta(description="Channels that kept their current keys.")
+    ]
+    disabledChannels: Annotated[
+        list[str], msgspec.Meta(description="Channels recreated disabled and without keys.")
+    ]
+    success: bool = True
 
 
 def _revision(value: str) -> int:
@@ -46,14 +144,14 @@ def _revision(value: str) -> int:
     return int(value)
 
 
-def _entry(row: ConfigHistoryRow | ConfigHistoryPageResult) -> dict[str, Any]:
-    return {
-        "revision": row.revision,
-        "createdAt": iso(row.created_at),
-        "actor": {"keyId": row.actor_key_id, "name": row.actor_name},
-        "action": row.action,
-        "changes": row.changes,
-    }
+def _entry(row: ConfigHistoryRow | ConfigHistoryPageResult) -> HistoryEntry:
+    return HistoryEntry(
+        revision=row.revision or 0,
+        createdAt=iso(row.created_at),
+        actor=HistoryActor(row.actor_key_id, row.actor_name or ""),
+        action=row.action or "",
+        changes=model.convert(row.changes, list[Change]),
+    )
 
 
 def _not_found(revision: int) -> AdminError:
@@ -88,14 +186,15 @@ class HistoryResource:
         limit = int_param(req, "limit", low=1, high=_MAX_LIMIT) or 20
         offset = int_param(req, "offset", low=0) or 0
 
-        async def read(tx: Daos) -> dict[str, Any]:
+        async def read(tx: Daos) -> Any:
             rows = await tx.config_history.page(max_rows=limit, skip=offset)
-            return {
-                "items": [_entry(r) for r in rows],
-                "total": await tx.config_history.count(),
-                "limit": limit,
-                "offset": offset,
-            }
+            page = HistoryPage(
+                items=[_entry(r) for r in rows],
+                total=await tx.config_history.count(),
+                limit=limit,
+                offset=offset,
+            )
+            return to_json(page)
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -105,9 +204,10 @@ class HistoryResource:
         """Return one revision with the whole config after it (masked)."""
         number = _revision(revision)
 
-        async def read(tx: Daos) -> dict[str, Any]:
+        async def read(tx: Daos) -> Any:
             row = await _row(tx, number)
-            return {**_entry(row), "state": load_state(row.state)}
+            entry = msgspec.structs.asdict(_entry(row))
+            return to_json(HistoryDetail(**entry, state=load_state(row.state)))
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -118,11 +218,12 @@ class HistoryResource:
             raise AdminError(400, "the 'from' revision is required", "INVALID_PARAMETER")
         first, last = _revision(old), (_revision(new) if new is not None else None)
 
-        async def read(tx: Daos) -> dict[str, Any]:
+        async def read(tx: Daos) -> Any:
             a = await _row(tx, first)
             b = await _row(tx, last)
             changes = diff_states(load_state(a.state), load_state(b.state))
-            return {"from": a.revision, "to": b.revision, "changes": changes}
+            diff = HistoryDiff(a.revision, b.revision, model.convert(changes, list[Change]))
+            return to_json(diff)
 
         reply(resp, *await read_config(self.rt, read))
 
@@ -143,19 +244,15 @@ class RollbackResource:
             row = await _row(write.tx, number)
             backup = await save_before(write, BEFORE_ROLLBACK, keep)
             result = await rollback(write.tx, load_state(row.state))
-        reply(
-            resp,
-            {
-                "success": True,
-                "message": f"Configuration of revision {row.revision} restored",
-                "rolledBackTo": row.revision,
-                "revision": write.revision,
-                "backup": backup.name,
-                "keptKeys": result.kept_keys,
-                "disabledChannels": result.disabled,
-            },
-            write.revision,
+        answer = Rollback(
+            message=f"Configuration of revision {row.revision} restored",
+            rolledBackTo=row.revision,
+            revision=write.revision,
+            backup=backup.name,
+            keptKeys=result.kept_keys,
+            disabledChannels=result.disabled,
         )
+        reply(resp, to_json(answer), write.revision)
 
 
 def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
@@ -169,44 +266,6 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
 
 def _openapi() -> dict[str, Any]:
     tag = "history"
-    change = spec.obj(
-        {
-            "section": {
-                "type": "string",
-                "enum": [
-                    "channels",
-                    "settings",
-                    "pricing",
-                    "modelAliases",
-                    "userAliases",
-                    "clientKeys",
-                ],
-            },
-            "id": spec.STR,
-            "name": spec.STR,
-            "op": {"type": "string", "enum": ["added", "removed", "changed"]},
-            "value": spec.ANY_OBJECT,
-            "fields": {
-                "type": "object",
-                "description": "field -> {old, new}",
-                "additionalProperties": spec.obj({"old": {}, "new": {}}, ["old", "new"]),
-            },
-        },
-        ["section", "id", "op"],
-    )
-    changes = spec.array(change)
-    entry_props = {
-        "revision": spec.INT,
-        "createdAt": spec.DATETIME,
-        "actor": spec.obj(
-            {"keyId": spec.nullable(spec.INT), "name": spec.STR},
-            ["keyId", "name"],
-        ),
-        "action": spec.STR,
-        "changes": changes,
-    }
-    entry = spec.obj(entry_props, list(entry_props))
-    detail = spec.obj({**entry_props, "state": spec.ANY_OBJECT}, [*entry_props, "state"])
     revision = spec.path_param(
         "revision", spec.INT, "A config revision; -N counts back from the newest", example=-1
     )
@@ -221,18 +280,6 @@ def _openapi() -> dict[str, Any]:
         },
         spec.query_param("to", spec.INT, "Newer revision (default: the newest)"),
     ]
-    rolled = spec.obj(
-        {
-            "success": spec.BOOL,
-            "message": spec.STR,
-            "rolledBackTo": spec.INT,
-            "revision": spec.INT,
-            "backup": spec.STR,
-            "keptKeys": spec.array(spec.STR),
-            "disabledChannels": spec.array(spec.STR),
-        },
-        ["success", "rolledBackTo", "revision", "backup", "keptKeys", "disabledChannels"],
-    )
     return {
         "/api/config/history": {
             "get": spec.operation(
@@ -240,15 +287,7 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 params=page,
-                ok_schema=spec.obj(
-                    {
-                        "items": spec.array(entry),
-                        "total": spec.INT,
-                        "limit": spec.INT,
-                        "offset": spec.INT,
-                    },
-                    ["items", "total", "limit", "offset"],
-                ),
+                ok_schema=model.ref(HistoryPage),
             )
         },
         "/api/config/history/diff": {
@@ -257,10 +296,7 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 params=between,
-                ok_schema=spec.obj(
-                    {"from": spec.INT, "to": spec.INT, "changes": changes},
-                    ["from", "to", "changes"],
-                ),
+                ok_schema=model.ref(HistoryDiff),
             )
         },
         "/api/config/history/{revision}": {
@@ -269,7 +305,7 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 params=[revision],
-                ok_schema=detail,
+                ok_schema=model.ref(HistoryDetail),
             )
         },
         "/api/config/rollback/{revision}": {
@@ -278,7 +314,7 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 params=[revision],
-                ok_schema=rolled,
+                ok_schema=model.ref(Rollback),
             )
         },
     }

@@ -10,21 +10,22 @@ replaces (as do ``POST /api/config/restore`` and a rollback).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal, get_args
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.admin import model, spec
 from ccbridge.admin.backup import flag_param, parse_backup, refuse_emptied_pools
 from ccbridge.admin.common import (
     AdminError,
     admin_key,
-    body_object,
     if_match,
     reply,
     request_actor,
 )
-from ccbridge.admin.validate import check_fields, invalid, text
+from ccbridge.admin.model import read_body
+from ccbridge.admin.validate import invalid
 from ccbridge.runtime import Runtime
 from ccbridge.store.backups import (
     BEFORE_RESTORE,
@@ -36,29 +37,94 @@ from ccbridge.store.backups import (
     save_before,
 )
 from ccbridge.store.configdoc import apply_restore, iso
-from ccbridge.store.shapes import Backup
+from ccbridge.store.shapes import Backup, to_json
 from generated.dao import Daos
 from generated.rows import ConfigBackupsListingResult, ConfigBackupsRow
 
-__all__ = ("OPENAPI_PATHS", "BackupsResource", "register")
+__all__ = (
+    "OPENAPI_PATHS",
+    "BackupDeleted",
+    "BackupInfo",
+    "BackupList",
+    "BackupRestored",
+    "BackupsResource",
+    "NewBackup",
+    "register",
+)
+
+_REASON = Literal["manual", "before_restore", "before_rollback"]
+assert get_args(_REASON) == REASONS  # one list of reasons, checked at import
+
+
+class BackupInfo(msgspec.Struct, kw_only=True):
+    """One server-side backup (never its contents)."""
+
+    filename: Annotated[str, msgspec.Meta(description="The backup's name.")]
+    createdAt: str | None
+    size: Annotated[int, msgspec.Meta(description="Bytes of the backup document.")]
+    reason: Annotated[_REASON, msgspec.Meta(description="manual, or why it was taken.")]
+    revision: Annotated[int, msgspec.Meta(description="The config revision backed up.")]
+    createdBy: Annotated[str, msgspec.Meta(description="Name of the key that caused it.")]
+
+
+class BackupCreated(BackupInfo, kw_only=True):
+    """Answer of storing a backup."""
+
+    message: str
+
+
+class BackupList(msgspec.Struct):
+    """Server-side backups, newest first."""
+
+    backups: list[BackupInfo]
+
+
+class NewBackup(msgspec.Struct, forbid_unknown_fields=True):
+    """An optional name for a new backup (``.json`` is added)."""
+
+    name: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Letters, digits, _ - and . (default: manual_backup_<time>.json).",
+        ),
+    ] = None
+
+
+class BackupDeleted(msgspec.Struct):
+    """Answer of deleting a backup."""
+
+    message: str
+    filename: str
+
+
+class BackupRestored(msgspec.Struct):
+    """Answer of restoring a backup by name."""
+
+    message: str
+    filename: str
+    restoredAt: str | None
+    revision: Annotated[int, msgspec.Meta(description="The new config revision.")]
+    channels: Annotated[int, msgspec.Meta(description="Channels now configured.")]
+    backup: Annotated[str, msgspec.Meta(description="Backup of the replaced config.")]
 
 
 def _info(row: ConfigBackupsRow | ConfigBackupsListingResult) -> dict[str, Any]:
     return {
-        "filename": row.name,
+        "filename": row.name or "",
         "createdAt": iso(row.created_at),
-        "size": row.size,
+        "size": row.size or 0,
         "reason": row.reason,
-        "revision": row.revision,
-        "createdBy": row.actor_name,
+        "revision": row.revision or 0,
+        "createdBy": row.actor_name or "",
     }
 
 
-def _new_name(field: str, value: Any) -> str:
-    name = text(field, value, max_len=120, required=True)
-    name = name if name.endswith(".json") else f"{name}.json"
+def _new_name(body: NewBackup) -> str | None:
+    if body.name is None:
+        return None
+    name = body.name if body.name.endswith(".json") else f"{body.name}.json"
     if not NAME_PATTERN.match(name):
-        raise invalid(field, "may hold only letters, digits, '_', '-' and '.'")
+        raise invalid("name", "may hold only letters, digits, '_', '-' and '.' (120 at most)")
     return name
 
 
@@ -89,21 +155,20 @@ class BackupsResource:
                 400, f"reason must be one of {', '.join(REASONS)}", "INVALID_PARAMETER"
             )
         rows = await self.rt.db.daos.config_backups.listing()
-        reply(resp, {"backups": [_info(r) for r in rows if reason in (None, r.reason)]})
+        infos = [BackupInfo(**_info(r)) for r in rows if reason in (None, r.reason)]
+        reply(resp, to_json(BackupList(infos)))
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Store a backup of the config as it is now (``{"name"}`` optional)."""
-        raw = await body_object(req) if req.content_length else {}
-        body = check_fields(raw, {"name": _new_name})
+        name = _new_name(await read_body(req, NewBackup) if req.content_length else NewBackup())
         async with self.rt.db.transaction() as tx:
-            if "name" in body and await tx.config_backups.get(body["name"]) is not None:
-                raise AdminError(409, f"backup {body['name']!r} exists", "BACKUP_EXISTS")
+            if name is not None and await tx.config_backups.get(name) is not None:
+                raise AdminError(409, f"backup {name!r} exists", "BACKUP_EXISTS")
             current = await tx.settings.get("config_revision")
             revision = int(current.value) if current is not None else 0
-            row = await save_backup(
-                tx, MANUAL, revision, admin_key(req).name, 0, name=body.get("name")
-            )
-        reply(resp, {"message": "Backup created successfully", **_info(row)}, status=201)
+            row = await save_backup(tx, MANUAL, revision, admin_key(req).name, 0, name=name)
+        made = BackupCreated(**_info(row), message="Backup created successfully")
+        reply(resp, to_json(made), status=201)
 
     async def on_get_item(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, name: str
@@ -121,7 +186,7 @@ class BackupsResource:
         async with self.rt.db.transaction() as tx:
             await _find(tx, name)
             await tx.config_backups.delete(name)
-        reply(resp, {"message": "Backup deleted successfully", "filename": name})
+        reply(resp, to_json(BackupDeleted("Backup deleted successfully", name)))
 
     async def on_post_restore(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, name: str
@@ -136,18 +201,15 @@ class BackupsResource:
                 refuse_emptied_pools(await write.tx.channels.list(), plan)
             backup = await save_before(write, BEFORE_RESTORE, keep)
             channels = await apply_restore(write.tx, plan)
-        reply(
-            resp,
-            {
-                "message": "Backup restored successfully",
-                "filename": name,
-                "restoredAt": iso(datetime.now(UTC)),
-                "revision": write.revision,
-                "channels": channels,
-                "backup": backup.name,
-            },
-            write.revision,
+        restored = BackupRestored(
+            message="Backup restored successfully",
+            filename=name,
+            restoredAt=iso(datetime.now(UTC)),
+            revision=write.revision,
+            channels=channels,
+            backup=backup.name,
         )
+        reply(resp, to_json(restored), write.revision)
 
 
 def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
@@ -158,40 +220,30 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     app.add_route("/api/config/restore/{name}", res, suffix="restore")
 
 
-_INFO_PROPS: Final = {
-    "filename": spec.STR,
-    "createdAt": spec.DATETIME,
-    "size": spec.INT,
-    "reason": {"type": "string", "enum": list(REASONS)},
-    "revision": spec.INT,
-    "createdBy": spec.STR,
-}
-
-
 def _openapi() -> dict[str, Any]:
     tag = "backup"
-    info = spec.obj(_INFO_PROPS, list(_INFO_PROPS))
     name = spec.path_param(
         "name",
         {"type": "string", "pattern": NAME_PATTERN.pattern},
         "Backup name",
         example="manual_backup_2026-01-01_000000.json",
     )
+    reason = spec.query_param("reason", {"type": "string", "enum": list(REASONS)})
     return {
         "/api/config/backups": {
             "get": spec.operation(
                 "Server-side backups, newest first",
                 tag,
-                params=[spec.query_param("reason", {"type": "string", "enum": list(REASONS)})],
-                ok_schema=spec.obj({"backups": spec.array(info)}, ["backups"]),
+                params=[reason],
+                ok_schema=model.ref(BackupList),
             ),
             "post": spec.operation(
                 "Store a server-side backup of the config",
                 tag,
-                body=spec.obj({"name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,115}$"}}),
+                body=model.ref(NewBackup),
                 body_required=False,
                 ok=201,
-                ok_schema=spec.obj({"message": spec.STR, **_INFO_PROPS}, ["message", *_INFO_PROPS]),
+                ok_schema=model.ref(BackupCreated),
             ),
         },
         "/api/config/backups/{name}": {
@@ -199,15 +251,13 @@ def _openapi() -> dict[str, Any]:
                 "One server-side backup (channel keys in clear)",
                 tag,
                 params=[name],
-                ok_schema=spec.ANY_OBJECT,
+                ok_schema=model.ref(Backup),
             ),
             "delete": spec.operation(
                 "Delete a server-side backup",
                 tag,
                 params=[name],
-                ok_schema=spec.obj(
-                    {"message": spec.STR, "filename": spec.STR}, ["message", "filename"]
-                ),
+                ok_schema=model.ref(BackupDeleted),
             ),
         },
         "/api/config/restore/{name}": {
@@ -215,18 +265,8 @@ def _openapi() -> dict[str, Any]:
                 "Replace the config with a server-side backup (backs up the current one first)",
                 tag,
                 etag=True,
-                params=[name],
-                ok_schema=spec.obj(
-                    {
-                        "message": spec.STR,
-                        "filename": spec.STR,
-                        "restoredAt": spec.DATETIME,
-                        "revision": spec.INT,
-                        "channels": spec.INT,
-                        "backup": spec.STR,
-                    },
-                    ["message", "filename", "revision", "channels", "backup"],
-                ),
+                params=[name, spec.query_param("allowEmptyPools", {"type": "boolean"})],
+                ok_schema=model.ref(BackupRestored),
             )
         },
     }
