@@ -152,3 +152,19 @@ async def test_preview_route_still_wins_over_a_backup_name(api: httpx.AsyncClien
     assert resp.status_code == 200, resp.text
     assert resp.json()["channels"]["unchanged"] == 1
     assert await _backups(api) == []  # a preview writes nothing, not even a backup
+
+
+async def test_restore_by_name_refuses_to_empty_a_pool(
+    api: httpx.AsyncClient, gateway: Running
+) -> None:
+    empty = (await api.post("/api/config/backups", json={"name": "empty"})).json()["filename"]
+    await _channel(api, "main", KEY)
+    state = await db_state(gateway)
+    refused = await api.post(f"/api/config/restore/{empty}")
+    assert refused.status_code == 422 and refused.json()["code"] == "RESTORE_EMPTIES_POOL"
+    assert await db_state(gateway) == state
+    assert [b["reason"] for b in await _backups(api)] == ["manual"]  # no automatic backup
+
+    allowed = await api.post(f"/api/config/restore/{empty}", params={"allowEmptyPools": "true"})
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["channels"] == 0 and not gateway.rt.snapshot.channels_by_uid
