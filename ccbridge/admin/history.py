@@ -213,7 +213,7 @@ class HistoryResource:
 
     async def on_get_diff(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Return what changed from revision ``from`` to ``to`` (default: the newest)."""
-        old, new = req.get_param("from"), req.get_param("to")
+        old, new = req.get_param("from"), req.get_param("to") or None  # blank: the newest
         if old is None:
             raise AdminError(400, "the 'from' revision is required", "INVALID_PARAMETER")
         first, last = _revision(old), (_revision(new) if new is not None else None)

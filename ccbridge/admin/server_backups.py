@@ -82,12 +82,16 @@ class BackupList(msgspec.Struct):
 class NewBackup(msgspec.Struct, forbid_unknown_fields=True):
     """An optional name for a new backup (``.json`` is added)."""
 
-    name: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Letters, digits, _ - and . (default: manual_backup_<time>.json).",
-        ),
-    ] = None
+    name: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^[A-Za-z0-9_.-]{1,115}$",
+                description="Letters, digits, _ - and . (default: manual_backup_<time>.json).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class BackupDeleted(msgspec.Struct):
@@ -122,7 +126,9 @@ def _info(row: ConfigBackupsRow | ConfigBackupsListingResult) -> dict[str, Any]:
 def _new_name(body: NewBackup) -> str | None:
     if body.name is None:
         return None
-    name = body.name if body.name.endswith(".json") else f"{body.name}.json"
+    stem = body.name.removesuffix(".json")
+    name = body.name if stem else f"{body.name}.json"
+    name = name if name.endswith(".json") else f"{name}.json"
     if not NAME_PATTERN.match(name):
         raise invalid("name", "may hold only letters, digits, '_', '-' and '.' (120 at most)")
     return name
@@ -149,7 +155,7 @@ class BackupsResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """List the backups, newest first (never their contents); ``?reason=`` filters."""
-        reason = req.get_param("reason")
+        reason = req.get_param("reason") or None  # blank: every reason
         if reason is not None and reason not in REASONS:
             raise AdminError(
                 400, f"reason must be one of {', '.join(REASONS)}", "INVALID_PARAMETER"
