@@ -212,17 +212,24 @@ class HistoryResource:
         reply(resp, *await read_config(self.rt, read))
 
     async def on_get_diff(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Return what changed from revision ``from`` to ``to`` (default: the newest)."""
-        old, new = req.get_param("from"), req.get_param("to") or None  # blank: the newest
-        if old is None:
-            raise AdminError(400, "the 'from' revision is required", "INVALID_PARAMETER")
-        first, last = _revision(old), (_revision(new) if new is not None else None)
+        """Return what changed from revision ``from`` to ``to``.
+
+        ``to`` defaults to the newest revision; without ``from``, the answer
+        is what ``to`` itself changed (its stored diff, from ``to - 1``).
+        """
+        old, new = req.get_param("from") or None, req.get_param("to") or None  # blank: unset
+        first, last = (_revision(v) if v is not None else None for v in (old, new))
 
         async def read(tx: Daos) -> Any:
-            a = await _row(tx, first)
             b = await _row(tx, last)
-            changes = diff_states(load_state(a.state), load_state(b.state))
-            diff = HistoryDiff(a.revision, b.revision, model.convert(changes, list[Change]))
+            if first is None:
+                changes = b.changes
+                start = (b.revision or 0) - 1
+            else:
+                a = await _row(tx, first)
+                changes = diff_states(load_state(a.state), load_state(b.state))
+                start = a.revision or 0
+            diff = HistoryDiff(start, b.revision or 0, model.convert(changes, list[Change]))
             return to_json(diff)
 
         reply(resp, *await read_config(self.rt, read))
@@ -274,10 +281,9 @@ def _openapi() -> dict[str, Any]:
         spec.query_param("offset", {"type": "integer", "minimum": 0}),
     ]
     between = [
-        {
-            **spec.query_param("from", spec.INT, "Older revision (-N: the Nth before the newest)"),
-            "required": True,
-        },
+        spec.query_param(
+            "from", spec.INT, "Older revision (-N: the Nth before the newest; default: to - 1)"
+        ),
         spec.query_param("to", spec.INT, "Newer revision (default: the newest)"),
     ]
     return {

@@ -128,7 +128,11 @@ async def test_diff_between_two_revisions(api: httpx.AsyncClient) -> None:
     since = await api.get("/api/config/history/diff", params={"from": first["revision"]})
     assert since.json() == {**resp.json(), "to": second["revision"]}
 
-    for params in ({"to": first["revision"]}, {"from": "x", "to": "1"}):
+    # Without `from`, what `to` itself changed.
+    own = await api.get("/api/config/history/diff", params={"to": second["revision"]})
+    assert own.json()["from"] == second["revision"] - 1
+    assert [c["id"] for c in own.json()["changes"]] == [second["id"]]
+    for params in ({"from": "1x"}, {"from": "x", "to": "1"}):
         bad = await api.get("/api/config/history/diff", params=params)
         assert bad.status_code == 400
         assert bad.headers["content-type"] == "application/problem+json"
