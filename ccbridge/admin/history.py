@@ -66,7 +66,9 @@ class Change(msgspec.Struct, omit_defaults=True):
 
     section: Annotated[_SECTION, msgspec.Meta(description="Where the item lives.")]
     id: Annotated[str, msgspec.Meta(description="Channel id, setting key, model, …")]
-    op: Literal["added", "removed", "changed"]
+    op: Annotated[
+        Literal["added", "removed", "changed"], msgspec.Meta(description="What happened to it.")
+    ]
     name: Annotated[str | None, msgspec.Meta(description="Channel or key name.")] = None
     value: Annotated[
         dict[str, Any] | None,
@@ -89,11 +91,11 @@ class HistoryActor(msgspec.Struct):
 class HistoryEntry(msgspec.Struct):
     """One config revision."""
 
-    revision: int
-    createdAt: str | None
-    actor: HistoryActor
+    revision: Annotated[int, msgspec.Meta(description="The config revision.")]
+    createdAt: Annotated[str | None, msgspec.Meta(description="When it was written (RFC 3339).")]
+    actor: Annotated[HistoryActor, msgspec.Meta(description="Who wrote it.")]
     action: Annotated[str, msgspec.Meta(description="The route that wrote, or what ccbridge did.")]
-    changes: list[Change]
+    changes: Annotated[list[Change], msgspec.Meta(description="What changed, item by item.")]
 
 
 class HistoryDetail(HistoryEntry):
@@ -107,24 +109,28 @@ class HistoryDetail(HistoryEntry):
 class HistoryPage(msgspec.Struct):
     """Revisions, newest first."""
 
-    items: list[HistoryEntry]
+    items: Annotated[list[HistoryEntry], msgspec.Meta(description="Revisions, newest first.")]
     total: Annotated[int, msgspec.Meta(description="Revisions kept.")]
-    limit: int
-    offset: int
+    limit: Annotated[int, msgspec.Meta(description="Revisions asked for.")]
+    offset: Annotated[int, msgspec.Meta(description="Revisions skipped.")]
 
 
 class HistoryDiff(msgspec.Struct):
     """What changed from one revision to another."""
 
-    from_: int = msgspec.field(name="from")
-    to: int = 0
-    changes: list[Change] = msgspec.field(default_factory=list)
+    from_: Annotated[int, msgspec.Meta(description="The older revision.")] = msgspec.field(
+        name="from"
+    )
+    to: Annotated[int, msgspec.Meta(description="The newer revision.")] = 0
+    changes: Annotated[list[Change], msgspec.Meta(description="What changed, item by item.")] = (
+        msgspec.field(default_factory=list)
+    )
 
 
 class Rollback(msgspec.Struct):
     """Answer of a rollback."""
 
-    message: str
+    message: Annotated[str, msgspec.Meta(description="What was done, for a person.")]
     rolledBackTo: Annotated[int, msgspec.Meta(description="The revision whose config is back.")]
     revision: Annotated[int, msgspec.Meta(description="The new revision.")]
     backup: Annotated[str, msgspec.Meta(description="Server-side backup of the replaced config.")]
@@ -134,7 +140,7 @@ class Rollback(msgspec.Struct):
     disabledChannels: Annotated[
         list[str], msgspec.Meta(description="Channels recreated disabled and without keys.")
     ]
-    success: bool = True
+    success: Annotated[bool, msgspec.Meta(description="Always true.")] = True
 
 
 def _revision(value: str) -> int:

@@ -60,7 +60,7 @@ class BackupInfo(msgspec.Struct, kw_only=True):
     """One server-side backup (never its contents)."""
 
     filename: Annotated[str, msgspec.Meta(description="The backup's name.")]
-    createdAt: str | None
+    createdAt: Annotated[str | None, msgspec.Meta(description="When it was taken (RFC 3339).")]
     size: Annotated[int, msgspec.Meta(description="Bytes of the backup document.")]
     reason: Annotated[_REASON, msgspec.Meta(description="manual, or why it was taken.")]
     revision: Annotated[int, msgspec.Meta(description="The config revision backed up.")]
@@ -70,43 +70,39 @@ class BackupInfo(msgspec.Struct, kw_only=True):
 class BackupCreated(BackupInfo, kw_only=True):
     """Answer of storing a backup."""
 
-    message: str
+    message: Annotated[str, msgspec.Meta(description="What was done, for a person.")]
 
 
 class BackupList(msgspec.Struct):
     """Server-side backups, newest first."""
 
-    backups: list[BackupInfo]
+    backups: Annotated[list[BackupInfo], msgspec.Meta(description="Newest first.")]
 
 
 class NewBackup(msgspec.Struct, forbid_unknown_fields=True):
     """An optional name for a new backup (``.json`` is added)."""
 
-    name: (
-        Annotated[
-            str,
-            msgspec.Meta(
-                pattern=r"^[A-Za-z0-9_.-]{1,115}$",
-                description="Letters, digits, _ - and . (default: manual_backup_<time>.json).",
-            ),
-        ]
-        | None
-    ) = None
+    name: Annotated[
+        Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,115}$")] | None,
+        msgspec.Meta(
+            description="Letters, digits, _ - and . (default: manual_backup_<time>.json)."
+        ),
+    ] = None
 
 
 class BackupDeleted(msgspec.Struct):
     """Answer of deleting a backup."""
 
-    message: str
-    filename: str
+    message: Annotated[str, msgspec.Meta(description="What was done, for a person.")]
+    filename: Annotated[str, msgspec.Meta(description="The deleted backup's name.")]
 
 
 class BackupRestored(msgspec.Struct):
     """Answer of restoring a backup by name."""
 
-    message: str
-    filename: str
-    restoredAt: str | None
+    message: Annotated[str, msgspec.Meta(description="What was done, for a person.")]
+    filename: Annotated[str, msgspec.Meta(description="The restored backup's name.")]
+    restoredAt: Annotated[str | None, msgspec.Meta(description="When (RFC 3339).")]
     revision: Annotated[int, msgspec.Meta(description="The new config revision.")]
     channels: Annotated[int, msgspec.Meta(description="Channels now configured.")]
     backup: Annotated[str, msgspec.Meta(description="Backup of the replaced config.")]
