@@ -18,6 +18,7 @@ from ccbridge.routing.scheduler import ChannelScheduler
 from ccbridge.settings import Settings
 from ccbridge.store.budgets import BudgetBook
 from ccbridge.store.configwrite import ConfigStore, ConfigWriter
+from ccbridge.store.history import HistoryRetention
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.quota import QuotaBook
 from ccbridge.store.reloader import Reloader
@@ -68,6 +69,9 @@ class Runtime:
             self.budgets,
             sweeps=(self.scheduler.sweep, self.rate_limiter.sweep),
             poll_interval=settings.config_poll_interval,
+            history=HistoryRetention(
+                settings.config_history_revisions, settings.config_history_days
+            ),
         )
         store = ConfigStore(db, self.reloader.refresh)
         self.json_mode = (

@@ -113,6 +113,9 @@ class Settings:
         db_startup_retries: Further tries to reach the database at startup.
         db_startup_retry_delay: Seconds between those tries.
         health_check_path: Path of the unauthenticated health probe.
+        config_history_revisions: Config revisions kept in the history.
+        config_history_days: Days a config revision is kept in the history.
+        config_backups_keep: Automatic server-side backups kept.
     """
 
     database_type: DatabaseType = "sqlite"
@@ -149,6 +152,9 @@ class Settings:
     db_startup_retries: int = 5
     db_startup_retry_delay: float = 2.0
     health_check_path: str = "/health"
+    config_history_revisions: int = 500
+    config_history_days: int = 90
+    config_backups_keep: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -214,6 +220,9 @@ class Settings:
                 env, "DATABASE_STARTUP_RETRY_DELAY_SECONDS", 2.0, minimum=0.0
             ),
             health_check_path=_health_check_path(env),
+            config_history_revisions=_int(env, "CONFIG_HISTORY_REVISIONS", 500, minimum=1),
+            config_history_days=_int(env, "CONFIG_HISTORY_DAYS", 90, minimum=1),
+            config_backups_keep=_int(env, "CONFIG_BACKUPS_KEEP", 20, minimum=0),
         )
 
     @property

@@ -17,6 +17,8 @@ from generated.tables import (
     channel_suspensions,
     channel_usage,
     channels,
+    config_backups,
+    config_history,
     instances,
     key_spend,
     model_aliases,
@@ -54,6 +56,8 @@ EXPECTED: dict[str, Any] = {
             "request_log_rollups": request_log_rollups.CATALOG[dialect],
             "request_log_session_rollups": request_log_session_rollups.CATALOG[dialect],
             "request_log_latency": request_log_latency.CATALOG[dialect],
+            "config_history": config_history.CATALOG[dialect],
+            "config_backups": config_backups.CATALOG[dialect],
         }
     }
     for dialect in DIALECTS
@@ -77,6 +81,8 @@ INDEX_DDL: dict[str, Any] = {
         "request_log_rollups": request_log_rollups.INDEX_DDL[dialect],
         "request_log_session_rollups": request_log_session_rollups.INDEX_DDL[dialect],
         "request_log_latency": request_log_latency.INDEX_DDL[dialect],
+        "config_history": config_history.INDEX_DDL[dialect],
+        "config_backups": config_backups.INDEX_DDL[dialect],
     }
     for dialect in DIALECTS
 }

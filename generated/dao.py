@@ -20,6 +20,8 @@ from generated.tables.channel_quota import ChannelQuotaDao
 from generated.tables.channel_suspensions import ChannelSuspensionsDao
 from generated.tables.channel_usage import ChannelUsageDao
 from generated.tables.channels import ChannelsDao
+from generated.tables.config_backups import ConfigBackupsDao
+from generated.tables.config_history import ConfigHistoryDao
 from generated.tables.instances import InstancesDao
 from generated.tables.key_spend import KeySpendDao
 from generated.tables.model_aliases import ModelAliasesDao
@@ -46,6 +48,8 @@ __all__ = (
     "ChannelSuspensionsDao",
     "ChannelUsageDao",
     "ChannelsDao",
+    "ConfigBackupsDao",
+    "ConfigHistoryDao",
     "EventsQueries",
     "InstancesDao",
     "KeySpendDao",
@@ -91,6 +95,8 @@ class Daos:
         "request_log_rollups",
         "request_log_session_rollups",
         "request_log_latency",
+        "config_history",
+        "config_backups",
         "events",
         "maintenance",
         "migrations",
@@ -116,6 +122,8 @@ class Daos:
         self.request_log_rollups = RequestLogRollupsDao(ex)
         self.request_log_session_rollups = RequestLogSessionRollupsDao(ex)
         self.request_log_latency = RequestLogLatencyDao(ex)
+        self.config_history = ConfigHistoryDao(ex)
+        self.config_backups = ConfigBackupsDao(ex)
         self.events = EventsQueries(ex)
         self.maintenance = MaintenanceQueries(ex)
         self.migrations = MigrationsQueries(ex)

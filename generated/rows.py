@@ -18,6 +18,8 @@ from generated.tables.channel_quota import ChannelQuotaRow
 from generated.tables.channel_suspensions import ChannelSuspensionsRow
 from generated.tables.channel_usage import ChannelUsageRow
 from generated.tables.channels import ChannelsRow
+from generated.tables.config_backups import ConfigBackupsListingResult, ConfigBackupsRow
+from generated.tables.config_history import ConfigHistoryPageResult, ConfigHistoryRow
 from generated.tables.instances import InstancesRow, InstancesSeenResult
 from generated.tables.key_spend import KeySpendRow, KeySpendSinceResult
 from generated.tables.model_aliases import ModelAliasesRow
@@ -63,6 +65,10 @@ __all__ = (
     "ChannelSuspensionsRow",
     "ChannelUsageRow",
     "ChannelsRow",
+    "ConfigBackupsListingResult",
+    "ConfigBackupsRow",
+    "ConfigHistoryPageResult",
+    "ConfigHistoryRow",
     "InstancesRow",
     "InstancesSeenResult",
     "KeySpendRow",

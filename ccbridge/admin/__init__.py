@@ -12,6 +12,7 @@ from ccbridge.admin import (
     channels,
     debuglogs,
     health,
+    history,
     instance,
     keys,
     logs,
@@ -20,6 +21,7 @@ from ccbridge.admin import (
     ping,
     pricing,
     restore_preview,
+    server_backups,
     settings_api,
 )
 from ccbridge.runtime import Runtime
@@ -37,6 +39,8 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     settings_api.register(app, rt)
     backup.register(app, rt)
     restore_preview.register(app, rt)
+    server_backups.register(app, rt)
+    history.register(app, rt)
     overview.register(app, rt)
     debuglogs.register(app, rt)
     channel_history.register(app, rt)

@@ -20,7 +20,13 @@ import msgspec
 from ccbridge.admin import model, spec
 from ccbridge.admin.aliases import model_alias_rows, user_alias_rows
 from ccbridge.admin.channel_fields import channel_columns, new_channel_id
-from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.common import (
+    AdminError,
+    if_match,
+    read_config,
+    reply,
+    request_actor,
+)
 from ccbridge.admin.keybudget import budget_columns
 from ccbridge.admin.pricing import pricing_rows
 from ccbridge.admin.settings_api import SECTIONS
@@ -34,6 +40,7 @@ from ccbridge.admin.validate import (
     timestamp,
 )
 from ccbridge.runtime import Runtime
+from ccbridge.store.backups import BEFORE_RESTORE, save_before
 from ccbridge.store.configdoc import (
     POOL_KEYS,
     SECTION_KEYS,
@@ -209,7 +216,7 @@ def parse_backup(backup: Backup) -> RestorePlan:
     )
 
 
-def _refuse_emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> None:
+def refuse_emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> None:
     """Refuse a restore that leaves a pool that has channels with none."""
     kept = {r.channel_type for r in plan.channels}
     emptied = [p for p in POOL_KEYS if p not in kept and any(r.channel_type == p for r in current)]
@@ -225,7 +232,7 @@ def _refuse_emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> None
         )
 
 
-def _flag(req: falcon.asgi.Request, name: str) -> bool:
+def flag_param(req: falcon.asgi.Request, name: str) -> bool:
     """Return a boolean query parameter: exactly true or false once (absent = false)."""
     raw = req.params.get(name) or "false"
     if raw not in ("true", "false"):
@@ -241,7 +248,7 @@ class BackupResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Answer the backup document (``?includeKeys=true`` adds secrets)."""
-        include = _flag(req, "includeKeys")
+        include = flag_param(req, "includeKeys")
 
         async def read(tx: Daos) -> dict[str, Any]:
             return await export(tx, include)
@@ -254,17 +261,18 @@ class BackupResource:
 
     async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the configuration with a backup, in one transaction."""
-        allow_empty = _flag(req, "allowEmptyPools")
+        allow_empty = flag_param(req, "allowEmptyPools")
         plan = parse_backup(await model.read_body(req, Backup))
-
-        async def change(tx: Daos) -> int:
+        keep = self.rt.settings.config_backups_keep
+        async with self.rt.config.write(if_match(req), actor=request_actor(req)) as write:
             if not allow_empty:
-                _refuse_emptied_pools(await tx.channels.list(), plan)
-            return await apply_restore(tx, plan)
-
-        count, revision = await write_config(req, self.rt, change)
+                refuse_emptied_pools(await write.tx.channels.list(), plan)
+            await save_before(write, BEFORE_RESTORE, keep)
+            count = await apply_restore(write.tx, plan)
         reply(
-            resp, to_json(RestoreResult(message="Configuration restored", channels=count)), revision
+            resp,
+            to_json(RestoreResult(message="Configuration restored", channels=count)),
+            write.revision,
         )
 
 

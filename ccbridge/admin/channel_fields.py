@@ -30,7 +30,7 @@ from ccbridge.admin.validate import (
     url,
 )
 from ccbridge.routing.scheduler import SERVED_SERVICE_TYPES
-from ccbridge.store.configdoc import CHANNEL_COLUMNS, iso
+from ccbridge.store.configdoc import CHANNEL_COLUMNS, iso, mask_key
 from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, POOLS
 from generated.rows import ChannelsRow
 
@@ -68,11 +68,6 @@ _MULTIPLIER_KEYS: Final = (
     "cacheReadMultiplier",
 )
 _OAUTH_KEYS: Final = ("access_token", "account_id", "id_token", "refresh_token", "last_refresh")
-
-
-def mask_key(key: str) -> str:
-    """Return a key shown safely: first 8 + ``...`` + last 4."""
-    return f"{key[:8]}...{key[-4:]}" if len(key) > 12 else "***"
 
 
 def new_channel_id(taken: set[str]) -> str:

@@ -19,6 +19,7 @@ from ccbridge.access.guard import AccessGuard
 from ccbridge.access.permissions import check_endpoint
 from ccbridge.errors import StaleRevision
 from ccbridge.runtime import Runtime
+from ccbridge.store.history import Actor
 from ccbridge.store.snapshot import ClientKey
 from generated.dao import Daos
 
@@ -34,6 +35,7 @@ __all__ = (
     "read_raw",
     "render_admin_error",
     "render_http_error",
+    "request_actor",
     "reply",
     "set_etag",
     "write_config",
@@ -225,9 +227,15 @@ async def write_config(
         StaleRevision: If-Match names another revision (409, nothing written).
         AdminError: Raised by ``change``; the transaction is rolled back.
     """
-    async with rt.config.write(if_match(req)) as write:
+    async with rt.config.write(if_match(req), actor=request_actor(req)) as write:
         result = await change(write.tx)
     return result, write.revision
+
+
+def request_actor(req: falcon.asgi.Request) -> Actor:
+    """Return who makes a config change through this request (history)."""
+    key = admin_key(req)
+    return Actor(key.id, key.name, f"{req.method} {req.path}")
 
 
 def if_match(req: falcon.asgi.Request) -> int | None:

@@ -30,6 +30,8 @@ MODULES: Final = (
     "ccbridge.admin.settings_api",
     "ccbridge.admin.backup",
     "ccbridge.admin.restore_preview",
+    "ccbridge.admin.server_backups",
+    "ccbridge.admin.history",
     "ccbridge.admin.overview",
     "ccbridge.admin.logs",
     "ccbridge.admin.debuglogs",

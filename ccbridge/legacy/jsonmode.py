@@ -31,12 +31,14 @@ from ccbridge.legacy.jsonfiles import FileStamp, stamp_of, write_atomic
 from ccbridge.legacy.pricing_json import PricingImport, parse_pricing
 from ccbridge.store.configdoc import export, replace_model_aliases, replace_pricing
 from ccbridge.store.configwrite import ConfigStore, ConfigWrite
+from ccbridge.store.history import SYSTEM, Actor
 from generated.dao import Daos
 from generated.rows import ModelAliasesRow
 
 __all__ = ("FILES", "JsonMode")
 
 log = logging.getLogger("ccbridge.jsonmode")
+_FILES = Actor(None, SYSTEM.name, "JSON files changed")
 
 CONFIG, PRICING, ALIASES = "config.json", "pricing.json", "model-aliases.json"
 FILES = (CONFIG, PRICING, ALIASES)
@@ -82,9 +84,11 @@ class JsonMode:
         return await self.store.read(read)
 
     @contextlib.asynccontextmanager
-    async def write(self, expected: int | None = None) -> AsyncIterator[ConfigWrite]:
+    async def write(
+        self, expected: int | None = None, *, actor: Actor = SYSTEM
+    ) -> AsyncIterator[ConfigWrite]:
         """Open one config write; the files follow once it committed."""
-        async with self.store.write(expected) as write:
+        async with self.store.write(expected, actor=actor) as write:
             yield write
         await self.export()
 
@@ -102,7 +106,8 @@ class JsonMode:
             self._stamps = stamps  # report a broken file once, not every poll
             return False
         config, pricing, aliases = parsed
-        async with self.store.write() as write:  # the store's: the files are the source
+        # The store's own write: the files are the source.
+        async with self.store.write(actor=_FILES) as write:
             tx = write.tx
             if config is not None:
                 await tx.channels.clear()

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ccbridge.store.configwrite import ConfigWriter
+from ccbridge.store.history import SYSTEM, Actor
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.loader import lenient_object
 from ccbridge.store.snapshot import Channel
@@ -34,6 +35,9 @@ __all__ = ("ConfigLearner", "demoted")
 log = logging.getLogger("ccbridge.learned")
 
 USER_AGENT_SETTING = "user_agent"
+# How the history names what ccbridge learned from traffic.
+_LEARNED_UA = Actor(None, SYSTEM.name, "learned a newer client User-Agent")
+_LEARNED_KEY_ORDER = Actor(None, SYSTEM.name, "moved a rate-limited key to the end")
 
 
 class _Unchanged(Exception):
@@ -107,7 +111,7 @@ class ConfigLearner:
     async def _write_user_agent(
         self, family: UAFamily, user_agent: str, version: tuple[int, ...]
     ) -> None:
-        async with self._config.write() as write:
+        async with self._config.write(actor=_LEARNED_UA) as write:
             row = await write.tx.settings.get(USER_AGENT_SETTING)
             value = lenient_object(row.value if row is not None else None)
             found = value.get(family)
@@ -123,7 +127,7 @@ class ConfigLearner:
         log.info("captured %s User-Agent %s", family, user_agent)
 
     async def _write_key_order(self, uid: str, keys: set[str]) -> None:
-        async with self._config.write() as write:
+        async with self._config.write(actor=_LEARNED_KEY_ORDER) as write:
             rows = await write.tx.channels.list(where={"channel_id": uid})
             if not rows:  # deleted meanwhile
                 raise _Unchanged

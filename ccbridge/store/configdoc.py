@@ -41,6 +41,7 @@ __all__ = (
     "export",
     "iso",
     "key_object",
+    "mask_key",
     "price_object",
     "pricing_view",
     "read_model_aliases",
@@ -166,6 +167,11 @@ def channel_object(row: ChannelsRow, *, include_secrets: bool) -> dict[str, Any]
             continue
         out[name] = iso(value) if isinstance(value, datetime) else value
     return out
+
+
+def mask_key(key: str) -> str:
+    """Return a key shown safely: first 8 + ``...`` + last 4."""
+    return f"{key[:8]}...{key[-4:]}" if len(key) > 12 else "***"
 
 
 def key_object(row: ApiKeysRow) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.store import rollupdb
 from ccbridge.store.budgets import EPOCH, SPEND_CHANNEL, BudgetBook
 from ccbridge.store.configwrite import CONFIG_CHANNEL
+from ccbridge.store.history import HistoryRetention, prune_history
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.loader import load_snapshot, read_revision
 from ccbridge.store.logevents import LOG_EVENTS_CHANNEL
@@ -54,6 +55,7 @@ class Reloader:
         *,
         sweeps: Iterable[Callable[[], object]] = (),
         poll_interval: float = 5.0,
+        history: HistoryRetention | None = None,
     ) -> None:
         self.db = db
         self.live = live
@@ -63,6 +65,7 @@ class Reloader:
         self.budgets = budgets
         self._sweeps = tuple(sweeps)  # periodic clean-up of in-memory state
         self._poll_interval = poll_interval
+        self._history = history  # config history retention, applied by maintain()
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self.reloads = 0
@@ -149,6 +152,8 @@ class Reloader:
                 quota.reset_local(channel.uid, now)
         for sweep in self._sweeps:
             sweep()
+        if self._history is not None:
+            await prune_history(daos, self._history, now)
         await self._expire_debug_logs(now)
 
     async def _expire_debug_logs(self, now: datetime) -> None:

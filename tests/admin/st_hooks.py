@@ -1,6 +1,7 @@
 """Schemathesis hooks for the property run of test_openapi.py (loaded by the CLI).
 
-Generated writes to /api/ratelimit can switch the /api limit or the
+Generated writes to /api/ratelimit (and restores and rollbacks, which bring
+back an older ratelimit setting) can switch the /api limit or the
 auth-failure guard on, which would mask every later case behind 429s. After
 any such call the limits are switched off again, from a loopback address of
 its own (the limit and the guard count per client address).
@@ -72,9 +73,14 @@ def limits_off(url: str, key: str) -> None:
         conn.close()
 
 
+# Writes that can set the limits: /api/ratelimit, and restores and rollbacks, which
+# bring back the ratelimit setting of a backup or an earlier revision.
+_SETS_LIMITS = ("/api/ratelimit", "/api/config/restore", "/api/config/rollback")
+
+
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
-    if case.path.startswith("/api/ratelimit") and case.method.upper() != "GET":
+    if case.path.startswith(_SETS_LIMITS) and case.method.upper() != "GET":
         limits_off(os.environ["CCBRIDGE_ST_URL"], os.environ["CCBRIDGE_ST_KEY"])
 
 

@@ -42,6 +42,11 @@ async def test_a_newer_cli_user_agent_becomes_the_fallback(
     entry = json.loads(row.value)["messages"]
     assert entry["latest"] == newer
     assert entry["lastCapturedAt"].endswith("Z")
+    # The config history names ccbridge itself as the writer.
+    (learned,) = await gateway.db.daos.config_history.page(max_rows=1, skip=0)
+    assert (learned.actor_key_id, learned.actor_name) == (None, "ccbridge")
+    assert learned.action == "learned a newer client User-Agent"
+    assert [(c["section"], c["id"]) for c in learned.changes] == [("settings", "user_agent")]
     assert await _post(gateway, "my-script/1.0") == 200
     assert [r.header("user-agent") for r in up.requests] == [
         newer,
@@ -75,3 +80,6 @@ async def test_a_rate_limited_key_moves_to_the_end_once_another_served(
         r for r in await gateway.db.daos.channels.list() if r.channel_id == channel.channel_id
     ]
     assert list(row.api_keys or ()) == ["sk-ant-k2", "sk-ant-k3", "sk-ant-k1"]
+    (learned,) = await gateway.db.daos.config_history.page(max_rows=1, skip=0)
+    assert learned.action == "moved a rate-limited key to the end"
+    assert (learned.actor_key_id, learned.actor_name) == (None, "ccbridge")

@@ -316,3 +316,27 @@ CREATE TABLE request_log_latency (
 );
 
 CREATE INDEX idx_request_log_latency_read ON request_log_latency(span, bucket, endpoint, client_id, bin, requests);
+
+CREATE TABLE config_history (
+  revision BIGINT PRIMARY KEY NOT NULL,
+  created_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  actor_key_id BIGINT,
+  actor_name TEXT NOT NULL,
+  action TEXT NOT NULL,
+  changes JSONB NOT NULL,
+  state BYTEA NOT NULL
+);
+
+CREATE INDEX idx_config_history_created_at ON config_history(created_at);
+
+CREATE TABLE config_backups (
+  name TEXT PRIMARY KEY NOT NULL,
+  created_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  reason TEXT NOT NULL,
+  revision BIGINT NOT NULL,
+  actor_name TEXT NOT NULL,
+  size INT NOT NULL,
+  document BYTEA NOT NULL
+);
+
+CREATE INDEX idx_config_backups_created_at ON config_backups(created_at);

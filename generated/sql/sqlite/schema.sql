@@ -316,3 +316,27 @@ CREATE TABLE request_log_latency (
 );
 
 CREATE INDEX idx_request_log_latency_read ON request_log_latency(span, bucket, endpoint, client_id, bin, requests);
+
+CREATE TABLE config_history (
+  revision INTEGER PRIMARY KEY NOT NULL,
+  created_at DATETIME NOT NULL DEFAULT (STRFTIME('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
+  actor_key_id INTEGER,
+  actor_name TEXT NOT NULL,
+  action TEXT NOT NULL,
+  changes TEXT NOT NULL,
+  state BLOB NOT NULL
+);
+
+CREATE INDEX idx_config_history_created_at ON config_history(created_at);
+
+CREATE TABLE config_backups (
+  name TEXT PRIMARY KEY NOT NULL,
+  created_at DATETIME NOT NULL DEFAULT (STRFTIME('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
+  reason TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  actor_name TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  document BLOB NOT NULL
+);
+
+CREATE INDEX idx_config_backups_created_at ON config_backups(created_at);
