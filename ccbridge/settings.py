@@ -100,6 +100,7 @@ class Settings:
         metrics_token: Bearer token GET /metrics requires, if set (secret).
         log_level: Level of ccbridge's log (debug, info, warning, error).
         log_format: ``"text"`` or ``"json"`` (one object per line).
+        codex_token_url: OAuth token endpoint refreshing ``openai-oauth`` tokens.
     """
 
     database_type: DatabaseType = "sqlite"
@@ -130,6 +131,7 @@ class Settings:
     metrics_token: str = ""
     log_level: str = "info"
     log_format: str = "text"
+    codex_token_url: str = "https://auth.openai.com/oauth/token"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -185,6 +187,8 @@ class Settings:
             metrics_token=_get(env, "METRICS_TOKEN") or "",
             log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
+            codex_token_url=_get(env, "CODEX_OAUTH_TOKEN_URL")
+            or "https://auth.openai.com/oauth/token",
         )
 
     @property

@@ -44,12 +44,12 @@ from ccbridge.upstream.client import (
     gemini_url,
     responses_url,
 )
+from ccbridge.upstream.codexauth import codex_responses_url
 
 __all__ = ("Adapter", "ConvertedStream", "Converting", "Passthrough", "adapter_for")
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 
-CODEX_BASE_URL: Final = "https://chatgpt.com/backend-api/codex"
 # Client headers that speak for the Anthropic API only, and every credential
 # (the converting adapter sets its own).
 _DROPPED: Final = frozenset({"authorization", "x-api-key", "x-goog-api-key", "anthropic-version"})
@@ -97,6 +97,8 @@ class Passthrough:
             return Outbound(url, body, {"Accept": "text/event-stream"} if stream else None)
         if pool == "chat":
             return Outbound(chat_url(channel.base_url), body)
+        if channel.service_type == "openai-oauth":
+            return Outbound(codex_responses_url(channel.base_url), body)
         return Outbound(responses_url(channel.base_url), body)
 
     def headers(self, built: OutboundHeaders, channel: Channel, key: str) -> OutboundHeaders:
@@ -132,7 +134,7 @@ class Converting:
         if target == "gemini":
             url = base + bridge.path()
         elif target == "openai-oauth":
-            url = (base or CODEX_BASE_URL) + bridge.path()
+            url = codex_responses_url(base)
         else:
             url = claude_url(base, "/v1" + bridge.path())
         overrides = {"Content-Type": "application/json"}
@@ -153,12 +155,7 @@ class Converting:
         elif target == "claude":
             pairs.append(auth_header(key))
             pairs.append(("anthropic-version", ANTHROPIC_VERSION))
-        elif target == "openai-oauth":
-            tokens = channel.oauth_tokens
-            pairs.append(("Authorization", f"Bearer {tokens.access_token if tokens else key}"))
-            if tokens is not None and tokens.account_id:
-                pairs.append(("Chatgpt-Account-Id", tokens.account_id))
-        else:
+        else:  # openai-oauth: the relay sets the current token and account id
             pairs.append(("Authorization", f"Bearer {key}"))
         return OutboundHeaders(
             tuple(pairs), built.removed, built.user_agent, built.client_user_agent_valid
