@@ -15,13 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
 from ccbridge.app import create_app
 from generated.rows import ChannelsRow
 from tests.fakes.codex import FakeCodex
-from tests.proxy.conftest import Running, claude_client, codex_client, serve, settings_for, stop
+from tests.proxy.conftest import (
+    MASTER_KEY,
+    Running,
+    claude_client,
+    codex_client,
+    serve,
+    settings_for,
+    stop,
+)
 
 MODEL = "gpt-5-codex"
 Start = Callable[[], Awaitable[Running]]
@@ -199,3 +208,87 @@ async def test_two_instances_racing_a_due_refresh_refresh_once(
     assert b.rt.snapshot.channels_by_uid[ch.channel_id].oauth_tokens.access_token == new
     assert await _ask_responses(b) and await _ask_responses(a)
     assert codex.token_calls == 1 and set(_bearers(codex)) == {new}
+
+
+def _api(gw: Running) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=gw.url, headers={"x-api-key": MASTER_KEY}, timeout=20)
+
+
+async def test_status_route_shows_tokens_and_the_stored_quota(
+    start: Start, codex: FakeCodex
+) -> None:
+    gw = await start()
+    await gw.add_channel("responses", "plain", "http://127.0.0.1:9", ["sk-x"])
+    tokens = codex.issue()
+    ch = await _channel(gw, codex, "responses", tokens)
+    assert await _ask_responses(gw)
+    await gw.flush()
+    async with _api(gw) as api:
+        by_index = await api.get("/api/responses/channels/1/oauth/status")
+        by_id = await api.get(f"/api/responses/channels/by-id/{ch.channel_id}/oauth/status")
+        plain = await api.get("/api/responses/channels/0/oauth/status")
+        missing = await api.get("/api/responses/channels/by-id/nope/oauth/status")
+    assert by_index.status_code == by_id.status_code == 200
+    body = by_id.json()
+    assert body == by_index.json()
+    assert (body["channelId"], body["channelName"], body["configured"]) == (1, "chatgpt", True)
+    assert body["tokenStatus"] == "valid" and 3500 < body["tokenExpiresIn"] <= 3600
+    assert body["status"]["account_id"] == codex.account_id
+    quota = body["quota"]["codex_quota"]
+    assert (quota["plan_type"], quota["primary_used_percent"], quota["secondary_used_percent"]) == (
+        "plus",
+        12.5,
+        44,
+    )
+    assert quota["detailed_limits"][0]["limit_name"] == "GPT-5.3-Codex-Spark"
+    assert quota["detailed_limits"][0]["primary_used_percent"] == 1.5
+    assert tokens["access_token"] not in by_id.text and tokens["refresh_token"] not in by_id.text
+    assert plain.status_code == 400 and plain.json()["code"] == "NOT_OAUTH_CHANNEL"
+    assert missing.status_code == 404
+
+
+async def test_quota_refresh_and_reset_credit_ask_the_backend(
+    start: Start, codex: FakeCodex
+) -> None:
+    gw = await start()
+    ch = await _channel(gw, codex, "responses", codex.issue())
+    async with _api(gw) as api:
+        bad = await api.post(
+            f"/api/responses/channels/{ch.channel_id}/oauth/quota/reset-credit", content=b"{nope"
+        )
+        refreshed = await api.post(f"/api/responses/channels/{ch.channel_id}/oauth/quota/refresh")
+        reset = await api.post(
+            f"/api/responses/channels/by-id/{ch.channel_id}/oauth/quota/reset-credit",
+            headers={"Idempotency-Key": "redeem-1"},
+        )
+    assert bad.status_code == 400  # and consumed nothing: see codex.consumed below
+    assert refreshed.status_code == 200, refreshed.text
+    quota = refreshed.json()["quota"]["codex_quota"]
+    assert (quota["plan_type"], quota["primary_used_percent"], quota["secondary_used_percent"]) == (
+        "pro",
+        0.64,
+        48.25,
+    )
+    usage = [r for r in codex.server.requests if r.path == "/backend-api/codex/usage"]
+    assert usage and usage[0].header("chatgpt-account-id") == codex.account_id
+    row = await gw.db.daos.channel_quota.get(ch.channel_id)
+    assert row is not None and (row.plan_type, row.primary_used_percent) == ("pro", 1)
+    assert reset.status_code == 200, reset.text
+    assert reset.json()["reset"] == {
+        "outcome": "reset",
+        "idempotency_key": "redeem-1",
+        "windows_reset": 2,
+    }
+    assert codex.consumed == ["redeem-1"]
+    credits = reset.json()["quota"]["codex_quota"]["rate_limit_reset_credits"]
+    assert credits["total_earned_count"] == 1
+
+
+async def test_openapi_describes_the_oauth_routes(start: Start) -> None:
+    gw = await start()
+    async with _api(gw) as api:
+        doc = (await api.get("/api/openapi.json")).json()
+    for base in ("/api/responses/channels", "/api/channels"):
+        assert "get" in doc["paths"][base + "/by-id/{id}/oauth/status"]
+        assert "post" in doc["paths"][base + "/{id}/oauth/quota/refresh"]
+        assert "post" in doc["paths"][base + "/{id}/oauth/quota/reset-credit"]
