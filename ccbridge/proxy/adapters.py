@@ -33,6 +33,7 @@ from ccbridge.convert import (
 )
 from ccbridge.convert import Usage as ConvertedUsage
 from ccbridge.convert.bridge import CHAT_TARGETS, MESSAGES_TARGETS, RESPONSES_TARGETS
+from ccbridge.convert.responses import needs_encrypted_reasoning, with_encrypted_reasoning
 from ccbridge.proxy.usage import Usage, UsageReport
 from ccbridge.store.snapshot import Channel
 from ccbridge.upstream.client import (
@@ -66,13 +67,19 @@ class Outbound:
 
 
 class Passthrough:
-    """The body as the client sent it, the model rewritten (one per pool)."""
+    """The body as the client sent it, the model rewritten (one per pool).
 
-    __slots__ = ("pool",)
+    ``encrypted_reasoning``: a Responses body also gets ``include`` of
+    encrypted reasoning (a ``responses`` channel's
+    ``responsesEncryptedReasoningMode``, spec §2.1).
+    """
+
+    __slots__ = ("encrypted_reasoning", "pool")
     converting: Final = False
 
-    def __init__(self, pool: str) -> None:
+    def __init__(self, pool: str, *, encrypted_reasoning: bool = False) -> None:
         self.pool = pool
+        self.encrypted_reasoning = encrypted_reasoning
 
     def request(
         self,
@@ -90,8 +97,8 @@ class Passthrough:
         if pool == "gemini":  # the model is in the path: the body goes as it came
             action = path.rpartition("/")[2].partition(":")[2]
             return Outbound(gemini_url(channel.base_url, f"{model}:{action}", query), body)
-        if model != client_model:
-            body = _with_model(body, model)
+        if model != client_model or self.encrypted_reasoning:
+            body = _with_model(body, model, encrypted_reasoning=self.encrypted_reasoning)
         if pool == "messages":
             url = claude_url(channel.base_url, path, query)
             return Outbound(url, body, {"Accept": "text/event-stream"} if stream else None)
@@ -111,11 +118,12 @@ class Passthrough:
         )
 
 
-def _with_model(body: bytes, model: str) -> bytes:
+def _with_model(body: bytes, model: str, *, encrypted_reasoning: bool = False) -> bytes:
     # The stdlib parse is exact (big integers stay integers), unlike the payload's.
-    return json.dumps(
-        {**json.loads(body), "model": model}, ensure_ascii=False, separators=(",", ":")
-    ).encode()
+    payload = {**json.loads(body), "model": model}
+    if encrypted_reasoning:
+        payload = with_encrypted_reasoning(payload)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Converting:
@@ -183,6 +191,7 @@ Adapter = Passthrough | Converting
 _PASSTHROUGH: Final = {
     pool: Passthrough(pool) for pool in ("messages", "responses", "chat", "gemini")
 }
+_WITH_ENCRYPTED_REASONING: Final = Passthrough("responses", encrypted_reasoning=True)
 # Responses-pool types served as themselves; any other type is a Chat upstream (spec §3.3).
 _RESPONSES_NATIVE: Final = frozenset({"responses", "openai-oauth"})
 
@@ -198,7 +207,12 @@ def adapter_for(
         ConversionError: the client's body cannot be converted for this channel.
     """
     kind = channel.service_type
-    options = BridgeOptions(prompt_cache_key=session_id, created=int(time.time()))
+    options = BridgeOptions(
+        prompt_cache_key=session_id,
+        created=int(time.time()),
+        # Continue-thinking keeps the encrypted reasoning the Codex backend returned.
+        codex_reasoning_replay=channel.continue_thinking_enabled,
+    )
     bridge: MessagesBridge | ChatBridge | ResponsesBridge
     if pool == "messages" and kind in MESSAGES_TARGETS:
         bridge = MessagesBridge(kind, payload, model=model, options=options)
@@ -213,6 +227,12 @@ def adapter_for(
             )
         target = kind if kind in RESPONSES_TARGETS else "openai"
         bridge = ResponsesBridge(target, payload, model=model, options=options)
+    elif (
+        pool == "responses"
+        and kind == "responses"
+        and needs_encrypted_reasoning(channel.responses_encrypted_reasoning_mode, payload)
+    ):
+        return _WITH_ENCRYPTED_REASONING
     else:
         return _PASSTHROUGH.get(pool) or _PASSTHROUGH["responses"]
     return Converting(bridge)
