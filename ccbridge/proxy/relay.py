@@ -44,7 +44,12 @@ from ccbridge.routing.composite import CompositeRoute, composite_route
 from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_until
 from ccbridge.routing.scheduler import ChannelScheduler
 from ccbridge.settings import Settings
-from ccbridge.store.codexquota import has_codex_headers, quota_from_headers, quota_row
+from ccbridge.store.codexquota import (
+    has_codex_headers,
+    mark_exceeded,
+    quota_from_headers,
+    quota_row,
+)
 from ccbridge.store.configwrite import ConfigWriter
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.mapping import redirect_channel_model
@@ -490,8 +495,13 @@ class Relay:
     def _codex_quota(self, channel: Channel, up: UpstreamResponse) -> None:
         """Hand the quota an answer reports to the writer (never awaited)."""
         quota = quota_from_headers(up.headers, datetime.now(UTC))
-        if quota is not None:
-            self.writer.codex_quota(quota_row(channel.uid, channel.name, channel.index, quota))
+        if quota is None:
+            return
+        row = quota_row(channel.uid, channel.name, channel.index, quota)
+        if up.status == 429:
+            retry_after = next((v for n, v in up.headers if n.lower() == "retry-after"), None)
+            mark_exceeded(row, retry_after)
+        self.writer.codex_quota(row)
 
     async def _read_error(self, up: UpstreamResponse) -> bytes:
         try:

@@ -25,6 +25,7 @@ __all__ = (
     "CodexQuota",
     "QuotaWindow",
     "has_codex_headers",
+    "mark_exceeded",
     "quota_from_headers",
     "quota_from_row",
     "quota_from_usage",
@@ -36,6 +37,7 @@ _PREFIX: Final = "x-codex-"
 # Header families that are not a per-model limit.
 _NOT_LIMITS: Final = frozenset({"primary", "secondary", "credits", "plan", "active"})
 _SUFFIX: Final = "-primary-used-percent"
+_DEFAULT_COOLDOWN_S: Final = 300  # the reference's cooldown without Retry-After
 
 
 @dataclass(slots=True)
@@ -165,6 +167,17 @@ def quota_row(uid: str, name: str, index: int, quota: CodexQuota) -> ChannelQuot
         updated_at=quota.updated_at,
         codex_quota_snapshot=_snapshot(quota),
     )
+
+
+def mark_exceeded(row: ChannelQuotaRow, retry_after: str | None) -> ChannelQuotaRow:
+    """Mark a quota row of a 429 answer: exceeded until Retry-After (else 5 minutes)."""
+    at = row.updated_at or datetime.now(UTC)
+    wait = _int(retry_after) if retry_after and retry_after.strip().isdigit() else 0
+    row.is_exceeded = True
+    row.exceeded_at = at
+    row.recover_at = at + timedelta(seconds=wait or _DEFAULT_COOLDOWN_S)
+    row.exceeded_reason = "upstream answered 429"
+    return row
 
 
 def quota_from_row(row: ChannelQuotaRow) -> dict[str, Any]:

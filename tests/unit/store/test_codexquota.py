@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from ccbridge.store.codexquota import (
     has_codex_headers,
+    mark_exceeded,
     quota_from_headers,
     quota_from_row,
     quota_from_usage,
@@ -65,3 +66,16 @@ def test_usage_endpoint_windows_by_length() -> None:
     )
     assert (quota.secondary.used_percent, quota.secondary.window_minutes) == (48.25, 10080)
     assert (quota.credits_has_credits, quota.credits_balance) == (True, "12.50")
+
+
+def test_a_429_marks_the_quota_exceeded_until_retry_after() -> None:
+    quota = quota_from_headers([("x-codex-primary-used-percent", "100")], NOW)
+    assert quota is not None
+    row = mark_exceeded(quota_row("u", "c", 0, quota), "120")
+    assert (row.is_exceeded, row.exceeded_at, row.recover_at) == (
+        True,
+        NOW,
+        NOW + timedelta(seconds=120),
+    )
+    default = mark_exceeded(quota_row("u", "c", 0, quota), None)
+    assert default.recover_at == NOW + timedelta(minutes=5)
