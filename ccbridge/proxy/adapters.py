@@ -218,6 +218,9 @@ def adapter_for(
         bridge = MessagesBridge(kind, payload, model=model, options=options)
     elif pool == "chat" and kind in CHAT_TARGETS:
         bridge = ChatBridge(kind, payload, model=model, options=options)
+    elif pool == "responses" and kind == "openai-oauth" and payload.get("stream") is not True:
+        # The Codex backend only streams: a whole answer is gathered from its stream.
+        bridge = ResponsesBridge(kind, payload, model=model, options=options)
     elif pool == "responses" and kind not in _RESPONSES_NATIVE:
         if payload.get("previous_response_id"):
             raise ConversionError(

@@ -157,6 +157,8 @@ class FakeCodex:
         if req.header("chatgpt-account-id") != self.account_id:
             return openai_error(403, "wrong account", "invalid_request_error")
         if req.path.endswith("/responses"):
+            if req.json().get("stream") is not True:  # as the real backend
+                return openai_error(400, "Stream must be set to true", "invalid_request_error")
             reply = responses_responder(req)
             if isinstance(reply, JsonReply | SseReply) and reply.status == 200:
                 own = reply.headers

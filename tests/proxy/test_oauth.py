@@ -292,3 +292,17 @@ async def test_openapi_describes_the_oauth_routes(start: Start) -> None:
         assert "get" in doc["paths"][base + "/by-id/{id}/oauth/status"]
         assert "post" in doc["paths"][base + "/{id}/oauth/quota/refresh"]
         assert "post" in doc["paths"][base + "/{id}/oauth/quota/reset-credit"]
+
+
+async def test_a_client_that_does_not_stream_gets_the_gathered_answer(
+    start: Start, codex: FakeCodex
+) -> None:
+    gw = await start()
+    await _channel(gw, codex, "responses", codex.issue())
+    async with codex_client(gw) as client:
+        answer = await client.responses.create(
+            model=MODEL, input=[{"role": "user", "content": "hi"}]
+        )
+    assert answer.output_text and answer.usage is not None and answer.usage.output_tokens > 0
+    (sent,) = codex.backend_requests
+    assert sent.json()["stream"] is True
