@@ -21,7 +21,7 @@ import falcon.asgi
 
 from ccbridge import admin, gctune, logsetup, ui
 from ccbridge.access.guard import BLOCKED_MESSAGE, AccessGuard
-from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error
+from ccbridge.admin.common import AdminAuth, AdminError, render_admin_error, render_http_error
 from ccbridge.db.base import Database, connect
 from ccbridge.db.migrate import migrate
 from ccbridge.errors import StaleRevision
@@ -75,6 +75,7 @@ class Gateway:
         )
         self.app.add_error_handler(Exception, _unexpected)
         self.app.add_error_handler(ProxyError, _proxy_error)
+        self.app.add_error_handler(falcon.HTTPError, _http_error)
         self.app.add_error_handler(falcon.HTTPMethodNotAllowed, _method_not_allowed)
         self.app.add_error_handler(AdminError, render_admin_error)
         self.app.add_error_handler(StaleRevision, render_admin_error)
@@ -260,13 +261,23 @@ async def _method_not_allowed(
     if is_v1_path(req.path):
         await _proxy_error(req, resp, resources.not_found(req), params)
         return
-    raise ex
+    if not render_http_error(req, resp, ex):
+        raise ex
+
+
+async def _http_error(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: falcon.HTTPError, params: Any
+) -> None:
+    if not render_http_error(req, resp, ex):
+        raise ex
 
 
 async def _unexpected(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: Exception, params: Any
 ) -> None:
     if isinstance(ex, falcon.HTTPError):
+        if render_http_error(req, resp, ex):
+            return
         raise ex
     log.exception("unhandled error on %s %s", req.method, req.path)
     await _proxy_error(req, resp, ProxyError(500, "internal error in ccbridge", "INTERNAL"), params)

@@ -71,6 +71,10 @@ class FailureBlocker:
         left = entry[1] - self._clock()
         return math.ceil(left) if left > 0 else 0
 
+    def reset(self) -> None:
+        """Forget every address: no failures, no blocks."""
+        self._entries.clear()
+
     def sweep(self) -> int:
         """Drop addresses neither blocked nor failing lately; return how many."""
         now = self._clock()
@@ -111,9 +115,11 @@ class AccessGuard:
             self.apply(snapshot.ratelimit)
 
     def apply(self, config: RateLimitConfig) -> None:
-        """Use new limits from now on."""
+        """Use new limits from now on; switching blocking off lifts current blocks."""
         self.config = config
         self.blocker.thresholds = config.thresholds
+        if not config.thresholds:
+            self.blocker.reset()
 
     def admin_hit(self, address: str) -> RateDecision:
         """Count one /api request of ``address`` against the /api limit."""

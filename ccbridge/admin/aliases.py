@@ -9,12 +9,14 @@ configuration, so every change is a revision-checked config write.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.admin import spec
-from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
+from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.model import read_body, ref
 from ccbridge.admin.validate import check_fields, invalid, text
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import (
@@ -23,12 +25,12 @@ from ccbridge.store.configdoc import (
     read_user_aliases,
     replace_model_aliases,
 )
+from ccbridge.store.shapes import Alias, ModelAliases, UserAliases, to_json
 from generated.dao import Daos
 from generated.rows import ModelAliasesRow, UserAliasesRow
 
 __all__ = (
     "DEFAULT_MODEL_ALIASES",
-    "MODEL_ALIASES_SCHEMA",
     "OPENAPI_PATHS",
     "model_alias_rows",
     "register",
@@ -119,7 +121,10 @@ class ModelAliasesResource:
     async def on_put(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the model suggestions."""
         await self._replace(
-            req, resp, model_alias_rows(await body_object(req)), "Model aliases updated"
+            req,
+            resp,
+            model_alias_rows(to_json(await read_body(req, ModelAliases))),
+            "Model aliases updated",
         )
 
     async def on_post_reset(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -159,10 +164,7 @@ class UserAliasesResource:
     ) -> None:
         """Set the alias of one client id (``{alias}``)."""
         uid = _user_id("userId", user_id)
-        data = check_fields(await body_object(req), {"alias": _alias})
-        if "alias" not in data:
-            raise invalid("alias", "is required")
-        alias = data["alias"]
+        alias = _alias("alias", (await read_body(req, AliasBody)).alias)
 
         async def change(tx: Daos) -> None:
             taken = await tx.user_aliases.list(where={"alias": alias})
@@ -193,10 +195,7 @@ class UserAliasesResource:
 
     async def on_post_import(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Add or change many aliases (``{aliases: {userId: alias}}``)."""
-        data = check_fields(await body_object(req), {"aliases": lambda n, v: user_alias_rows(v, n)})
-        rows = data.get("aliases")
-        if rows is None:
-            raise invalid("aliases", "is required")
+        rows = user_alias_rows((await read_body(req, AliasImport)).aliases)
 
         async def change(tx: Daos) -> int:
             current = {r.user_id: r for r in await tx.user_aliases.list()}
@@ -226,29 +225,33 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     app.add_route("/api/aliases/{user_id}", users, suffix="item")
 
 
-_ENTRY: Final = spec.obj(
-    {"value": {"type": "string", "minLength": 1, "maxLength": 200}, "description": spec.STR},
-    ["value"],
-)
-MODEL_ALIASES_SCHEMA: Final = spec.obj({name: spec.array(_ENTRY) for name in ALIAS_LISTS})
-USER_ALIASES_SCHEMA: Final = {"type": "object", "additionalProperties": spec.STR}
+class AliasBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The alias of one client id."""
+
+    alias: Annotated[Alias, msgspec.Meta(description="Display name, unique across users.")]
+
+
+class AliasImport(msgspec.Struct, forbid_unknown_fields=True):
+    """Many aliases at once."""
+
+    aliases: Annotated[UserAliases, msgspec.Meta(description="Client user id -> display name.")]
 
 
 def _openapi() -> dict[str, Any]:
     tag = "aliases"
-    config = spec.obj({"message": spec.STR, "config": MODEL_ALIASES_SCHEMA}, ["config"])
+    config = spec.obj({"message": spec.STR, "config": ref(ModelAliases)}, ["config"])
     saved = spec.obj({"success": spec.BOOL}, ["success"], additional=True)
     user = spec.path_param("user_id", spec.STR, "Client id")
     return {
         "/api/model-aliases": {
             "get": spec.operation(
-                "Get model suggestions", tag, etag=True, ok_schema=MODEL_ALIASES_SCHEMA
+                "Get model suggestions", tag, etag=True, ok_schema=ref(ModelAliases)
             ),
             "put": spec.operation(
                 "Replace model suggestions",
                 tag,
                 etag=True,
-                body=MODEL_ALIASES_SCHEMA,
+                body=ref(ModelAliases),
                 ok_schema=config,
             ),
         },
@@ -260,7 +263,7 @@ def _openapi() -> dict[str, Any]:
                 "List user aliases",
                 tag,
                 etag=True,
-                ok_schema=spec.obj({"aliases": USER_ALIASES_SCHEMA}, ["aliases"]),
+                ok_schema=ref(AliasImport),
             )
         },
         "/api/aliases/import": {
@@ -269,7 +272,7 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 ok_schema=saved,
-                body=spec.obj({"aliases": USER_ALIASES_SCHEMA}, ["aliases"]),
+                body=ref(AliasImport),
             )
         },
         "/api/aliases/{user_id}": {
@@ -279,7 +282,7 @@ def _openapi() -> dict[str, Any]:
                 etag=True,
                 params=[user],
                 ok_schema=saved,
-                body=spec.obj({"alias": {"type": "string", "minLength": 1}}, ["alias"]),
+                body=ref(AliasBody),
             ),
             "delete": spec.operation(
                 "Remove a user's alias", tag, etag=True, params=[user], ok_schema=saved

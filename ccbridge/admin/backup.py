@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Final, TypedDict
+from typing import Annotated, Any, Final, TypedDict
 
 import falcon.asgi
+import msgspec
 
-from ccbridge.admin import spec
+from ccbridge.admin import model, spec
 from ccbridge.admin.aliases import model_alias_rows, user_alias_rows
 from ccbridge.admin.channel_fields import channel_columns, new_channel_id
-from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
-from ccbridge.admin.pricing import PRICING_SCHEMA, pricing_rows
+from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.pricing import pricing_rows
 from ccbridge.admin.settings_api import SECTIONS
 from ccbridge.admin.validate import (
     boolean,
-    check_fields,
     choice,
     integer,
     invalid,
@@ -41,11 +41,21 @@ from ccbridge.store.configdoc import (
     export,
     section_row,
 )
+from ccbridge.store.shapes import Backup, to_json
 from ccbridge.store.snapshot import LOAD_BALANCE_STRATEGIES
 from generated.dao import Daos
 from generated.rows import ApiKeysRow, ChannelsRow, SettingsRow
 
 __all__ = ("OPENAPI_PATHS", "BackupResource", "register")
+
+
+class RestoreResult(msgspec.Struct):
+    """Answer of a restore."""
+
+    message: Annotated[str, msgspec.Meta(description="What was done, for a person.")]
+    channels: Annotated[int, msgspec.Meta(ge=0, description="Channels now configured.")]
+    success: Annotated[bool, msgspec.Meta(description="Always true.")] = True
+
 
 _SECTIONS_BY_KEY: Final = {s.key: s for s in SECTIONS}
 _HASH: Final = re.compile(r"^[0-9a-f]{64}$")
@@ -53,6 +63,11 @@ _HASH: Final = re.compile(r"^[0-9a-f]{64}$")
 _IGNORED_CONFIG: Final = frozenset(
     {"currentUpstream", "currentResponsesUpstream", "responsesWebSocket"}
 )
+
+
+def _clash(field: str, message: str, code: str) -> AdminError:
+    # 409 like the single-item writes (a schema cannot say "unique by name").
+    return AdminError(409, f"'{field}' {message}", code, field=field)
 
 
 def _restore_channels(config: dict[str, Any]) -> list[ChannelsRow]:
@@ -73,14 +88,18 @@ def _restore_channels(config: dict[str, Any]) -> list[ChannelsRow]:
                 raise invalid(f"config.{list_key}[{i}]", "must be an object")
             columns = channel_columns(obj, pool, creating=True)
             if columns["name"].casefold() in names:
-                raise invalid(f"config.{list_key}[{i}].name", "repeats another channel's name")
+                raise _clash(
+                    f"config.{list_key}[{i}].name",
+                    "repeats another channel's name",
+                    "DUPLICATE_NAME",
+                )
             names.add(columns["name"].casefold())
             uid = columns.pop("channel_id", None) or new_channel_id(seen)
             seen.add(uid)
             rows.append(ChannelsRow(channel_id=uid, channel_type=pool, **columns))
     uids = [r.channel_id for r in rows]
     if len(set(uids)) != len(uids):
-        raise invalid("config", "repeats a channel id")
+        raise _clash("config", "repeats a channel id", "DUPLICATE_ID")
     return rows
 
 
@@ -155,45 +174,25 @@ def _restore_keys(items: Any) -> list[ApiKeysRow]:
         )
     hashes = [r.key_hash for r in rows]
     if len(set(hashes)) != len(hashes):
-        raise invalid("apiKeys", "repeats a key")
+        raise _clash("apiKeys", "repeats a key", "DUPLICATE_KEY")
     return rows
 
 
-def parse_backup(doc: dict[str, Any]) -> RestorePlan:
-    """Validate a whole backup document before anything is written."""
-    allowed = (
-        "version",
-        "createdAt",
-        "config",
-        "pricing",
-        "aliases",
-        "userAliases",
-        "ratelimit",
-        "apiKeys",
-    )
-    check_fields(doc, {k: (lambda n, v: v) for k in allowed})
-    config = doc.get("config")
-    if not isinstance(config, dict):
-        raise invalid("config", "is required and must be an object")
-    known = {k for k, _ in POOL_KEYS.values()} | {v for _, v in POOL_KEYS.values()}
-    extra = set(config) - known - set(SECTION_KEYS) - _IGNORED_CONFIG
-    if extra:
-        raise AdminError(
-            422,
-            f"unknown config field(s): {', '.join(sorted(extra))}",
-            "UNKNOWN_FIELD",
-            fields=sorted(extra),
-        )
+def parse_backup(backup: Backup) -> RestorePlan:
+    """Validate a whole backup document before anything is written.
+
+    ``backup`` is already checked against its shape (types, ranges, unknown
+    fields); this checks what a schema cannot (repeated names and ids,
+    composite targets, …) and builds the rows.
+    """
+    doc = to_json(backup)
+    config = doc["config"]
     settings = _restore_settings(config)
     if doc.get("ratelimit") is not None:
         section = _SECTIONS_BY_KEY["ratelimit"]
         settings.append(section_row(section.key, section.check("ratelimit", doc["ratelimit"])))
     pricing = doc.get("pricing")
     aliases = doc.get("aliases")
-    if pricing is not None and not isinstance(pricing, dict):
-        raise invalid("pricing", "must be an object")
-    if aliases is not None and not isinstance(aliases, dict):
-        raise invalid("aliases", "must be an object")
     return RestorePlan(
         channels=_restore_channels(config),
         settings=settings,
@@ -208,6 +207,30 @@ def parse_backup(doc: dict[str, Any]) -> RestorePlan:
     )
 
 
+def _refuse_emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> None:
+    """Refuse a restore that leaves a pool that has channels with none."""
+    kept = {r.channel_type for r in plan.channels}
+    emptied = [p for p in POOL_KEYS if p not in kept and any(r.channel_type == p for r in current)]
+    if emptied:
+        field = f"config.{POOL_KEYS[emptied[0]][0]}"
+        raise AdminError(
+            422,
+            f"the restore would leave the {', '.join(emptied)} pool(s) without any channel; "
+            "send ?allowEmptyPools=true to restore anyway",
+            "RESTORE_EMPTIES_POOL",
+            field=field,
+            pools=emptied,
+        )
+
+
+def _flag(req: falcon.asgi.Request, name: str) -> bool:
+    """Return a boolean query parameter: exactly true or false once (absent = false)."""
+    raw = req.params.get(name) or "false"
+    if raw not in ("true", "false"):
+        raise AdminError(400, f"'{name}' must be true or false", "INVALID_PARAMETER", field=name)
+    return raw == "true"
+
+
 class BackupResource:
     """GET|POST /api/config/backup and POST /api/config/restore."""
 
@@ -216,10 +239,7 @@ class BackupResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Answer the backup document (``?includeKeys=true`` adds secrets)."""
-        raw = (req.get_param("includeKeys") or "false").lower()
-        if raw not in ("true", "false", "1", "0"):
-            raise AdminError(400, "'includeKeys' must be true or false", "INVALID_PARAM")
-        include = raw in ("true", "1")
+        include = _flag(req, "includeKeys")
 
         async def read(tx: Daos) -> dict[str, Any]:
             return await export(tx, include)
@@ -232,16 +252,17 @@ class BackupResource:
 
     async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the configuration with a backup, in one transaction."""
-        plan = parse_backup(await body_object(req))
+        allow_empty = _flag(req, "allowEmptyPools")
+        plan = parse_backup(await model.read_body(req, Backup))
 
         async def change(tx: Daos) -> int:
+            if not allow_empty:
+                _refuse_emptied_pools(await tx.channels.list(), plan)
             return await apply_restore(tx, plan)
 
         count, revision = await write_config(req, self.rt, change)
         reply(
-            resp,
-            {"success": True, "message": "Configuration restored", "channels": count},
-            revision,
+            resp, to_json(RestoreResult(message="Configuration restored", channels=count)), revision
         )
 
 
@@ -252,37 +273,18 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     app.add_route("/api/config/restore", res, suffix="restore")
 
 
-_BACKUP_SCHEMA: Final = spec.obj(
-    {
-        "version": spec.STR,
-        "createdAt": spec.STR,
-        "config": spec.obj(
-            {
-                **{k: spec.array(spec.ANY_OBJECT) for k, _ in POOL_KEYS.values()},
-                **{
-                    v: {"type": "string", "enum": sorted(LOAD_BALANCE_STRATEGIES)}
-                    for _, v in POOL_KEYS.values()
-                },
-                **{k: spec.ANY_OBJECT for k in SECTION_KEYS},
-            },
-            additional=True,
-        ),
-        "pricing": PRICING_SCHEMA,
-        "aliases": spec.ANY_OBJECT,
-        "userAliases": {"type": "object", "additionalProperties": spec.STR},
-        "ratelimit": spec.ANY_OBJECT,
-        "apiKeys": spec.array(spec.ANY_OBJECT),
-    },
-    ["config"],
-)
-
-
 def _openapi() -> dict[str, Any]:
     tag = "backup"
     include = spec.query_param(
         "includeKeys", {"type": "boolean"}, "Add channel keys (clear) and client key hashes"
     )
-    doc = {**_BACKUP_SCHEMA, "required": ["version", "createdAt", "config", "pricing", "aliases"]}
+    doc = model.ref(Backup)
+    allow = spec.query_param(
+        "allowEmptyPools",
+        {"type": "boolean"},
+        "Restore even if a pool that has channels would be left with none "
+        "(else 422 RESTORE_EMPTIES_POOL). Default false.",
+    )
     return {
         "/api/config/backup": {
             "get": spec.operation(
@@ -297,10 +299,9 @@ def _openapi() -> dict[str, Any]:
                 "Replace the configuration with a backup",
                 tag,
                 etag=True,
-                body=_BACKUP_SCHEMA,
-                ok_schema=spec.obj(
-                    {"success": spec.BOOL, "message": spec.STR, "channels": spec.INT}, ["success"]
-                ),
+                params=[allow],
+                body=doc,
+                ok_schema=model.ref(RestoreResult),
             )
         },
     }

@@ -35,7 +35,6 @@ from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, P
 from generated.rows import ChannelsRow
 
 __all__ = (
-    "CHANNEL_INPUT_SCHEMA",
     "CHANNEL_VIEW_SCHEMA",
     "SERVICE_TYPES",
     "channel_columns",
@@ -59,7 +58,9 @@ SERVICE_TYPES: Final = frozenset(
 )
 _ID_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 # Fields a client may send back from a list response; they are ignored.
-READ_ONLY: Final = frozenset({"index", "apiKeyCount", "maskedKeys", "latency", "hasOAuthTokens"})
+READ_ONLY: Final = frozenset(
+    {"index", "apiKeyCount", "maskedKeys", "latency", "hasOAuthTokens", "served"}
+)
 _MULTIPLIER_KEYS: Final = (
     "inputMultiplier",
     "outputMultiplier",
@@ -379,9 +380,6 @@ _PROPS: Final[dict[str, Any]] = {
     "compositeMappings": _S.array(_S.ANY_OBJECT),
     "contentFilter": _S.nullable(_S.ANY_OBJECT),
 }
-CHANNEL_INPUT_SCHEMA: Final = _S.obj(
-    {**_PROPS, **{k: {} for k in sorted(READ_ONLY)}}, additional=False
-)
 _LOOSE: Final = ("enum", "minimum", "maximum", "pattern", "minLength", "maxLength")
 CHANNEL_VIEW_SCHEMA: Final = _S.obj(
     {
@@ -397,6 +395,11 @@ CHANNEL_VIEW_SCHEMA: Final = _S.obj(
         "apiKeyCount": _S.INT,
         "maskedKeys": _S.array(_S.obj({"index": _S.INT, "masked": _S.STR}, ["index", "masked"])),
         "hasOAuthTokens": _S.BOOL,
+        "served": {
+            **_S.BOOL,
+            "description": "Whether this pool can serve the channel's type; "
+            "the scheduler skips a channel it cannot.",
+        },
         "latency": {"type": "null"},
         "quotaLimit": _S.NUMBER,
         "promotionUntil": _S.DATETIME,

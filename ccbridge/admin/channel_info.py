@@ -15,13 +15,15 @@ from typing import Any, Final
 import falcon.asgi
 
 from ccbridge.admin import spec
+from ccbridge.admin.channel_views import ChannelHealth, QuotaStatus
 from ccbridge.admin.channels import POOL_PATHS, find_channel, find_index, pool_rows
 from ccbridge.admin.common import AdminError, read_config, reply
+from ccbridge.admin.model import ref
 from ccbridge.admin.validate import choice, text
 from ccbridge.routing.scheduler import SERVED_SERVICE_TYPES
 from ccbridge.runtime import Runtime
-from ccbridge.store.configdoc import iso
 from ccbridge.store.mapping import redirect_channel_model
+from ccbridge.store.shapes import to_json
 from ccbridge.store.snapshot import POOLS, Channel
 from ccbridge.upstream.client import UpstreamUnavailable, auth_header, claude_url
 from generated.dao import Daos
@@ -55,24 +57,24 @@ def _next_reset(row: ChannelsRow, last_reset: datetime | None, now: datetime) ->
 
 def usage_status(
     row: ChannelsRow, index: int, usage: ChannelUsageRow | None, now: datetime
-) -> dict[str, Any]:
+) -> QuotaStatus:
     """Return the reference's quota status of a channel."""
     limit = row.quota_limit or 0.0
     used = usage.used if usage is not None else 0.0
     last = usage.last_reset_at if usage is not None else None
     remaining = max(limit - used, 0.0)
-    return {
-        "channelIndex": index,
-        "channelId": row.channel_id,
-        "channelName": row.name,
-        "quotaType": row.quota_type or "",
-        "limit": limit,
-        "used": used,
-        "remaining": remaining,
-        "remainingPercent": round(remaining / limit * 100, 2) if limit > 0 else 100.0,
-        "lastResetAt": iso(last),
-        "nextResetAt": iso(_next_reset(row, last, now)),
-    }
+    return QuotaStatus(
+        channelIndex=index,
+        channelId=row.channel_id,
+        channelName=row.name,
+        quotaType=row.quota_type or "",
+        limit=limit,
+        used=used,
+        remaining=remaining,
+        remainingPercent=round(remaining / limit * 100, 2) if limit > 0 else 100.0,
+        lastResetAt=last,
+        nextResetAt=_next_reset(row, last, now),
+    )
 
 
 class ChannelInfoResource:
@@ -95,21 +97,21 @@ class ChannelInfoResource:
         for ch in rt.snapshot.pool(self.pool):
             until = rt.suspensions.until.get(ch.uid)
             out.append(
-                {
-                    "channelIndex": ch.index,
-                    "channelId": ch.uid,
-                    "channelName": ch.name,
-                    "status": ch.status,
-                    "healthy": breaker.is_healthy(ch.uid),
-                    "broken": breaker.is_broken(ch.uid),
-                    "failureRate": round(breaker.failure_rate(ch.uid), 4),
-                    "suspendedUntil": iso(until) if until is not None and until > now else None,
-                    "quotaExhausted": rt.quota.exhausted(ch),
-                    "inPromotion": ch.in_promotion(now),
-                    "queued": rt.scheduler.rpm.queued(ch.uid),
-                }
+                ChannelHealth(
+                    channelIndex=ch.index,
+                    channelId=ch.uid,
+                    channelName=ch.name,
+                    status=ch.status,
+                    healthy=breaker.is_healthy(ch.uid),
+                    broken=breaker.is_broken(ch.uid),
+                    failureRate=round(breaker.failure_rate(ch.uid), 4),
+                    suspendedUntil=until if until is not None and until > now else None,
+                    quotaExhausted=rt.quota.exhausted(ch),
+                    inPromotion=ch.in_promotion(now),
+                    queued=rt.scheduler.rpm.queued(ch.uid),
+                )
             )
-        reply(resp, out)
+        reply(resp, to_json(out))
 
     async def on_get_stats(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Return scheduler state of a pool (``?type=`` picks the pool)."""
@@ -164,7 +166,7 @@ class ChannelInfoResource:
         """Ask the channel's upstream for its model list (first key)."""
         ch = self._channel(id, req)
         if not ch.api_keys or not ch.base_url:
-            raise AdminError(422, "The channel has no base URL or key to ask", "NO_UPSTREAM")
+            raise AdminError(409, "The channel has no base URL or key to ask", "NO_UPSTREAM")
         reply(resp, await _upstream_models(self.rt, ch))
 
     async def on_get_usage_all(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -175,7 +177,8 @@ class ChannelInfoResource:
             usage = {u.channel_uid: u for u in await tx.channel_usage.list()}
             now = datetime.now(UTC)
             return {
-                str(i): usage_status(r, i, usage.get(r.channel_id), now) for i, r in enumerate(rows)
+                str(i): to_json(usage_status(r, i, usage.get(r.channel_id), now))
+                for i, r in enumerate(rows)
             }
 
         reply(resp, (await read_config(self.rt, read))[0])
@@ -185,14 +188,14 @@ class ChannelInfoResource:
     ) -> None:
         """Return the quota status of one channel."""
 
-        async def read(tx: Daos) -> dict[str, Any]:
+        async def read(tx: Daos) -> QuotaStatus:
             index, row = find_channel(
                 await pool_rows(tx, self.pool), id, req.get_param("channelId") or None
             )
             usage = await tx.channel_usage.get(row.channel_id)
             return usage_status(row, index, usage, datetime.now(UTC))
 
-        reply(resp, (await read_config(self.rt, read))[0])
+        reply(resp, to_json((await read_config(self.rt, read))[0]))
 
     async def on_post_usage_reset(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
@@ -215,7 +218,7 @@ class ChannelInfoResource:
             await tx.channel_suspensions.delete(row.channel_id)
         self.rt.quota.reset_local(row.channel_id, now)
         self.rt.suspensions.lift(row.channel_id)
-        reply(resp, {"success": True, "usage": usage_status(row, index, usage, now)})
+        reply(resp, {"success": True, "usage": to_json(usage_status(row, index, usage, now))})
 
 
 class CurrentChannel:
@@ -313,37 +316,8 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     app.add_route(CURRENT_PATH, CurrentChannel(rt))
 
 
-_USAGE: Final = spec.obj(
-    {
-        "channelIndex": spec.INT,
-        "channelId": spec.STR,
-        "channelName": spec.STR,
-        "quotaType": spec.STR,
-        "limit": spec.NUMBER,
-        "used": spec.NUMBER,
-        "remaining": spec.NUMBER,
-        "remainingPercent": spec.NUMBER,
-        "lastResetAt": spec.DATETIME,
-        "nextResetAt": spec.DATETIME,
-    },
-    ["channelId", "limit", "used", "remaining"],
-)
-_METRIC: Final = spec.obj(
-    {
-        "channelIndex": spec.INT,
-        "channelId": spec.STR,
-        "channelName": spec.STR,
-        "status": spec.STR,
-        "healthy": spec.BOOL,
-        "broken": spec.BOOL,
-        "failureRate": spec.NUMBER,
-        "suspendedUntil": spec.DATETIME,
-        "quotaExhausted": spec.BOOL,
-        "inPromotion": spec.BOOL,
-        "queued": spec.INT,
-    },
-    ["channelId", "healthy", "failureRate"],
-)
+_USAGE: Final = ref(QuotaStatus)
+_METRIC: Final = ref(ChannelHealth)
 
 
 def _openapi() -> dict[str, Any]:

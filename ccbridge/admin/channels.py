@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.admin import spec
 from ccbridge.admin.channel_fields import (
-    CHANNEL_INPUT_SCHEMA,
     CHANNEL_VIEW_SCHEMA,
     channel_columns,
     channel_view,
@@ -26,10 +26,12 @@ from ccbridge.admin.channel_fields import (
     new_channel_id,
     validate_keys,
 )
-from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
-from ccbridge.admin.validate import check_fields, choice, integer, invalid
+from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.model import read_body, ref
+from ccbridge.admin.validate import invalid
 from ccbridge.runtime import Runtime
-from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, POOLS
+from ccbridge.store.shapes import CHANNEL_SHAPES, KEY_PATTERN, LoadBalance, to_json
+from ccbridge.store.snapshot import CHANNEL_STATUSES, POOLS
 from generated.dao import Daos
 from generated.rows import ChannelsRow, SettingsRow
 
@@ -168,7 +170,8 @@ class ChannelsResource:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Create a channel (id generated unless given)."""
-        columns = channel_columns(await body_object(req), self.pool, creating=True)
+        body = await read_body(req, CHANNEL_SHAPES[self.pool][0])
+        columns = channel_columns(to_json(body), self.pool, creating=True)
 
         async def change(tx: Daos) -> dict[str, Any]:
             pools = await _pools(tx)
@@ -191,17 +194,28 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Change some fields of a channel."""
-        columns = channel_columns(await body_object(req), self.pool, creating=False)
+        body = await read_body(req, CHANNEL_SHAPES[self.pool][1])
+        columns = channel_columns(to_json(body), self.pool, creating=False)
 
         def change(row: ChannelsRow, rows: list[ChannelsRow]) -> ChannelsRow:
             uid = columns.pop("channel_id", row.channel_id)
             if uid != row.channel_id:
-                raise invalid("id", "cannot be changed")
+                raise AdminError(
+                    409,
+                    f"'id' cannot be changed (it is {row.channel_id!r})",
+                    "ID_IMMUTABLE",
+                    field="id",
+                )
             if "name" in columns:
                 _unique_name(rows, columns["name"], row.channel_id)
             if "service_type" in columns and columns["service_type"] != row.service_type:
                 if "composite" in (columns["service_type"], row.service_type):
-                    raise invalid("serviceType", "cannot change to or from composite")
+                    raise AdminError(
+                        409,
+                        "'serviceType' cannot change to or from composite",
+                        "SERVICE_TYPE_IMMUTABLE",
+                        field="serviceType",
+                    )
             return dataclasses.replace(row, **_status(columns))
 
         view, revision = await self._edit(req, id, change, check=True)
@@ -237,10 +251,7 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Append an upstream API key."""
-        data = check_fields(await body_object(req), {"apiKey": _one_key})
-        if "apiKey" not in data:
-            raise invalid("apiKey", "is required")
-        key = data["apiKey"]
+        key = _one_key("apiKey", (await read_body(req, NewUpstreamKey)).apiKey)
 
         def change(row: ChannelsRow, rows: list[ChannelsRow]) -> ChannelsRow:
             keys = list(row.api_keys or [])
@@ -295,10 +306,7 @@ class ChannelsResource:
 
     async def on_post_reorder(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Set priority = position + 1 for the listed channels."""
-        data = check_fields(await body_object(req), {"order": _order})
-        order = data.get("order")
-        if not order:
-            raise invalid("order", "is required")
+        order = (await read_body(req, Reorder)).order
 
         async def change(tx: Daos) -> list[str]:
             rows = await pool_rows(tx, self.pool)
@@ -323,10 +331,7 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Set a channel's status (active, suspended, disabled)."""
-        fields = {"status": lambda n, v: choice(n, v, CHANNEL_STATUSES)}
-        data = check_fields(await body_object(req), fields)
-        if "status" not in data:
-            raise invalid("status", "is required")
+        data = to_json(await read_body(req, StatusBody))
 
         def change(row: ChannelsRow, rows: list[ChannelsRow]) -> ChannelsRow:
             return dataclasses.replace(row, status=data["status"])
@@ -356,11 +361,7 @@ class ChannelsResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Promote a channel for ``duration`` seconds (0 clears)."""
-        fields = {"duration": lambda n, v: integer(n, v, 0, MAX_PROMOTION_SECONDS)}
-        data = check_fields(await body_object(req), fields)
-        if "duration" not in data:
-            raise invalid("duration", "is required")
-        duration = data["duration"]
+        duration = (await read_body(req, Promotion)).duration
 
         async def change(tx: Daos) -> dict[str, Any]:
             rows = await pool_rows(tx, self.pool)
@@ -403,10 +404,7 @@ class LoadBalanceResource:
 
     async def on_put(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Set the pool's load-balance strategy."""
-        fields = {"strategy": lambda n, v: choice(n, v, LOAD_BALANCE_STRATEGIES)}
-        data = check_fields(await body_object(req), fields)
-        if "strategy" not in data:
-            raise invalid("strategy", "is required")
+        data = to_json(await read_body(req, Strategy))
         key = f"{self.pool}_load_balance"
         row = SettingsRow(key=key, value=data["strategy"], category="config")
 
@@ -415,6 +413,60 @@ class LoadBalanceResource:
 
         _, revision = await write_config(req, self.rt, change)
         reply(resp, _saved("Load balance updated", strategy=data["strategy"]), revision)
+
+
+class NewUpstreamKey(msgspec.Struct, forbid_unknown_fields=True):
+    """An upstream key to add."""
+
+    apiKey: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=4096,
+            pattern=KEY_PATTERN,
+            description="Upstream API key: printable ASCII without spaces.",
+        ),
+    ]
+
+
+_Position = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+_Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
+
+
+class Reorder(msgspec.Struct, forbid_unknown_fields=True):
+    """The new order of a pool's channels."""
+
+    order: Annotated[
+        list[_Position | _Ident],
+        msgspec.Meta(
+            min_length=1,
+            max_length=10_000,
+            description="Channels by index (integer) or stable id (string), first = priority 1.",
+        ),
+    ]
+
+
+class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A channel status."""
+
+    status: Annotated[
+        Literal[tuple(sorted(CHANNEL_STATUSES))],
+        msgspec.Meta(description="active, suspended or disabled."),
+    ]
+
+
+class Promotion(msgspec.Struct, forbid_unknown_fields=True):
+    """How long to prefer a channel."""
+
+    duration: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=MAX_PROMOTION_SECONDS, description="Seconds to prefer it; 0 clears."),
+    ]
+
+
+class Strategy(msgspec.Struct, forbid_unknown_fields=True):
+    """A load-balance strategy."""
+
+    strategy: Annotated[LoadBalance, msgspec.Meta(description="failover, round-robin or random.")]
 
 
 def _cid(req: falcon.asgi.Request) -> str | None:
@@ -430,18 +482,6 @@ def _status(columns: dict[str, Any]) -> dict[str, Any]:
 
 def _one_key(name: str, value: Any) -> str:
     return validate_keys(name, [value])[0] if value is not None else ""
-
-
-def _order(name: str, value: Any) -> list[int | str]:
-    if not isinstance(value, list) or len(value) > 10_000:
-        raise invalid(name, "must be a list of channel indexes or ids")
-    out: list[int | str] = []
-    for i, item in enumerate(value):
-        if isinstance(item, str):
-            out.append(item)
-        else:
-            out.append(integer(f"{name}[{i}]", item, 0, 1_000_000))
-    return out
 
 
 def _prune_composite(row: ChannelsRow, uid: str) -> ChannelsRow | None:
@@ -501,14 +541,12 @@ def _openapi() -> dict[str, Any]:
         )
         paths[base] = {
             "get": op("List channels", ok_schema=listing),
-            "post": op("Create a channel", body=CHANNEL_INPUT_SCHEMA, ok_schema=saved),
+            "post": op("Create a channel", body=ref(CHANNEL_SHAPES[pool][0]), ok_schema=saved),
         }
         paths[f"{base}/reorder"] = {
             "post": op(
                 "Set priority = position + 1",
-                body=spec.obj(
-                    {"order": spec.array({"type": ["integer", "string"]}, minItems=1)}, ["order"]
-                ),
+                body=ref(Reorder),
                 ok_schema=saved,
             )
         }
@@ -517,7 +555,7 @@ def _openapi() -> dict[str, Any]:
             "put": op(
                 "Change fields of a channel",
                 params=item,
-                body=CHANNEL_INPUT_SCHEMA,
+                body=ref(CHANNEL_SHAPES[pool][1]),
                 ok_schema=saved,
             ),
             "delete": op("Delete a channel", params=item, ok_schema=saved),
@@ -526,7 +564,7 @@ def _openapi() -> dict[str, Any]:
             "post": op(
                 "Add an upstream key",
                 params=item,
-                body=spec.obj({"apiKey": spec.STR}, ["apiKey"]),
+                body=ref(NewUpstreamKey),
                 ok_schema=saved,
             )
         }
@@ -542,9 +580,7 @@ def _openapi() -> dict[str, Any]:
             "patch": op(
                 "Set the channel status",
                 params=item,
-                body=spec.obj(
-                    {"status": {"type": "string", "enum": sorted(CHANNEL_STATUSES)}}, ["status"]
-                ),
+                body=ref(StatusBody),
                 ok_schema=saved,
             )
         }
@@ -555,26 +591,14 @@ def _openapi() -> dict[str, Any]:
             "post": op(
                 "Promote for a duration (seconds; 0 clears)",
                 params=item,
-                body=spec.obj(
-                    {
-                        "duration": {
-                            "type": "integer",
-                            "minimum": 0,
-                            "maximum": MAX_PROMOTION_SECONDS,
-                        }
-                    },
-                    ["duration"],
-                ),
+                body=ref(Promotion),
                 ok_schema=saved,
             )
         }
         paths[LOAD_BALANCE_PATHS[pool]] = {
             "put": op(
                 "Set the load-balance strategy",
-                body=spec.obj(
-                    {"strategy": {"type": "string", "enum": sorted(LOAD_BALANCE_STRATEGIES)}},
-                    ["strategy"],
-                ),
+                body=ref(Strategy),
                 ok_schema=saved,
             )
         }

@@ -31,7 +31,9 @@ __all__ = (
     "opt",
     "problem",
     "read_config",
+    "read_raw",
     "render_admin_error",
+    "render_http_error",
     "reply",
     "set_etag",
     "write_config",
@@ -106,6 +108,29 @@ async def render_admin_error(
     resp.data = problem(ex.status, ex.detail, ex.code, **ex.extra)
     for name, value in ex.headers.items():
         resp.set_header(name, value)
+
+
+def render_http_error(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: falcon.HTTPError
+) -> bool:
+    """Answer a Falcon HTTP error on /api as a JSON problem; False elsewhere.
+
+    Falcon raises these itself (405 with Allow, a malformed typed query
+    parameter, an unknown route), and the admin API answers every error in
+    one format.
+    """
+    if not req.path.startswith("/api/"):
+        return False
+    status = int(str(ex.status).split(" ", 1)[0])
+    detail = ex.description or ex.title or falcon.code_to_http_status(status)
+    code = "METHOD_NOT_ALLOWED" if status == 405 else "INVALID_PARAMETER" if status == 400 else ""
+    resp.status = status
+    resp.content_type = "application/problem+json"
+    resp.data = problem(status, str(detail), code)
+    headers = ex.headers or {}
+    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+        resp.set_header(name, value)
+    return True
 
 
 class AdminAuth:
@@ -223,8 +248,8 @@ def if_match(req: falcon.asgi.Request) -> int | None:
     return revisions.pop()
 
 
-async def body_object(req: falcon.asgi.Request) -> dict[str, Any]:
-    """Return the JSON object body of a request, or raise 400 (413 if too large).
+async def read_raw(req: falcon.asgi.Request) -> bytes:
+    """Return the body of a request, or raise 413 when it is over the limit.
 
     The limit is checked before the body is read whole: a declared length
     at once, a chunked body once it has grown past it.
@@ -232,9 +257,15 @@ async def body_object(req: falcon.asgi.Request) -> dict[str, Any]:
     limit = getattr(req.context, "body_limit", _DEFAULT_BODY_LIMIT)
     if (req.content_length or 0) > limit:
         raise AdminError(413, f"body is larger than {limit // 2**20} MB", "BODY_TOO_LARGE")
-    raw = await req.stream.read(limit + 1)
+    raw: bytes = await req.stream.read(limit + 1)
     if len(raw) > limit:
         raise AdminError(413, f"body is larger than {limit // 2**20} MB", "BODY_TOO_LARGE")
+    return raw
+
+
+async def body_object(req: falcon.asgi.Request) -> dict[str, Any]:
+    """Return the JSON object body of a request, or raise 400 (413 if too large)."""
+    raw = await read_raw(req)
     try:
         data = json.loads(raw) if raw else None
     except RecursionError:

@@ -13,14 +13,18 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.admin import spec
 from ccbridge.admin.common import reply
+from ccbridge.admin.model import ref
 from ccbridge.db.postgres import PostgresDatabase
 from ccbridge.runtime import Runtime
+from ccbridge.settings import DatabaseType
+from ccbridge.store.shapes import to_json
 
 __all__ = ("HEALTH_DETAILS_PATH", "OPENAPI_PATHS", "HealthDetailsResource", "register")
 
@@ -28,8 +32,72 @@ HEALTH_DETAILS_PATH: Final = "/api/health/details"
 _PING_TIMEOUT = 2.0
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+def _d(description: str) -> msgspec.Meta:
+    return msgspec.Meta(description=description)
+
+
+class Instance(msgspec.Struct):
+    """A ccbridge process the database has seen."""
+
+    instanceId: Annotated[str, _d("Id the process writes its rows with.")]
+    host: Annotated[str, _d("Host name it runs on.")]
+    pid: Annotated[int, _d("Its process id.")]
+    startedAt: Annotated[datetime | None, _d("When it started (RFC 3339).")]
+    heartbeatAt: Annotated[
+        datetime | None, _d("Its last heartbeat (RFC 3339); a stale one names a dead process.")
+    ]
+    self: Annotated[bool, _d("Whether it is the process that answered.")]
+
+
+class PoolStats(msgspec.Struct):
+    """The PostgreSQL connection pool of this process."""
+
+    size: Annotated[int, _d("Open connections.")]
+    inUse: Annotated[int, _d("Connections in use.")]
+    available: Annotated[int, _d("Idle connections.")]
+    waiting: Annotated[int, _d("Requests waiting for a connection.")]
+    min: Annotated[int, _d("Smallest pool size (POOL_MIN).")]
+    max: Annotated[int, _d("Largest pool size (POOL_MAX).")]
+
+
+class DatabaseCheck(msgspec.Struct):
+    """One round trip to the database."""
+
+    type: Annotated[DatabaseType, _d("Engine.")]
+    ok: Annotated[bool, _d("Whether it answered in time.")]
+    latencyMs: Annotated[float, _d("Round-trip time, in milliseconds.")]
+    error: Annotated[str | None, _d("Why it failed (exception name or timeout); null if ok.")]
+
+
+class WriterStats(msgspec.Struct):
+    """The request-log writer of this process."""
+
+    queueDepth: Annotated[int, _d("Rows waiting to be written.")]
+    flushes: Annotated[int, _d("Flushes since start.")]
+    failedFlushes: Annotated[int, _d("Flushes that failed since start.")]
+
+
+class ConfigState(msgspec.Struct):
+    """The configuration this process serves."""
+
+    revision: Annotated[int, _d("Config revision in force.")]
+    reloads: Annotated[int, _d("Snapshot reloads since start.")]
+
+
+class HealthDetails(msgspec.Struct):
+    """GET /api/health/details."""
+
+    status: Annotated[
+        Literal["healthy", "degraded"], _d("degraded when the database did not answer.")
+    ]
+    database: Annotated[DatabaseCheck, _d("Database round trip.")]
+    pool: Annotated[PoolStats | None, _d("Connection pool; null on SQLite.")]
+    writer: Annotated[WriterStats, _d("Request-log writer.")]
+    config: Annotated[ConfigState, _d("Config revision and reloads.")]
+    instanceId: Annotated[str, _d("This process's instance id.")]
+    instances: Annotated[
+        list[Instance], _d("Processes seen by the database; empty when it did not answer.")
+    ]
 
 
 class HealthDetailsResource:
@@ -51,50 +119,48 @@ class HealthDetailsResource:
         except Exception as ex:  # reported, as /health does
             error = type(ex).__name__
         latency = round((time.perf_counter() - began) * 1000, 2)
-        instances: list[dict[str, Any]] = []
+        instances: list[Instance] = []
         if error is None:
             for row in await rt.db.daos.instances.seen():
                 instances.append(
-                    {
-                        "instanceId": row.instance_id,
-                        "host": row.host,
-                        "pid": row.pid,
-                        "startedAt": _iso(row.started_at),
-                        "heartbeatAt": _iso(row.heartbeat_at),
-                        "self": row.instance_id == rt.writer.instance_id,
-                    }
+                    Instance(
+                        instanceId=row.instance_id or "",
+                        host=row.host or "",
+                        pid=row.pid or 0,
+                        startedAt=row.started_at,
+                        heartbeatAt=row.heartbeat_at,
+                        self=row.instance_id == rt.writer.instance_id,
+                    )
                 )
         pool = None
         if isinstance(rt.db, PostgresDatabase):
             stats = rt.db.pool.get_stats()
             size, available = stats.get("pool_size", 0), stats.get("pool_available", 0)
-            pool = {
-                "size": size,
-                "inUse": size - available,
-                "available": available,
-                "waiting": stats.get("requests_waiting", 0),
-                "min": stats.get("pool_min", rt.settings.pool_min),
-                "max": stats.get("pool_max", rt.settings.pool_max),
-            }
-        body = {
-            "status": "healthy" if error is None else "degraded",
-            "database": {
-                "type": rt.settings.database_type,
-                "ok": error is None,
-                "latencyMs": latency,
-                "error": error,
-            },
-            "pool": pool,
-            "writer": {
-                "queueDepth": rt.writer.pending,
-                "flushes": rt.writer.flushes,
-                "failedFlushes": rt.writer.failures,
-            },
-            "config": {"revision": rt.live.snapshot.revision, "reloads": rt.reloader.reloads},
-            "instanceId": rt.writer.instance_id,
-            "instances": instances,
-        }
-        reply(resp, body)  # 200 either way: "status" says it; /health is the probe
+            pool = PoolStats(
+                size=size,
+                inUse=size - available,
+                available=available,
+                waiting=stats.get("requests_waiting", 0),
+                min=stats.get("pool_min", rt.settings.pool_min),
+                max=stats.get("pool_max", rt.settings.pool_max),
+            )
+        body = HealthDetails(
+            status="healthy" if error is None else "degraded",
+            database=DatabaseCheck(
+                type=rt.settings.database_type, ok=error is None, latencyMs=latency, error=error
+            ),
+            pool=pool,
+            writer=WriterStats(
+                queueDepth=rt.writer.pending,
+                flushes=rt.writer.flushes,
+                failedFlushes=rt.writer.failures,
+            ),
+            config=ConfigState(revision=rt.live.snapshot.revision, reloads=rt.reloader.reloads),
+            instanceId=rt.writer.instance_id,
+            instances=instances,
+        )
+        # 200 either way: "status" says it; /health is the probe
+        reply(resp, to_json(body))
 
 
 def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
@@ -103,52 +169,12 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
 
 
 def _openapi() -> dict[str, Any]:
-    instance = spec.obj(
-        {
-            "instanceId": spec.STR,
-            "host": spec.STR,
-            "pid": spec.INT,
-            "startedAt": spec.DATETIME,
-            "heartbeatAt": spec.DATETIME,
-            "self": spec.BOOL,
-        },
-        ["instanceId", "host", "pid", "startedAt", "heartbeatAt", "self"],
-    )
-    pool = spec.obj(
-        {k: spec.INT for k in ("size", "inUse", "available", "waiting", "min", "max")},
-        ["size", "inUse", "available", "waiting"],
-    )
-    body = spec.obj(
-        {
-            "status": {"type": "string", "enum": ["healthy", "degraded"]},
-            "database": spec.obj(
-                {
-                    "type": spec.STR,
-                    "ok": spec.BOOL,
-                    "latencyMs": spec.NUMBER,
-                    "error": spec.nullable(spec.STR),
-                },
-                ["type", "ok", "latencyMs", "error"],
-            ),
-            "pool": spec.nullable(pool),
-            "writer": spec.obj(
-                {"queueDepth": spec.INT, "flushes": spec.INT, "failedFlushes": spec.INT},
-                ["queueDepth", "flushes", "failedFlushes"],
-            ),
-            "config": spec.obj(
-                {"revision": spec.INT, "reloads": spec.INT}, ["revision", "reloads"]
-            ),
-            "instanceId": spec.STR,
-            "instances": spec.array(instance),
-        },
-        ["status", "database", "pool", "writer", "config", "instanceId", "instances"],
-    )
     return {
         HEALTH_DETAILS_PATH: {
             "get": spec.operation(
                 "Database latency and pool, writer queue, config revision, instances",
                 "health",
-                ok_schema=body,
+                ok_schema=ref(HealthDetails),
                 errors=(401, 403, 429),
             )
         }

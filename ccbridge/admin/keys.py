@@ -15,16 +15,19 @@ import string
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.access.auth import hash_key
 from ccbridge.admin import spec
-from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
+from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.model import read_body, ref
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import key_object
+from ccbridge.store.shapes import NO_NUL, Text200, to_json
 from generated.dao import Daos
 from generated.rows import ApiKeysRow
 
@@ -42,7 +45,7 @@ def new_key() -> str:
 
 
 def _endpoints(name: str, value: Any) -> list[str]:
-    items = [v.lower() for v in text_list(name, value, max_items=10, max_len=50)]
+    items = text_list(name, value, max_items=10, max_len=50)
     for item in items:
         if item not in ENDPOINTS:
             raise invalid(name, f"must only name {', '.join(ENDPOINTS)}")
@@ -67,10 +70,52 @@ _FIELDS: Final[dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
 _LISTS: Final = frozenset(c for c, _ in _FIELDS.values() if c.startswith("allowed_"))
 
 
+def _d(kind: Any, description: str) -> Any:
+    # UNSET: absent (left as it is) differs from null (for lists: all allowed).
+    return Annotated[kind | None | msgspec.UnsetType, msgspec.Meta(description=description)]
+
+
+_Ids = Annotated[list[Text200], msgspec.Meta(max_length=1000)]
+_ALL = "null or [] = all"
+
+
+class _KeyFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    description: _d(
+        Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)], "Free text. Default ''."
+    ) = msgspec.UNSET
+    isAdmin: _d(bool, "May use the admin API (/api). Default false.") = msgspec.UNSET
+    rateLimitRpm: _d(
+        Annotated[int, msgspec.Meta(ge=0, le=10_000)],
+        "Requests per minute of this key; 0 = the global limit. Default 0.",
+    ) = msgspec.UNSET
+    allowedEndpoints: _d(
+        Annotated[list[Literal[ENDPOINTS]], msgspec.Meta(max_length=10)],
+        f"Endpoints the key may call; {_ALL}.",
+    ) = msgspec.UNSET
+    allowedChannelsMsg: _d(_Ids, f"Messages channel ids the key may use; {_ALL}.") = msgspec.UNSET
+    allowedChannelsResp: _d(_Ids, f"Responses channel ids the key may use; {_ALL}.") = msgspec.UNSET
+    allowedChannelsGemini: _d(_Ids, f"Gemini channel ids the key may use; {_ALL}.") = msgspec.UNSET
+    allowedChannelsChat: _d(_Ids, f"Chat channel ids the key may use; {_ALL}.") = msgspec.UNSET
+    allowedModels: _d(_Ids, f"Models the key may request; {_ALL}.") = msgspec.UNSET
+
+
+class NewClientKey(_KeyFields, kw_only=True):
+    """A client key to create (the key itself is generated)."""
+
+    name: Annotated[Text200, msgspec.Meta(description="Display name.")]
+
+
+class ClientKeyChange(_KeyFields, kw_only=True):
+    """Fields of a client key to change; absent or null ones stay."""
+
+    name: _d(Text200, "Display name.") = msgspec.UNSET
+    status: _d(Literal[KEY_STATUSES], "active, disabled or revoked.") = msgspec.UNSET
+
+
 def _columns(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     fields = {name: _skip_null(check) for name, (_, check) in _FIELDS.items()}
     if not creating:
-        fields["status"] = lambda n, v: choice(n, v, KEY_STATUSES)
+        fields["status"] = _skip_null(lambda n, v: choice(n, v, KEY_STATUSES))
     values = check_fields(data, fields)
     if creating and not values.get("name"):
         raise invalid("name", "is required")
@@ -138,7 +183,7 @@ class KeysResource:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Create a key; the response is the only place the key appears."""
-        columns = _columns(await body_object(req), creating=True)
+        columns = _columns(to_json(await read_body(req, NewClientKey)), creating=True)
         plain = new_key()
         row = ApiKeysRow(key_hash=hash_key(plain), key_prefix=plain[:8] + "...", **columns)
 
@@ -163,7 +208,7 @@ class KeysResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
     ) -> None:
         """Change a key's name, description, permissions, limit or status."""
-        columns = _columns(await body_object(req), creating=False)
+        columns = _columns(to_json(await read_body(req, ClientKeyChange)), creating=False)
         status = columns.pop("status", None)
 
         def change(row: ApiKeysRow) -> ApiKeysRow:
@@ -315,7 +360,7 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 ok=201,
-                body=spec.obj(_INPUT_PROPS, ["name"]),
+                body=ref(NewClientKey),
                 ok_schema=_WITH_KEY,
             ),
         },
@@ -328,9 +373,7 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 params=[key_id],
-                body=spec.obj(
-                    {**_INPUT_PROPS, "status": {"type": "string", "enum": list(KEY_STATUSES)}}
-                ),
+                body=ref(ClientKeyChange),
                 ok_schema=KEY_VIEW_SCHEMA,
             ),
             "delete": spec.operation("Delete a key", tag, etag=True, params=[key_id]),

@@ -208,7 +208,11 @@ _LIST_PARAMS: Final = (
     spec.query_param("httpStatus", {**_INT, "minimum": 0, "maximum": 999}),
     _FROM,
     _TO,
-    spec.query_param("limit", {**_INT, "minimum": 1, "maximum": 1000, "default": 100}),
+    spec.query_param(
+        "limit",
+        {**_INT, "maximum": 2**31 - 1},
+        "Rows per page: 0 or less = 100 (the default), more than 1000 = 1000",
+    ),
     spec.query_param("cursor", _STR, "nextCursor of the previous page"),
     spec.query_param(
         "offset", {**_INT, "minimum": 0, "maximum": 2**31 - 1}, "legacy paging; ignored with cursor"
@@ -251,10 +255,9 @@ def _paths() -> dict[str, Any]:
                 "Delete rows older than days (rows with debug data stay)",
                 _MESSAGE,
                 params=[
-                    {
-                        **spec.query_param("days", {"enum": [30, 60, 90, 180, 365]}),
-                        "required": True,
-                    }
+                    spec.query_param(
+                        "days", {"enum": [30, 60, 90, 180, 365]}, "Age in days", required=True
+                    )
                 ],
             )
         },

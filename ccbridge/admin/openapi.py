@@ -14,7 +14,7 @@ from typing import Any, Final
 import falcon.asgi
 
 import ccbridge
-from ccbridge.admin import spec
+from ccbridge.admin import model, spec
 from ccbridge.admin.common import reply
 
 __all__ = ("MODULES", "OPENAPI_PATH", "OpenApiResource", "build_document", "register")
@@ -80,7 +80,10 @@ def build_document(modules: Iterable[str] = MODULES) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}, {"bearer": []}],
         "paths": dict(sorted(paths.items())),
-        "components": spec.COMPONENTS,
+        "components": {
+            **spec.COMPONENTS,
+            "schemas": {**spec.COMPONENTS["schemas"], **model.components()},
+        },
     }
 
 

@@ -16,19 +16,18 @@ import falcon.asgi
 
 from ccbridge.admin import spec
 from ccbridge.admin.channel_info import usage_status
+from ccbridge.admin.channel_views import DashboardChannel, DashboardChannels
 from ccbridge.admin.channels import pool_rows
 from ccbridge.admin.common import read_config, reply
+from ccbridge.admin.model import ref
 from ccbridge.runtime import Runtime
+from ccbridge.store.shapes import to_json
 from ccbridge.store.snapshot import POOLS
 from generated.dao import Daos
 
 __all__ = ("OPENAPI_PATHS", "OVERVIEW_PATH", "ChannelOverviewResource", "register")
 
 OVERVIEW_PATH: Final = "/api/dashboard/channels"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 class ChannelOverviewResource:
@@ -41,7 +40,7 @@ class ChannelOverviewResource:
         """Return one entry per channel, pool by pool."""
         rt, now = self.rt, datetime.now(UTC)
 
-        async def read(tx: Daos) -> list[dict[str, Any]]:
+        async def read(tx: Daos) -> list[DashboardChannel]:
             usage = {u.channel_uid: u for u in await tx.channel_usage.list()}
             breaker = rt.scheduler.breaker
             out = []
@@ -50,24 +49,24 @@ class ChannelOverviewResource:
                     uid = row.channel_id
                     until = rt.suspensions.until.get(uid)
                     out.append(
-                        {
-                            "pool": pool,
-                            "index": index,
-                            "id": uid,
-                            "name": row.name,
-                            "serviceType": row.service_type,
-                            "status": row.status or "active",
-                            "priority": row.priority or 0,
-                            "broken": breaker.is_broken(uid),
-                            "failureRate": round(breaker.failure_rate(uid), 4),
-                            "suspendedUntil": _iso(until) if until and until > now else None,
-                            "quota": usage_status(row, index, usage.get(uid), now),
-                        }
+                        DashboardChannel(
+                            pool=pool,
+                            index=index,
+                            id=uid,
+                            name=row.name,
+                            serviceType=row.service_type,
+                            status=row.status or "active",
+                            priority=row.priority or 0,
+                            broken=breaker.is_broken(uid),
+                            failureRate=round(breaker.failure_rate(uid), 4),
+                            suspendedUntil=until if until and until > now else None,
+                            quota=usage_status(row, index, usage.get(uid), now),
+                        )
                     )
             return out
 
         channels, revision = await read_config(rt, read)
-        reply(resp, {"channels": channels}, revision)
+        reply(resp, to_json(DashboardChannels(channels=channels)), revision)
 
 
 def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
@@ -76,29 +75,13 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
 
 
 def _openapi() -> dict[str, Any]:
-    entry = spec.obj(
-        {
-            "pool": {"type": "string", "enum": list(POOLS)},
-            "index": spec.INT,
-            "id": spec.STR,
-            "name": spec.STR,
-            "serviceType": spec.STR,
-            "status": spec.STR,
-            "priority": spec.INT,
-            "broken": spec.BOOL,
-            "failureRate": {"type": "number"},
-            "suspendedUntil": {"type": ["string", "null"], "format": "date-time"},
-            "quota": spec.ANY_OBJECT,
-        },
-        ["pool", "index", "id", "name", "status", "broken", "failureRate", "quota"],
-    )
     return {
         OVERVIEW_PATH: {
             "get": spec.operation(
                 "Health and quota of every channel (all pools)",
                 "channels",
                 etag=True,
-                ok_schema=spec.obj({"channels": spec.array(entry)}, ["channels"]),
+                ok_schema=ref(DashboardChannels),
             )
         }
     }

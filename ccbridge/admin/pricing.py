@@ -10,22 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.admin import spec
-from ccbridge.admin.common import AdminError, body_object, read_config, reply, write_config
+from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.model import read_body, ref
 from ccbridge.admin.validate import Field, boolean, check_fields, invalid, number, text
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import price_object, pricing_view, read_pricing, replace_pricing
 from ccbridge.store.defaults import default_price_rows
+from ccbridge.store.shapes import ModelId, Price, Pricing, to_json
 from generated.dao import Daos
 from generated.rows import ModelPricingRow
 
 __all__ = (
     "OPENAPI_PATHS",
-    "PRICING_SCHEMA",
     "PricingResource",
     "pricing_rows",
     "register",
@@ -97,7 +99,7 @@ class PricingResource:
 
     async def on_put(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the whole table."""
-        rows, currency = pricing_rows(await body_object(req))
+        rows, currency = pricing_rows(to_json(await read_body(req, Pricing)))
         await self._replace(req, resp, rows, currency, "Pricing updated")
 
     async def on_post_reset(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -121,24 +123,23 @@ class PricingResource:
 
     async def on_put_model(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Set one model's price (``{model, inputPrice, …}``)."""
-        data = await body_object(req)
-        model = model_id("model", data.pop("model", None) or "")
-        await self._set(req, resp, price_row(model, data))
+        data = to_json(await read_body(req, ModelPrice))
+        name = model_id("model", data.pop("model"))
+        await self._set(req, resp, price_row(name, data))
 
     async def on_delete_model(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Delete one model's price (``{model}``)."""
-        data = check_fields(await body_object(req), {"model": model_id})
-        if "model" not in data:
-            raise invalid("model", "is required")
-        await self._delete(req, resp, data["model"])
+        body = await read_body(req, ModelName)
+        await self._delete(req, resp, model_id("model", body.model))
 
     async def on_put_legacy(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, model: str
     ) -> None:
         """Set one model's price, model in the path (legacy)."""
-        data = await body_object(req)
+        name = model
+        data = to_json(await read_body(req, LegacyPrice))
         data.pop("model", None)
-        await self._set(req, resp, price_row(model_id("model", model), data))
+        await self._set(req, resp, price_row(model_id("model", name), data))
 
     async def on_delete_legacy(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, model: str
@@ -181,19 +182,22 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     app.add_route("/api/pricing/models/{model}", res, suffix="legacy")
 
 
-_PRICE_PROPS: Final = {
-    "inputPrice": {"type": "number", "minimum": 0, "maximum": 1e6},
-    "outputPrice": {"type": "number", "minimum": 0, "maximum": 1e6},
-    "cacheCreationPrice": {"type": ["number", "null"], "minimum": 0, "maximum": 1e6},
-    "cacheReadPrice": {"type": ["number", "null"], "minimum": 0, "maximum": 1e6},
-    "description": spec.nullable(spec.STR),
-    "exportToModels": spec.nullable(spec.BOOL),
-}
-PRICE_SCHEMA: Final = spec.obj(_PRICE_PROPS, ["inputPrice", "outputPrice"])
-PRICING_SCHEMA: Final = spec.obj(
-    {"models": {"type": "object", "additionalProperties": PRICE_SCHEMA}, "currency": spec.STR},
-    ["models"],
-)
+class ModelPrice(Price, kw_only=True):
+    """One model's prices, the model in the body."""
+
+    model: Annotated[ModelId, msgspec.Meta(description="Model id, e.g. claude-sonnet-4-5.")]
+
+
+class LegacyPrice(Price, kw_only=True):
+    """One model's prices; a `model` in the body is ignored (the path names it)."""
+
+    model: Annotated[Any, msgspec.Meta(description="Ignored; the path names the model.")] = None
+
+
+class ModelName(msgspec.Struct, forbid_unknown_fields=True):
+    """Names one model."""
+
+    model: Annotated[ModelId, msgspec.Meta(description="Model id, e.g. claude-sonnet-4-5.")]
 
 
 def _openapi() -> dict[str, Any]:
@@ -202,9 +206,9 @@ def _openapi() -> dict[str, Any]:
     model_param = spec.path_param("model", spec.STR, "Model id", "claude-sonnet-4-5")
     return {
         "/api/pricing": {
-            "get": spec.operation("Get every price", tag, etag=True, ok_schema=PRICING_SCHEMA),
+            "get": spec.operation("Get every price", tag, etag=True, ok_schema=ref(Pricing)),
             "put": spec.operation(
-                "Replace every price", tag, etag=True, body=PRICING_SCHEMA, ok_schema=saved
+                "Replace every price", tag, etag=True, body=ref(Pricing), ok_schema=saved
             ),
         },
         "/api/pricing/reset": {
@@ -216,16 +220,14 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 ok_schema=saved,
-                body=spec.obj(
-                    {"model": spec.STR, **_PRICE_PROPS}, ["model", "inputPrice", "outputPrice"]
-                ),
+                body=ref(ModelPrice),
             ),
             "delete": spec.operation(
                 "Delete one model's price",
                 tag,
                 etag=True,
                 ok_schema=saved,
-                body=spec.obj({"model": spec.STR}, ["model"]),
+                body=ref(ModelName),
             ),
         },
         "/api/pricing/models/{model}": {
@@ -234,7 +236,7 @@ def _openapi() -> dict[str, Any]:
                 tag,
                 etag=True,
                 params=[model_param],
-                body=PRICE_SCHEMA,
+                body=ref(LegacyPrice),
                 ok_schema=saved,
             ),
             "delete": spec.operation(

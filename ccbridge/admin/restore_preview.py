@@ -15,9 +15,9 @@ from typing import Any, Final
 
 import falcon.asgi
 
-from ccbridge.admin import spec
+from ccbridge.admin import model, spec
 from ccbridge.admin.backup import parse_backup
-from ccbridge.admin.common import body_object, read_config, reply
+from ccbridge.admin.common import read_config, read_raw, reply
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import (
     SECTION_DEFAULTS,
@@ -27,6 +27,7 @@ from ccbridge.store.configdoc import (
     read_section,
     read_user_aliases,
 )
+from ccbridge.store.shapes import Backup
 from generated.dao import Daos
 from generated.rows import ChannelsRow
 
@@ -74,9 +75,12 @@ def _json(value: str | None) -> Any:
         return value
 
 
-async def preview(tx: Daos, doc: dict[str, Any]) -> dict[str, Any]:
-    """Return the changes restoring ``doc`` would make (doc is validated)."""
-    plan = parse_backup(doc)
+async def preview(tx: Daos, backup: Backup, doc: dict[str, Any]) -> dict[str, Any]:
+    """Return the changes restoring ``backup`` would make.
+
+    ``doc`` is the same backup as sent (its parts are compared as given).
+    """
+    plan = parse_backup(backup)
     settings = []
     for row in plan.settings:
         default = SECTION_DEFAULTS.get(row.key)
@@ -121,10 +125,12 @@ class RestorePreviewResource:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Answer the changes a restore of the body would make."""
-        doc = await body_object(req)
+        raw = await read_raw(req)
+        backup = model.decode(raw, Backup)  # validated as restore does (same 400/413/422)
+        doc = json.loads(raw)  # valid JSON once decoded above
 
         async def read(tx: Daos) -> dict[str, Any]:
-            return await preview(tx, doc)
+            return await preview(tx, backup, doc)
 
         changes, revision = await read_config(self.rt, read)
         reply(resp, changes, revision)
@@ -165,7 +171,7 @@ def _openapi() -> dict[str, Any]:
                 "Show what restoring a backup would change (writes nothing)",
                 "backup",
                 etag=True,
-                body=spec.ANY_OBJECT,
+                body=model.ref(Backup),
                 ok_schema=changes,
             )
         }

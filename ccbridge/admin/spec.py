@@ -110,11 +110,27 @@ def path_param(
     return param
 
 
-def query_param(name: str, schema: Mapping[str, Any], description: str = "") -> dict[str, Any]:
-    """Return an optional query parameter."""
-    param = {"name": name, "in": "query", "required": False, "schema": dict(schema)}
-    if description:
-        param["description"] = description
+def query_param(
+    name: str, schema: Mapping[str, Any], description: str = "", *, required: bool = False
+) -> dict[str, Any]:
+    """Return a query parameter (optional unless ``required``).
+
+    An empty value (``?to=``) counts as absent: Falcon drops blank query
+    values before any resource reads them, so the document allows it for
+    an optional parameter too.
+    """
+    if required:
+        param = {"name": name, "in": "query", "required": True, "schema": dict(schema)}
+        if description:
+            param["description"] = description
+        return param
+    param = {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"anyOf": [dict(schema), {"type": "string", "maxLength": 0}]},
+    }
+    param["description"] = f"{description}; empty = absent" if description else "Empty = absent"
     return param
 
 

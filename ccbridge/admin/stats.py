@@ -200,16 +200,13 @@ def history_interval(window: timedelta) -> int:
 def _history_window(req: falcon.asgi.Request, duration: str) -> tuple[datetime, datetime]:
     now = datetime.now(UTC)
     explicit = scope(req)
-    if (explicit.since is None) != (explicit.until is None):
-        raise AdminError(
-            400, "Both from and to are required when filtering by date range", "INVALID_PARAMETER"
-        )
-    if explicit.since is None or explicit.until is None:
+    if explicit.since is None:
         start = (
             floor_time(now, DAY) if duration in ("today", "period") else now - _WINDOWS[duration]
         )
         return start, now
-    end = min(explicit.until, now)
+    # `from` alone runs to now.
+    end = min(explicit.until or now, now)
     start = explicit.since if duration in ("today", "period") else end - _WINDOWS[duration]
     return max(start, explicit.since), end
 

@@ -117,3 +117,51 @@ async def test_bad_backup_changes_nothing(api: httpx.AsyncClient, gateway: Runni
     stale = await api.post("/api/config/restore", json=good, headers={"If-Match": '"1"'})
     assert stale.status_code == 409
     assert await db_state(gateway) == before
+
+
+async def test_restore_refuses_a_mistyped_document_before_touching_anything(
+    api: httpx.AsyncClient, gateway: Running
+) -> None:
+    # Drift: `loadBalance: {}` was accepted and every channel was wiped.
+    await _seed(api)
+    before = await db_state(gateway)
+    resp = await api.post("/api/config/restore", json={"config": {"loadBalance": {}}})
+    assert resp.status_code == 422
+    assert resp.json()["code"] == "INVALID_FIELD"
+    assert resp.json()["field"] == "config.loadBalance"
+    for doc, field in [
+        ({"config": {}, "apiKeys": "sk-x"}, "apiKeys"),
+        ({"config": {"debugLog": {"enabled": 1}}}, "config.debugLog.enabled"),
+        ({"config": {}, "ratelimit": {"authFailure": {"thresholds": [{}]}}}, None),
+        ({"config": {"upstream": [{"name": "x", "serviceType": "nope"}]}}, None),
+    ]:
+        resp = await api.post("/api/config/restore", json=doc)
+        assert resp.status_code == 422, (doc, resp.text)
+        if field is not None:
+            assert resp.json()["field"] == field
+    assert await db_state(gateway) == before
+
+
+async def test_restore_that_empties_a_pool_needs_the_flag(
+    api: httpx.AsyncClient, gateway: Running
+) -> None:
+    await _seed(api)
+    good = (await api.get("/api/config/backup")).json()
+    before = await db_state(gateway)
+    no_codex = {**good, "config": {**good["config"], "responsesUpstream": []}}
+    resp = await api.post("/api/config/restore", json=no_codex)
+    assert resp.status_code == 422
+    problem = resp.json()
+    assert problem["code"] == "RESTORE_EMPTIES_POOL"
+    assert problem["pools"] == ["responses"]
+    assert problem["field"] == "config.responsesUpstream"
+    assert await db_state(gateway) == before
+
+    # An empty pool that was empty before is no reason to refuse.
+    assert (await api.post("/api/config/restore", json=good)).status_code == 200
+
+    resp = await api.post("/api/config/restore?allowEmptyPools=true", json=no_codex)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"success": True, "message": "Configuration restored", "channels": 1}
+    pools = {r.channel_type for r in await gateway.db.daos.channels.list()}
+    assert pools == {"messages"}

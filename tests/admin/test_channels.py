@@ -62,6 +62,24 @@ async def test_create_list_update_delete_in_every_pool(
     assert await gateway.db.daos.channels.count() == 0
 
 
+@pytest.mark.parametrize("pool", ["messages", "gemini"])
+async def test_a_listed_channel_sent_back_whole_is_accepted_and_changes_nothing(
+    api: httpx.AsyncClient, gateway: Running, pool: str
+) -> None:
+    # The list view's read-only members (index, maskedKeys, served, …) are accepted
+    # and ignored, so a client may edit a view and send it back.
+    base = POOLS[pool]
+    service = "claude" if pool == "messages" else "gemini"
+    uid = (await _create(api, base, serviceType=service, apiKeys=[KEY_A]))["id"]
+    (view,) = (await api.get(base)).json()["channels"]
+    assert view["served"] is True
+    resp = await api.put(f"{base}/{uid}", json=view)
+    assert resp.status_code == 200, resp.text
+    assert (await api.get(base)).json()["channels"] == [view]
+    (row,) = await gateway.db.daos.channels.list(where={"channel_id": uid})
+    assert row.api_keys == [KEY_A]
+
+
 async def test_index_and_channel_id_address_the_same_channel(api: httpx.AsyncClient) -> None:
     first = await _create(api, name="one")
     second = await _create(api, name="two")

@@ -153,3 +153,45 @@ async def test_ratelimit_validation_and_reset(api: httpx.AsyncClient, gateway: R
     reset = (await api.post("/api/ratelimit/reset")).json()
     assert reset["portal"] == {"enabled": True, "requestsPerMinute": 60}
     assert [t["failures"] for t in reset["authFailure"]["thresholds"]] == [5, 10, 20]
+
+
+async def test_ratelimit_threshold_needs_block_minutes(
+    api: httpx.AsyncClient, gateway: Running
+) -> None:
+    # Drift: a threshold without blockMinutes was stored, and the guard then never blocked.
+    before = await db_state(gateway)
+    body = {"authFailure": {"enabled": True, "thresholds": [{"failures": 3}]}}
+    resp = await api.put("/api/ratelimit", json=body)
+    assert resp.status_code == 422
+    problem = resp.json()
+    assert problem["code"] == "INVALID_FIELD"
+    assert problem["field"] == "authFailure.thresholds[0].blockMinutes"
+    assert await db_state(gateway) == before
+    got = (await api.get("/api/ratelimit")).json()
+    assert all("blockMinutes" in t for t in got["authFailure"]["thresholds"])
+
+
+async def test_sections_refuse_what_their_document_forbids(api: httpx.AsyncClient) -> None:
+    cases = [
+        ("/api/config/failover", {"rules": [{"actionChain": []}]}, "rules[0].errorCodes"),
+        ("/api/config/failover", {"genericResourceWaitSeconds": 0}, "genericResourceWaitSeconds"),
+        ("/api/config/debug-log", {"enabled": "yes"}, "enabled"),
+        ("/api/ratelimit", {"portal": {"requestsPerMinute": -1}}, "portal.requestsPerMinute"),
+        ("/api/config/user-agent", {"messages": {"latest": "a\u0000b"}}, "messages.latest"),
+    ]
+    for path, body, field in cases:
+        resp = await api.put(path, json=body)
+        assert resp.status_code == 422, (path, body, resp.text)
+        assert resp.json()["field"] == field
+    resp = await api.put("/api/config/debug-log", json={"enabled": True, "colour": "red"})
+    assert resp.status_code == 422
+    assert resp.json()["code"] == "UNKNOWN_FIELD"
+    assert resp.json()["fields"] == ["colour"]
+
+
+async def test_section_documents_describe_every_field(api: httpx.AsyncClient) -> None:
+    schemas = (await api.get("/api/openapi.json")).json()["components"]["schemas"]
+    for name in ("RateLimit", "Threshold", "DebugLog", "Failover", "FailoverRule", "UserAgent"):
+        for field, prop in schemas[name]["properties"].items():
+            assert prop.get("description"), (name, field)
+    assert schemas["Threshold"]["required"] == ["failures", "blockMinutes"]

@@ -69,6 +69,16 @@ def test_disabled_blocking_records_nothing() -> None:
     assert blocker.blocked_for("1.2.3.4") == 0
 
 
+def test_switching_blocking_off_lifts_current_blocks() -> None:
+    guard = AccessGuard()
+    for _ in range(5):
+        guard.record_failure("1.2.3.4")
+    assert guard.blocked_for("1.2.3.4") > 0
+    off = RateLimitConfig.parse({"authFailure": {"enabled": False}})
+    guard.refresh(Snapshot.build(revision=8, ratelimit=off))
+    assert guard.blocked_for("1.2.3.4") == 0
+
+
 def test_guard_takes_its_limits_from_the_snapshot() -> None:
     guard = AccessGuard()
     assert guard.config == RateLimitConfig()
