@@ -15,20 +15,29 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import falcon.asgi
+import msgspec
 
 from ccbridge.admin import spec
 from ccbridge.admin.channels import POOL_PATHS, find_index
-from ccbridge.admin.common import AdminError, reply
+from ccbridge.admin.common import AdminError, read_raw, reply
+from ccbridge.admin.model import decode, ref
 from ccbridge.runtime import Runtime
 from ccbridge.store.codexquota import quota_from_row, quota_from_usage, quota_row, quota_view
 from ccbridge.store.snapshot import Channel, OAuthTokens
 from ccbridge.upstream.client import UpstreamUnavailable
 from ccbridge.upstream.codexauth import OAuthRefreshError, backend_root, expires_at, jwt_claims
 
-__all__ = ("OPENAPI_PATHS", "OAuthResource", "register")
+__all__ = (
+    "OPENAPI_PATHS",
+    "CodexQuota",
+    "OAuthResource",
+    "OAuthStatus",
+    "ResetCreditBody",
+    "register",
+)
 
 _POOLS: Final = ("messages", "responses")
 _TIMEOUT_S: Final = 30.0
@@ -82,7 +91,7 @@ class OAuthResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Describe a channel's tokens (claims, expiry) and its Codex quota."""
-        reply(resp, await self._status(self._channel(req, id)))
+        reply(resp, _shaped(await self._status(self._channel(req, id))))
 
     async def on_post_refresh(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
@@ -91,7 +100,7 @@ class OAuthResource:
         channel = self._channel(req, id)
         self._configured(channel)
         await self._refresh_quota(channel, await self._tokens(channel))
-        reply(resp, await self._status(channel))
+        reply(resp, _shaped(await self._status(channel)))
 
     async def on_post_reset(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
@@ -103,7 +112,7 @@ class OAuthResource:
         tokens = await self._tokens(channel)
         result = await self._consume(channel, tokens, key)
         await self._refresh_quota(channel, tokens)
-        reply(resp, {**await self._status(channel), "reset": result})
+        reply(resp, _shaped({**await self._status(channel), "reset": result}))
 
     async def _tokens(self, channel: Channel) -> OAuthTokens:
         try:
@@ -231,23 +240,15 @@ class OAuthResource:
 
 async def _idempotency_key(req: falcon.asgi.Request) -> str:
     """Return the reset's idempotency key: header, body, or a new one."""
-    key = (req.get_header("Idempotency-Key") or "").strip()
-    if key:
-        return key
-    raw = await req.stream.read()
-    if raw.strip():
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise AdminError(400, "Request body is not JSON", "INVALID_JSON") from None
-        given = body.get("idempotency_key") if isinstance(body, dict) else None
-        if given is not None and not isinstance(given, str):
-            raise AdminError(
-                400, "idempotency_key must be a string", "INVALID_FIELD", field="idempotency_key"
-            )
-        if given and given.strip():
-            return given.strip()
-    return str(uuid.uuid4())
+    raw = await read_raw(req)  # the admin body limit applies (413)
+    given = decode(raw, ResetCreditBody).idempotency_key if raw.strip() else ""
+    key = (req.get_header("Idempotency-Key") or "").strip() or given.strip()
+    return key or str(uuid.uuid4())
+
+
+def _shaped(status: dict[str, Any]) -> Any:
+    """Return a status through its model, so the answer is what the document says."""
+    return msgspec.to_builtins(msgspec.convert(status, OAuthStatus))
 
 
 def _token_status(tokens: OAuthTokens) -> dict[str, Any]:
@@ -287,62 +288,104 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
             app.add_route(prefix + "/oauth/quota/reset-credit", res, suffix="reset")
 
 
-_QUOTA: Final = spec.obj(
-    {
-        "codex_quota": spec.obj(
-            {
-                "plan_type": spec.STR,
-                "active_limit": spec.STR,
-                "primary_used_percent": spec.NUMBER,
-                "primary_window_minutes": spec.INT,
-                "primary_reset_at": spec.DATETIME,
-                "secondary_used_percent": spec.NUMBER,
-                "secondary_window_minutes": spec.INT,
-                "secondary_reset_at": spec.DATETIME,
-                "credits_has_credits": spec.BOOL,
-                "credits_unlimited": spec.BOOL,
-                "credits_balance": spec.STR,
-                "detailed_limits": spec.array(spec.obj({"limit_id": spec.STR}, additional=True)),
-                "rate_limit_reset_credits": spec.ANY_OBJECT,
-                "updated_at": spec.DATETIME,
-            },
-            additional=True,
-        ),
-        "is_exceeded": spec.BOOL,
-        "exceeded_at": spec.DATETIME,
-        "recover_at": spec.DATETIME,
-        "exceeded_reason": spec.STR,
-    }
-)
-_STATUS: Final = spec.obj(
-    {
-        "channelId": spec.INT,
-        "channelUid": spec.STR,
-        "channelName": spec.STR,
-        "serviceType": spec.STR,
-        "configured": spec.BOOL,
-        "message": spec.STR,
-        "status": spec.obj(
-            {
-                "account_id": spec.STR,
-                "masked_account_id": spec.STR,
-                "email": spec.STR,
-                "plan_type": spec.STR,
-                "token_expires_at": spec.DATETIME,
-                "last_refresh": spec.STR,
-            },
-            additional=True,
-        ),
-        "tokenStatus": {"type": "string", "enum": ["valid", "expiring_soon", "expired"]},
-        "tokenExpiresIn": spec.INT,
-        "quota": _QUOTA,
-    },
-    ["channelId", "channelName", "serviceType", "configured"],
-)
-_RESET: Final = spec.obj(
-    {"outcome": spec.STR, "idempotency_key": spec.STR, "windows_reset": spec.INT},
-    ["outcome", "idempotency_key"],
-)
+def _d(description: str) -> msgspec.Meta:
+    return msgspec.Meta(description=description)
+
+
+class ResetCreditBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Optional body of a reset-credit call (the Idempotency-Key header wins)."""
+
+    idempotency_key: Annotated[
+        str,
+        msgspec.Meta(max_length=200, description="Redeem request id; a new uuid when absent."),
+    ] = ""
+
+
+class TokenStatus(msgspec.Struct, omit_defaults=True):
+    """What the tokens' claims say (never a token)."""
+
+    account_id: Annotated[str, _d("ChatGPT account id (Chatgpt-Account-Id).")] = ""
+    masked_account_id: Annotated[str, _d("The account id, its middle elided.")] = ""
+    email: Annotated[str, _d("E-mail of the id token.")] = ""
+    plan_type: Annotated[str, _d("ChatGPT plan of the id token.")] = ""
+    subscription_active_start: Annotated[Any, _d("Subscription start (id token claim).")] = None
+    subscription_active_until: Annotated[Any, _d("Subscription end (id token claim).")] = None
+    subscription_last_checked: Annotated[Any, _d("Last subscription check (claim).")] = None
+    token_expires_at: Annotated[str, _d("Access token expiry (RFC 3339).")] = ""
+    last_refresh: Annotated[str, _d("When the tokens were last refreshed.")] = ""
+
+
+class CodexLimit(msgspec.Struct, omit_defaults=True):
+    """A per-model Codex limit (x-codex-<family>-* headers)."""
+
+    limit_id: Annotated[str, _d("codex_<family>.")]
+    limit_name: Annotated[str, _d("Display name of the limit.")] = ""
+    primary_used_percent: Annotated[float, _d("Primary window used, percent.")] = 0
+    primary_window_minutes: Annotated[int, _d("Primary window length.")] = 0
+    primary_reset_at: Annotated[str, _d("Primary window reset (RFC 3339).")] = ""
+    primary_reset_after_seconds: Annotated[int, _d("Seconds until the primary reset.")] = 0
+    secondary_used_percent: Annotated[float, _d("Secondary window used, percent.")] = 0
+    secondary_window_minutes: Annotated[int, _d("Secondary window length.")] = 0
+    secondary_reset_at: Annotated[str, _d("Secondary window reset (RFC 3339).")] = ""
+    secondary_reset_after_seconds: Annotated[int, _d("Seconds until the secondary reset.")] = 0
+
+
+class CodexQuota(msgspec.Struct, omit_defaults=True):
+    """The Codex quota last reported (``codex_quota_snapshot``); percents exact."""
+
+    primary_used_percent: Annotated[float, _d("5-hour window used, percent.")] = 0
+    secondary_used_percent: Annotated[float, _d("Weekly window used, percent.")] = 0
+    plan_type: Annotated[str, _d("ChatGPT plan.")] = ""
+    active_limit: Annotated[str, _d("The limit family in force.")] = ""
+    primary_window_minutes: Annotated[int, _d("5-hour window length, minutes.")] = 0
+    primary_reset_at: Annotated[str, _d("5-hour window reset (RFC 3339).")] = ""
+    secondary_window_minutes: Annotated[int, _d("Weekly window length, minutes.")] = 0
+    secondary_reset_at: Annotated[str, _d("Weekly window reset (RFC 3339).")] = ""
+    primary_over_secondary_limit_percent: Annotated[int, _d("Reported as is.")] = 0
+    credits_has_credits: Annotated[bool, _d("The account has credits.")] = False
+    credits_unlimited: Annotated[bool, _d("The credits are unlimited.")] = False
+    credits_balance: Annotated[str, _d("Credit balance.")] = ""
+    detailed_limits: Annotated[list[CodexLimit], _d("Per-model limits.")] = []
+    rate_limit_reset_credits: Annotated[
+        dict[str, Any], _d("Earned reset credits, as the backend reports them.")
+    ] = {}
+    updated_at: Annotated[str, _d("When it was reported (RFC 3339).")] = ""
+
+
+class OAuthQuota(msgspec.Struct, omit_defaults=True):
+    """The channel's row of channel_quota."""
+
+    codex_quota: Annotated[CodexQuota, _d("Codex windows and credits.")]
+    is_exceeded: Annotated[bool, _d("A 429 said the quota is used up.")] = False
+    exceeded_at: Annotated[str, _d("When (RFC 3339).")] = ""
+    recover_at: Annotated[str, _d("Until when (RFC 3339).")] = ""
+    exceeded_reason: Annotated[str, _d("Why.")] = ""
+
+
+class ResetOutcome(msgspec.Struct, omit_defaults=True):
+    """What the reset-credit endpoint answered."""
+
+    outcome: Annotated[str, _d("The backend's code, e.g. reset.")]
+    idempotency_key: Annotated[str, _d("The redeem request id sent.")]
+    windows_reset: Annotated[int, _d("Windows the credit reset.")] = 0
+
+
+class OAuthStatus(msgspec.Struct, omit_defaults=True):
+    """An openai-oauth channel's tokens and Codex quota."""
+
+    channelId: Annotated[int, _d("Index of the channel in its pool.")]
+    channelUid: Annotated[str, _d("Stable channel id.")]
+    channelName: Annotated[str, _d("Display name.")]
+    serviceType: Annotated[str, _d("Always openai-oauth.")]
+    configured: Annotated[bool, _d("Whether it holds an access token.")]
+    message: Annotated[str, _d("Why it is not configured.")] = ""
+    status: Annotated[TokenStatus | None, _d("The tokens' claims.")] = None
+    tokenStatus: Annotated[
+        Literal["", "valid", "expiring_soon", "expired"], _d("Access token state.")
+    ] = ""
+    tokenExpiresIn: Annotated[int | None, _d("Seconds until it expires.")] = None
+    quota: Annotated[OAuthQuota | None, _d("Quota last stored; absent = none yet.")] = None
+    reset: Annotated[ResetOutcome | None, _d("The spent reset credit (reset-credit).")] = None
 
 
 def _openapi() -> dict[str, Any]:
@@ -362,7 +405,7 @@ def _openapi() -> dict[str, Any]:
                     f"OAuth token status and Codex quota ({pool})",
                     tag,
                     params=params,
-                    ok_schema=_STATUS,
+                    ok_schema=ref(OAuthStatus),
                 )
             }
             paths[prefix + "/oauth/quota/refresh"] = {
@@ -370,7 +413,7 @@ def _openapi() -> dict[str, Any]:
                     f"Refresh the Codex quota from the usage endpoint ({pool})",
                     tag,
                     params=params,
-                    ok_schema=_STATUS,
+                    ok_schema=ref(OAuthStatus),
                     errors=upstream_errors,
                 )
             }
@@ -387,9 +430,9 @@ def _openapi() -> dict[str, Any]:
                             "schema": spec.STR,
                         },
                     ],
-                    body=spec.obj({"idempotency_key": spec.STR}),
+                    body=ref(ResetCreditBody),
                     body_required=False,
-                    ok_schema={**_STATUS, "properties": {**_STATUS["properties"], "reset": _RESET}},
+                    ok_schema=ref(OAuthStatus),
                     errors=upstream_errors,
                 )
             }
