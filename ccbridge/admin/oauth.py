@@ -73,8 +73,8 @@ class OAuthResource:
         index = find_index(uids, ident, wanted)
         channel = channels[index]
         if channel.service_type != "openai-oauth":
-            raise AdminError(
-                400,
+            raise AdminError(  # 409: the channel exists, its type does not fit
+                409,
                 "Channel is not an OAuth channel",
                 "NOT_OAUTH_CHANNEL",
                 serviceType=channel.service_type,
@@ -84,7 +84,7 @@ class OAuthResource:
     def _configured(self, channel: Channel) -> OAuthTokens:
         tokens = self.rt.codex_tokens.tokens(channel)
         if not tokens.access_token:
-            raise AdminError(400, "OAuth tokens not configured", "OAUTH_NOT_CONFIGURED")
+            raise AdminError(409, "OAuth tokens not configured", "OAUTH_NOT_CONFIGURED")
         return tokens
 
     async def on_get_status(
@@ -106,9 +106,9 @@ class OAuthResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, id: str
     ) -> None:
         """Spend one earned reset credit, then refresh the quota."""
+        key = await _idempotency_key(req)  # a bad body is refused before anything else
         channel = self._channel(req, id)
         self._configured(channel)
-        key = await _idempotency_key(req)
         tokens = await self._tokens(channel)
         result = await self._consume(channel, tokens, key)
         await self._refresh_quota(channel, tokens)

@@ -243,7 +243,7 @@ async def test_status_route_shows_tokens_and_the_stored_quota(
     assert quota["detailed_limits"][0]["limit_name"] == "GPT-5.3-Codex-Spark"
     assert quota["detailed_limits"][0]["primary_used_percent"] == 1.5
     assert tokens["access_token"] not in by_id.text and tokens["refresh_token"] not in by_id.text
-    assert plain.status_code == 400 and plain.json()["code"] == "NOT_OAUTH_CHANNEL"
+    assert plain.status_code == 409 and plain.json()["code"] == "NOT_OAUTH_CHANNEL"
     assert missing.status_code == 404
 
 
