@@ -173,6 +173,7 @@ class Gateway:
             writer=rt.writer,
             upstream=rt.upstream,
             config=rt.config,
+            codex_tokens=rt.codex_tokens,
         )
         app = self.app
         proxied = (rt.auth, relay, rt.writer, rt.settings)

@@ -26,6 +26,7 @@ from ccbridge.store.snapshot import Snapshot
 from ccbridge.store.suspensions import Suspensions
 from ccbridge.store.writer import Writer
 from ccbridge.upstream.client import UpstreamClient
+from ccbridge.upstream.codextokens import CodexTokens
 
 __all__ = ("Runtime",)
 
@@ -79,6 +80,14 @@ class Runtime:
         )
         # Every config write goes through here (JSON mode also writes its files).
         self.config: ConfigWriter = self.json_mode or store
+        self.codex_tokens = CodexTokens(
+            db,
+            self.live,
+            self.config,
+            self.upstream,
+            settings.codex_token_url,
+            holder=self.writer.instance_id,
+        )
 
     @property
     def snapshot(self) -> Snapshot:

@@ -116,6 +116,7 @@ class Settings:
         config_history_revisions: Config revisions kept in the history.
         config_history_days: Days a config revision is kept in the history.
         config_backups_keep: Automatic server-side backups kept.
+        codex_token_url: OAuth token endpoint refreshing ``openai-oauth`` tokens.
     """
 
     database_type: DatabaseType = "sqlite"
@@ -155,6 +156,7 @@ class Settings:
     config_history_revisions: int = 500
     config_history_days: int = 90
     config_backups_keep: int = 20
+    codex_token_url: str = "https://auth.openai.com/oauth/token"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
@@ -223,6 +225,8 @@ class Settings:
             config_history_revisions=_int(env, "CONFIG_HISTORY_REVISIONS", 500, minimum=1),
             config_history_days=_int(env, "CONFIG_HISTORY_DAYS", 90, minimum=1),
             config_backups_keep=_int(env, "CONFIG_BACKUPS_KEEP", 20, minimum=0),
+            codex_token_url=_get(env, "CODEX_OAUTH_TOKEN_URL")
+            or "https://auth.openai.com/oauth/token",
         )
 
     @property

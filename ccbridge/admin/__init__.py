@@ -16,6 +16,7 @@ from ccbridge.admin import (
     instance,
     keys,
     logs,
+    oauth,
     openapi,
     overview,
     ping,
@@ -33,6 +34,7 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
     """Add every admin route to the app (one line per module)."""
     channels.register(app, rt)
     channel_info.register(app, rt)
+    oauth.register(app, rt)
     keys.register(app, rt)
     pricing.register(app, rt)
     aliases.register(app, rt)

@@ -24,6 +24,7 @@ OPENAPI_PATH: Final = "/api/openapi.json"
 MODULES: Final = (
     "ccbridge.admin.channels",
     "ccbridge.admin.channel_info",
+    "ccbridge.admin.oauth",
     "ccbridge.admin.keys",
     "ccbridge.admin.pricing",
     "ccbridge.admin.aliases",

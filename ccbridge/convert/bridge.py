@@ -298,7 +298,9 @@ class ResponsesBridge(Bridge):
 
     __slots__ = ("_custom_tools",)
 
-    TARGETS = RESPONSES_TARGETS
+    # openai-oauth: only for a client that does not stream (the Codex backend only
+    # streams, so its answer is gathered); a streaming client is relayed as it is.
+    TARGETS = RESPONSES_TARGETS | {"openai-oauth"}
     _ID_PREFIX = "resp_"
 
     @staticmethod

@@ -9,6 +9,7 @@ reference's edits: ``store: false`` and no ``max_output_tokens``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -31,12 +32,16 @@ from ccbridge.convert.ir import (
 from ccbridge.convert.sink import StreamSink
 
 __all__ = (
+    "ENCRYPTED_REASONING",
     "SIGNATURE_PREFIX",
     "ResponsesStreamDecoder",
     "decode_responses_response",
     "encode_responses_request",
+    "encrypted_reasoning_mode",
+    "needs_encrypted_reasoning",
     "responses_usage",
     "split_effort_suffix",
+    "with_encrypted_reasoning",
 )
 
 SIGNATURE_PREFIX: Final = "responses:"
@@ -45,6 +50,38 @@ _INCOMPLETE: Final[dict[str, StopReason]] = {
     "max_output_tokens": "max_tokens",
     "content_filter": "refusal",
 }
+
+
+ENCRYPTED_REASONING: Final = "reasoning.encrypted_content"
+_REASONING_MODES: Final = {"auto": "auto", "always": "always", "on": "always", "off": "off"}
+
+
+def encrypted_reasoning_mode(raw: str) -> str:
+    """Return a ``responsesEncryptedReasoningMode`` as ``auto``, ``always`` or ``off``.
+
+    Empty or unknown is ``auto`` and ``on`` is ``always``, as the reference
+    normalises it for the responses channels it applies to.
+    """
+    return _REASONING_MODES.get(raw.strip().lower(), "auto")
+
+
+def needs_encrypted_reasoning(mode: str, body: Mapping[str, Any]) -> bool:
+    """Return whether a Responses body must be given ``include`` of encrypted reasoning.
+
+    ``auto`` and ``always`` both ask for it (stateless reasoning replay); a
+    body that already asks for it is left as it is.
+    """
+    if encrypted_reasoning_mode(mode) == "off":
+        return False
+    include = body.get("include")
+    return not (isinstance(include, list) and ENCRYPTED_REASONING in include)
+
+
+def with_encrypted_reasoning(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a Responses body whose ``include`` asks for encrypted reasoning."""
+    include = body.get("include")
+    kept = [x for x in include if x != ENCRYPTED_REASONING] if isinstance(include, list) else []
+    return {**body, "include": [*kept, ENCRYPTED_REASONING]}
 
 
 def split_effort_suffix(model: str) -> tuple[str, str]:

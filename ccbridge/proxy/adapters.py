@@ -33,6 +33,7 @@ from ccbridge.convert import (
 )
 from ccbridge.convert import Usage as ConvertedUsage
 from ccbridge.convert.bridge import CHAT_TARGETS, MESSAGES_TARGETS, RESPONSES_TARGETS
+from ccbridge.convert.responses import needs_encrypted_reasoning, with_encrypted_reasoning
 from ccbridge.proxy.usage import Usage, UsageReport
 from ccbridge.store.snapshot import Channel
 from ccbridge.upstream.client import (
@@ -44,12 +45,12 @@ from ccbridge.upstream.client import (
     gemini_url,
     responses_url,
 )
+from ccbridge.upstream.codexauth import codex_responses_url
 
 __all__ = ("Adapter", "ConvertedStream", "Converting", "Passthrough", "adapter_for")
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 
-CODEX_BASE_URL: Final = "https://chatgpt.com/backend-api/codex"
 # Client headers that speak for the Anthropic API only, and every credential
 # (the converting adapter sets its own).
 _DROPPED: Final = frozenset({"authorization", "x-api-key", "x-goog-api-key", "anthropic-version"})
@@ -66,13 +67,19 @@ class Outbound:
 
 
 class Passthrough:
-    """The body as the client sent it, the model rewritten (one per pool)."""
+    """The body as the client sent it, the model rewritten (one per pool).
 
-    __slots__ = ("pool",)
+    ``encrypted_reasoning``: a Responses body also gets ``include`` of
+    encrypted reasoning (a ``responses`` channel's
+    ``responsesEncryptedReasoningMode``, spec §2.1).
+    """
+
+    __slots__ = ("encrypted_reasoning", "pool")
     converting: Final = False
 
-    def __init__(self, pool: str) -> None:
+    def __init__(self, pool: str, *, encrypted_reasoning: bool = False) -> None:
         self.pool = pool
+        self.encrypted_reasoning = encrypted_reasoning
 
     def request(
         self,
@@ -90,13 +97,15 @@ class Passthrough:
         if pool == "gemini":  # the model is in the path: the body goes as it came
             action = path.rpartition("/")[2].partition(":")[2]
             return Outbound(gemini_url(channel.base_url, f"{model}:{action}", query), body)
-        if model != client_model:
-            body = _with_model(body, model)
+        if model != client_model or self.encrypted_reasoning:
+            body = _with_model(body, model, encrypted_reasoning=self.encrypted_reasoning)
         if pool == "messages":
             url = claude_url(channel.base_url, path, query)
             return Outbound(url, body, {"Accept": "text/event-stream"} if stream else None)
         if pool == "chat":
             return Outbound(chat_url(channel.base_url), body)
+        if channel.service_type == "openai-oauth":
+            return Outbound(codex_responses_url(channel.base_url), body)
         return Outbound(responses_url(channel.base_url), body)
 
     def headers(self, built: OutboundHeaders, channel: Channel, key: str) -> OutboundHeaders:
@@ -109,11 +118,12 @@ class Passthrough:
         )
 
 
-def _with_model(body: bytes, model: str) -> bytes:
+def _with_model(body: bytes, model: str, *, encrypted_reasoning: bool = False) -> bytes:
     # The stdlib parse is exact (big integers stay integers), unlike the payload's.
-    return json.dumps(
-        {**json.loads(body), "model": model}, ensure_ascii=False, separators=(",", ":")
-    ).encode()
+    payload = {**json.loads(body), "model": model}
+    if encrypted_reasoning:
+        payload = with_encrypted_reasoning(payload)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Converting:
@@ -132,7 +142,7 @@ class Converting:
         if target == "gemini":
             url = base + bridge.path()
         elif target == "openai-oauth":
-            url = (base or CODEX_BASE_URL) + bridge.path()
+            url = codex_responses_url(base)
         else:
             url = claude_url(base, "/v1" + bridge.path())
         overrides = {"Content-Type": "application/json"}
@@ -153,12 +163,7 @@ class Converting:
         elif target == "claude":
             pairs.append(auth_header(key))
             pairs.append(("anthropic-version", ANTHROPIC_VERSION))
-        elif target == "openai-oauth":
-            tokens = channel.oauth_tokens
-            pairs.append(("Authorization", f"Bearer {tokens.access_token if tokens else key}"))
-            if tokens is not None and tokens.account_id:
-                pairs.append(("Chatgpt-Account-Id", tokens.account_id))
-        else:
+        else:  # openai-oauth: the relay sets the current token and account id
             pairs.append(("Authorization", f"Bearer {key}"))
         return OutboundHeaders(
             tuple(pairs), built.removed, built.user_agent, built.client_user_agent_valid
@@ -186,6 +191,7 @@ Adapter = Passthrough | Converting
 _PASSTHROUGH: Final = {
     pool: Passthrough(pool) for pool in ("messages", "responses", "chat", "gemini")
 }
+_WITH_ENCRYPTED_REASONING: Final = Passthrough("responses", encrypted_reasoning=True)
 # Responses-pool types served as themselves; any other type is a Chat upstream (spec §3.3).
 _RESPONSES_NATIVE: Final = frozenset({"responses", "openai-oauth"})
 
@@ -201,12 +207,20 @@ def adapter_for(
         ConversionError: the client's body cannot be converted for this channel.
     """
     kind = channel.service_type
-    options = BridgeOptions(prompt_cache_key=session_id, created=int(time.time()))
+    options = BridgeOptions(
+        prompt_cache_key=session_id,
+        created=int(time.time()),
+        # Continue-thinking keeps the encrypted reasoning the Codex backend returned.
+        codex_reasoning_replay=channel.continue_thinking_enabled,
+    )
     bridge: MessagesBridge | ChatBridge | ResponsesBridge
     if pool == "messages" and kind in MESSAGES_TARGETS:
         bridge = MessagesBridge(kind, payload, model=model, options=options)
     elif pool == "chat" and kind in CHAT_TARGETS:
         bridge = ChatBridge(kind, payload, model=model, options=options)
+    elif pool == "responses" and kind == "openai-oauth" and payload.get("stream") is not True:
+        # The Codex backend only streams: a whole answer is gathered from its stream.
+        bridge = ResponsesBridge(kind, payload, model=model, options=options)
     elif pool == "responses" and kind not in _RESPONSES_NATIVE:
         if payload.get("previous_response_id"):
             raise ConversionError(
@@ -216,6 +230,12 @@ def adapter_for(
             )
         target = kind if kind in RESPONSES_TARGETS else "openai"
         bridge = ResponsesBridge(target, payload, model=model, options=options)
+    elif (
+        pool == "responses"
+        and kind == "responses"
+        and needs_encrypted_reasoning(channel.responses_encrypted_reasoning_mode, payload)
+    ):
+        return _WITH_ENCRYPTED_REASONING
     else:
         return _PASSTHROUGH.get(pool) or _PASSTHROUGH["responses"]
     return Converting(bridge)

@@ -46,11 +46,17 @@ from ccbridge.routing.rules import Action, Decision, FailoverPolicy, suspend_unt
 from ccbridge.routing.scheduler import NO_CHANNELS_CONFIGURED, ChannelScheduler
 from ccbridge.settings import Settings
 from ccbridge.store.budgets import BudgetBook
+from ccbridge.store.codexquota import (
+    has_codex_headers,
+    mark_exceeded,
+    quota_from_headers,
+    quota_row,
+)
 from ccbridge.store.configwrite import ConfigWriter
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.mapping import redirect_channel_model
 from ccbridge.store.quota import QuotaBook
-from ccbridge.store.snapshot import Channel, ClientKey, ContentFilterRule, Snapshot
+from ccbridge.store.snapshot import Channel, ClientKey, ContentFilterRule, OAuthTokens, Snapshot
 from ccbridge.store.suspensions import Suspensions
 from ccbridge.store.writer import Writer
 from ccbridge.upstream.client import (
@@ -61,6 +67,8 @@ from ccbridge.upstream.client import (
     UpstreamUnavailable,
     build_outbound_headers,
 )
+from ccbridge.upstream.codexauth import OAuthRefreshError, with_codex_auth
+from ccbridge.upstream.codextokens import CodexTokens
 
 __all__ = ("Call", "Relay", "Reply")
 
@@ -151,8 +159,10 @@ class Relay:
         writer: Writer,
         upstream: UpstreamClient,
         config: ConfigWriter,
+        codex_tokens: CodexTokens,
     ) -> None:
         self.settings = settings
+        self.codex_tokens = codex_tokens
         self.live = live
         self.scheduler = scheduler
         self.policy = policy
@@ -302,11 +312,18 @@ class Relay:
             return _Next(
                 record, Reply(400, [("Content-Type", "application/json")], _invalid(call.pool, ex))
             )
-        while (key := self.scheduler.select_key(snap, channel, tried)) is not None:
+        while (picked := self.scheduler.select_key(snap, channel, tried)) is not None:
+            key, oauth, refreshed = picked, None, False
+            if _uses_oauth(channel):  # its key is the access token, refreshed when due
+                try:
+                    oauth = await self.codex_tokens.current(channel)
+                except OAuthRefreshError as ex:
+                    return await self._oauth_failed(call, record, channel, domain, ex)
+                key = oauth.access_token
             while True:
                 record.attach(channel, domain)
                 try:
-                    up, removed = await self._send(call, snap, channel, key, adapter)
+                    up, removed = await self._send(call, snap, channel, key, adapter, oauth)
                     if 200 <= up.status < 300:
                         served = await (
                             self._converted(call, snap, channel, key, up, record, adapter, removed)
@@ -316,15 +333,25 @@ class Relay:
                         if isinstance(served, Reply):
                             return served
                         failed = served  # the content filter refused it
+                    elif up.status == 401 and oauth is not None and not refreshed:
+                        # The access token was refused: refresh it once, then retry.
+                        refreshed = True
+                        record = await self._token_refused(call, record, await self._read_error(up))
+                        try:
+                            oauth = await self.codex_tokens.refresh(channel, oauth.access_token)
+                        except OAuthRefreshError as ex:
+                            return await self._oauth_failed(call, record, channel, domain, ex)
+                        key = oauth.access_token
+                        continue
                     else:
                         error = f"upstream returned {up.status}"
                         failed = _Failed(up.status, await self._read_error(up), error)
                 except UpstreamUnavailable as ex:  # no byte has reached the client
-                    self.scheduler.keys.mark_failed(channel.pool, key)
+                    self.scheduler.keys.mark_failed(channel.pool, picked)
                     self.scheduler.record_failure(channel)
                     info = f"{ex.phase} > failover > {ex}"
                     record = await self._next_attempt(call, record, "failover", 0, info, str(ex))
-                    tried.append(key)
+                    tried.append(picked)
                     break
                 body = failed.body  # the failover rules read the upstream's own
                 out = (
@@ -347,9 +374,30 @@ class Relay:
                 record = outcome
                 if decision.action is Action.SUSPEND:
                     return _Next(record, last)
-                tried.append(key)
+                tried.append(picked)
                 break
         return _Next(record, last)
+
+    async def _token_refused(self, call: Call, record: LogRecord, body: bytes) -> LogRecord:
+        """Log a 401 of an OAuth channel as a retry: its token is refreshed first."""
+        record.failover_info = "401 > refresh oauth token > retry"
+        record.finish("retry_wait", 401, "401: access token refused, refreshing", _text(body))
+        await self._log(call, record)
+        nxt = record.next_attempt()
+        await self._log(call, nxt)
+        return nxt
+
+    async def _oauth_failed(
+        self, call: Call, record: LogRecord, channel: Channel, domain: str, ex: OAuthRefreshError
+    ) -> _Next:
+        """Give up on an OAuth channel whose token could not be refreshed."""
+        record.attach(channel, domain)
+        message = f"openai-oauth channel {channel.name!r}: access token refresh failed: {ex}"
+        record = await self._next_attempt(call, record, "failover", 502, f"oauth > {ex}", message)
+        return _Next(
+            record,
+            Reply(502, [("Content-Type", "application/json")], _error(call.pool, 502, message)),
+        )
 
     async def _after_failure(
         self,
@@ -410,7 +458,13 @@ class Relay:
         return redirect_channel_model(channel, call.routed_model or call.model)
 
     async def _send(
-        self, call: Call, snap: Snapshot, channel: Channel, key: str, adapter: Adapter
+        self,
+        call: Call,
+        snap: Snapshot,
+        channel: Channel,
+        key: str,
+        adapter: Adapter,
+        oauth: OAuthTokens | None = None,
     ) -> tuple[UpstreamResponse, tuple[str, ...]]:
         converting = isinstance(adapter, Converting)
         if isinstance(adapter, Converting):
@@ -441,6 +495,8 @@ class Relay:
             overrides=overrides,
         )
         headers = adapter.headers(headers, channel, key)
+        if oauth is not None:
+            headers = with_codex_auth(headers, oauth)
         if learns and headers.client_user_agent_valid:
             self.learner.offer_user_agent(family, headers.user_agent)
         if call.transport == "ws" and channel.responses_websocket_enabled and not converting:
@@ -461,7 +517,20 @@ class Relay:
             header_timeout=channel.response_header_timeout,
             insecure_skip_verify=channel.insecure_skip_verify,
         )
+        if oauth is not None and has_codex_headers(up.headers):
+            self._codex_quota(channel, up)
         return up, headers.removed
+
+    def _codex_quota(self, channel: Channel, up: UpstreamResponse) -> None:
+        """Hand the quota an answer reports to the writer (never awaited)."""
+        quota = quota_from_headers(up.headers, datetime.now(UTC))
+        if quota is None:
+            return
+        row = quota_row(channel.uid, channel.name, channel.index, quota)
+        if up.status == 429:
+            retry_after = next((v for n, v in up.headers if n.lower() == "retry-after"), None)
+            mark_exceeded(row, retry_after)
+        self.writer.codex_quota(row)
 
     async def _read_error(self, up: UpstreamResponse) -> bytes:
         try:
@@ -924,10 +993,20 @@ class Relay:
 
 
 def _invalid(pool: str, ex: ConversionError) -> bytes:
+    return _error(pool, 400, str(ex))
+
+
+def _error(pool: str, status: int, message: str) -> bytes:
+    """Return an error body in the client API's shape."""
     if pool != "messages":  # OpenAI's shape (Chat, Responses)
-        return openai_body(400, str(ex))
-    error = {"type": "invalid_request_error", "message": str(ex)}
-    return json.dumps({"type": "error", "error": error}).encode()
+        return openai_body(status, message)
+    kind = "invalid_request_error" if status == 400 else "api_error"
+    return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+
+
+def _uses_oauth(channel: Channel) -> bool:
+    """Return whether a channel's credential is its OAuth access token."""
+    return channel.service_type == "openai-oauth" and not channel.api_keys
 
 
 _NO_TERMINAL_EVENT = "stream ended without its terminal event"

@@ -55,7 +55,9 @@ SERVED_SERVICE_TYPES: Final[Mapping[str, frozenset[str]]] = {
             "composite",
         }
     ),
-    "responses": frozenset({"responses", "claude", "openai", "openaiold", "openai_chat", "gemini"}),
+    "responses": frozenset(
+        {"responses", "openai-oauth", "claude", "openai", "openaiold", "openai_chat", "gemini"}
+    ),
     "chat": frozenset({"claude", "gemini", "openai", "openaiold", "openai_chat"}),
     "gemini": frozenset({"gemini"}),
 }

@@ -46,7 +46,12 @@ from ccbridge.store.budgets import SpendAdd, SpendKey, spend_payloads
 from ccbridge.store.logevents import LogEvents
 from ccbridge.store.rollup import deltas
 from generated.dao import Daos
-from generated.rows import ChannelSuspensionsRow, RequestDebugLogsRow, RequestLogsRow
+from generated.rows import (
+    ChannelQuotaRow,
+    ChannelSuspensionsRow,
+    RequestDebugLogsRow,
+    RequestLogsRow,
+)
 
 __all__ = ("LogSource", "UsageAdd", "Writer")
 
@@ -82,7 +87,7 @@ class UsageAdd:
 class _Batch:
     """What arrived since the last flush, already coalesced."""
 
-    __slots__ = ("debug", "keys", "logs", "size", "spend", "suspensions", "usage")
+    __slots__ = ("debug", "keys", "logs", "quotas", "size", "spend", "suspensions", "usage")
 
     def __init__(self) -> None:
         self.logs: dict[str, LogSource] = {}
@@ -90,6 +95,7 @@ class _Batch:
         self.keys: dict[int, datetime] = {}
         self.spend: dict[SpendKey, SpendAdd] = {}
         self.suspensions: dict[str, ChannelSuspensionsRow] = {}
+        self.quotas: dict[str, ChannelQuotaRow] = {}
         self.debug: list[RequestDebugLogsRow] = []
         self.size = 0
 
@@ -211,6 +217,10 @@ class Writer:
         """Record a channel suspension."""
         return self._add(self._batch.suspensions, row.channel_uid, row)
 
+    def codex_quota(self, row: ChannelQuotaRow) -> Any:
+        """Record a channel's Codex quota as an answer reported it (latest wins)."""
+        return self._add(self._batch.quotas, row.channel_stable_id, row)
+
     def debug(self, row: RequestDebugLogsRow) -> Any:
         """Record request/response bodies of a log row."""
         self._batch.debug.append(row)
@@ -286,7 +296,7 @@ class Writer:
     def _merge_back(self, old: _Batch) -> None:
         # Items that arrived during the failed flush are newer: they win.
         new = self._batch
-        for bucket in ("logs", "keys", "suspensions"):
+        for bucket in ("logs", "keys", "suspensions", "quotas"):
             merged = {**getattr(old, bucket), **getattr(new, bucket)}
             setattr(new, bucket, merged)
         for uid, add in old.usage.items():
@@ -314,6 +324,7 @@ class Writer:
             + len(new.keys)
             + len(new.spend)
             + len(new.suspensions)
+            + len(new.quotas)
             + len(new.debug)
         )
 
@@ -349,6 +360,7 @@ class Writer:
                 for payload in spend_payloads(totals):
                     await tx.events.notify_spend(payload=payload)
             await tx.channel_suspensions.upsert_many(list(batch.suspensions.values()))
+            await tx.channel_quota.upsert_many(list(batch.quotas.values()))
             # Debug rows reference their log row, written above in the same transaction.
             await tx.request_debug_logs.upsert_many(batch.debug)
         for source, row in zip(sources, rows, strict=True):

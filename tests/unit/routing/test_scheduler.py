@@ -213,17 +213,18 @@ def test_single_channel_mode() -> None:
     assert disabled.error == NO_CHANNELS_CONFIGURED and disabled.details() == "D: disabled"
 
 
-def test_responses_pool_serves_responses_only() -> None:
+def test_responses_pool_serves_its_types_only() -> None:
     snap = Snapshot.build(
         channels={
             "responses": [
                 make_channel("r1", "responses"),
                 make_channel("r2", "responses", service_type="openai-oauth"),
+                make_channel("r3", "responses", service_type="composite"),
             ]
         }
     )
     plan = scheduler().plan(snap, "responses")
-    assert order(plan) == [("r1", "priority_order")]
+    assert order(plan) == [("r1", "priority_order"), ("r2", "priority_order")]
 
 
 def test_circuit_breaker_window_and_breaking() -> None:
