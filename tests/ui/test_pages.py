@@ -58,6 +58,7 @@ PAGES = (
     ("keys", "Client keys"),
     ("logs", "Request logs"),
     ("settings", "Settings"),
+    ("history", "History"),
     ("backup", "Backup and restore"),
     ("dashboard", "Dashboard"),
 )
@@ -113,7 +114,7 @@ async def test_every_page_loads_without_console_errors(
 
     # Usable from 1024 px: nothing wider than the window.
     await page.set_viewport_size({"width": 1024, "height": 768})
-    for route in ("dashboard", "channels", "keys", "logs", "settings", "backup"):
+    for route in ("dashboard", "channels", "keys", "logs", "settings", "history", "backup"):
         await page.goto(f"{gateway.url}/#/{route}")
         await expect(page.get_by_text("Loading…")).to_have_count(0)
         width = await page.evaluate("document.documentElement.scrollWidth")
@@ -129,7 +130,7 @@ async def test_every_control_has_a_label(page: Page, gateway: Running) -> None:
                 && !el.getAttribute('aria-label')
                 && !(el.tagName === 'BUTTON' && el.textContent.trim()))
         .map(el => el.outerHTML.slice(0, 80))"""
-    for route in ("dashboard", "channels", "keys", "logs", "settings", "backup"):
+    for route in ("dashboard", "channels", "keys", "logs", "settings", "history", "backup"):
         await page.goto(f"{gateway.url}/#/{route}")
         await expect(page.get_by_text("Loading…")).to_have_count(0)
         assert await page.evaluate(unlabeled) == [], route
