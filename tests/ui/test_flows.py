@@ -407,18 +407,20 @@ async def test_failover_rules_and_rate_limits_are_forms(
     assert limits["api"]["requestsPerMinute"] == 250
     assert len(limits["authFailure"]["thresholds"]) == count - 1
 
+    # The seeded default aliases stay; the new row goes last.
+    seeded = (await _api(gateway, "GET", "/api/model-aliases")).json()["messagesModels"]
     await page.goto(gateway.url + "/#/settings/model-aliases")
     form = page.get_by_role("form", name="Model aliases")
     messages = form.locator("fieldset.rows").filter(
         has=page.get_by_text("Messages models", exact=True)
     )
     await messages.get_by_role("button", name="Add messages model").click()
-    await messages.get_by_label("Value").fill("opus")
-    await messages.get_by_label("Description").fill("the big one")
+    await messages.get_by_label("Value").last.fill("opus")
+    await messages.get_by_label("Description").last.fill("the big one")
     await form.get_by_role("button", name="Save").click()
     await expect(form.get_by_role("status")).to_have_text("Saved.")
     aliases = (await _api(gateway, "GET", "/api/model-aliases")).json()
-    assert aliases["messagesModels"] == [{"value": "opus", "description": "the big one"}]
+    assert aliases["messagesModels"] == [*seeded, {"value": "opus", "description": "the big one"}]
 
 
 async def _ask(gateway: Running, key: str, model: str = "claude-sonnet-4-5") -> httpx.Response:
@@ -426,7 +428,11 @@ async def _ask(gateway: Running, key: str, model: str = "claude-sonnet-4-5") -> 
         return await client.post(
             "/v1/messages",
             headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
-            json={"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
+            json={
+                "model": model,
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
         )
 
 
