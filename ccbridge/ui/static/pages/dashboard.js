@@ -35,8 +35,7 @@ function Unpriced({ stats }) {
   const models = Object.entries(stats.unpricedModels || {}).sort((a, b) => b[1] - a[1]);
   return html`<div class="note warn" role="status">
     <strong>${fmtInt(stats.unpricedRequests)} request(s) of unpriced models</strong> counted at $0 in this period:
-    ${models.map(([m, n], i) => html`${i ? ", " : " "}<code>${m}</code> (${fmtInt(n)})`)}.
-    <a href="#/settings">Add their prices</a>.
+    ${models.map(([m, n], i) => html`${i ? ", " : " "}<code>${m}</code> (${fmtInt(n)})`)}. <a href="#/settings">Add their prices</a>.
   </div>`;
 }
 

@@ -101,7 +101,7 @@ export function History() {
         <button type="button" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE))}>Newer</button>
         <button type="button" disabled=${offset + PAGE >= d.total} onClick=${() => setOffset(offset + PAGE)}>Older</button>
       </div>
-      <table class="history"><thead><tr><th>Revision</th><th>When</th><th>By</th><th>What changed</th><th>Actions</th></tr></thead>
+      ${d.items.length ? html`<table class="history"><thead><tr><th>Revision</th><th>When</th><th>By</th><th>What changed</th><th>Actions</th></tr></thead>
         <tbody>${d.items.map((i, n) => html`<tr>
           <td>${i.revision}</td>
           <td>${fmtTime(i.createdAt)}</td>
@@ -109,8 +109,8 @@ export function History() {
           <td><${Changes} changes=${i.changes} /></td>
           <td>${offset === 0 && n === 0 ? html`<span class="muted">current</span>`
             : html`<button type="button" onClick=${() => setDialog(i)}>Roll back to ${i.revision}</button>`}</td>
-        </tr>`)}</tbody></table>
-      <${Compare} key=${d.offset + ":" + (d.items[0] && d.items[0].revision)} items=${d.items} />` : null}
+        </tr>`)}</tbody></table>` : html`<p class="empty">No revision recorded yet: the history starts with the next change.</p>`}
+      ${d.items.length > 1 ? html`<${Compare} key=${d.offset + ":" + d.items[0].revision} items=${d.items} />` : null}` : null}
     ${dialog ? html`<${Rollback} item=${dialog} revision=${state.revision} onClose=${() => setDialog(null)} onReload=${state.reload}
       onDone=${(r) => { setDialog(null); setDone(r); setOffset(0); state.reload(); }} />` : null}`;
 }
