@@ -137,6 +137,10 @@ async def test_every_control_has_a_label(page: Page, gateway: Running) -> None:
     await page.goto(gateway.url + "/#/channels")
     await page.get_by_role("button", name="New channel").click()
     assert await page.evaluate(unlabeled) == [], "channel form"
+    await page.goto(gateway.url + "/#/keys")
+    await page.get_by_role("button", name="New key").click()
+    await page.get_by_role("dialog", name="New client key").get_by_label("Expires at").wait_for()
+    assert await page.evaluate(unlabeled) == [], "key form"
 
 
 async def test_usable_by_keyboard(page: Page, gateway: Running) -> None:
