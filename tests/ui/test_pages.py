@@ -164,3 +164,28 @@ async def test_usable_by_keyboard(page: Page, gateway: Running) -> None:
     await page.keyboard.press("Escape")
     await expect(dialog).to_have_count(0)
     await expect(new_key).to_be_focused()
+
+
+async def test_history_rollback_by_keyboard(page: Page, gateway: Running) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, headers={"x-api-key": MASTER_KEY}) as c:
+        for alias in ("first", "second"):
+            resp = await c.put("/api/aliases/kb-user", json={"alias": alias})
+            assert resp.status_code == 200, resp.text
+        before = (await c.get("/api/config/history?limit=2")).json()["items"][1]["revision"]
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="History").focus()
+    await page.keyboard.press("Enter")
+    button = page.get_by_role("button", name=f"Roll back to {before}")
+    await button.focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name=f"Roll back to revision {before}")
+    await expect(dialog.get_by_role("button", name="Roll back")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(button).to_be_focused()
+    await button.press("Enter")
+    await expect(dialog.get_by_role("button", name="Roll back")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text(f"revision {before} restored")
+    async with httpx.AsyncClient(base_url=gateway.url, headers={"x-api-key": MASTER_KEY}) as c:
+        assert (await c.get("/api/aliases")).json()["aliases"]["kb-user"] == "first"
