@@ -407,15 +407,191 @@ async def test_failover_rules_and_rate_limits_are_forms(
     assert limits["api"]["requestsPerMinute"] == 250
     assert len(limits["authFailure"]["thresholds"]) == count - 1
 
+    # The seeded default aliases stay; the new row goes last.
+    seeded = (await _api(gateway, "GET", "/api/model-aliases")).json()["messagesModels"]
     await page.goto(gateway.url + "/#/settings/model-aliases")
     form = page.get_by_role("form", name="Model aliases")
     messages = form.locator("fieldset.rows").filter(
         has=page.get_by_text("Messages models", exact=True)
     )
     await messages.get_by_role("button", name="Add messages model").click()
-    await messages.get_by_label("Value").fill("opus")
-    await messages.get_by_label("Description").fill("the big one")
+    await messages.get_by_label("Value").last.fill("opus")
+    await messages.get_by_label("Description").last.fill("the big one")
     await form.get_by_role("button", name="Save").click()
     await expect(form.get_by_role("status")).to_have_text("Saved.")
     aliases = (await _api(gateway, "GET", "/api/model-aliases")).json()
-    assert aliases["messagesModels"] == [{"value": "opus", "description": "the big one"}]
+    assert aliases["messagesModels"] == [*seeded, {"value": "opus", "description": "the big one"}]
+
+
+async def _ask(gateway: Running, key: str, model: str = "claude-sonnet-4-5") -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        return await client.post(
+            "/v1/messages",
+            headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+            json={
+                "model": model,
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+
+
+async def test_key_budget_and_expiry_set_in_the_ui_and_spent_by_a_request(
+    page: Page, gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    up = await upstreams(default=messages_json_reply(input_tokens=300, output_tokens=20))
+    await gateway.add_channel("messages", "paid", up.url, ["sk-ant-paid-0123456789"])
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Client keys").click()
+    await page.get_by_role("button", name="New key").click()
+    dialog = page.get_by_role("dialog", name="New client key")
+    await dialog.get_by_label("Name").fill("metered")
+    await dialog.get_by_label("Expires at").fill("2030-01-31T12:00")
+    await dialog.get_by_label("Spend budget (USD").fill("5")
+    await dialog.get_by_label("Spend budget period").select_option("monthly")
+    await dialog.get_by_label("Token budget (input").fill("1000000")
+    await dialog.get_by_label("Token budget period").select_option("daily")
+    await shot(page, "17-key-budget-form")
+    await dialog.get_by_role("button", name="Create key").click()
+    secret = await page.get_by_label("New key").input_value()
+    await page.get_by_role("button", name="Done").click()
+
+    (made,) = (await _api(gateway, "GET", "/api/keys")).json()["keys"]
+    expected = await page.evaluate("new Date('2030-01-31T12:00').getTime()")
+    expires = datetime.fromisoformat(made["expiresAt"].replace("Z", "+00:00"))
+    assert expires.timestamp() * 1000 == expected  # the browser's local time, as UTC
+    assert (made["budgetUsd"], made["budgetPeriod"]) == (5.0, "monthly")
+    assert (made["tokenBudget"], made["tokenBudgetPeriod"]) == (1000000, "daily")
+    assert made["spentUsd"] == 0 and made["tokensUsed"] == 0
+
+    resp = await _ask(gateway, secret)
+    assert resp.status_code == 200, resp.text
+    await gateway.flush()
+    spent = (await _api(gateway, "GET", f"/api/keys/{made['id']}")).json()
+    assert spent["tokensUsed"] > 0 and spent["spentUsd"] > 0
+    await page.reload()
+    row = page.locator("tr", has_text="metered")
+    await expect(row.get_by_label("Spend of metered")).to_have_attribute(
+        "value", str(spent["spentUsd"])
+    )
+    await expect(row).to_contain_text(f"{spent['tokensUsed']:,} / 1,000,000 daily")
+    await expect(row).to_contain_text("/ $5.00 monthly")
+    await expect(row).to_contain_text("expires")
+    await expect(row).to_contain_text("resets")
+
+    # Edited down below what it spent: the list says the budget is spent.
+    await row.get_by_role("button", name="Edit").click()
+    edit = page.get_by_role("dialog", name="Edit key metered")
+    await expect(edit.get_by_label("Spend budget (USD")).to_have_value("5")
+    await edit.get_by_label("Token budget (input").fill("10")
+    await edit.get_by_label("Expires at").fill("")
+    await edit.get_by_role("button", name="Save").click()
+    await expect(edit).to_have_count(0)
+    await expect(row.locator(".badge.spent")).to_have_text("budget spent")
+    await shot(page, "18-keys-budgets")
+    edited = (await _api(gateway, "GET", f"/api/keys/{made['id']}")).json()
+    assert (edited["tokenBudget"], edited["expiresAt"], edited["budgetUsd"]) == (10, None, 5.0)
+
+
+async def test_dashboard_shows_requests_of_unpriced_models(
+    page: Page, gateway: Running, upstreams: UpstreamFactory
+) -> None:
+    up = await upstreams(default=messages_json_reply(model="homebrew-model-9"))
+    await gateway.add_channel("messages", "local", up.url, ["sk-ant-local-0123456789"])
+    key = await gateway.add_key("tester")
+    for _ in range(2):
+        assert (await _ask(gateway, key, "homebrew-model-9")).status_code == 200
+    await gateway.flush()
+    await sign_in(page, gateway)
+    note = page.get_by_role("status").filter(has_text="unpriced")
+    await expect(note).to_contain_text("2 request(s) of unpriced models")
+    await expect(note).to_contain_text("homebrew-model-9 (2)")
+    await shot(page, "19-dashboard-unpriced")
+
+
+async def test_history_shows_a_change_its_diff_and_rolls_it_back(
+    page: Page, gateway: Running, console: Console
+) -> None:
+    for alias in ("alice-laptop", "bob-laptop"):
+        resp = await _api(gateway, "PUT", "/api/aliases/dev-laptop", json={"alias": alias})
+        assert resp.status_code == 200, resp.text
+    items = (await _api(gateway, "GET", "/api/config/history?limit=2")).json()["items"]
+    newest, before = items[0]["revision"], items[1]["revision"]
+
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="History").click()
+    await page.get_by_role("heading", name="History", exact=True).wait_for()
+    first = page.locator("table.history tbody tr").first
+    await expect(first).to_contain_text(str(newest))
+    await expect(first).to_contain_text("PUT /api/aliases/dev-laptop")
+    await expect(first.locator("del")).to_have_text("alice-laptop")
+    await expect(first.locator("ins")).to_have_text("bob-laptop")
+
+    # The diff between two chosen revisions.
+    await page.get_by_label("From revision").select_option(str(before - 1))
+    await page.get_by_label("To revision").select_option(str(newest))
+    await page.get_by_role("button", name="Compare").click()
+    diff = page.get_by_role("region", name="Difference")
+    await expect(diff).to_contain_text(f"From revision {before - 1} to {newest}")
+    await expect(diff.locator(".op")).to_have_text(["added"])
+    await expect(diff).to_contain_text("bob-laptop")
+    await shot(page, "20-history")
+
+    # A rollback that lost a race says so and offers to reload.
+    await page.get_by_role("button", name=f"Roll back to {before}").click()
+    dialog = page.get_by_role("dialog", name=f"Roll back to revision {before}")
+    other = await _api(gateway, "PUT", "/api/aliases/dev-laptop", json={"alias": "carol-laptop"})
+    assert other.status_code == 200
+    console.expect_status(409, f"/api/config/rollback/{before}")
+    await dialog.get_by_role("button", name="Roll back").click()
+    await expect(dialog.locator(".note.conflict")).to_contain_text("Someone else changed")
+    await shot(page, "21-rollback-conflict")
+    await dialog.get_by_role("button", name="Reload").click()
+    await expect(dialog).to_have_count(0)
+    await expect(page.locator("table.history tbody tr").first.locator("ins")).to_have_text(
+        "carol-laptop"
+    )
+
+    # Confirmed, it writes the old value back as a new revision.
+    await page.get_by_role("button", name=f"Roll back to {before}").click()
+    await dialog.get_by_role("button", name="Roll back").click()
+    await expect(page.get_by_role("status")).to_contain_text(f"revision {before} restored")
+    aliases = (await _api(gateway, "GET", "/api/aliases")).json()["aliases"]
+    assert aliases["dev-laptop"] == "alice-laptop"
+    await expect(page.locator("table.history tbody tr").first.locator("ins")).to_have_text(
+        "alice-laptop"
+    )
+
+
+async def test_server_backup_created_restored_and_deleted(page: Page, gateway: Running) -> None:
+    await gateway.add_channel("messages", "keep", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Backup").click()
+    await page.get_by_label("Backup name (optional)").fill("before-change")
+    await page.get_by_role("button", name="Create server backup").click()
+    row = page.locator("table.server-backups tr", has_text="before-change.json")
+    await expect(row).to_contain_text("manual")
+    listed = (await _api(gateway, "GET", "/api/config/backups")).json()["backups"]
+    assert [b["filename"] for b in listed] == ["before-change.json"]
+
+    changed = await _api(gateway, "PUT", "/api/channels/0", json={"description": "changed"})
+    assert changed.status_code == 200, changed.text
+    await row.get_by_role("button", name="Restore before-change.json").click()
+    dialog = page.get_by_role("dialog", name="Restore before-change.json")
+    preview = dialog.get_by_role("region", name="Restore preview")
+    await expect(preview.locator("ul.changed").first).to_contain_text("keep")
+    await expect(preview.locator("ul.changed").first).to_contain_text("description")
+    await shot(page, "22-server-backup-restore")
+    await dialog.get_by_role("button", name="Restore this backup").click()
+    await expect(page.get_by_role("status")).to_contain_text("Restored before-change.json")
+    (channel,) = (await _api(gateway, "GET", "/api/channels")).json()["channels"]
+    assert channel["description"] != "changed"
+    await expect(page.locator("table.server-backups")).to_contain_text("before a restore")
+    await shot(page, "23-server-backups")
+
+    await row.get_by_role("button", name="Delete before-change.json").click()
+    confirm = page.get_by_role("dialog", name="Delete backup")
+    await confirm.get_by_role("button", name="Delete").click()
+    await expect(row).to_have_count(0)
+    listed = (await _api(gateway, "GET", "/api/config/backups")).json()["backups"]
+    assert [b["reason"] for b in listed] == ["before_restore"]

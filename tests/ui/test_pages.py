@@ -58,6 +58,7 @@ PAGES = (
     ("keys", "Client keys"),
     ("logs", "Request logs"),
     ("settings", "Settings"),
+    ("history", "History"),
     ("backup", "Backup and restore"),
     ("dashboard", "Dashboard"),
 )
@@ -113,7 +114,7 @@ async def test_every_page_loads_without_console_errors(
 
     # Usable from 1024 px: nothing wider than the window.
     await page.set_viewport_size({"width": 1024, "height": 768})
-    for route in ("dashboard", "channels", "keys", "logs", "settings", "backup"):
+    for route in ("dashboard", "channels", "keys", "logs", "settings", "history", "backup"):
         await page.goto(f"{gateway.url}/#/{route}")
         await expect(page.get_by_text("Loading…")).to_have_count(0)
         width = await page.evaluate("document.documentElement.scrollWidth")
@@ -129,13 +130,17 @@ async def test_every_control_has_a_label(page: Page, gateway: Running) -> None:
                 && !el.getAttribute('aria-label')
                 && !(el.tagName === 'BUTTON' && el.textContent.trim()))
         .map(el => el.outerHTML.slice(0, 80))"""
-    for route in ("dashboard", "channels", "keys", "logs", "settings", "backup"):
+    for route in ("dashboard", "channels", "keys", "logs", "settings", "history", "backup"):
         await page.goto(f"{gateway.url}/#/{route}")
         await expect(page.get_by_text("Loading…")).to_have_count(0)
         assert await page.evaluate(unlabeled) == [], route
     await page.goto(gateway.url + "/#/channels")
     await page.get_by_role("button", name="New channel").click()
     assert await page.evaluate(unlabeled) == [], "channel form"
+    await page.goto(gateway.url + "/#/keys")
+    await page.get_by_role("button", name="New key").click()
+    await page.get_by_role("dialog", name="New client key").get_by_label("Expires at").wait_for()
+    assert await page.evaluate(unlabeled) == [], "key form"
 
 
 async def test_usable_by_keyboard(page: Page, gateway: Running) -> None:
@@ -159,3 +164,28 @@ async def test_usable_by_keyboard(page: Page, gateway: Running) -> None:
     await page.keyboard.press("Escape")
     await expect(dialog).to_have_count(0)
     await expect(new_key).to_be_focused()
+
+
+async def test_history_rollback_by_keyboard(page: Page, gateway: Running) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, headers={"x-api-key": MASTER_KEY}) as c:
+        for alias in ("first", "second"):
+            resp = await c.put("/api/aliases/kb-user", json={"alias": alias})
+            assert resp.status_code == 200, resp.text
+        before = (await c.get("/api/config/history?limit=2")).json()["items"][1]["revision"]
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="History").focus()
+    await page.keyboard.press("Enter")
+    button = page.get_by_role("button", name=f"Roll back to {before}")
+    await button.focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name=f"Roll back to revision {before}")
+    await expect(dialog.get_by_role("button", name="Roll back")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(button).to_be_focused()
+    await button.press("Enter")
+    await expect(dialog.get_by_role("button", name="Roll back")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text(f"revision {before} restored")
+    async with httpx.AsyncClient(base_url=gateway.url, headers={"x-api-key": MASTER_KEY}) as c:
+        assert (await c.get("/api/aliases")).json()["aliases"]["kb-user"] == "first"

@@ -9,6 +9,7 @@ import { Keys } from "./pages/keys.js";
 import { Logs } from "./pages/logs.js";
 import { Settings } from "./pages/settings.js";
 import { Backup } from "./pages/backup.js";
+import { History } from "./pages/history.js";
 
 const PAGES = [
   ["dashboard", "Dashboard", Dashboard],
@@ -16,6 +17,7 @@ const PAGES = [
   ["keys", "Client keys", Keys],
   ["logs", "Request logs", Logs],
   ["settings", "Settings", Settings],
+  ["history", "History", History],
   ["backup", "Backup", Backup],
 ];
 

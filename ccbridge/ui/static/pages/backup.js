@@ -1,7 +1,8 @@
-// Backups: download the configuration; restore one after a preview.
+// Backups: download the configuration; restore one after a preview; the
+// server-side backups every instance shares (made, restored, deleted by name).
 import { useState } from "../vendor/hooks.js";
 import { request } from "../lib/api.js";
-import { ErrorNote, html } from "../lib/ui.js";
+import { Confirm, ErrorNote, Loading, Modal, fmtInt, fmtTime, html, useLoad } from "../lib/ui.js";
 
 const ref = (c) => `${c.name} (${c.pool}, ${c.id})`;
 
@@ -24,6 +25,86 @@ function Preview({ p }) {
     ${p.modelAliasesChanged ? html`<p>Model aliases are replaced.</p>` : null}
     ${p.userAliasesChanged ? html`<p>User aliases are replaced.</p>` : null}
     ${p.clientKeys ? html`<p>Client keys: ${p.clientKeys.added} added, ${p.clientKeys.removed} removed, ${p.clientKeys.kept} kept.</p>` : html`<p class="muted">Client keys are not in the backup and stay as they are.</p>`}
+  </section>`;
+}
+
+const REASONS = { manual: "manual", before_restore: "before a restore", before_rollback: "before a rollback" };
+const path = (name) => `/api/config/backups/${encodeURIComponent(name)}`;
+
+// Restoring a stored backup: its document goes through the same preview first.
+function RestoreStored({ name, onDone, onClose }) {
+  const preview = useLoad(async () => {
+    const doc = (await request("GET", path(name))).data;
+    return request("POST", "/api/config/restore/preview", { body: doc });
+  }, [name]);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const go = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const res = await request("POST", `/api/config/restore/${encodeURIComponent(name)}`, { ifMatch: preview.revision });
+      onDone(res.data);
+    } catch (ex) { setError(ex); setBusy(false); }
+  };
+  return html`<${Modal} title=${`Restore ${name}`} onClose=${onClose} wide>
+    <${Loading} state=${preview} />
+    ${preview.data ? html`<${Preview} p=${preview.data} />` : null}
+    <${ErrorNote} error=${error} onReload=${() => { setError(null); setBusy(false); preview.reload(); }} />
+    <div class="actions">
+      <button type="button" class="danger" disabled=${busy || !preview.data} onClick=${go}>Restore this backup</button>
+      <button type="button" onClick=${onClose}>Cancel</button>
+    </div>
+  <//>`;
+}
+
+function ServerBackups() {
+  const list = useLoad("/api/config/backups");
+  const [name, setName] = useState("");
+  const [dialog, setDialog] = useState(null);
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState("");
+  const create = async (ev) => {
+    ev.preventDefault();
+    setError(null); setDone("");
+    try {
+      const res = await request("POST", "/api/config/backups", { body: name.trim() ? { name: name.trim() } : {} });
+      setDone(`Stored ${res.data.filename}.`);
+      setName("");
+      await list.reload();
+    } catch (ex) { setError(ex); }
+  };
+  const close = () => setDialog(null);
+  const backups = list.data ? list.data.backups : [];
+  return html`<section><h2>Stored on the server</h2>
+    <p class="muted">Kept in the database, so every instance sees the same ones. Channel keys are in clear inside; client keys are not.</p>
+    <form class="toolbar" onSubmit=${create}>
+      <label for="backup-name">Backup name (optional)</label>
+      <input id="backup-name" value=${name} placeholder="manual_backup_…" onInput=${(e) => setName(e.target.value)} />
+      <button type="submit" class="primary">Create server backup</button>
+    </form>
+    <${ErrorNote} error=${error} />
+    ${done ? html`<p class="note ok" role="status">${done}</p>` : null}
+    <${Loading} state=${list} />
+    ${list.data ? (backups.length ? html`<table class="server-backups">
+      <thead><tr><th>Name</th><th>Created</th><th>By</th><th>Reason</th><th>Revision</th><th>Size</th><th>Actions</th></tr></thead>
+      <tbody>${backups.map((b) => html`<tr>
+        <td><code>${b.filename}</code></td>
+        <td>${fmtTime(b.createdAt)}</td>
+        <td>${b.createdBy}</td>
+        <td>${REASONS[b.reason] || b.reason}</td>
+        <td>${b.revision}</td>
+        <td>${b.size < 1024 ? `${b.size} B` : `${fmtInt(Math.ceil(b.size / 1024))} KB`}</td>
+        <td class="row-actions">
+          <button type="button" onClick=${() => setDialog({ kind: "restore", name: b.filename })} aria-label=${`Restore ${b.filename}`}>Restore…</button>
+          <button type="button" class="danger" onClick=${() => setDialog({ kind: "delete", name: b.filename })} aria-label=${`Delete ${b.filename}`}>Delete</button>
+        </td>
+      </tr>`)}</tbody></table>` : html`<p class="empty">No server-side backups yet.</p>`) : null}
+    ${dialog && dialog.kind === "restore" ? html`<${RestoreStored} name=${dialog.name} onClose=${close}
+      onDone=${(r) => { close(); setDone(`Restored ${r.filename}: ${r.channels} channel(s); the replaced configuration is saved as ${r.backup}.`); list.reload(); }} />` : null}
+    ${dialog && dialog.kind === "delete" ? html`<${Confirm} title="Delete backup" yes="Delete"
+      message=${`Delete the server-side backup ${dialog.name}? This cannot be undone.`}
+      onYes=${async () => { await request("DELETE", path(dialog.name)); setDone(`Deleted ${dialog.name}.`); await list.reload(); }} onClose=${close} />` : null}
   </section>`;
 }
 
@@ -90,5 +171,6 @@ export function Backup() {
         <div class="actions"><button type="button" class="danger" onClick=${restore}>Restore this backup</button>
         <button type="button" onClick=${() => { setPreview(null); setDoc(null); }}>Cancel</button></div>` : null}
       ${done ? html`<p class="note ok" role="status">${done}</p>` : null}
-    </section>`;
+    </section>
+    <${ServerBackups} />`;
 }

@@ -28,6 +28,17 @@ async function loadDashboard(period) {
   return { data: { stats, history, sessions, channels: overview.channels, perChannel, range } };
 }
 
+// Requests of models without a price are logged at cost 0: the cost figures
+// undercount until a price is added, so the operator is told where they look.
+function Unpriced({ stats }) {
+  if (!stats.unpricedRequests) return null;
+  const models = Object.entries(stats.unpricedModels || {}).sort((a, b) => b[1] - a[1]);
+  return html`<div class="note warn" role="status">
+    <strong>${fmtInt(stats.unpricedRequests)} request(s) of unpriced models</strong> counted at $0 in this period:
+    ${models.map(([m, n], i) => html`${i ? ", " : " "}<code>${m}</code> (${fmtInt(n)})`)}. <a href="#/settings">Add their prices</a>.
+  </div>`;
+}
+
 function Card({ label, value, sub }) {
   return html`<div class="card"><span class="label">${label}</span><strong>${value}</strong>${sub ? html`<small>${sub}</small>` : null}</div>`;
 }
@@ -86,6 +97,7 @@ export function Dashboard() {
     </div>
     <${ErrorNote} error=${state.error} onReload=${state.reload} />
     ${s ? html`
+      <${Unpriced} stats=${s} />
       <div class="cards">
         <${Card} label="Requests" value=${fmtInt(s.totalRequests)} sub=${`${fmtInt(s.totalSuccess)} succeeded`} />
         <${Card} label="Errors" value=${fmtInt(s.totalFailure)} sub=${s.totalRequests ? `${((s.totalFailure / s.totalRequests) * 100).toFixed(1)} % of requests` : "–"} />

@@ -2,7 +2,7 @@
 import { useState } from "../vendor/hooks.js";
 import { request } from "../lib/api.js";
 import { fieldOf } from "../lib/schema.js";
-import { Confirm, ErrorNote, Field, Loading, Modal, fmtTime, html, useLoad } from "../lib/ui.js";
+import { Confirm, ErrorNote, Field, Loading, Modal, fmtCost, fmtInt, fmtTime, html, useLoad } from "../lib/ui.js";
 
 const ENDPOINTS = ["messages", "responses", "gemini", "chat", "messages_current_channel"];
 const LISTS = [
@@ -15,6 +15,37 @@ const LISTS = [
 // An empty list field means "no restriction" (null), as the API reads it.
 const listIn = (v) => (v ? v.join(", ") : "");
 const listOut = (s) => { const l = s.split(",").map((x) => x.trim()).filter(Boolean); return l.length ? l : null; };
+const PERIODS = ["total", "daily", "weekly", "monthly"];
+// <input type="datetime-local"> speaks local time without an offset; the API wants RFC 3339.
+const pad = (n) => String(n).padStart(2, "0");
+function localIn(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+const localOut = (s) => (s ? new Date(s).toISOString() : null);
+const numOut = (s) => (s === "" ? null : Number(s));
+// Spent when either budget is used up: the next request is refused.
+const isSpent = (k) => (k.budgetUsd != null && k.spentUsd >= k.budgetUsd) || (k.tokenBudget != null && k.tokensUsed >= k.tokenBudget);
+
+function Budget({ label, used, limit, fmt, period, resets }) {
+  return html`<div class="budget">
+    <meter min="0" max=${limit} value=${Math.min(used, limit)} high=${limit * 0.8} optimum="0" aria-label=${label}></meter>
+    <small>${fmt(used)} / ${fmt(limit)} ${period}${resets ? html`<br />resets ${fmtTime(resets)}` : null}</small>
+  </div>`;
+}
+
+function BudgetCell({ k }) {
+  if (k.budgetUsd == null && k.tokenBudget == null) return html`<span class="muted">none</span>`;
+  return html`${k.budgetUsd != null ? html`<${Budget} label=${`Spend of ${k.name}`} used=${k.spentUsd} limit=${k.budgetUsd} fmt=${fmtCost} period=${k.budgetPeriod} resets=${k.budgetResetsAt} />` : null}
+    ${k.tokenBudget != null ? html`<${Budget} label=${`Tokens of ${k.name}`} used=${k.tokensUsed} limit=${k.tokenBudget} fmt=${fmtInt} period=${k.tokenBudgetPeriod} resets=${k.tokenBudgetResetsAt} />` : null}`;
+}
+
+function PeriodSelect({ id, value, onChange }) {
+  return html`<select id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}>
+    ${PERIODS.map((p) => html`<option value=${p}>${p === "total" ? "total (never resets)" : p}</option>`)}
+  </select>`;
+}
 
 function KeyForm({ item, onSaved, onClose }) {
   const [v, setV] = useState(() => ({
@@ -23,6 +54,11 @@ function KeyForm({ item, onSaved, onClose }) {
     isAdmin: item ? item.isAdmin : false,
     rateLimitRpm: item ? String(item.rateLimitRpm) : "0",
     endpoints: item && item.allowedEndpoints ? item.allowedEndpoints : null,
+    expiresAt: localIn(item && item.expiresAt),
+    budgetUsd: item && item.budgetUsd != null ? String(item.budgetUsd) : "",
+    budgetPeriod: item ? item.budgetPeriod || "total" : "total",
+    tokenBudget: item && item.tokenBudget != null ? String(item.tokenBudget) : "",
+    tokenBudgetPeriod: item ? item.tokenBudgetPeriod || "total" : "total",
     ...Object.fromEntries(LISTS.map(([k]) => [k, listIn(item && item[k])])),
   }));
   const [errors, setErrors] = useState({});
@@ -34,6 +70,9 @@ function KeyForm({ item, onSaved, onClose }) {
       name: v.name, description: v.description, isAdmin: v.isAdmin,
       rateLimitRpm: v.rateLimitRpm === "" ? 0 : Number(v.rateLimitRpm),
       allowedEndpoints: v.endpoints,
+      expiresAt: localOut(v.expiresAt),
+      budgetUsd: numOut(v.budgetUsd), budgetPeriod: v.budgetPeriod,
+      tokenBudget: numOut(v.tokenBudget), tokenBudgetPeriod: v.tokenBudgetPeriod,
       ...Object.fromEntries(LISTS.map(([k]) => [k, listOut(v[k])])),
     };
     setError(null);
@@ -56,6 +95,22 @@ function KeyForm({ item, onSaved, onClose }) {
         <${Field} id="key-desc" label="Description" error=${errors.description}><input id="key-desc" value=${v.description} onInput=${(e) => set("description", e.target.value)} /><//>
         <div class="field"><label><input type="checkbox" checked=${v.isAdmin} onChange=${(e) => set("isAdmin", e.target.checked)} /> Admin key (may use this UI and /api)</label></div>
       </div>
+      <fieldset>
+        <legend>Expiry and budgets</legend>
+        <div class="grid2">
+          <${Field} id="key-expires" label="Expires at (local time; empty = never)" error=${errors.expiresAt}>
+            <input id="key-expires" type="datetime-local" value=${v.expiresAt} onInput=${(e) => set("expiresAt", e.target.value)} /><//>
+          <div></div>
+          <${Field} id="key-budget" label="Spend budget (USD; empty = none)" error=${errors.budgetUsd}>
+            <input id="key-budget" type="number" min="0" step="0.01" value=${v.budgetUsd} onInput=${(e) => set("budgetUsd", e.target.value)} /><//>
+          <${Field} id="key-budget-period" label="Spend budget period" error=${errors.budgetPeriod}>
+            <${PeriodSelect} id="key-budget-period" value=${v.budgetPeriod} onChange=${(x) => set("budgetPeriod", x)} /><//>
+          <${Field} id="key-tokens" label="Token budget (input + output; empty = none)" error=${errors.tokenBudget}>
+            <input id="key-tokens" type="number" min="0" step="1" value=${v.tokenBudget} onInput=${(e) => set("tokenBudget", e.target.value)} /><//>
+          <${Field} id="key-tokens-period" label="Token budget period" error=${errors.tokenBudgetPeriod}>
+            <${PeriodSelect} id="key-tokens-period" value=${v.tokenBudgetPeriod} onChange=${(x) => set("tokenBudgetPeriod", x)} /><//>
+        </div>
+      </fieldset>
       <fieldset class=${errors.allowedEndpoints ? "invalid" : ""}>
         <legend>Endpoints</legend>
         <label><input type="checkbox" checked=${v.endpoints === null} onChange=${(e) => set("endpoints", e.target.checked ? null : [])} /> All endpoints</label>
@@ -114,14 +169,17 @@ export function Keys() {
     <${ErrorNote} error=${error} />
     <${Loading} state=${state} />
     ${state.data ? (state.data.keys.length === 0 ? html`<p class="empty">No client keys yet.</p>` : html`<table>
-      <thead><tr><th>Name</th><th>Key</th><th>Status</th><th>Role</th><th>RPM</th><th>Endpoints</th><th>Last used</th><th>Actions</th></tr></thead>
+      <thead><tr><th>Name</th><th>Key</th><th>Status</th><th>Role</th><th>RPM</th><th>Endpoints</th><th>Budget</th><th>Last used</th><th>Actions</th></tr></thead>
       <tbody>${state.data.keys.map((k) => html`<tr>
         <td><strong>${k.name}</strong>${k.description ? html`<br /><small class="muted">${k.description}</small>` : null}</td>
         <td><code>${k.keyPrefix}</code></td>
-        <td><span class=${"badge " + k.status}>${k.status}</span></td>
+        <td><span class=${"badge " + k.status}>${k.status}</span>
+          ${k.expired ? html` <span class="badge expired">expired</span>` : isSpent(k) ? html` <span class="badge spent">budget spent</span>` : null}
+          ${k.expiresAt ? html`<br /><small class="muted">${k.expired ? "expired" : "expires"} ${fmtTime(k.expiresAt)}</small>` : null}</td>
         <td>${k.isAdmin ? "admin" : "client"}</td>
         <td>${k.rateLimitRpm || "default"}</td>
         <td>${k.allowedEndpoints ? k.allowedEndpoints.join(", ") || "none" : "all"}</td>
+        <td><${BudgetCell} k=${k} /></td>
         <td>${fmtTime(k.lastUsedAt)}</td>
         <td class="row-actions">
           ${k.status === "revoked" ? null : html`
