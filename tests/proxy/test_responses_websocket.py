@@ -291,7 +291,7 @@ async def test_no_channel_is_an_error_frame(gateway: Running) -> None:
     async with _socket(gateway) as ws:
         (error,) = await _turn(ws, _create())
         (bad,) = await _turn(ws, json.dumps({"type": "response.cancel"}))
-    assert (error["status"], error["error"]["code"]) == (503, "NO_CHANNEL_AVAILABLE")
+    assert (error["status"], error["error"]["code"]) == (404, "NO_CHANNELS_CONFIGURED")
     assert bad["status"] == 400 and "response.create" in bad["error"]["message"]
 
 
