@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 import falcon.asgi
 import msgspec
@@ -31,7 +31,7 @@ from ccbridge.admin.model import read_body, ref
 from ccbridge.admin.validate import invalid
 from ccbridge.runtime import Runtime
 from ccbridge.store.shapes import CHANNEL_SHAPES, KEY_PATTERN, LoadBalance, to_json
-from ccbridge.store.snapshot import CHANNEL_STATUSES, POOLS
+from ccbridge.store.snapshot import POOLS, ChannelStatus
 from generated.dao import Daos
 from generated.rows import ChannelsRow, SettingsRow
 
@@ -449,7 +449,7 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     """A channel status."""
 
     status: Annotated[
-        Literal[tuple(sorted(CHANNEL_STATUSES))],
+        ChannelStatus,
         msgspec.Meta(description="active, suspended or disabled."),
     ]
 

@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import falcon.asgi
 import msgspec
@@ -33,8 +33,10 @@ from generated.rows import ApiKeysRow
 
 __all__ = ("KEY_STATUSES", "OPENAPI_PATHS", "KeysResource", "new_key", "register")
 
-KEY_STATUSES: Final = ("active", "disabled", "revoked")
-ENDPOINTS: Final = ("messages", "responses", "gemini", "chat", "messages_current_channel")
+KeyStatus = Literal["active", "disabled", "revoked"]
+Endpoint = Literal["messages", "responses", "gemini", "chat", "messages_current_channel"]
+KEY_STATUSES: Final = get_args(KeyStatus)
+ENDPOINTS: Final = get_args(Endpoint)
 _ALPHABET: Final = string.ascii_letters + string.digits
 _MAX_LIMIT: Final = 1000
 
@@ -70,33 +72,49 @@ _FIELDS: Final[dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
 _LISTS: Final = frozenset(c for c, _ in _FIELDS.values() if c.startswith("allowed_"))
 
 
-def _d(kind: Any, description: str) -> Any:
-    # UNSET: absent (left as it is) differs from null (for lists: all allowed).
-    return Annotated[kind | None | msgspec.UnsetType, msgspec.Meta(description=description)]
-
-
 _Ids = Annotated[list[Text200], msgspec.Meta(max_length=1000)]
 _ALL = "null or [] = all"
 
 
 class _KeyFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    description: _d(
-        Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)], "Free text. Default ''."
-    ) = msgspec.UNSET
-    isAdmin: _d(bool, "May use the admin API (/api). Default false.") = msgspec.UNSET
-    rateLimitRpm: _d(
-        Annotated[int, msgspec.Meta(ge=0, le=10_000)],
-        "Requests per minute of this key; 0 = the global limit. Default 0.",
-    ) = msgspec.UNSET
-    allowedEndpoints: _d(
-        Annotated[list[Literal[ENDPOINTS]], msgspec.Meta(max_length=10)],
-        f"Endpoints the key may call; {_ALL}.",
-    ) = msgspec.UNSET
-    allowedChannelsMsg: _d(_Ids, f"Messages channel ids the key may use; {_ALL}.") = msgspec.UNSET
-    allowedChannelsResp: _d(_Ids, f"Responses channel ids the key may use; {_ALL}.") = msgspec.UNSET
-    allowedChannelsGemini: _d(_Ids, f"Gemini channel ids the key may use; {_ALL}.") = msgspec.UNSET
-    allowedChannelsChat: _d(_Ids, f"Chat channel ids the key may use; {_ALL}.") = msgspec.UNSET
-    allowedModels: _d(_Ids, f"Models the key may request; {_ALL}.") = msgspec.UNSET
+    description: Annotated[
+        Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)] | None | msgspec.UnsetType,
+        msgspec.Meta(description="Free text. Default ''."),
+    ] = msgspec.UNSET
+    isAdmin: Annotated[
+        bool | None | msgspec.UnsetType,
+        msgspec.Meta(description="May use the admin API (/api). Default false."),
+    ] = msgspec.UNSET
+    rateLimitRpm: Annotated[
+        Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Requests per minute of this key; 0 = the global limit. Default 0."
+        ),
+    ] = msgspec.UNSET
+    allowedEndpoints: Annotated[
+        Annotated[list[Endpoint], msgspec.Meta(max_length=10)] | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Endpoints the key may call; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedChannelsMsg: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Messages channel ids the key may use; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedChannelsResp: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Responses channel ids the key may use; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedChannelsGemini: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Gemini channel ids the key may use; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedChannelsChat: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Chat channel ids the key may use; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedModels: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Models the key may request; {_ALL}."),
+    ] = msgspec.UNSET
 
 
 class NewClientKey(_KeyFields, kw_only=True):
@@ -108,8 +126,13 @@ class NewClientKey(_KeyFields, kw_only=True):
 class ClientKeyChange(_KeyFields, kw_only=True):
     """Fields of a client key to change; absent or null ones stay."""
 
-    name: _d(Text200, "Display name.") = msgspec.UNSET
-    status: _d(Literal[KEY_STATUSES], "active, disabled or revoked.") = msgspec.UNSET
+    name: Annotated[
+        Text200 | None | msgspec.UnsetType, msgspec.Meta(description="Display name.")
+    ] = msgspec.UNSET
+    status: Annotated[
+        KeyStatus | None | msgspec.UnsetType,
+        msgspec.Meta(description="active, disabled or revoked."),
+    ] = msgspec.UNSET
 
 
 def _columns(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
