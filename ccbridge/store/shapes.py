@@ -889,3 +889,11 @@ class Backup(_Shape):
         Annotated[list[BackupKey], msgspec.Meta(max_length=100_000)] | None,
         msgspec.Meta(description="Client keys by hash; null = keep the current keys."),
     ] = None
+    allowEmptyPools: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Restore even if a pool that has channels would be left with none "
+            "(else 400 RESTORE_EMPTIES_POOL naming the pools). Not part of an export. "
+            "Default false."
+        ),
+    ] = False
