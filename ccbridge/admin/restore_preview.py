@@ -91,10 +91,10 @@ async def preview(tx: Daos, backup: Backup, doc: dict[str, Any]) -> dict[str, An
             current = await tx.settings.get(row.key)
             old, new = (current.value if current and current.value else "failover"), row.value
         settings.append({"key": row.key, "changed": old != new})
-    current = await tx.channels.list(order_by="id")
+    rows = await tx.channels.list(order_by="id")
     out: dict[str, Any] = {
-        "channels": _channel_changes(current, plan.channels),
-        "emptiedPools": emptied_pools(current, plan),
+        "channels": _channel_changes(rows, plan.channels),
+        "emptiedPools": emptied_pools(rows, plan),
         "settings": settings,
         "pricing": None,
         "modelAliasesChanged": None,
