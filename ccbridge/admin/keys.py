@@ -23,10 +23,17 @@ import msgspec
 from ccbridge.access.auth import hash_key
 from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, read_config, reply, write_config
+from ccbridge.admin.key_views import (
+    ClientKeyList,
+    ClientKeyView,
+    ClientKeyWithSecret,
+    KeyDeleted,
+    key_view,
+    with_secret,
+)
 from ccbridge.admin.model import read_body, ref
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
 from ccbridge.runtime import Runtime
-from ccbridge.store.configdoc import key_object
 from ccbridge.store.shapes import NO_NUL, Text200, to_json
 from generated.dao import Daos
 from generated.rows import ApiKeysRow
@@ -193,16 +200,17 @@ class KeysResource:
         offset = _int_param(req, "offset", 0, 0, 2**31)
         where = {"status": status} if status else None
 
-        async def read(tx: Daos) -> dict[str, Any]:
+        async def read(tx: Daos) -> ClientKeyList:
             total = await tx.api_keys.count(where)
             rows = await tx.api_keys.list(where, order_by="id", limit=limit, offset=offset)
-            return {
-                "keys": [key_object(r) for r in rows],
-                "total": total,
-                "hasMore": offset + len(rows) < total,
-            }
+            return ClientKeyList(
+                keys=[key_view(r) for r in rows],
+                total=total,
+                hasMore=offset + len(rows) < total,
+            )
 
-        reply(resp, *await read_config(self.rt, read))
+        page, revision = await read_config(self.rt, read)
+        reply(resp, to_json(page), revision)
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Create a key; the response is the only place the key appears."""
@@ -214,7 +222,7 @@ class KeysResource:
             return await tx.api_keys.insert(row)
 
         stored, revision = await write_config(req, self.rt, change)
-        reply(resp, {**key_object(stored), "key": plain}, revision, status=201)
+        reply(resp, to_json(with_secret(key_view(stored), plain)), revision, status=201)
 
     async def on_get_item(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -222,10 +230,11 @@ class KeysResource:
         """Return one key."""
         number = _key_id(key_id)
 
-        async def read(tx: Daos) -> dict[str, Any]:
-            return key_object(await _get(tx, number))
+        async def read(tx: Daos) -> ClientKeyView:
+            return key_view(await _get(tx, number))
 
-        reply(resp, *await read_config(self.rt, read))
+        view, revision = await read_config(self.rt, read)
+        reply(resp, to_json(view), revision)
 
     async def on_put_item(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -251,7 +260,9 @@ class KeysResource:
             await tx.api_keys.delete(number)
 
         _, revision = await write_config(req, self.rt, change)
-        reply(resp, {"success": True, "message": "API key deleted", "id": number}, revision)
+        reply(
+            resp, to_json(KeyDeleted(success=True, message="API key deleted", id=number)), revision
+        )
 
     async def on_post_rotate(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -300,8 +311,8 @@ class KeysResource:
             return row
 
         row, revision = await write_config(req, self.rt, write)
-        body = key_object(row) if plain is None else {**key_object(row), "key": plain}
-        reply(resp, body, revision)
+        view = key_view(row)
+        reply(resp, to_json(view if plain is None else with_secret(view, plain)), revision)
 
 
 def _int_param(req: falcon.asgi.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -322,39 +333,8 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
         app.add_route("/api/keys/{key_id}/" + action, res, suffix=action)
 
 
-_STRS: Final = spec.nullable(spec.array(spec.STR))
-_INPUT_PROPS: Final[dict[str, Any]] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": spec.STR,
-    "isAdmin": spec.BOOL,
-    "rateLimitRpm": {"type": "integer", "minimum": 0, "maximum": 10_000},
-    "allowedEndpoints": spec.nullable(spec.array({"type": "string", "enum": list(ENDPOINTS)})),
-    "allowedChannelsMsg": _STRS,
-    "allowedChannelsResp": _STRS,
-    "allowedChannelsGemini": _STRS,
-    "allowedChannelsChat": _STRS,
-    "allowedModels": _STRS,
-}
-KEY_VIEW_SCHEMA: Final = spec.obj(
-    {
-        **{k: {"type": v["type"]} if "type" in v else v for k, v in _INPUT_PROPS.items()},
-        "id": spec.INT,
-        "keyPrefix": spec.STR,
-        "status": {"type": "string", "enum": list(KEY_STATUSES)},
-        "createdAt": spec.DATETIME,
-        "updatedAt": spec.DATETIME,
-        "lastUsedAt": spec.DATETIME,
-    },
-    ["id", "name", "keyPrefix", "status", "isAdmin", "rateLimitRpm"],
-)
-_WITH_KEY: Final = {
-    **KEY_VIEW_SCHEMA,
-    "properties": {
-        **KEY_VIEW_SCHEMA["properties"],
-        "key": {"type": "string", "pattern": "^sk-[A-Za-z0-9]{48}$"},
-    },
-    "required": [*KEY_VIEW_SCHEMA["required"], "key"],
-}
+_VIEW: Final = ref(ClientKeyView)
+_WITH_KEY: Final = ref(ClientKeyWithSecret)
 
 
 def _openapi() -> dict[str, Any]:
@@ -373,10 +353,7 @@ def _openapi() -> dict[str, Any]:
                     ),
                     spec.query_param("offset", {"type": "integer", "minimum": 0}),
                 ],
-                ok_schema=spec.obj(
-                    {"keys": spec.array(KEY_VIEW_SCHEMA), "total": spec.INT, "hasMore": spec.BOOL},
-                    ["keys", "total", "hasMore"],
-                ),
+                ok_schema=ref(ClientKeyList),
             ),
             "post": spec.operation(
                 "Create a key (the key is shown only here)",
@@ -388,25 +365,25 @@ def _openapi() -> dict[str, Any]:
             ),
         },
         "/api/keys/{key_id}": {
-            "get": spec.operation(
-                "Get a key", tag, etag=True, params=[key_id], ok_schema=KEY_VIEW_SCHEMA
-            ),
+            "get": spec.operation("Get a key", tag, etag=True, params=[key_id], ok_schema=_VIEW),
             "put": spec.operation(
                 "Change a key",
                 tag,
                 etag=True,
                 params=[key_id],
                 body=ref(ClientKeyChange),
-                ok_schema=KEY_VIEW_SCHEMA,
+                ok_schema=_VIEW,
             ),
-            "delete": spec.operation("Delete a key", tag, etag=True, params=[key_id]),
+            "delete": spec.operation(
+                "Delete a key", tag, etag=True, params=[key_id], ok_schema=ref(KeyDeleted)
+            ),
         },
     }
     for action, summary, schema in (
         ("rotate", "Replace the key's secret (shown only here)", _WITH_KEY),
-        ("enable", "Enable a key", KEY_VIEW_SCHEMA),
-        ("disable", "Disable a key", KEY_VIEW_SCHEMA),
-        ("revoke", "Revoke a key for good", KEY_VIEW_SCHEMA),
+        ("enable", "Enable a key", _VIEW),
+        ("disable", "Disable a key", _VIEW),
+        ("revoke", "Revoke a key for good", _VIEW),
     ):
         paths["/api/keys/{key_id}/" + action] = {
             "post": spec.operation(summary, tag, etag=True, params=[key_id], ok_schema=schema)
