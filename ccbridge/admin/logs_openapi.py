@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ccbridge.admin import spec
+from ccbridge.admin.log_models import DebugEntry, LogEntry, LogPage, LogsCleared
+from ccbridge.admin.model import ref
 
 __all__ = ("OPENAPI_PATHS",)
 
@@ -21,89 +23,9 @@ _TOKENS: Final = {
     "cacheReadInputTokens": _INT,
 }
 
-LOG: Final = spec.obj(
-    {
-        "id": _STR,
-        "status": {
-            "enum": [
-                "pending",
-                "completed",
-                "error",
-                "timeout",
-                "interrupted",
-                "failover",
-                "retry_wait",
-            ]
-        },
-        "initialTime": _DT,
-        "firstTokenTime": _DT,
-        "firstTokenDurationMs": _INT,
-        "completeTime": _DT,
-        "durationMs": _INT,
-        "type": {**_STR, "description": "service type of the channel"},
-        "providerName": {**_STR, "description": "channel name"},
-        "model": _STR,
-        "responseModel": _STR,
-        "reasoningEffort": _STR,
-        "serviceTier": _STR,
-        "serviceTierOverridden": spec.BOOL,
-        **_TOKENS,
-        "totalTokens": _INT,
-        "price": _NUM,
-        "inputCost": _NUM,
-        "outputCost": _NUM,
-        "cacheCreationCost": _NUM,
-        "cacheReadCost": _NUM,
-        "httpStatus": _INT,
-        "stream": spec.BOOL,
-        "transport": _STR,
-        "channelId": _INT,
-        "channelUid": _STR,
-        "channelName": _STR,
-        "endpoint": _STR,
-        "domain": _STR,
-        "clientId": _STR,
-        "sessionId": _STR,
-        "apiKeyId": {**spec.nullable(_INT), "description": "null unset, 0 master key"},
-        "error": _STR,
-        "upstreamError": _STR,
-        "failoverInfo": _STR,
-        "hasDebugData": spec.BOOL,
-        "createdAt": _DT,
-    },
-    ["id", "status", "initialTime", "model", "hasDebugData"],
-)
-
-_PAGE: Final = spec.obj(
-    {
-        "requests": spec.array(LOG),
-        "total": {**_INT, "description": "matching rows, counted up to 10000"},
-        "totalExact": {**spec.BOOL, "description": "false when total stopped at 10000"},
-        "hasMore": spec.BOOL,
-        "nextCursor": {**spec.nullable(_STR), "description": "pass as cursor for the next page"},
-    },
-    ["requests", "total", "hasMore", "nextCursor"],
-)
-
-_HEADERS: Final = {"type": "object", "additionalProperties": True}
-_DEBUG: Final = spec.obj(
-    {
-        "requestId": _STR,
-        "requestMethod": _STR,
-        "requestPath": _STR,
-        "requestHeaders": {**_HEADERS, "description": "masked: authorization, x-api-key, …"},
-        "requestRemovedHeaders": spec.array(_STR),
-        "requestModifiedHeaders": _HEADERS,
-        "requestBody": _STR,
-        "requestBodySize": _INT,
-        "responseStatus": _INT,
-        "responseHeaders": _HEADERS,
-        "responseBody": _STR,
-        "responseBodySize": _INT,
-        "createdAt": _DT,
-    },
-    ["requestId", "requestMethod", "requestPath", "requestHeaders", "responseHeaders"],
-)
+LOG: Final = ref(LogEntry)
+_PAGE: Final = ref(LogPage)
+_DEBUG: Final = ref(DebugEntry)
 
 _GROUP: Final = spec.obj(
     {
@@ -244,7 +166,7 @@ def _paths() -> dict[str, Any]:
     return {
         "/api/logs": {
             "get": _op("List log rows, newest first", _PAGE, params=_LIST_PARAMS),
-            "delete": _op("Delete every log row and its stats", _MESSAGE),
+            "delete": _op("Delete every log row and its stats", ref(LogsCleared)),
         },
         "/api/logs/{log_id}": {"get": _op("Get one log row", LOG, params=[_LOG_ID])},
         "/api/logs/{log_id}/debug": {
