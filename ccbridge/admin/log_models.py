@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-__all__ = ("DebugEntry", "LogEntry", "LogPage", "LogsCleared")
+__all__ = ("DebugEntry", "LogEntry", "LogListQuery", "LogPage", "LogScopeQuery", "LogsCleared")
 
 LogStatus = Literal[
     "pending", "completed", "error", "timeout", "interrupted", "failover", "retry_wait"
@@ -108,3 +108,59 @@ class LogsCleared(msgspec.Struct):
 
     message: Annotated[str, _d("What was done, for a person.")]
     deletedCount: Annotated[int, _d("Rows deleted.")]
+
+
+_MAX_INT = 2**31 - 1
+_TIME = {"format": "date-time"}
+
+
+class LogScopeQuery(msgspec.Struct):
+    """Which rows the stats read (query parameters)."""
+
+    from_: Annotated[
+        str, msgspec.Meta(extra_json_schema=_TIME, description="Start, RFC 3339, inclusive")
+    ] = msgspec.field(default="", name="from")
+    to: Annotated[
+        str, msgspec.Meta(extra_json_schema=_TIME, description="End, RFC 3339, inclusive")
+    ] = ""
+    endpoint: Annotated[str, _d("Client endpoint, e.g. /v1/messages")] = ""
+    clientId: Annotated[str, _d("Client (user) id")] = ""
+    sessionId: Annotated[str, _d("Client session id")] = ""
+    source: Annotated[
+        Literal["rollups", "raw"],
+        _d("rollups (default) or raw: recomputed from the raw rows only (slow; for checks)"),
+    ] = "rollups"
+
+
+class LogListQuery(msgspec.Struct):
+    """Which rows GET /api/logs lists (query parameters)."""
+
+    provider: Annotated[str, _d("Service type of the channel")] = ""
+    channel: Annotated[str, _d("Channel name, provider name or service type")] = ""
+    model: Annotated[str, _d("Model the client asked for")] = ""
+    endpoint: Annotated[str, _d("Client endpoint, e.g. /v1/messages")] = ""
+    clientId: Annotated[str, _d("Client (user) id")] = ""
+    sessionId: Annotated[str, _d("Client session id")] = ""
+    httpStatus: Annotated[
+        Annotated[int, msgspec.Meta(ge=0, le=999)] | None, _d("HTTP status answered")
+    ] = None
+    from_: Annotated[
+        str, msgspec.Meta(extra_json_schema=_TIME, description="Start, RFC 3339, inclusive")
+    ] = msgspec.field(default="", name="from")
+    to: Annotated[
+        str, msgspec.Meta(extra_json_schema=_TIME, description="End, RFC 3339, inclusive")
+    ] = ""
+    limit: Annotated[
+        int,
+        msgspec.Meta(
+            le=_MAX_INT,
+            description="Rows per page: 0 or less = 100 (the default), over 1000 = 1000",
+        ),
+    ] = 100
+    cursor: Annotated[str, _d("nextCursor of the previous page")] = ""
+    offset: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0, le=_MAX_INT, description="Rows skipped (legacy paging); ignored with cursor"
+        ),
+    ] = 0

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ccbridge.admin import spec
-from ccbridge.admin.log_models import DebugEntry, LogEntry, LogPage, LogsCleared
-from ccbridge.admin.model import ref
+from ccbridge.admin.log_models import (
+    DebugEntry,
+    LogEntry,
+    LogListQuery,
+    LogPage,
+    LogsCleared,
+    LogScopeQuery,
+)
+from ccbridge.admin.model import query_params, ref
 
 __all__ = ("OPENAPI_PATHS",)
 
@@ -109,37 +116,9 @@ _SESSIONS: Final = spec.array(
 _DAYS: Final = {**_INT, "minimum": 1, "maximum": 2**31 - 1}
 _MESSAGE: Final = spec.obj({"message": _STR}, ["message"], additional=True)
 
-_TIME: Final = {"type": "string", "format": "date-time"}
-_FROM: Final = spec.query_param("from", _TIME, "RFC3339, inclusive")
-_TO: Final = spec.query_param("to", _TIME, "RFC3339, inclusive")
-_ENDPOINT: Final = spec.query_param("endpoint", _STR, "e.g. /v1/messages")
-_CLIENT: Final = spec.query_param("clientId", _STR)
-_SESSION: Final = spec.query_param("sessionId", _STR)
-_SOURCE: Final = spec.query_param(
-    "source", {"enum": ["rollups", "raw"]}, "raw recomputes from raw rows only (slow; for checks)"
-)
+_SCOPE: Final = {p["name"]: p for p in query_params(LogScopeQuery)}
 _LOG_ID: Final = spec.path_param("log_id", _STR, "Log row id (req_…)")
-
-_LIST_PARAMS: Final = (
-    spec.query_param("provider", _STR, "service type"),
-    spec.query_param("channel", _STR, "channel name, provider name or service type"),
-    spec.query_param("model", _STR),
-    _ENDPOINT,
-    _CLIENT,
-    _SESSION,
-    spec.query_param("httpStatus", {**_INT, "minimum": 0, "maximum": 999}),
-    _FROM,
-    _TO,
-    spec.query_param(
-        "limit",
-        {**_INT, "maximum": 2**31 - 1},
-        "Rows per page: 0 or less = 100 (the default), more than 1000 = 1000",
-    ),
-    spec.query_param("cursor", _STR, "nextCursor of the previous page"),
-    spec.query_param(
-        "offset", {**_INT, "minimum": 0, "maximum": 2**31 - 1}, "legacy paging; ignored with cursor"
-    ),
-)
+_LIST_PARAMS: Final = query_params(LogListQuery)
 
 
 def _op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -162,7 +141,7 @@ def _stream_op() -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
-    scope = [_FROM, _TO, _ENDPOINT, _CLIENT, _SESSION, _SOURCE]
+    scope = list(_SCOPE.values())
     return {
         "/api/logs": {
             "get": _op("List log rows, newest first", _PAGE, params=_LIST_PARAMS),
@@ -200,10 +179,7 @@ def _paths() -> dict[str, Any]:
                 _HISTORY,
                 params=[
                     spec.query_param("duration", {"enum": ["1h", "6h", "24h", "today", "period"]}),
-                    _FROM,
-                    _TO,
-                    _ENDPOINT,
-                    _SOURCE,
+                    *(_SCOPE[name] for name in ("from", "to", "endpoint", "source")),
                 ],
             )
         },
