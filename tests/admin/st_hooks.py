@@ -1,9 +1,10 @@
 """Schemathesis hooks for the property run of test_openapi.py (loaded by the CLI).
 
-Generated writes to /api/ratelimit can switch the /api limit or the
-auth-failure guard on, which would mask every later case behind 429s. After
-any such call the limits are switched off again, from a loopback address of
-its own (the limit and the guard count per client address).
+Generated writes to /api/ratelimit, and restores (a backup holds the
+`ratelimit` setting), can switch the /api limit or the auth-failure guard
+on, which would mask every later case behind 429s. After any such call the
+limits are switched off again, from a loopback address of its own (the
+limit and the guard count per client address).
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ def limits_off(url: str, key: str) -> None:
         conn.close()
 
 
+# Writes that can set the limits: the setting itself, and a restore (its `ratelimit`).
+LIMIT_WRITERS = ("/api/ratelimit", "/api/config/restore")
+
+
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
-    if case.path.startswith("/api/ratelimit") and case.method.upper() != "GET":
+    if case.path in LIMIT_WRITERS and case.method.upper() != "GET":
         limits_off(os.environ["CCBRIDGE_ST_URL"], os.environ["CCBRIDGE_ST_KEY"])
