@@ -8,7 +8,7 @@ in ``ClientKeyWithSecret`` (creation and rotation), never its hash.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -19,11 +19,14 @@ __all__ = (
     "ClientKeyView",
     "ClientKeyWithSecret",
     "KeyDeleted",
+    "KeyListQuery",
+    "KeyStatus",
     "key_view",
     "with_secret",
 )
 
 _ALL = "null = all"
+KeyStatus = Literal["active", "disabled", "revoked"]
 
 
 def _d(description: str) -> msgspec.Meta:
@@ -105,3 +108,16 @@ def with_secret(view: ClientKeyView, key: str) -> ClientKeyWithSecret:
     """Return ``view`` with the key's secret (creation and rotation only)."""
     fields: dict[str, Any] = msgspec.structs.asdict(view)
     return ClientKeyWithSecret(**fields, key=key)
+
+
+class KeyListQuery(msgspec.Struct):
+    """Which keys GET /api/keys lists (query parameters)."""
+
+    status: Annotated[
+        Literal["active", "disabled", "revoked"] | None,
+        _d("Only keys of this status; absent = all"),
+    ] = None
+    limit: Annotated[
+        int, msgspec.Meta(ge=1, le=1000, description="Keys per page (default 100, at most 1000)")
+    ] = 100
+    offset: Annotated[int, msgspec.Meta(ge=0, description="Keys skipped (default 0)")] = 0

@@ -28,10 +28,12 @@ from ccbridge.admin.key_views import (
     ClientKeyView,
     ClientKeyWithSecret,
     KeyDeleted,
+    KeyListQuery,
+    KeyStatus,
     key_view,
     with_secret,
 )
-from ccbridge.admin.model import read_body, ref
+from ccbridge.admin.model import query_params, read_body, ref
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
 from ccbridge.runtime import Runtime
 from ccbridge.store.shapes import NO_NUL, Text200, to_json
@@ -40,7 +42,6 @@ from generated.rows import ApiKeysRow
 
 __all__ = ("KEY_STATUSES", "OPENAPI_PATHS", "KeysResource", "new_key", "register")
 
-KeyStatus = Literal["active", "disabled", "revoked"]
 Endpoint = Literal["messages", "responses", "gemini", "chat", "messages_current_channel"]
 KEY_STATUSES: Final = get_args(KeyStatus)
 ENDPOINTS: Final = get_args(Endpoint)
@@ -346,13 +347,7 @@ def _openapi() -> dict[str, Any]:
                 "List keys",
                 tag,
                 etag=True,
-                params=[
-                    spec.query_param("status", {"type": "string", "enum": list(KEY_STATUSES)}),
-                    spec.query_param(
-                        "limit", {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT}
-                    ),
-                    spec.query_param("offset", {"type": "integer", "minimum": 0}),
-                ],
+                params=query_params(KeyListQuery),
                 ok_schema=ref(ClientKeyList),
             ),
             "post": spec.operation(
