@@ -7,7 +7,7 @@ usual 422 problem naming the field (``INVALID_FIELD`` with ``field``, or
 ``UNKNOWN_FIELD``); ``ref`` returns the ``$ref`` of a Struct and records it,
 so the OpenAPI document's components are generated from the same types.
 
-msgspec rather than pydantic v2: bench/bench_models.py measures it 1.3-7.6x
+msgspec rather than pydantic v2: bench/bench_models.py measures it 2.5-8.0x
 faster on the admin paths the UI calls most, it is one small dependency, and
 its error paths (``$.a.b[0]``) are already the ``field`` names of our problems.
 """
