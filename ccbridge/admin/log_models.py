@@ -12,7 +12,16 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-__all__ = ("DebugEntry", "LogEntry", "LogListQuery", "LogPage", "LogScopeQuery", "LogsCleared")
+__all__ = (
+    "LogStats",
+    "StatsGroup",
+    "DebugEntry",
+    "LogEntry",
+    "LogListQuery",
+    "LogPage",
+    "LogScopeQuery",
+    "LogsCleared",
+)
 
 LogStatus = Literal[
     "pending", "completed", "error", "timeout", "interrupted", "failover", "retry_wait"
@@ -164,3 +173,66 @@ class LogListQuery(msgspec.Struct):
             ge=0, le=_MAX_INT, description="Rows skipped (legacy paging); ignored with cursor"
         ),
     ] = 0
+
+
+class StatsGroup(msgspec.Struct):
+    """Sums of the finished requests of one group."""
+
+    count: Annotated[int, _d("Requests.")]
+    success: Annotated[int, _d("Requests that completed.")]
+    failure: Annotated[int, _d("Requests that failed.")]
+    inputTokens: Annotated[int, _d("Input tokens.")]
+    outputTokens: Annotated[int, _d("Output tokens.")]
+    cacheCreationInputTokens: Annotated[int, _d("Input tokens written to the cache.")]
+    cacheReadInputTokens: Annotated[int, _d("Input tokens read from the cache.")]
+    cost: Annotated[float, _d("Cost, in the pricing currency (USD default).")]
+    avgLatencyMs: Annotated[float, _d("Mean duration, in milliseconds.")]
+
+
+class TokenTotals(msgspec.Struct):
+    """Token sums of every finished request."""
+
+    inputTokens: Annotated[int, _d("Input tokens.")]
+    outputTokens: Annotated[int, _d("Output tokens.")]
+    cacheCreationInputTokens: Annotated[int, _d("Input tokens written to the cache.")]
+    cacheReadInputTokens: Annotated[int, _d("Input tokens read from the cache.")]
+    totalTokens: Annotated[int, _d("Sum of the four.")]
+
+
+class TimeRange(msgspec.Struct):
+    """First and last request counted."""
+
+    from_: Annotated[datetime | None, _d("First request (RFC 3339); null = none.")] = msgspec.field(
+        name="from"
+    )
+    to: Annotated[datetime | None, _d("Last request (RFC 3339); null = none.")]
+
+
+_GROUPS = "label -> sums"
+
+
+class LogStats(msgspec.Struct):
+    """GET /api/logs/stats: totals and breakdowns of finished requests."""
+
+    totalRequests: Annotated[int, _d("Finished requests.")]
+    totalSuccess: Annotated[int, _d("Requests that completed.")]
+    totalFailure: Annotated[int, _d("Requests that failed.")]
+    totalTokens: Annotated[TokenTotals, _d("Token sums.")]
+    totalCost: Annotated[float, _d("Cost, in the pricing currency (USD default).")]
+    avgLatencyMs: Annotated[float, _d("Mean duration, in milliseconds.")]
+    p95LatencyMs: Annotated[
+        int, _d("95th percentile duration, in ms, from a sqrt(2)-step histogram, interpolated.")
+    ]
+    tps: Annotated[float, _d("Output tokens per second of request duration.")]
+    byProvider: Annotated[
+        dict[str, StatsGroup], _d(f"{_GROUPS}, by channel name (else service type).")
+    ]
+    byModel: Annotated[dict[str, StatsGroup], _d(f"{_GROUPS}, by requested model.")]
+    byClient: Annotated[
+        dict[str, StatsGroup], _d(f"{_GROUPS}, by client id; '<unknown>' for rows without one.")
+    ]
+    bySession: Annotated[dict[str, StatsGroup], _d(f"{_GROUPS}, by session id.")]
+    byApiKey: Annotated[
+        dict[str, StatsGroup], _d(f"{_GROUPS}, by client key id, 'master' or '<unknown>'.")
+    ]
+    timeRange: Annotated[TimeRange, _d("First and last request counted.")]

@@ -12,6 +12,7 @@ from ccbridge.admin.log_models import (
     LogPage,
     LogsCleared,
     LogScopeQuery,
+    LogStats,
 )
 from ccbridge.admin.model import query_params, ref
 
@@ -34,36 +35,7 @@ LOG: Final = ref(LogEntry)
 _PAGE: Final = ref(LogPage)
 _DEBUG: Final = ref(DebugEntry)
 
-_GROUP: Final = spec.obj(
-    {
-        "count": _INT,
-        "success": _INT,
-        "failure": _INT,
-        **_TOKENS,
-        "cost": _NUM,
-        "avgLatencyMs": _NUM,
-    }
-)
-_GROUPS: Final = {"type": "object", "additionalProperties": _GROUP}
-
-_STATS: Final = spec.obj(
-    {
-        "totalRequests": _INT,
-        "totalSuccess": _INT,
-        "totalFailure": _INT,
-        "totalTokens": spec.obj({**_TOKENS, "totalTokens": _INT}),
-        "totalCost": _NUM,
-        "avgLatencyMs": _NUM,
-        "p95LatencyMs": {**_INT, "description": "from a √2-step latency histogram, interpolated"},
-        "tps": {**_NUM, "description": "output tokens per second of request duration"},
-        "byProvider": {**_GROUPS, "description": "keyed by channel name (else service type)"},
-        "byModel": _GROUPS,
-        "byClient": {**_GROUPS, "description": "'<unknown>' for rows without a client"},
-        "bySession": _GROUPS,
-        "byApiKey": {**_GROUPS, "description": "key id, 'master', or '<unknown>'"},
-        "timeRange": spec.obj({"from": _DT, "to": _DT}),
-    }
-)
+_STATS: Final = ref(LogStats)
 
 _POINT: Final = {
     "requests": _INT,
