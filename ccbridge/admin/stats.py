@@ -19,11 +19,13 @@ import falcon.asgi
 
 from ccbridge.admin.common import AdminError, reply
 from ccbridge.admin.keybudget import key_budgets
+from ccbridge.admin.log_models import LogStats, StatsGroup, TimeRange, TokenTotals
 from ccbridge.admin.logquery import Scope, go_duration, int_param, scope, text_param
 from ccbridge.admin.logview import iso
 from ccbridge.admin.statsread import StatsGroups, read_groups, read_series
 from ccbridge.runtime import Runtime
 from ccbridge.store.rollup import DAY, EPOCH, FAR_FUTURE, Sums, floor_time, percentile
+from ccbridge.store.shapes import to_json
 from generated.rows import RequestLogsActiveSessionsResult
 
 __all__ = (
@@ -64,18 +66,18 @@ def _tokens(s: Sums) -> dict[str, int]:
     }
 
 
-def _group_json(s: Sums) -> dict[str, Any]:
-    return {
-        "count": s.requests,
-        "success": s.success,
-        "failure": s.failure,
-        "inputTokens": s.input_tokens,
-        "outputTokens": s.output_tokens,
-        "cacheCreationInputTokens": s.cache_creation,
-        "cacheReadInputTokens": s.cache_read,
-        "cost": s.cost,
-        "avgLatencyMs": s.avg_latency_ms,
-    }
+def _group_json(s: Sums) -> StatsGroup:
+    return StatsGroup(
+        count=s.requests,
+        success=s.success,
+        failure=s.failure,
+        inputTokens=s.input_tokens,
+        outputTokens=s.output_tokens,
+        cacheCreationInputTokens=s.cache_creation,
+        cacheReadInputTokens=s.cache_read,
+        cost=s.cost,
+        avgLatencyMs=s.avg_latency_ms,
+    )
 
 
 def _label(value: str) -> str:
@@ -108,7 +110,7 @@ def _by_label(items: Iterable[tuple[str, Sums]]) -> dict[str, Sums]:
     return out
 
 
-def stats_json(groups: StatsGroups) -> dict[str, Any]:
+def stats_json(groups: StatsGroups) -> LogStats:
     """Return the reference's RequestLogStats JSON of grouped sums."""
     total = Sums()
     by_provider: dict[str, Sums] = {}
@@ -124,22 +126,25 @@ def stats_json(groups: StatsGroups) -> dict[str, Any]:
     by_session = _by_label((_label(session), s) for session, s in groups.sessions.items())
     total.add_latency(groups.latency)
     seconds = total.duration_ms / 1000
-    return {
-        "totalRequests": total.requests,
-        "totalSuccess": total.success,
-        "totalFailure": total.failure,
-        "totalTokens": {**_tokens(total), "totalTokens": total.total_tokens},
-        "totalCost": total.cost,
-        "avgLatencyMs": total.avg_latency_ms,
-        "p95LatencyMs": percentile(total.latency, 95),
-        "tps": total.output_tokens / seconds if seconds > 0 else 0.0,
-        "byProvider": {k: _group_json(v) for k, v in sorted(by_provider.items())},
-        "byModel": {k: _group_json(v) for k, v in sorted(by_model.items())},
-        "byClient": {k: _group_json(v) for k, v in sorted(by_client.items())},
-        "bySession": {k: _group_json(v) for k, v in sorted(by_session.items())},
-        "byApiKey": {k: _group_json(v) for k, v in sorted(by_key.items())},
-        "timeRange": {"from": iso(total.first_at), "to": iso(total.last_at)},
-    }
+    return LogStats(
+        totalRequests=total.requests,
+        totalSuccess=total.success,
+        totalFailure=total.failure,
+        totalTokens=TokenTotals(**_tokens(total), totalTokens=total.total_tokens),
+        totalCost=total.cost,
+        avgLatencyMs=total.avg_latency_ms,
+        p95LatencyMs=percentile(total.latency, 95),
+        tps=total.output_tokens / seconds if seconds > 0 else 0.0,
+        byProvider={k: _group_json(v) for k, v in sorted(by_provider.items())},
+        byModel={k: _group_json(v) for k, v in sorted(by_model.items())},
+        byClient={k: _group_json(v) for k, v in sorted(by_client.items())},
+        bySession={k: _group_json(v) for k, v in sorted(by_session.items())},
+        byApiKey={k: _group_json(v) for k, v in sorted(by_key.items())},
+        timeRange=TimeRange(from_=total.first_at, to=total.last_at),
+        unpricedRequests=0,
+        unpricedModels={},
+        keyBudgets={},
+    )
 
 
 class StatsResource:
@@ -161,11 +166,11 @@ class StatsResource:
                 session_id=window.session_id,
             )
             budgets = await key_budgets(tx)
-        body = stats_json(groups)
-        body["unpricedRequests"] = sum(r.requests or 0 for r in unpriced)
-        body["unpricedModels"] = {r.model: r.requests for r in unpriced if r.model is not None}
-        body["keyBudgets"] = budgets
-        reply(resp, body)
+        stats = stats_json(groups)
+        stats.unpricedRequests = sum(r.requests or 0 for r in unpriced)
+        stats.unpricedModels = {r.model: r.requests or 0 for r in unpriced if r.model is not None}
+        stats.keyBudgets = budgets
+        reply(resp, to_json(stats))
 
 
 def point_json(s: Sums) -> dict[str, Any]:
