@@ -15,6 +15,9 @@ import msgspec
 from ccbridge.admin.keybudget import KeyBudgetView
 
 __all__ = (
+    "ChannelFigures",
+    "ChannelStats",
+    "ChannelStatsQuery",
     "LogStats",
     "StatsGroup",
     "DebugEntry",
@@ -202,6 +205,40 @@ class LogListQuery(msgspec.Struct):
             ge=0, le=_MAX_INT, description="Rows skipped (legacy paging); ignored with cursor"
         ),
     ] = 0
+
+
+class ChannelFigures(msgspec.Struct):
+    """One channel's figures over the attempts read."""
+
+    channelUid: Annotated[str, _d("Stable id of the channel; '' for attempts without one.")]
+    channelName: Annotated[str, _d("Channel name as the attempts logged it.")]
+    attempts: Annotated[int, _d("Attempts read.")]
+    completed: Annotated[int, _d("Attempts that completed.")]
+    errors: Annotated[int, _d("Error, timeout and interrupted attempts.")]
+    failovers: Annotated[int, _d("Attempts that failed over to another channel.")]
+    p50LatencyMs: Annotated[int, _d("Median duration of completed attempts, exact, in ms.")]
+    p95LatencyMs: Annotated[int, _d("95th percentile duration of completed attempts, in ms.")]
+
+
+class ChannelStats(msgspec.Struct):
+    """GET /api/logs/stats/channels: latency and failovers per channel."""
+
+    channels: Annotated[list[ChannelFigures], _d("One entry per channel seen.")]
+    sampled: Annotated[int, _d("Attempts read: the newest, at most limit.")]
+    complete: Annotated[bool, _d("Whether every attempt since from was read.")]
+    since: Annotated[datetime | None, _d("The oldest time the figures cover (RFC 3339).")]
+
+
+class ChannelStatsQuery(msgspec.Struct):
+    """Which attempts GET /api/logs/stats/channels reads (query parameters)."""
+
+    from_: Annotated[
+        str, msgspec.Meta(extra_json_schema=_TIME, description="Start, RFC 3339; default 24 h ago")
+    ] = msgspec.field(default="", name="from")
+    limit: Annotated[
+        int,
+        msgspec.Meta(ge=1, le=20_000, description="Attempts read at most, newest first"),
+    ] = 5000
 
 
 class StatsGroup(msgspec.Struct):

@@ -6,6 +6,8 @@ from typing import Any, Final
 
 from ccbridge.admin import spec
 from ccbridge.admin.log_models import (
+    ChannelStats,
+    ChannelStatsQuery,
     DebugEntry,
     LogEntry,
     LogListQuery,
@@ -87,32 +89,9 @@ _SESSIONS: Final = spec.array(
         }
     )
 )
-_CHANNEL_STATS: Final = spec.obj(
-    {
-        "channels": spec.array(
-            spec.obj(
-                {
-                    "channelUid": _STR,
-                    "channelName": _STR,
-                    "attempts": _INT,
-                    "completed": _INT,
-                    "errors": {**_INT, "description": "error, timeout and interrupted attempts"},
-                    "failovers": {**_INT, "description": "attempts that failed over to another"},
-                    "p50LatencyMs": {**_INT, "description": "exact, over completed attempts"},
-                    "p95LatencyMs": _INT,
-                }
-            )
-        ),
-        "sampled": {**_INT, "description": "attempts read: the newest, at most limit"},
-        "complete": {**spec.BOOL, "description": "true when every attempt since from was read"},
-        "since": {**_DT, "description": "the oldest time the figures cover"},
-    },
-    ["channels", "sampled", "complete", "since"],
-)
 _DAYS: Final = {**_INT, "minimum": 1, "maximum": 2**31 - 1}
 _MESSAGE: Final = spec.obj({"message": _STR}, ["message"], additional=True)
 
-_TIME: Final = {"type": "string", "format": "date-time"}
 _SCOPE: Final = {p["name"]: p for p in query_params(LogScopeQuery)}
 _LOG_ID: Final = spec.path_param("log_id", _STR, "Log row id (req_…)")
 _LIST_PARAMS: Final = query_params(LogListQuery)
@@ -185,15 +164,8 @@ def _paths() -> dict[str, Any]:
         "/api/logs/stats/channels": {
             "get": _op(
                 "Latency p50/p95 and failovers per channel over the newest attempts",
-                _CHANNEL_STATS,
-                params=[
-                    spec.query_param("from", _TIME, "RFC3339; default 24 h ago"),
-                    spec.query_param(
-                        "limit",
-                        {**_INT, "minimum": 1, "maximum": 20000, "default": 5000},
-                        "attempts read at most, newest first",
-                    ),
-                ],
+                ref(ChannelStats),
+                params=query_params(ChannelStatsQuery),
             )
         },
         "/api/logs/sessions/active": {
