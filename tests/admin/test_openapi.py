@@ -19,9 +19,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Final
 
 import jsonschema_rs
+import pytest
 import schemathesis
 
 from tests.admin import st_hooks
@@ -281,3 +283,26 @@ def test_hook_addresses_are_distinct_and_never_the_clients() -> None:
     assert addresses[0] == "127.1.0.1"
     assert all(a.startswith("127.") and not a.startswith("127.0.") for a in addresses)
     assert all(not a.endswith((".0", ".255")) for a in addresses)
+
+
+async def test_the_hook_switches_limits_off_that_a_restore_brought_back(
+    gateway: Running, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore of a backup whose `ratelimit` is on, then the hook: the limits are off."""
+    assert (await api.put("/api/ratelimit", json=st_hooks.OFF)).status_code == 200
+    backup = (await api.get("/api/config/backup")).json()
+    backup["ratelimit"]["api"] = {"enabled": True, "requestsPerMinute": 1000}
+    restored = await api.post("/api/config/restore?allowEmptyPools=true", json=backup)
+    assert restored.status_code == 200, restored.text
+    assert (await api.get("/api/ratelimit")).json()["api"]["enabled"] is True
+
+    case = SimpleNamespace(method="POST", path="/api/config/restore")
+    refused = SimpleNamespace(status_code=422)
+    monkeypatch.delenv("CCBRIDGE_ST_URL", raising=False)
+    st_hooks.after_call(None, case, refused)  # a refused write changes nothing: no call
+    monkeypatch.setenv("CCBRIDGE_ST_URL", gateway.url)
+    monkeypatch.setenv("CCBRIDGE_ST_KEY", MASTER_KEY)
+    await asyncio.to_thread(st_hooks.after_call, None, case, SimpleNamespace(status_code=200))
+    limits = (await api.get("/api/ratelimit")).json()
+    assert limits["api"]["enabled"] is False
+    assert limits["authFailure"]["enabled"] is False
