@@ -18,6 +18,7 @@ from ccbridge.admin.log_models import (
     LogWithChain,
 )
 from ccbridge.admin.model import query_params, ref
+from ccbridge.admin.series_models import History
 
 __all__ = ("OPENAPI_PATHS",)
 
@@ -52,30 +53,7 @@ _POINT: Final = {
 _DAILY: Final = spec.obj(
     {"dataPoints": spec.array(spec.obj({"date": {**_STR, "format": "date"}, **_POINT}))}
 )
-_HISTORY: Final = spec.obj(
-    {
-        "dataPoints": spec.array(
-            spec.obj({"timestamp": _DT, **_POINT, "p50DurationMs": _INT, "p95DurationMs": _INT})
-        ),
-        "summary": spec.obj(
-            {
-                "totalRequests": _INT,
-                "totalSuccess": _INT,
-                "totalFailure": _INT,
-                "totalInputTokens": _INT,
-                "totalOutputTokens": _INT,
-                "totalCacheCreationTokens": _INT,
-                "totalCacheReadTokens": _INT,
-                "totalCost": _NUM,
-                "avgSuccessRate": _NUM,
-                "avgDurationMs": _NUM,
-                "p50DurationMs": _INT,
-                "p95DurationMs": _INT,
-                "duration": _STR,
-            }
-        ),
-    }
-)
+_HISTORY: Final = ref(History)
 _SESSIONS: Final = spec.array(
     spec.obj(
         {

@@ -22,6 +22,7 @@ from ccbridge.admin.keybudget import key_budgets
 from ccbridge.admin.log_models import LogStats, StatsGroup, TimeRange, TokenTotals
 from ccbridge.admin.logquery import Scope, go_duration, int_param, scope, text_param
 from ccbridge.admin.logview import iso
+from ccbridge.admin.series_models import History, HistoryPoint, HistorySummary
 from ccbridge.admin.statsread import StatsGroups, read_groups, read_series
 from ccbridge.runtime import Runtime
 from ccbridge.store.rollup import DAY, EPOCH, FAR_FUTURE, Sums, floor_time, percentile
@@ -253,31 +254,31 @@ class HistoryResource:
         window = Scope(start, end, text_param(req, "endpoint"))
         async with self.rt.db.transaction(readonly=True) as tx:
             series = await read_series(tx, window, interval, rollups=_use_rollups(req))
-        reply(resp, history_json(series, duration))
+        reply(resp, to_json(history_json(series, duration)))
 
 
-def history_json(series: dict[datetime, Sums], duration: str) -> dict[str, Any]:
-    """Return the reference's history JSON: data points and a summary."""
+def history_json(series: dict[datetime, Sums], duration: str) -> History:
+    """Return the reference's history: data points and a summary."""
     total = Sums()
     points = []
     for at, s in series.items():
         total.merge(s)
-        points.append({"timestamp": iso(at), **point_json(s), **percentiles_json(s)})
-    summary = {
-        "totalRequests": total.requests,
-        "totalSuccess": total.success,
-        "totalFailure": total.failure,
-        "totalInputTokens": total.input_tokens,
-        "totalOutputTokens": total.output_tokens,
-        "totalCacheCreationTokens": total.cache_creation,
-        "totalCacheReadTokens": total.cache_read,
-        "totalCost": total.cost,
-        "avgSuccessRate": total.success / total.requests * 100 if total.requests else 0.0,
-        "avgDurationMs": total.avg_latency_ms,
+        points.append(HistoryPoint(timestamp=at, **point_json(s), **percentiles_json(s)))
+    summary = HistorySummary(
+        totalRequests=total.requests,
+        totalSuccess=total.success,
+        totalFailure=total.failure,
+        totalInputTokens=total.input_tokens,
+        totalOutputTokens=total.output_tokens,
+        totalCacheCreationTokens=total.cache_creation,
+        totalCacheReadTokens=total.cache_read,
+        totalCost=total.cost,
+        avgSuccessRate=total.success / total.requests * 100 if total.requests else 0.0,
+        avgDurationMs=total.avg_latency_ms,
         **percentiles_json(total),
-        "duration": duration,
-    }
-    return {"dataPoints": points, "summary": summary}
+        duration=duration,
+    )
+    return History(dataPoints=points, summary=summary)
 
 
 def percentiles_json(s: Sums) -> dict[str, int]:
