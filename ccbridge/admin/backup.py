@@ -216,18 +216,22 @@ def parse_backup(backup: Backup) -> RestorePlan:
     )
 
 
-def refuse_emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> None:
-    """Refuse a restore that leaves a pool that has channels with none."""
+def emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> list[str]:
+    """Return the pools that have channels now and none after restoring ``plan``."""
     kept = {r.channel_type for r in plan.channels}
-    emptied = [p for p in POOL_KEYS if p not in kept and any(r.channel_type == p for r in current)]
+    return [p for p in POOL_KEYS if p not in kept and any(r.channel_type == p for r in current)]
+
+
+def refuse_emptied_pools(current: list[ChannelsRow], plan: RestorePlan) -> None:
+    """Refuse a restore that leaves a pool that has channels with none (422)."""
+    emptied = emptied_pools(current, plan)
     if emptied:
-        field = f"config.{POOL_KEYS[emptied[0]][0]}"
         raise AdminError(
             422,
             f"the restore would leave the {', '.join(emptied)} pool(s) without any channel; "
-            "send ?allowEmptyPools=true to restore anyway",
+            "send allowEmptyPools: true (or ?allowEmptyPools=true) to restore anyway",
             "RESTORE_EMPTIES_POOL",
-            field=field,
+            field=f"config.{POOL_KEYS[emptied[0]][0]}",
             pools=emptied,
         )
 
@@ -262,7 +266,9 @@ class BackupResource:
     async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Replace the configuration with a backup, in one transaction."""
         allow_empty = flag_param(req, "allowEmptyPools")
-        plan = parse_backup(await model.read_body(req, Backup))
+        backup = await model.read_body(req, Backup)
+        allow_empty = allow_empty or backup.allowEmptyPools
+        plan = parse_backup(backup)  # the whole document, before anything is touched
         keep = self.rt.settings.config_backups_keep
         async with self.rt.config.write(if_match(req), actor=request_actor(req)) as write:
             if not allow_empty:
@@ -293,7 +299,8 @@ def _openapi() -> dict[str, Any]:
         "allowEmptyPools",
         {"type": "boolean"},
         "Restore even if a pool that has channels would be left with none "
-        "(else 422 RESTORE_EMPTIES_POOL). Default false.",
+        "(else 422 RESTORE_EMPTIES_POOL); the body's allowEmptyPools does the same. "
+        "Default false.",
     )
     return {
         "/api/config/backup": {

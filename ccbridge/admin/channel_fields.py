@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Final
 
-from ccbridge.admin import spec
+from ccbridge.admin.channel_views import ChannelView, MaskedKey
 from ccbridge.admin.common import AdminError
 from ccbridge.admin.validate import (
     Field,
@@ -30,12 +30,12 @@ from ccbridge.admin.validate import (
     url,
 )
 from ccbridge.routing.scheduler import SERVED_SERVICE_TYPES
-from ccbridge.store.configdoc import CHANNEL_COLUMNS, iso, mask_key
+from ccbridge.store.configdoc import CHANNEL_COLUMNS, mask_key
+from ccbridge.store.shapes import to_json
 from ccbridge.store.snapshot import CHANNEL_STATUSES, LOAD_BALANCE_STRATEGIES, POOLS
 from generated.rows import ChannelsRow
 
 __all__ = (
-    "CHANNEL_VIEW_SCHEMA",
     "SERVICE_TYPES",
     "channel_columns",
     "channel_view",
@@ -289,127 +289,44 @@ def check_composite(row: ChannelsRow, pools: Mapping[str, Sequence[ChannelsRow]]
 def channel_view(row: ChannelsRow, index: int) -> dict[str, Any]:
     """Return the admin view of a channel: every field, keys masked."""
     keys = [k for k in row.api_keys or () if isinstance(k, str)]
-    return {
-        "index": index,
-        "id": row.channel_id,
-        "name": row.name,
-        "serviceType": row.service_type,
-        "baseUrl": row.base_url or "",
-        "apiKeyCount": len(keys),
-        "maskedKeys": [{"index": i, "masked": mask_key(k)} for i, k in enumerate(keys)],
-        "description": row.description or "",
-        "website": row.website or "",
-        "insecureSkipVerify": bool(row.insecure_skip_verify),
-        "responseHeaderTimeout": row.response_header_timeout or 120,
-        "modelMapping": row.model_mapping or {},
-        "priceMultipliers": row.price_multipliers or {},
-        "codexServiceTierOverride": row.codex_service_tier_override or "",
-        "responsesEncryptedReasoningMode": row.responses_encrypted_reasoning_mode or "",
-        "responsesWebSocketEnabled": bool(row.responses_websocket_enabled),
-        "continueThinkingEnabled": bool(row.continue_thinking_enabled),
-        "hasOAuthTokens": bool((row.oauth_tokens or {}).get("access_token")),
+    view = ChannelView(
+        index=index,
+        id=row.channel_id,
+        name=row.name,
+        serviceType=row.service_type,
+        baseUrl=row.base_url or "",
+        apiKeyCount=len(keys),
+        maskedKeys=[MaskedKey(index=i, masked=mask_key(k)) for i, k in enumerate(keys)],
+        description=row.description or "",
+        website=row.website or "",
+        insecureSkipVerify=bool(row.insecure_skip_verify),
+        responseHeaderTimeout=row.response_header_timeout or 120,
+        modelMapping=row.model_mapping or {},
+        priceMultipliers=row.price_multipliers or {},
+        codexServiceTierOverride=row.codex_service_tier_override or "",
+        responsesEncryptedReasoningMode=row.responses_encrypted_reasoning_mode or "",
+        responsesWebSocketEnabled=bool(row.responses_websocket_enabled),
+        continueThinkingEnabled=bool(row.continue_thinking_enabled),
+        hasOAuthTokens=bool((row.oauth_tokens or {}).get("access_token")),
         # Whether this pool can serve the channel's type: the scheduler skips the others.
-        "served": row.service_type in SERVED_SERVICE_TYPES.get(row.channel_type, frozenset()),
-        "latency": None,
-        "status": row.status or "active",
-        "priority": row.priority or index,
-        "promotionUntil": iso(row.promotion_until),
-        "quotaType": row.quota_type or "",
-        "quotaLimit": row.quota_limit or 0.0,
-        "quotaResetAt": iso(row.quota_reset_at),
-        "quotaResetInterval": row.quota_reset_interval or 0,
-        "quotaResetUnit": row.quota_reset_unit or "",
-        "quotaModels": row.quota_models or [],
-        "quotaResetMode": row.quota_reset_mode or "fixed",
-        "rateLimitRpm": row.rate_limit_rpm or 0,
-        "queueEnabled": bool(row.queue_enabled),
-        "queueTimeout": row.queue_timeout or 60,
-        "keyLoadBalance": row.key_load_balance or "",
-        "compositeMappings": row.composite_mappings or [],
-        "contentFilter": row.content_filter,
-    }
-
-
-_S = spec
-_STRS = _S.array(_S.STR)
-_PROPS: Final[dict[str, Any]] = {
-    "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "serviceType": {"type": "string", "enum": sorted(SERVICE_TYPES)},
-    "baseUrl": {"type": "string", "maxLength": 2048},
-    "apiKeys": _STRS,
-    "description": _S.STR,
-    "website": _S.STR,
-    "insecureSkipVerify": _S.BOOL,
-    "modelMapping": {"type": "object", "additionalProperties": _S.STR},
-    "responseHeaderTimeout": {"type": "integer", "minimum": 1, "maximum": 3600},
-    "priority": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
-    "status": {"type": "string", "enum": ["active", "suspended", "disabled", ""]},
-    "promotionUntil": _S.DATETIME,
-    "priceMultipliers": {
-        "type": "object",
-        "additionalProperties": _S.obj({k: {"type": "number"} for k in _MULTIPLIER_KEYS}),
-    },
-    "oauthTokens": _S.nullable(_S.obj({k: _S.STR for k in _OAUTH_KEYS})),
-    "codexServiceTierOverride": {
-        "type": "string",
-        "enum": ["", "off", "force_priority", "force_default"],
-    },
-    "responsesEncryptedReasoningMode": {
-        "type": "string",
-        "enum": ["", "auto", "always", "off", "on"],
-    },
-    "responsesWebSocketEnabled": _S.BOOL,
-    "continueThinkingEnabled": _S.BOOL,
-    "quotaType": {"type": "string", "enum": ["", "requests", "credit"]},
-    "quotaLimit": {"type": "number", "minimum": 0},
-    "quotaResetAt": _S.DATETIME,
-    "quotaResetInterval": {"type": "integer", "minimum": 0, "maximum": 100_000},
-    "quotaResetUnit": {"type": "string", "enum": ["", "hours", "days", "weeks", "months"]},
-    "quotaModels": _STRS,
-    "quotaResetMode": {"type": "string", "enum": ["", "fixed", "rolling"]},
-    "rateLimitRpm": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
-    "queueEnabled": _S.BOOL,
-    "queueTimeout": {"type": "integer", "minimum": 0, "maximum": 86_400},
-    "keyLoadBalance": {"type": "string", "enum": ["", *sorted(LOAD_BALANCE_STRATEGIES)]},
-    "compositeMappings": _S.array(_S.ANY_OBJECT),
-    "contentFilter": _S.nullable(_S.ANY_OBJECT),
-}
-_LOOSE: Final = ("enum", "minimum", "maximum", "pattern", "minLength", "maxLength")
-CHANNEL_VIEW_SCHEMA: Final = _S.obj(
-    {
-        **{
-            k: {key: val for key, val in v.items() if key not in _LOOSE}
-            for k, v in _PROPS.items()
-            if k not in ("apiKeys", "oauthTokens", "id")
-        },
-        "index": _S.INT,
-        "id": _S.STR,
-        "status": _S.STR,
-        "priority": _S.INT,
-        "apiKeyCount": _S.INT,
-        "maskedKeys": _S.array(_S.obj({"index": _S.INT, "masked": _S.STR}, ["index", "masked"])),
-        "hasOAuthTokens": _S.BOOL,
-        "served": {
-            **_S.BOOL,
-            "description": "Whether this pool can serve the channel's type; "
-            "the scheduler skips a channel it cannot.",
-        },
-        "latency": {"type": "null"},
-        "quotaLimit": _S.NUMBER,
-        "promotionUntil": _S.DATETIME,
-        "quotaResetAt": _S.DATETIME,
-    },
-    [
-        "index",
-        "id",
-        "name",
-        "serviceType",
-        "baseUrl",
-        "apiKeyCount",
-        "maskedKeys",
-        "status",
-        "priority",
-    ],
-    additional=True,
-)
+        served=row.service_type in SERVED_SERVICE_TYPES.get(row.channel_type, frozenset()),
+        latency=None,
+        status=row.status or "active",
+        priority=row.priority or index,
+        promotionUntil=row.promotion_until,
+        quotaType=row.quota_type or "",
+        quotaLimit=row.quota_limit or 0.0,
+        quotaResetAt=row.quota_reset_at,
+        quotaResetInterval=row.quota_reset_interval or 0,
+        quotaResetUnit=row.quota_reset_unit or "",
+        quotaModels=row.quota_models or [],
+        quotaResetMode=row.quota_reset_mode or "fixed",
+        rateLimitRpm=row.rate_limit_rpm or 0,
+        queueEnabled=bool(row.queue_enabled),
+        queueTimeout=row.queue_timeout or 60,
+        keyLoadBalance=row.key_load_balance or "",
+        compositeMappings=row.composite_mappings or [],
+        contentFilter=row.content_filter,
+    )
+    shown: dict[str, Any] = to_json(view)
+    return shown

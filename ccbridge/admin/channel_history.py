@@ -19,6 +19,8 @@ import falcon.asgi
 from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, reply
 from ccbridge.admin.logquery import Scope, scope, text_param
+from ccbridge.admin.model import ref
+from ccbridge.admin.series_models import History, ProviderHistory, ProviderSeries
 from ccbridge.admin.stats import (
     HISTORY_DURATIONS,
     history_interval,
@@ -28,6 +30,7 @@ from ccbridge.admin.stats import (
 from ccbridge.admin.statsread import raw_rows
 from ccbridge.runtime import Runtime
 from ccbridge.store.rollup import DAY, RollupSource, Sums, floor_time
+from ccbridge.store.shapes import to_json
 from ccbridge.store.snapshot import Snapshot
 from generated.dao import Daos
 
@@ -123,9 +126,16 @@ class ProviderHistoryResource:
             for at, sums in filled.items():
                 total.setdefault(at, Sums(histogram=True)).merge(sums)
             body = history_json(filled, duration)
-            series.append({"provider": name, "baselineCost": baseline.get(name, 0.0), **body})
-        summary = history_json(total, duration)["summary"]
-        reply(resp, {"providers": series, "summary": summary})
+            series.append(
+                ProviderSeries(
+                    dataPoints=body.dataPoints,
+                    summary=body.summary,
+                    provider=name,
+                    baselineCost=baseline.get(name, 0.0),
+                )
+            )
+        summary = history_json(total, duration).summary
+        reply(resp, to_json(ProviderHistory(providers=series, summary=summary)))
 
 
 def _channel_uid(snap: Snapshot, req: falcon.asgi.Request, ident: str) -> str:
@@ -159,7 +169,8 @@ class ChannelHistoryResource:
             per = await _series_by(
                 tx, window, interval, lambda row: "" if row.channel_uid == uid else None
             )
-        reply(resp, history_json(_filled(per.get("", {}), start, end, interval), duration))
+        history = history_json(_filled(per.get("", {}), start, end, interval), duration)
+        reply(resp, to_json(history))
 
 
 def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt: Runtime) -> None:
@@ -169,56 +180,6 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
 
 
 def _openapi() -> dict[str, Any]:
-    point = {
-        "timestamp": spec.DATETIME,
-        **{
-            k: spec.INT
-            for k in (
-                "requests",
-                "success",
-                "failure",
-                "inputTokens",
-                "outputTokens",
-                "cacheCreationInputTokens",
-                "cacheReadInputTokens",
-                "p50DurationMs",
-                "p95DurationMs",
-            )
-        },
-        "cost": spec.NUMBER,
-        "avgDurationMs": spec.NUMBER,
-    }
-    summary = spec.obj(
-        {
-            **{
-                k: spec.INT
-                for k in (
-                    "totalRequests",
-                    "totalSuccess",
-                    "totalFailure",
-                    "totalInputTokens",
-                    "totalOutputTokens",
-                    "totalCacheCreationTokens",
-                    "totalCacheReadTokens",
-                    "p50DurationMs",
-                    "p95DurationMs",
-                )
-            },
-            "totalCost": spec.NUMBER,
-            "avgSuccessRate": spec.NUMBER,
-            "avgDurationMs": spec.NUMBER,
-            "duration": spec.STR,
-        },
-        ["totalRequests", "totalCost", "duration"],
-    )
-    history = {
-        "dataPoints": spec.array(spec.obj(point, ["timestamp", "requests"])),
-        "summary": summary,
-    }
-    provider = spec.obj(
-        {"provider": spec.STR, "baselineCost": spec.NUMBER, **history},
-        ["provider", "baselineCost", "dataPoints", "summary"],
-    )
     window = [
         spec.query_param("from", {"type": "string", "format": "date-time"}, "with to"),
         spec.query_param("to", {"type": "string", "format": "date-time"}, "with from"),
@@ -230,10 +191,7 @@ def _openapi() -> dict[str, Any]:
                 "Cost and usage per provider label and time bucket",
                 "logs",
                 params=[spec.query_param("duration", {"enum": list(HISTORY_DURATIONS)}), *window],
-                ok_schema=spec.obj(
-                    {"providers": spec.array(provider), "summary": summary},
-                    ["providers", "summary"],
-                ),
+                ok_schema=ref(ProviderHistory),
                 errors=(400, 401, 403, 429),
             )
         },
@@ -247,7 +205,7 @@ def _openapi() -> dict[str, Any]:
                     spec.query_param("channelId", spec.STR, "stable id (wins over ident)"),
                     *window,
                 ],
-                ok_schema=spec.obj(history, ["dataPoints", "summary"]),
+                ok_schema=ref(History),
                 errors=(400, 401, 403, 404, 429),
             )
         },

@@ -8,11 +8,20 @@ document's components come from the same types (``model.ref``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-__all__ = ("ChannelHealth", "DashboardChannel", "DashboardChannels", "QuotaStatus")
+__all__ = (
+    "ChannelHealth",
+    "ChannelList",
+    "ChannelSaved",
+    "ChannelView",
+    "DashboardChannel",
+    "DashboardChannels",
+    "MaskedKey",
+    "QuotaStatus",
+)
 
 Pool = Literal["messages", "responses", "gemini", "chat"]
 
@@ -72,3 +81,94 @@ class DashboardChannels(msgspec.Struct):
     """GET /api/dashboard/channels."""
 
     channels: Annotated[list[DashboardChannel], _d("Every channel, pool by pool, in index order.")]
+
+
+class MaskedKey(msgspec.Struct):
+    """An upstream key as shown: never in full."""
+
+    index: Annotated[int, _d("Position of the key in the channel's list.")]
+    masked: Annotated[str, _d("First 8 and last 4 characters (*** for a short key).")]
+
+
+class ChannelView(msgspec.Struct):
+    """A channel as the admin API shows it: every field, keys masked, defaults filled in."""
+
+    index: Annotated[int, _d("Index in the pool (scheduling order of the list).")]
+    id: Annotated[str, _d("Stable channel id.")]
+    name: Annotated[str, _d("Display name, unique in the pool.")]
+    serviceType: Annotated[str, _d("Upstream protocol.")]
+    baseUrl: Annotated[str, _d("Upstream base URL; '' = the service's default.")]
+    apiKeyCount: Annotated[int, _d("Number of upstream keys.")]
+    maskedKeys: Annotated[list[MaskedKey], _d("The upstream keys, masked, in order.")]
+    description: Annotated[str, _d("Free text.")]
+    website: Annotated[str, _d("Provider website.")]
+    insecureSkipVerify: Annotated[bool, _d("TLS certificate checks upstream are skipped.")]
+    responseHeaderTimeout: Annotated[int, _d("Seconds to wait for upstream headers.")]
+    modelMapping: Annotated[dict[str, str], _d("Requested model -> model sent upstream.")]
+    priceMultipliers: Annotated[
+        dict[str, dict[str, float]], _d("Model ('*' = any) -> cost multipliers (1 = list price).")
+    ]
+    codexServiceTierOverride: Annotated[str, _d("Codex service tier override; '' = none.")]
+    responsesEncryptedReasoningMode: Annotated[str, _d("Encrypted reasoning mode; '' = auto.")]
+    responsesWebSocketEnabled: Annotated[bool, _d("The Responses WebSocket is used upstream.")]
+    continueThinkingEnabled: Annotated[bool, _d("Thinking continues across turns.")]
+    hasOAuthTokens: Annotated[bool, _d("An OAuth access token is stored (never shown).")]
+    served: Annotated[
+        bool,
+        _d("Whether this pool can serve the channel's type; the scheduler skips one it cannot."),
+    ]
+    latency: Annotated[None, _d("Reserved (the reference's field); always null.")]
+    status: Annotated[str, _d("active, suspended or disabled.")]
+    priority: Annotated[int, _d("Order in the pool, lower first.")]
+    promotionUntil: Annotated[
+        datetime | None, _d("Preferred until this time (RFC 3339); null = not promoted.")
+    ]
+    quotaType: Annotated[str, _d("What the quota counts (requests, credit); '' = no quota.")]
+    quotaLimit: Annotated[float, _d("Quota per period (requests or credit); 0 = none.")]
+    quotaResetAt: Annotated[datetime | None, _d("Next quota reset (RFC 3339).")]
+    quotaResetInterval: Annotated[int, _d("Quota period length, in quotaResetUnit.")]
+    quotaResetUnit: Annotated[str, _d("Unit of the quota period: hours, days, weeks, months.")]
+    quotaModels: Annotated[list[str], _d("Models the quota counts; [] = all.")]
+    quotaResetMode: Annotated[str, _d("Quota period kind: fixed or rolling.")]
+    rateLimitRpm: Annotated[int, _d("Requests per minute to this channel; 0 = none.")]
+    queueEnabled: Annotated[bool, _d("Requests over the RPM wait instead of failing.")]
+    queueTimeout: Annotated[int, _d("Seconds a queued request waits.")]
+    keyLoadBalance: Annotated[str, _d("How keys are picked; '' = failover.")]
+    compositeMappings: Annotated[
+        list[dict[str, Any]], _d("Routing of a composite channel (CompositeMapping objects).")
+    ]
+    contentFilter: Annotated[
+        dict[str, Any] | None, _d("Keyword filter (a ContentFilter object); null = none.")
+    ]
+
+
+class ChannelList(msgspec.Struct):
+    """GET of a pool's channels."""
+
+    channels: Annotated[list[ChannelView], _d("The pool's channels, in index order.")]
+    loadBalance: Annotated[str, _d("How the pool picks a channel: failover, round-robin, random.")]
+
+
+class ChannelSaved(msgspec.Struct):
+    """The answer to a channel write; members that do not apply are absent."""
+
+    success: Annotated[bool, _d("Always true (errors are problems).")]
+    message: Annotated[str, _d("What was done, for a person.")]
+    id: Annotated[str | msgspec.UnsetType, _d("Id of the created or deleted channel.")] = (
+        msgspec.UNSET
+    )
+    status: Annotated[str | msgspec.UnsetType, _d("The status set (status change).")] = (
+        msgspec.UNSET
+    )
+    promotionUntil: Annotated[
+        str | None | msgspec.UnsetType, _d("End of the promotion (RFC 3339); null = cleared.")
+    ] = msgspec.UNSET
+    order: Annotated[list[str] | msgspec.UnsetType, _d("Channel ids in their new order.")] = (
+        msgspec.UNSET
+    )
+    strategy: Annotated[str | msgspec.UnsetType, _d("The load-balance strategy set.")] = (
+        msgspec.UNSET
+    )
+    channel: Annotated[ChannelView | msgspec.UnsetType, _d("The channel after the write.")] = (
+        msgspec.UNSET
+    )

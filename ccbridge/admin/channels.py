@@ -12,26 +12,26 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 import falcon.asgi
 import msgspec
 
 from ccbridge.admin import spec
 from ccbridge.admin.channel_fields import (
-    CHANNEL_VIEW_SCHEMA,
     channel_columns,
     channel_view,
     check_composite,
     new_channel_id,
     validate_keys,
 )
+from ccbridge.admin.channel_views import ChannelList, ChannelSaved, ChannelView
 from ccbridge.admin.common import AdminError, read_config, reply, write_config
 from ccbridge.admin.model import read_body, ref
 from ccbridge.admin.validate import invalid
 from ccbridge.runtime import Runtime
 from ccbridge.store.shapes import CHANNEL_SHAPES, KEY_PATTERN, LoadBalance, to_json
-from ccbridge.store.snapshot import CHANNEL_STATUSES, POOLS
+from ccbridge.store.snapshot import POOLS, ChannelStatus
 from generated.dao import Daos
 from generated.rows import ChannelsRow, SettingsRow
 
@@ -112,8 +112,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _saved(message: str, **extra: Any) -> dict[str, Any]:
-    return {"success": True, "message": message, **extra}
+def _saved(message: str, **extra: Any) -> Any:
+    return to_json(ChannelSaved(success=True, message=message, **extra))
 
 
 async def _pools(tx: Daos) -> dict[str, list[ChannelsRow]]:
@@ -449,7 +449,7 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     """A channel status."""
 
     status: Annotated[
-        Literal[tuple(sorted(CHANNEL_STATUSES))],
+        ChannelStatus,
         msgspec.Meta(description="active, suspended or disabled."),
     ]
 
@@ -527,7 +527,7 @@ def _openapi() -> dict[str, Any]:
     ident = spec.path_param("id", spec.STR, "Stable channel id, or index in the pool", "0")
     key_index = spec.path_param("key_index", spec.STR, "Index of the key in the channel", "0")
     cid = spec.query_param("channelId", spec.STR, "Stable channel id (wins over the path)")
-    saved = spec.obj({"success": spec.BOOL, "message": spec.STR}, ["success"], additional=True)
+    saved = ref(ChannelSaved)
     for pool, base in POOL_PATHS.items():
         tag = f"channels ({pool})"
 
@@ -535,10 +535,7 @@ def _openapi() -> dict[str, Any]:
             return spec.operation(f"{summary} ({pool})", tag, etag=True, **kw)  # noqa: B023
 
         item = [ident, cid]
-        listing = spec.obj(
-            {"channels": spec.array(CHANNEL_VIEW_SCHEMA), "loadBalance": spec.STR},
-            ["channels", "loadBalance"],
-        )
+        listing = ref(ChannelList)
         paths[base] = {
             "get": op("List channels", ok_schema=listing),
             "post": op("Create a channel", body=ref(CHANNEL_SHAPES[pool][0]), ok_schema=saved),
@@ -551,7 +548,7 @@ def _openapi() -> dict[str, Any]:
             )
         }
         paths[base + "/{id}"] = {
-            "get": op("Get a channel", params=item, ok_schema=CHANNEL_VIEW_SCHEMA),
+            "get": op("Get a channel", params=item, ok_schema=ref(ChannelView)),
             "put": op(
                 "Change fields of a channel",
                 params=item,

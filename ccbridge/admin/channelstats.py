@@ -15,14 +15,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 import falcon.asgi
 
 from ccbridge.admin.common import reply
+from ccbridge.admin.log_models import ChannelFigures, ChannelStats
 from ccbridge.admin.logquery import int_param, time_param
-from ccbridge.admin.logview import iso
 from ccbridge.runtime import Runtime
+from ccbridge.store.shapes import to_json
 from generated.rows import RequestLogsRecentAttemptsResult
 
 __all__ = ("DEFAULT_SAMPLE", "SAMPLE_CAP", "ChannelStatsResource", "exact_percentile")
@@ -64,18 +65,18 @@ class _Channel:
         elif row.status in _ERRORS:
             self.errors += 1
 
-    def to_json(self, uid: str) -> dict[str, Any]:
+    def figures(self, uid: str) -> ChannelFigures:
         ordered = sorted(self.durations)
-        return {
-            "channelUid": uid,
-            "channelName": self.name,
-            "attempts": self.attempts,
-            "completed": self.completed,
-            "errors": self.errors,
-            "failovers": self.failovers,
-            "p50LatencyMs": exact_percentile(ordered, 50),
-            "p95LatencyMs": exact_percentile(ordered, 95),
-        }
+        return ChannelFigures(
+            channelUid=uid,
+            channelName=self.name,
+            attempts=self.attempts,
+            completed=self.completed,
+            errors=self.errors,
+            failovers=self.failovers,
+            p50LatencyMs=exact_percentile(ordered, 50),
+            p95LatencyMs=exact_percentile(ordered, 95),
+        )
 
 
 def _by_channel(rows: list[RequestLogsRecentAttemptsResult]) -> dict[str, _Channel]:
@@ -102,12 +103,10 @@ class ChannelStatsResource:
         rows = await self.rt.db.daos.request_logs.recent_attempts(since=since, max_rows=limit)
         complete = len(rows) < limit
         channels = _by_channel(rows)
-        reply(
-            resp,
-            {
-                "channels": [entry.to_json(uid) for uid, entry in channels.items()],
-                "sampled": len(rows),
-                "complete": complete,
-                "since": iso(since if complete or not rows else rows[-1].initial_time),
-            },
+        answer = ChannelStats(
+            channels=[entry.figures(uid) for uid, entry in channels.items()],
+            sampled=len(rows),
+            complete=complete,
+            since=since if complete or not rows else rows[-1].initial_time,
         )
+        reply(resp, to_json(answer))

@@ -8,7 +8,7 @@ rows themselves stay: only their captured traffic goes.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import falcon.asgi
 import msgspec
@@ -21,6 +21,11 @@ from ccbridge.store.shapes import to_json
 
 __all__ = ("OPENAPI_PATHS", "register")
 
+
+def _d(description: str) -> msgspec.Meta:
+    return msgspec.Meta(description=description)
+
+
 DEBUG_PATH: Final = "/api/logs/debug"
 STATS_PATH: Final = "/api/logs/debug/stats"
 HEADERS_PATH: Final = "/api/logs/debug/headers"
@@ -29,22 +34,22 @@ HEADERS_PATH: Final = "/api/logs/debug/headers"
 class DebugLogCount(msgspec.Struct):
     """GET /api/logs/debug/stats."""
 
-    count: int
+    count: Annotated[int, _d("Debug rows stored.")]
 
 
 class DebugLogsPurged(msgspec.Struct):
     """DELETE /api/logs/debug."""
 
-    message: str
-    deleted: int
+    message: Annotated[str, _d("What was done, for a person.")]
+    deleted: Annotated[int, _d("Debug rows deleted.")]
 
 
 class DebugHeadersPurged(msgspec.Struct):
     """DELETE /api/logs/debug/headers."""
 
-    message: str
-    headersCleared: int
-    deleted: int
+    message: Annotated[str, _d("What was done, for a person.")]
+    headersCleared: Annotated[int, _d("Debug rows whose headers were removed.")]
+    deleted: Annotated[int, _d("Debug rows deleted as nothing was left in them.")]
 
 
 class DebugLogsResource:

@@ -47,34 +47,34 @@ class ConfigSummary(msgspec.Struct):
 class Reloaded(msgspec.Struct):
     """POST /admin/config/reload."""
 
-    status: Literal["success"]
-    message: str
+    status: Annotated[Literal["success"], _d("Always success (errors are problems).")]
+    message: Annotated[str, _d("What was done, for a person.")]
     timestamp: Annotated[datetime, _d("When it was reloaded.")]
     revision: Annotated[int, _d("Config revision this instance now serves.")]
-    config: ConfigSummary
+    config: Annotated[ConfigSummary, _d("The configuration now served.")]
 
 
 class DevEnvironment(msgspec.Struct):
     """The settings /admin/dev/info shows (no key, no origin list, no URL)."""
 
-    env: RunEnv
-    port: int
-    enableWebUI: bool
-    enableCORS: bool
-    logLevel: str
-    storageBackend: StorageBackend
-    databaseType: DatabaseType
-    workers: int
+    env: Annotated[RunEnv, _d("Run environment (ENV).")]
+    port: Annotated[int, _d("Port the server listens on.")]
+    enableWebUI: Annotated[bool, _d("Whether the web UI is served.")]
+    enableCORS: Annotated[bool, _d("Whether CORS headers are answered.")]
+    logLevel: Annotated[str, _d("Log level.")]
+    storageBackend: Annotated[StorageBackend, _d("Where the configuration is stored.")]
+    databaseType: Annotated[DatabaseType, _d("Database engine.")]
+    workers: Annotated[int, _d("Worker processes.")]
 
 
 class DevInfo(msgspec.Struct):
     """GET /admin/dev/info."""
 
-    status: Literal["development"]
-    timestamp: datetime
+    status: Annotated[Literal["development"], _d("Always development.")]
+    timestamp: Annotated[datetime, _d("When it was answered.")]
     revision: Annotated[int, _d("Config revision this instance serves.")]
-    config: ConfigSummary
-    environment: DevEnvironment
+    config: Annotated[ConfigSummary, _d("The configuration served.")]
+    environment: Annotated[DevEnvironment, _d("Settings of this instance.")]
 
 
 def _now() -> datetime:

@@ -1,7 +1,8 @@
 """The expiry and budget fields of a client key in the admin API.
 
 Input fields (create, update, backup restore), the spend so far of the
-current period as the database holds it, and their OpenAPI schemas. A JSON
+current period as the database holds it, and the KeyBudgetView model of
+/api/logs/stats. A JSON
 null clears a budget or the expiry.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from ccbridge.admin import spec
+import msgspec
+
 from ccbridge.admin.validate import choice, integer, number, timestamp
 from ccbridge.store.budgets import (
     EPOCH,
@@ -23,18 +25,19 @@ from ccbridge.store.budgets import (
     next_reset,
     period_start,
 )
-from ccbridge.store.configdoc import iso, key_object
+from ccbridge.store.shapes import BudgetPeriod
 from generated.dao import Daos
 from generated.rows import ApiKeysRow, KeySpendSinceResult
 
 __all__ = (
     "BUDGET_FIELDS",
     "CLEARABLE",
-    "INPUT_PROPS",
-    "VIEW_PROPS",
-    "KEY_BUDGETS_SCHEMA",
+    "KeyBudgetView",
+    "KeyLimits",
+    "Spend",
     "budget_columns",
     "key_budgets",
+    "limits_view",
     "read_spend",
     "spend_view",
 )
@@ -52,6 +55,12 @@ BUDGET_FIELDS: Final[dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
 }
 CLEARABLE: Final = frozenset(column for column, _ in BUDGET_FIELDS.values())
 
+
+def _d(description: str) -> msgspec.Meta:
+    return msgspec.Meta(description=description)
+
+
+_PERIODS: Final = "daily, weekly (from Monday), monthly or total (never resets)"
 Spend = dict[tuple[int, str, datetime], int]
 
 
@@ -77,7 +86,7 @@ async def read_spend(tx: Daos, now: datetime) -> Spend:
 
 
 def spend_view(row: ApiKeysRow, spend: Spend, now: datetime) -> dict[str, Any]:
-    """Return the key's expiry state and the spend of its current periods."""
+    """Return the key's expiry state and the spend of its current periods (KeySpend fields)."""
     key_id = row.id or 0
     usd_period = row.budget_period or "total"
     token_period = row.token_budget_period or "total"
@@ -87,51 +96,58 @@ def spend_view(row: ApiKeysRow, spend: Spend, now: datetime) -> dict[str, Any]:
     return {
         "expired": row.expires_at is not None and row.expires_at <= now,
         "spentUsd": used_usd / MICRO if has_usd else None,
-        "budgetResetsAt": iso(next_reset(usd_period, now)) if has_usd else None,
+        "budgetResetsAt": next_reset(usd_period, now) if has_usd else None,
         "tokensUsed": used_tokens if has_tokens else None,
-        "tokenBudgetResetsAt": iso(next_reset(token_period, now)) if has_tokens else None,
+        "tokenBudgetResetsAt": next_reset(token_period, now) if has_tokens else None,
     }
 
 
-async def key_budgets(tx: Daos) -> dict[str, dict[str, Any]]:
-    """Return each key with a budget or an expiry: its limits and current spend."""
+def limits_view(row: ApiKeysRow) -> dict[str, Any]:
+    """Return the key's expiry and budgets as set (KeyLimits fields; periods default total)."""
+    return {
+        "expiresAt": row.expires_at,
+        "budgetUsd": None if row.budget_usd is None else float(row.budget_usd),
+        "budgetPeriod": row.budget_period or ("total" if row.budget_usd is not None else None),
+        "tokenBudget": row.token_budget,
+        "tokenBudgetPeriod": row.token_budget_period
+        or ("total" if row.token_budget is not None else None),
+    }
+
+
+class KeyLimits(msgspec.Struct):
+    """A client key's expiry and budgets as set, and its spend of the current periods."""
+
+    expiresAt: Annotated[datetime | None, _d("The key stops working then; null = never.")]
+    budgetUsd: Annotated[float | None, _d("USD the key may spend per budgetPeriod; null = none.")]
+    budgetPeriod: Annotated[BudgetPeriod | None, _d(f"UTC period of budgetUsd; {_PERIODS}.")]
+    tokenBudget: Annotated[int | None, _d("Input + output tokens per period; null = none.")]
+    tokenBudgetPeriod: Annotated[BudgetPeriod | None, _d(f"UTC period of tokenBudget; {_PERIODS}.")]
+    expired: Annotated[bool, _d("Whether expiresAt has passed.")]
+    spentUsd: Annotated[float | None, _d("USD spent this budget period; null = no budget.")]
+    budgetResetsAt: Annotated[
+        datetime | None, _d("When the USD period ends; null = no budget or a total one.")
+    ]
+    tokensUsed: Annotated[int | None, _d("Tokens used this period; null = no token budget.")]
+    tokenBudgetResetsAt: Annotated[
+        datetime | None, _d("When the token period ends; null = no budget or a total one.")
+    ]
+
+
+class KeyBudgetView(KeyLimits):
+    """/api/logs/stats: a client key with a budget or an expiry."""
+
+    name: Annotated[str, _d("Display name of the key.")]
+
+
+async def key_budgets(tx: Daos) -> dict[str, KeyBudgetView]:
+    """Return each key with a budget or an expiry, by key id: its limits and current spend."""
     now = datetime.now(UTC)
     spend = await read_spend(tx, now)
     out = {}
     for row in await tx.api_keys.list(order_by="id"):
         if row.budget_usd is None and row.token_budget is None and row.expires_at is None:
             continue
-        view = key_object(row)
-        limits = {name: view[name] for name in BUDGET_FIELDS}
-        out[str(row.id)] = {"name": row.name, **limits, **spend_view(row, spend, now)}
+        out[str(row.id)] = KeyBudgetView(
+            name=row.name, **limits_view(row), **spend_view(row, spend, now)
+        )
     return out
-
-
-_PERIOD: Final = {"type": ["string", "null"], "enum": [*PERIODS, None]}
-INPUT_PROPS: Final[dict[str, Any]] = {
-    "expiresAt": {**spec.DATETIME, "description": "RFC 3339; the key stops working then"},
-    "budgetUsd": spec.nullable(
-        {"type": "number", "minimum": 0, "maximum": _MAX_USD, "description": "USD per period"}
-    ),
-    "budgetPeriod": {**_PERIOD, "description": "UTC period of budgetUsd (default total)"},
-    "tokenBudget": spec.nullable(
-        {"type": "integer", "minimum": 0, "maximum": _MAX_TOKENS, "description": "per period"}
-    ),
-    "tokenBudgetPeriod": {**_PERIOD, "description": "UTC period of tokenBudget (default total)"},
-}
-VIEW_PROPS: Final[dict[str, Any]] = {
-    **INPUT_PROPS,
-    "expired": spec.BOOL,
-    "spentUsd": spec.nullable({"type": "number", "description": "spent this budget period"}),
-    "budgetResetsAt": {**spec.DATETIME, "description": "null for a total budget"},
-    "tokensUsed": spec.nullable({"type": "integer", "description": "input + output tokens"}),
-    "tokenBudgetResetsAt": spec.DATETIME,
-}
-KEY_BUDGETS_SCHEMA: Final = {
-    "type": "object",
-    "description": "keys with a budget or an expiry, by key id",
-    "additionalProperties": {
-        "type": "object",
-        "properties": {"name": {"type": "string"}, **VIEW_PROPS},
-    },
-}

@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import falcon.asgi
 import msgspec
@@ -23,18 +23,20 @@ import msgspec
 from ccbridge.access.auth import hash_key
 from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, read_config, reply, write_config
-from ccbridge.admin.keybudget import (
-    BUDGET_FIELDS,
-    CLEARABLE,
-    INPUT_PROPS,
-    VIEW_PROPS,
-    read_spend,
-    spend_view,
+from ccbridge.admin.key_views import (
+    ClientKeyList,
+    ClientKeyView,
+    ClientKeyWithSecret,
+    KeyDeleted,
+    KeyListQuery,
+    KeyStatus,
+    key_view,
+    with_secret,
 )
-from ccbridge.admin.model import read_body, ref
+from ccbridge.admin.keybudget import BUDGET_FIELDS, CLEARABLE, read_spend
+from ccbridge.admin.model import query_params, read_body, ref
 from ccbridge.admin.validate import boolean, check_fields, choice, integer, invalid, text, text_list
 from ccbridge.runtime import Runtime
-from ccbridge.store.configdoc import key_object
 from ccbridge.store.shapes import (
     NO_NUL,
     BudgetPeriod,
@@ -49,8 +51,9 @@ from generated.rows import ApiKeysRow
 
 __all__ = ("KEY_STATUSES", "OPENAPI_PATHS", "KeysResource", "new_key", "register")
 
-KEY_STATUSES: Final = ("active", "disabled", "revoked")
-ENDPOINTS: Final = ("messages", "responses", "gemini", "chat", "messages_current_channel")
+Endpoint = Literal["messages", "responses", "gemini", "chat", "messages_current_channel"]
+KEY_STATUSES: Final = get_args(KeyStatus)
+ENDPOINTS: Final = get_args(Endpoint)
 _ALPHABET: Final = string.ascii_letters + string.digits
 _MAX_LIMIT: Final = 1000
 
@@ -88,41 +91,70 @@ _LISTS: Final = frozenset(c for c, _ in _FIELDS.values() if c.startswith("allowe
 _CLEARABLE: Final = _LISTS | CLEARABLE  # a null or empty value stores NULL
 
 
-def _d(kind: Any, description: str) -> Any:
-    # UNSET: absent (left as it is) differs from null (for lists: all allowed).
-    return Annotated[kind | None | msgspec.UnsetType, msgspec.Meta(description=description)]
-
-
 _Ids = Annotated[list[Text200], msgspec.Meta(max_length=1000)]
 _ALL = "null or [] = all"
 _PERIODS = "daily, weekly (from Monday), monthly or total (never resets, the default)"
 
 
 class _KeyFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    description: _d(
-        Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)], "Free text. Default ''."
-    ) = msgspec.UNSET
-    isAdmin: _d(bool, "May use the admin API (/api). Default false.") = msgspec.UNSET
-    rateLimitRpm: _d(
-        Annotated[int, msgspec.Meta(ge=0, le=10_000)],
-        "Requests per minute of this key; 0 = the global limit. Default 0.",
-    ) = msgspec.UNSET
-    allowedEndpoints: _d(
-        Annotated[list[Literal[ENDPOINTS]], msgspec.Meta(max_length=10)],
-        f"Endpoints the key may call; {_ALL}.",
-    ) = msgspec.UNSET
-    allowedChannelsMsg: _d(_Ids, f"Messages channel ids the key may use; {_ALL}.") = msgspec.UNSET
-    allowedChannelsResp: _d(_Ids, f"Responses channel ids the key may use; {_ALL}.") = msgspec.UNSET
-    allowedChannelsGemini: _d(_Ids, f"Gemini channel ids the key may use; {_ALL}.") = msgspec.UNSET
-    allowedChannelsChat: _d(_Ids, f"Chat channel ids the key may use; {_ALL}.") = msgspec.UNSET
-    allowedModels: _d(_Ids, f"Models the key may request; {_ALL}.") = msgspec.UNSET
-    expiresAt: _d(Timestamp, "RFC 3339 time the key stops working; null = never.") = msgspec.UNSET
-    budgetUsd: _d(UsdBudget, "USD the key may spend per budgetPeriod; null = none.") = msgspec.UNSET
-    budgetPeriod: _d(BudgetPeriod, f"UTC period of budgetUsd; {_PERIODS}.") = msgspec.UNSET
-    tokenBudget: _d(TokenBudget, "Input + output tokens per tokenBudgetPeriod; null = none.") = (
-        msgspec.UNSET
-    )
-    tokenBudgetPeriod: _d(BudgetPeriod, f"UTC period of tokenBudget; {_PERIODS}.") = msgspec.UNSET
+    description: Annotated[
+        Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)] | None | msgspec.UnsetType,
+        msgspec.Meta(description="Free text. Default ''."),
+    ] = msgspec.UNSET
+    isAdmin: Annotated[
+        bool | None | msgspec.UnsetType,
+        msgspec.Meta(description="May use the admin API (/api). Default false."),
+    ] = msgspec.UNSET
+    rateLimitRpm: Annotated[
+        Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Requests per minute of this key; 0 = the global limit. Default 0."
+        ),
+    ] = msgspec.UNSET
+    allowedEndpoints: Annotated[
+        Annotated[list[Endpoint], msgspec.Meta(max_length=10)] | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Endpoints the key may call; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedChannelsMsg: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Messages channel ids the key may use; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedChannelsResp: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Responses channel ids the key may use; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedChannelsGemini: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Gemini channel ids the key may use; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedChannelsChat: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Chat channel ids the key may use; {_ALL}."),
+    ] = msgspec.UNSET
+    allowedModels: Annotated[
+        _Ids | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"Models the key may request; {_ALL}."),
+    ] = msgspec.UNSET
+    expiresAt: Annotated[
+        Timestamp | None | msgspec.UnsetType,
+        msgspec.Meta(description="RFC 3339 time the key stops working; null = never."),
+    ] = msgspec.UNSET
+    budgetUsd: Annotated[
+        UsdBudget | None | msgspec.UnsetType,
+        msgspec.Meta(description="USD the key may spend per budgetPeriod; null = none."),
+    ] = msgspec.UNSET
+    budgetPeriod: Annotated[
+        BudgetPeriod | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"UTC period of budgetUsd; {_PERIODS}."),
+    ] = msgspec.UNSET
+    tokenBudget: Annotated[
+        TokenBudget | None | msgspec.UnsetType,
+        msgspec.Meta(description="Input + output tokens per tokenBudgetPeriod; null = none."),
+    ] = msgspec.UNSET
+    tokenBudgetPeriod: Annotated[
+        BudgetPeriod | None | msgspec.UnsetType,
+        msgspec.Meta(description=f"UTC period of tokenBudget; {_PERIODS}."),
+    ] = msgspec.UNSET
 
 
 class NewClientKey(_KeyFields, kw_only=True):
@@ -137,8 +169,13 @@ class ClientKeyChange(_KeyFields, kw_only=True):
     null clears a list (all allowed), a budget or the expiry; other fields stay.
     """
 
-    name: _d(Text200, "Display name.") = msgspec.UNSET
-    status: _d(Literal[KEY_STATUSES], "active, disabled or revoked.") = msgspec.UNSET
+    name: Annotated[
+        Text200 | None | msgspec.UnsetType, msgspec.Meta(description="Display name.")
+    ] = msgspec.UNSET
+    status: Annotated[
+        KeyStatus | None | msgspec.UnsetType,
+        msgspec.Meta(description="active, disabled or revoked."),
+    ] = msgspec.UNSET
 
 
 def _columns(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -178,9 +215,9 @@ async def _get(tx: Daos, key_id: int) -> ApiKeysRow:
     return row
 
 
-async def _view(tx: Daos, row: ApiKeysRow) -> dict[str, Any]:
+async def _view(tx: Daos, row: ApiKeysRow) -> ClientKeyView:
     now = datetime.now(UTC)
-    return {**key_object(row), **spend_view(row, await read_spend(tx, now), now)}
+    return key_view(row, await read_spend(tx, now), now)
 
 
 def _set_status(row: ApiKeysRow, status: str) -> ApiKeysRow:
@@ -204,17 +241,19 @@ class KeysResource:
         offset = _int_param(req, "offset", 0, 0, 2**31)
         where = {"status": status} if status else None
 
-        async def read(tx: Daos) -> dict[str, Any]:
+        async def read(tx: Daos) -> ClientKeyList:
             total = await tx.api_keys.count(where)
             rows = await tx.api_keys.list(where, order_by="id", limit=limit, offset=offset)
-            spend, now = await read_spend(tx, datetime.now(UTC)), datetime.now(UTC)
-            return {
-                "keys": [{**key_object(r), **spend_view(r, spend, now)} for r in rows],
-                "total": total,
-                "hasMore": offset + len(rows) < total,
-            }
+            now = datetime.now(UTC)
+            spend = await read_spend(tx, now)
+            return ClientKeyList(
+                keys=[key_view(r, spend, now) for r in rows],
+                total=total,
+                hasMore=offset + len(rows) < total,
+            )
 
-        reply(resp, *await read_config(self.rt, read))
+        page, revision = await read_config(self.rt, read)
+        reply(resp, to_json(page), revision)
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Create a key; the response is the only place the key appears."""
@@ -222,11 +261,11 @@ class KeysResource:
         plain = new_key()
         row = ApiKeysRow(key_hash=hash_key(plain), key_prefix=plain[:8] + "...", **columns)
 
-        async def change(tx: Daos) -> dict[str, Any]:
+        async def change(tx: Daos) -> ClientKeyView:
             return await _view(tx, await tx.api_keys.insert(row))
 
         stored, revision = await write_config(req, self.rt, change)
-        reply(resp, {**stored, "key": plain}, revision, status=201)
+        reply(resp, to_json(with_secret(stored, plain)), revision, status=201)
 
     async def on_get_item(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -234,10 +273,11 @@ class KeysResource:
         """Return one key."""
         number = _key_id(key_id)
 
-        async def read(tx: Daos) -> dict[str, Any]:
+        async def read(tx: Daos) -> ClientKeyView:
             return await _view(tx, await _get(tx, number))
 
-        reply(resp, *await read_config(self.rt, read))
+        view, revision = await read_config(self.rt, read)
+        reply(resp, to_json(view), revision)
 
     async def on_put_item(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -264,7 +304,9 @@ class KeysResource:
             await tx.key_spend.delete_where({"key_id": number})
 
         _, revision = await write_config(req, self.rt, change)
-        reply(resp, {"success": True, "message": "API key deleted", "id": number}, revision)
+        reply(
+            resp, to_json(KeyDeleted(success=True, message="API key deleted", id=number)), revision
+        )
 
     async def on_post_rotate(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key_id: str
@@ -307,13 +349,13 @@ class KeysResource:
     ) -> None:
         number = _key_id(key_id)
 
-        async def write(tx: Daos) -> dict[str, Any]:
+        async def write(tx: Daos) -> ClientKeyView:
             row = dataclasses.replace(change(await _get(tx, number)), updated_at=datetime.now(UTC))
             await tx.api_keys.update(row)
             return await _view(tx, row)
 
         view, revision = await write_config(req, self.rt, write)
-        reply(resp, view if plain is None else {**view, "key": plain}, revision)
+        reply(resp, to_json(view if plain is None else with_secret(view, plain)), revision)
 
 
 def _int_param(req: falcon.asgi.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -334,41 +376,8 @@ def register(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], rt
         app.add_route("/api/keys/{key_id}/" + action, res, suffix=action)
 
 
-_STRS: Final = spec.nullable(spec.array(spec.STR))
-_INPUT_PROPS: Final[dict[str, Any]] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": spec.STR,
-    "isAdmin": spec.BOOL,
-    "rateLimitRpm": {"type": "integer", "minimum": 0, "maximum": 10_000},
-    "allowedEndpoints": spec.nullable(spec.array({"type": "string", "enum": list(ENDPOINTS)})),
-    "allowedChannelsMsg": _STRS,
-    "allowedChannelsResp": _STRS,
-    "allowedChannelsGemini": _STRS,
-    "allowedChannelsChat": _STRS,
-    "allowedModels": _STRS,
-    **INPUT_PROPS,
-}
-KEY_VIEW_SCHEMA: Final = spec.obj(
-    {
-        **{k: {"type": v["type"]} if "type" in v else v for k, v in _INPUT_PROPS.items()},
-        "id": spec.INT,
-        "keyPrefix": spec.STR,
-        "status": {"type": "string", "enum": list(KEY_STATUSES)},
-        "createdAt": spec.DATETIME,
-        "updatedAt": spec.DATETIME,
-        "lastUsedAt": spec.DATETIME,
-        **VIEW_PROPS,
-    },
-    ["id", "name", "keyPrefix", "status", "isAdmin", "rateLimitRpm"],
-)
-_WITH_KEY: Final = {
-    **KEY_VIEW_SCHEMA,
-    "properties": {
-        **KEY_VIEW_SCHEMA["properties"],
-        "key": {"type": "string", "pattern": "^sk-[A-Za-z0-9]{48}$"},
-    },
-    "required": [*KEY_VIEW_SCHEMA["required"], "key"],
-}
+_VIEW: Final = ref(ClientKeyView)
+_WITH_KEY: Final = ref(ClientKeyWithSecret)
 
 
 def _openapi() -> dict[str, Any]:
@@ -380,17 +389,8 @@ def _openapi() -> dict[str, Any]:
                 "List keys",
                 tag,
                 etag=True,
-                params=[
-                    spec.query_param("status", {"type": "string", "enum": list(KEY_STATUSES)}),
-                    spec.query_param(
-                        "limit", {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT}
-                    ),
-                    spec.query_param("offset", {"type": "integer", "minimum": 0}),
-                ],
-                ok_schema=spec.obj(
-                    {"keys": spec.array(KEY_VIEW_SCHEMA), "total": spec.INT, "hasMore": spec.BOOL},
-                    ["keys", "total", "hasMore"],
-                ),
+                params=query_params(KeyListQuery),
+                ok_schema=ref(ClientKeyList),
             ),
             "post": spec.operation(
                 "Create a key (the key is shown only here)",
@@ -402,25 +402,25 @@ def _openapi() -> dict[str, Any]:
             ),
         },
         "/api/keys/{key_id}": {
-            "get": spec.operation(
-                "Get a key", tag, etag=True, params=[key_id], ok_schema=KEY_VIEW_SCHEMA
-            ),
+            "get": spec.operation("Get a key", tag, etag=True, params=[key_id], ok_schema=_VIEW),
             "put": spec.operation(
                 "Change a key",
                 tag,
                 etag=True,
                 params=[key_id],
                 body=ref(ClientKeyChange),
-                ok_schema=KEY_VIEW_SCHEMA,
+                ok_schema=_VIEW,
             ),
-            "delete": spec.operation("Delete a key", tag, etag=True, params=[key_id]),
+            "delete": spec.operation(
+                "Delete a key", tag, etag=True, params=[key_id], ok_schema=ref(KeyDeleted)
+            ),
         },
     }
     for action, summary, schema in (
         ("rotate", "Replace the key's secret (shown only here)", _WITH_KEY),
-        ("enable", "Enable a key", KEY_VIEW_SCHEMA),
-        ("disable", "Disable a key", KEY_VIEW_SCHEMA),
-        ("revoke", "Revoke a key for good", KEY_VIEW_SCHEMA),
+        ("enable", "Enable a key", _VIEW),
+        ("disable", "Disable a key", _VIEW),
+        ("revoke", "Revoke a key for good", _VIEW),
     ):
         paths["/api/keys/{key_id}/" + action] = {
             "post": spec.operation(summary, tag, etag=True, params=[key_id], ok_schema=schema)

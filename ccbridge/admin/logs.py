@@ -10,12 +10,13 @@ reached. Stats routes are in `stats`, the live stream in `stream`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final, TypedDict
+from typing import Final, TypedDict
 
 import falcon.asgi
 
 from ccbridge.admin.channelstats import ChannelStatsResource
 from ccbridge.admin.common import AdminError, reply
+from ccbridge.admin.log_models import LogEntry, LogPage, LogsCleared, with_chain
 from ccbridge.admin.logquery import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -38,6 +39,7 @@ from ccbridge.admin.stream import LogStreamResource
 from ccbridge.runtime import Runtime
 from ccbridge.store import rollupdb
 from ccbridge.store.logmaint import CLEANUP_DAYS, cleanup_logs, clear_logs
+from ccbridge.store.shapes import to_json
 from generated.dao import Daos
 from generated.rows import RequestLogsRow
 from generated.tables.request_logs import RequestLogsDao
@@ -63,7 +65,7 @@ def _limit(req: falcon.asgi.Request) -> int:
     return min(limit, MAX_LIMIT)
 
 
-async def _with_debug_flags(daos: Daos, rows: list[RequestLogsRow]) -> list[dict[str, Any]]:
+async def _with_debug_flags(daos: Daos, rows: list[RequestLogsRow]) -> list[LogEntry]:
     if not rows:
         return []
     found = await daos.request_debug_logs.existing(ids=[row.id for row in rows])
@@ -90,21 +92,19 @@ class LogListResource:
             page = await _with_debug_flags(tx, rows[:limit])
         more = len(rows) > limit
         last = rows[limit - 1] if more else None
-        reply(
-            resp,
-            {
-                "requests": page,
-                "total": min(total, TOTAL_CAP),
-                "totalExact": total <= TOTAL_CAP,
-                "hasMore": more,
-                "nextCursor": encode_cursor(last.initial_time, last.id) if last else None,
-            },
+        answer = LogPage(
+            requests=page,
+            total=min(total, TOTAL_CAP),
+            totalExact=total <= TOTAL_CAP,
+            hasMore=more,
+            nextCursor=encode_cursor(last.initial_time, last.id) if last else None,
         )
+        reply(resp, to_json(answer))
 
     async def on_delete(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Delete every log row, its debug data and the rollups."""
         deleted = await clear_logs(self.rt.db)
-        reply(resp, {"message": "All logs cleared", "deletedCount": deleted})
+        reply(resp, to_json(LogsCleared(message="All logs cleared", deletedCount=deleted)))
 
 
 class _Keyset(TypedDict):
@@ -184,7 +184,7 @@ class LogItemResource:
                     request_id=row.request_id, max_rows=CHAIN_CAP
                 )
             chain = await _with_debug_flags(tx, attempts) if len(attempts) > 1 else [body]
-        reply(resp, {**body, "chain": chain})
+        reply(resp, to_json(with_chain(body, chain)))
 
     async def on_get_debug(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, log_id: str
@@ -193,7 +193,7 @@ class LogItemResource:
         row = await self.rt.db.daos.request_debug_logs.get(log_id)
         if row is None:
             raise AdminError(404, "Debug log not found", "DEBUG_LOG_NOT_FOUND")
-        reply(resp, debug_json(row))
+        reply(resp, to_json(debug_json(row)))
 
 
 class LogMaintenanceResource:

@@ -5,7 +5,20 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ccbridge.admin import spec
-from ccbridge.admin.keybudget import KEY_BUDGETS_SCHEMA
+from ccbridge.admin.log_models import (
+    ChannelStats,
+    ChannelStatsQuery,
+    DebugEntry,
+    LogEntry,
+    LogListQuery,
+    LogPage,
+    LogsCleared,
+    LogScopeQuery,
+    LogStats,
+    LogWithChain,
+)
+from ccbridge.admin.model import query_params, ref
+from ccbridge.admin.series_models import History
 
 __all__ = ("OPENAPI_PATHS",)
 
@@ -22,140 +35,12 @@ _TOKENS: Final = {
     "cacheReadInputTokens": _INT,
 }
 
-LOG: Final = spec.obj(
-    {
-        "id": _STR,
-        "status": {
-            "enum": [
-                "pending",
-                "completed",
-                "error",
-                "timeout",
-                "interrupted",
-                "failover",
-                "retry_wait",
-            ]
-        },
-        "initialTime": _DT,
-        "firstTokenTime": _DT,
-        "firstTokenDurationMs": _INT,
-        "completeTime": _DT,
-        "durationMs": _INT,
-        "type": {**_STR, "description": "service type of the channel"},
-        "providerName": {**_STR, "description": "channel name"},
-        "model": _STR,
-        "responseModel": _STR,
-        "reasoningEffort": _STR,
-        "serviceTier": _STR,
-        "serviceTierOverridden": spec.BOOL,
-        **_TOKENS,
-        "totalTokens": _INT,
-        "price": _NUM,
-        "inputCost": _NUM,
-        "outputCost": _NUM,
-        "cacheCreationCost": _NUM,
-        "cacheReadCost": _NUM,
-        "httpStatus": _INT,
-        "stream": spec.BOOL,
-        "transport": _STR,
-        "channelId": _INT,
-        "channelUid": _STR,
-        "channelName": _STR,
-        "endpoint": _STR,
-        "domain": _STR,
-        "clientId": _STR,
-        "sessionId": _STR,
-        "requestId": {**_STR, "description": "the client request's x-request-id"},
-        "apiKeyId": {**spec.nullable(_INT), "description": "null unset, 0 master key"},
-        "error": _STR,
-        "upstreamError": _STR,
-        "failoverInfo": _STR,
-        "hasDebugData": spec.BOOL,
-        "createdAt": _DT,
-    },
-    ["id", "status", "initialTime", "model", "hasDebugData"],
-)
+LOG: Final = ref(LogEntry)
+_PAGE: Final = ref(LogPage)
+_DEBUG: Final = ref(DebugEntry)
 
-_LOG_WITH_CHAIN: Final = spec.obj(
-    {
-        **LOG["properties"],
-        "chain": spec.array(
-            LOG,
-            description="the attempts of the row's client request (same requestId), oldest"
-            " first, at most 50; the row alone when it has no requestId",
-        ),
-    },
-    [*LOG["required"], "chain"],
-)
-
-_PAGE: Final = spec.obj(
-    {
-        "requests": spec.array(LOG),
-        "total": {**_INT, "description": "matching rows, counted up to 10000"},
-        "totalExact": {**spec.BOOL, "description": "false when total stopped at 10000"},
-        "hasMore": spec.BOOL,
-        "nextCursor": {**spec.nullable(_STR), "description": "pass as cursor for the next page"},
-    },
-    ["requests", "total", "hasMore", "nextCursor"],
-)
-
-_HEADERS: Final = {"type": "object", "additionalProperties": True}
-_DEBUG: Final = spec.obj(
-    {
-        "requestId": _STR,
-        "requestMethod": _STR,
-        "requestPath": _STR,
-        "requestHeaders": {**_HEADERS, "description": "masked: authorization, x-api-key, …"},
-        "requestRemovedHeaders": spec.array(_STR),
-        "requestModifiedHeaders": _HEADERS,
-        "requestBody": _STR,
-        "requestBodySize": _INT,
-        "responseStatus": _INT,
-        "responseHeaders": _HEADERS,
-        "responseBody": _STR,
-        "responseBodySize": _INT,
-        "createdAt": _DT,
-    },
-    ["requestId", "requestMethod", "requestPath", "requestHeaders", "responseHeaders"],
-)
-
-_GROUP: Final = spec.obj(
-    {
-        "count": _INT,
-        "success": _INT,
-        "failure": _INT,
-        **_TOKENS,
-        "cost": _NUM,
-        "avgLatencyMs": _NUM,
-    }
-)
-_GROUPS: Final = {"type": "object", "additionalProperties": _GROUP}
-
-_STATS: Final = spec.obj(
-    {
-        "totalRequests": _INT,
-        "totalSuccess": _INT,
-        "totalFailure": _INT,
-        "totalTokens": spec.obj({**_TOKENS, "totalTokens": _INT}),
-        "totalCost": _NUM,
-        "avgLatencyMs": _NUM,
-        "p95LatencyMs": {**_INT, "description": "from a √2-step latency histogram, interpolated"},
-        "tps": {**_NUM, "description": "output tokens per second of request duration"},
-        "byProvider": {**_GROUPS, "description": "keyed by channel name (else service type)"},
-        "byModel": _GROUPS,
-        "byClient": {**_GROUPS, "description": "'<unknown>' for rows without a client"},
-        "bySession": _GROUPS,
-        "byApiKey": {**_GROUPS, "description": "key id, 'master', or '<unknown>'"},
-        "timeRange": spec.obj({"from": _DT, "to": _DT}),
-        "unpricedRequests": {**_INT, "description": "finished requests of models without a price"},
-        "unpricedModels": {
-            "type": "object",
-            "additionalProperties": _INT,
-            "description": "model -> finished requests logged at cost 0 for want of a price",
-        },
-        "keyBudgets": KEY_BUDGETS_SCHEMA,
-    }
-)
+_STATS: Final = ref(LogStats)
+_LOG_WITH_CHAIN: Final = ref(LogWithChain)
 
 _POINT: Final = {
     "requests": _INT,
@@ -168,30 +53,7 @@ _POINT: Final = {
 _DAILY: Final = spec.obj(
     {"dataPoints": spec.array(spec.obj({"date": {**_STR, "format": "date"}, **_POINT}))}
 )
-_HISTORY: Final = spec.obj(
-    {
-        "dataPoints": spec.array(
-            spec.obj({"timestamp": _DT, **_POINT, "p50DurationMs": _INT, "p95DurationMs": _INT})
-        ),
-        "summary": spec.obj(
-            {
-                "totalRequests": _INT,
-                "totalSuccess": _INT,
-                "totalFailure": _INT,
-                "totalInputTokens": _INT,
-                "totalOutputTokens": _INT,
-                "totalCacheCreationTokens": _INT,
-                "totalCacheReadTokens": _INT,
-                "totalCost": _NUM,
-                "avgSuccessRate": _NUM,
-                "avgDurationMs": _NUM,
-                "p50DurationMs": _INT,
-                "p95DurationMs": _INT,
-                "duration": _STR,
-            }
-        ),
-    }
-)
+_HISTORY: Final = ref(History)
 _SESSIONS: Final = spec.array(
     spec.obj(
         {
@@ -205,66 +67,12 @@ _SESSIONS: Final = spec.array(
         }
     )
 )
-_CHANNEL_STATS: Final = spec.obj(
-    {
-        "channels": spec.array(
-            spec.obj(
-                {
-                    "channelUid": _STR,
-                    "channelName": _STR,
-                    "attempts": _INT,
-                    "completed": _INT,
-                    "errors": {**_INT, "description": "error, timeout and interrupted attempts"},
-                    "failovers": {**_INT, "description": "attempts that failed over to another"},
-                    "p50LatencyMs": {**_INT, "description": "exact, over completed attempts"},
-                    "p95LatencyMs": _INT,
-                }
-            )
-        ),
-        "sampled": {**_INT, "description": "attempts read: the newest, at most limit"},
-        "complete": {**spec.BOOL, "description": "true when every attempt since from was read"},
-        "since": {**_DT, "description": "the oldest time the figures cover"},
-    },
-    ["channels", "sampled", "complete", "since"],
-)
 _DAYS: Final = {**_INT, "minimum": 1, "maximum": 2**31 - 1}
 _MESSAGE: Final = spec.obj({"message": _STR}, ["message"], additional=True)
 
-_TIME: Final = {"type": "string", "format": "date-time"}
-_FROM: Final = spec.query_param("from", _TIME, "RFC3339, inclusive")
-_TO: Final = spec.query_param("to", _TIME, "RFC3339, inclusive")
-_ENDPOINT: Final = spec.query_param("endpoint", _STR, "e.g. /v1/messages")
-_CLIENT: Final = spec.query_param("clientId", _STR)
-_SESSION: Final = spec.query_param("sessionId", _STR)
-_API_KEY: Final = spec.query_param(
-    "apiKeyId", {**_INT, "minimum": 0}, "client key id as the logs store it; 0 the master key"
-)
-_SOURCE: Final = spec.query_param(
-    "source", {"enum": ["rollups", "raw"]}, "raw recomputes from raw rows only (slow; for checks)"
-)
+_SCOPE: Final = {p["name"]: p for p in query_params(LogScopeQuery)}
 _LOG_ID: Final = spec.path_param("log_id", _STR, "Log row id (req_…)")
-
-_LIST_PARAMS: Final = (
-    spec.query_param("provider", _STR, "service type"),
-    spec.query_param("channel", _STR, "channel name, provider name or service type"),
-    spec.query_param("model", _STR),
-    _ENDPOINT,
-    _CLIENT,
-    _SESSION,
-    _API_KEY,
-    spec.query_param("httpStatus", {**_INT, "minimum": 0, "maximum": 999}),
-    _FROM,
-    _TO,
-    spec.query_param(
-        "limit",
-        {**_INT, "maximum": 2**31 - 1},
-        "Rows per page: 0 or less = 100 (the default), more than 1000 = 1000",
-    ),
-    spec.query_param("cursor", _STR, "nextCursor of the previous page"),
-    spec.query_param(
-        "offset", {**_INT, "minimum": 0, "maximum": 2**31 - 1}, "legacy paging; ignored with cursor"
-    ),
-)
+_LIST_PARAMS: Final = query_params(LogListQuery)
 
 
 def _op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -287,11 +95,11 @@ def _stream_op() -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
-    scope = [_FROM, _TO, _ENDPOINT, _CLIENT, _SESSION, _SOURCE]
+    scope = list(_SCOPE.values())
     return {
         "/api/logs": {
             "get": _op("List log rows, newest first", _PAGE, params=_LIST_PARAMS),
-            "delete": _op("Delete every log row and its stats", _MESSAGE),
+            "delete": _op("Delete every log row and its stats", ref(LogsCleared)),
         },
         "/api/logs/{log_id}": {
             "get": _op("Get one log row and its failover chain", _LOG_WITH_CHAIN, params=[_LOG_ID])
@@ -327,25 +135,15 @@ def _paths() -> dict[str, Any]:
                 _HISTORY,
                 params=[
                     spec.query_param("duration", {"enum": ["1h", "6h", "24h", "today", "period"]}),
-                    _FROM,
-                    _TO,
-                    _ENDPOINT,
-                    _SOURCE,
+                    *(_SCOPE[name] for name in ("from", "to", "endpoint", "source")),
                 ],
             )
         },
         "/api/logs/stats/channels": {
             "get": _op(
                 "Latency p50/p95 and failovers per channel over the newest attempts",
-                _CHANNEL_STATS,
-                params=[
-                    spec.query_param("from", _TIME, "RFC3339; default 24 h ago"),
-                    spec.query_param(
-                        "limit",
-                        {**_INT, "minimum": 1, "maximum": 20000, "default": 5000},
-                        "attempts read at most, newest first",
-                    ),
-                ],
+                ref(ChannelStats),
+                params=query_params(ChannelStatsQuery),
             )
         },
         "/api/logs/sessions/active": {

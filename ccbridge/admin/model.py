@@ -7,7 +7,7 @@ usual 422 problem naming the field (``INVALID_FIELD`` with ``field``, or
 ``UNKNOWN_FIELD``); ``ref`` returns the ``$ref`` of a Struct and records it,
 so the OpenAPI document's components are generated from the same types.
 
-msgspec rather than pydantic v2: bench/bench_models.py measures it 1.3-7.6x
+msgspec rather than pydantic v2: bench/bench_models.py measures it 2.5-8.0x
 faster on the admin paths the UI calls most, it is one small dependency, and
 its error paths (``$.a.b[0]``) are already the ``field`` names of our problems.
 """
@@ -20,9 +20,10 @@ from typing import Any, Final, TypeVar
 import falcon.asgi
 import msgspec
 
+from ccbridge.admin import spec
 from ccbridge.admin.common import AdminError, read_raw
 
-__all__ = ("components", "convert", "decode", "read_body", "ref")
+__all__ = ("components", "convert", "decode", "query_params", "read_body", "ref")
 
 T = TypeVar("T")
 REF_TEMPLATE: Final = "#/components/schemas/{name}"
@@ -120,3 +121,25 @@ def ref(type_: Any) -> dict[str, Any]:
 def components() -> dict[str, Any]:
     """Return the schemas of every model passed to ``ref`` so far."""
     return dict(sorted(_TYPES.items()))
+
+
+def query_params(type_: type[msgspec.Struct]) -> list[dict[str, Any]]:
+    """Return the OpenAPI query parameters of a Struct: one per field, as described there.
+
+    A field without a default is required; a default of "" or None means absent
+    (no filter), so it is not written as a default.
+    """
+    (_,), defs = msgspec.json.schema_components([type_])
+    schema = defs[type_.__name__]
+    required = set(schema.get("required", ()))
+    params = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        description = prop.pop("description", "")
+        branches = [b for b in prop.pop("anyOf", ()) if b.get("type") != "null"]
+        if branches:  # `X | None`: a parameter is absent, never null
+            (prop,) = [{**branches[0], **prop}]
+        if prop.get("default", 0) in ("", None):
+            del prop["default"]
+        params.append(spec.query_param(name, prop, description, required=name in required))
+    return params

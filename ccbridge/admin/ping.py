@@ -40,7 +40,7 @@ class Ping(msgspec.Struct, kw_only=True):
 
     success: Annotated[bool, _d("Whether an HTTP answer came (any status).")]
     latency: Annotated[int, _d("Milliseconds until its status line (or the failure).")]
-    status: Literal["healthy", "error"]
+    status: Annotated[Literal["healthy", "error"], _d("healthy when an HTTP answer came.")]
     error: Annotated[str | msgspec.UnsetType, _d("Why it failed; absent when healthy.")] = (
         msgspec.UNSET
     )
@@ -51,7 +51,7 @@ class ChannelPing(Ping, kw_only=True):
 
     id: Annotated[int, _d("The channel's index in the messages pool.")]
     channelId: Annotated[str, _d("Its stable id.")]
-    name: str
+    name: Annotated[str, _d("Its display name.")]
 
 
 def _failed(latency: int, error: str) -> Ping:

@@ -16,7 +16,7 @@ from typing import Any, Final
 import falcon.asgi
 
 from ccbridge.admin import model, spec
-from ccbridge.admin.backup import parse_backup
+from ccbridge.admin.backup import emptied_pools, parse_backup
 from ccbridge.admin.common import read_config, read_raw, reply
 from ccbridge.runtime import Runtime
 from ccbridge.store.configdoc import (
@@ -91,8 +91,10 @@ async def preview(tx: Daos, backup: Backup, doc: dict[str, Any]) -> dict[str, An
             current = await tx.settings.get(row.key)
             old, new = (current.value if current and current.value else "failover"), row.value
         settings.append({"key": row.key, "changed": old != new})
+    rows = await tx.channels.list(order_by="id")
     out: dict[str, Any] = {
-        "channels": _channel_changes(await tx.channels.list(order_by="id"), plan.channels),
+        "channels": _channel_changes(rows, plan.channels),
+        "emptiedPools": emptied_pools(rows, plan),
         "settings": settings,
         "pricing": None,
         "modelAliasesChanged": None,
@@ -157,13 +159,20 @@ def _openapi() -> dict[str, Any]:
                     "unchanged": spec.INT,
                 }
             ),
+            "emptiedPools": {
+                **spec.array(
+                    {"type": "string", "enum": ["messages", "responses", "gemini", "chat"]}
+                ),
+                "description": "Pools that have channels now and none after the restore: "
+                "the restore is refused unless allowEmptyPools is sent.",
+            },
             "settings": spec.array(spec.obj({"key": spec.STR, "changed": spec.BOOL})),
             "pricing": {"anyOf": [named, {"type": "null"}]},
             "modelAliasesChanged": {"type": ["boolean", "null"]},
             "userAliasesChanged": {"type": ["boolean", "null"]},
             "clientKeys": {"type": ["object", "null"]},
         },
-        ["channels", "settings"],
+        ["channels", "emptiedPools", "settings"],
     )
     return {
         PREVIEW_PATH: {

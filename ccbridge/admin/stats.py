@@ -19,11 +19,14 @@ import falcon.asgi
 
 from ccbridge.admin.common import AdminError, reply
 from ccbridge.admin.keybudget import key_budgets
+from ccbridge.admin.log_models import LogStats, StatsGroup, TimeRange, TokenTotals
 from ccbridge.admin.logquery import Scope, go_duration, int_param, scope, text_param
 from ccbridge.admin.logview import iso
+from ccbridge.admin.series_models import History, HistoryPoint, HistorySummary
 from ccbridge.admin.statsread import StatsGroups, read_groups, read_series
 from ccbridge.runtime import Runtime
 from ccbridge.store.rollup import DAY, EPOCH, FAR_FUTURE, Sums, floor_time, percentile
+from ccbridge.store.shapes import to_json
 from generated.rows import RequestLogsActiveSessionsResult
 
 __all__ = (
@@ -64,18 +67,18 @@ def _tokens(s: Sums) -> dict[str, int]:
     }
 
 
-def _group_json(s: Sums) -> dict[str, Any]:
-    return {
-        "count": s.requests,
-        "success": s.success,
-        "failure": s.failure,
-        "inputTokens": s.input_tokens,
-        "outputTokens": s.output_tokens,
-        "cacheCreationInputTokens": s.cache_creation,
-        "cacheReadInputTokens": s.cache_read,
-        "cost": s.cost,
-        "avgLatencyMs": s.avg_latency_ms,
-    }
+def _group_json(s: Sums) -> StatsGroup:
+    return StatsGroup(
+        count=s.requests,
+        success=s.success,
+        failure=s.failure,
+        inputTokens=s.input_tokens,
+        outputTokens=s.output_tokens,
+        cacheCreationInputTokens=s.cache_creation,
+        cacheReadInputTokens=s.cache_read,
+        cost=s.cost,
+        avgLatencyMs=s.avg_latency_ms,
+    )
 
 
 def _label(value: str) -> str:
@@ -108,7 +111,7 @@ def _by_label(items: Iterable[tuple[str, Sums]]) -> dict[str, Sums]:
     return out
 
 
-def stats_json(groups: StatsGroups) -> dict[str, Any]:
+def stats_json(groups: StatsGroups) -> LogStats:
     """Return the reference's RequestLogStats JSON of grouped sums."""
     total = Sums()
     by_provider: dict[str, Sums] = {}
@@ -124,22 +127,25 @@ def stats_json(groups: StatsGroups) -> dict[str, Any]:
     by_session = _by_label((_label(session), s) for session, s in groups.sessions.items())
     total.add_latency(groups.latency)
     seconds = total.duration_ms / 1000
-    return {
-        "totalRequests": total.requests,
-        "totalSuccess": total.success,
-        "totalFailure": total.failure,
-        "totalTokens": {**_tokens(total), "totalTokens": total.total_tokens},
-        "totalCost": total.cost,
-        "avgLatencyMs": total.avg_latency_ms,
-        "p95LatencyMs": percentile(total.latency, 95),
-        "tps": total.output_tokens / seconds if seconds > 0 else 0.0,
-        "byProvider": {k: _group_json(v) for k, v in sorted(by_provider.items())},
-        "byModel": {k: _group_json(v) for k, v in sorted(by_model.items())},
-        "byClient": {k: _group_json(v) for k, v in sorted(by_client.items())},
-        "bySession": {k: _group_json(v) for k, v in sorted(by_session.items())},
-        "byApiKey": {k: _group_json(v) for k, v in sorted(by_key.items())},
-        "timeRange": {"from": iso(total.first_at), "to": iso(total.last_at)},
-    }
+    return LogStats(
+        totalRequests=total.requests,
+        totalSuccess=total.success,
+        totalFailure=total.failure,
+        totalTokens=TokenTotals(**_tokens(total), totalTokens=total.total_tokens),
+        totalCost=total.cost,
+        avgLatencyMs=total.avg_latency_ms,
+        p95LatencyMs=percentile(total.latency, 95),
+        tps=total.output_tokens / seconds if seconds > 0 else 0.0,
+        byProvider={k: _group_json(v) for k, v in sorted(by_provider.items())},
+        byModel={k: _group_json(v) for k, v in sorted(by_model.items())},
+        byClient={k: _group_json(v) for k, v in sorted(by_client.items())},
+        bySession={k: _group_json(v) for k, v in sorted(by_session.items())},
+        byApiKey={k: _group_json(v) for k, v in sorted(by_key.items())},
+        timeRange=TimeRange(from_=total.first_at, to=total.last_at),
+        unpricedRequests=0,
+        unpricedModels={},
+        keyBudgets={},
+    )
 
 
 class StatsResource:
@@ -161,11 +167,11 @@ class StatsResource:
                 session_id=window.session_id,
             )
             budgets = await key_budgets(tx)
-        body = stats_json(groups)
-        body["unpricedRequests"] = sum(r.requests or 0 for r in unpriced)
-        body["unpricedModels"] = {r.model: r.requests for r in unpriced if r.model is not None}
-        body["keyBudgets"] = budgets
-        reply(resp, body)
+        stats = stats_json(groups)
+        stats.unpricedRequests = sum(r.requests or 0 for r in unpriced)
+        stats.unpricedModels = {r.model: r.requests or 0 for r in unpriced if r.model is not None}
+        stats.keyBudgets = budgets
+        reply(resp, to_json(stats))
 
 
 def point_json(s: Sums) -> dict[str, Any]:
@@ -248,31 +254,31 @@ class HistoryResource:
         window = Scope(start, end, text_param(req, "endpoint"))
         async with self.rt.db.transaction(readonly=True) as tx:
             series = await read_series(tx, window, interval, rollups=_use_rollups(req))
-        reply(resp, history_json(series, duration))
+        reply(resp, to_json(history_json(series, duration)))
 
 
-def history_json(series: dict[datetime, Sums], duration: str) -> dict[str, Any]:
-    """Return the reference's history JSON: data points and a summary."""
+def history_json(series: dict[datetime, Sums], duration: str) -> History:
+    """Return the reference's history: data points and a summary."""
     total = Sums()
     points = []
     for at, s in series.items():
         total.merge(s)
-        points.append({"timestamp": iso(at), **point_json(s), **percentiles_json(s)})
-    summary = {
-        "totalRequests": total.requests,
-        "totalSuccess": total.success,
-        "totalFailure": total.failure,
-        "totalInputTokens": total.input_tokens,
-        "totalOutputTokens": total.output_tokens,
-        "totalCacheCreationTokens": total.cache_creation,
-        "totalCacheReadTokens": total.cache_read,
-        "totalCost": total.cost,
-        "avgSuccessRate": total.success / total.requests * 100 if total.requests else 0.0,
-        "avgDurationMs": total.avg_latency_ms,
+        points.append(HistoryPoint(timestamp=at, **point_json(s), **percentiles_json(s)))
+    summary = HistorySummary(
+        totalRequests=total.requests,
+        totalSuccess=total.success,
+        totalFailure=total.failure,
+        totalInputTokens=total.input_tokens,
+        totalOutputTokens=total.output_tokens,
+        totalCacheCreationTokens=total.cache_creation,
+        totalCacheReadTokens=total.cache_read,
+        totalCost=total.cost,
+        avgSuccessRate=total.success / total.requests * 100 if total.requests else 0.0,
+        avgDurationMs=total.avg_latency_ms,
         **percentiles_json(total),
-        "duration": duration,
-    }
-    return {"dataPoints": points, "summary": summary}
+        duration=duration,
+    )
+    return History(dataPoints=points, summary=summary)
 
 
 def percentiles_json(s: Sums) -> dict[str, int]:

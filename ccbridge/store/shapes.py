@@ -11,11 +11,11 @@ them too (this module imports nothing above ``store``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, cast
 
 import msgspec
 
-from ccbridge.store.snapshot import DEFAULT_RATELIMIT, LOAD_BALANCE_STRATEGIES
+from ccbridge.store.snapshot import DEFAULT_RATELIMIT, LoadBalanceStrategy
 
 __all__ = (
     "NO_NUL",
@@ -46,10 +46,6 @@ NOT_BLANK: Final = r"^[^\x00]*[^\x00\s][^\x00]*$"
 EMPTY_OR_NOT_BLANK: Final = r"^([^\x00]*[^\x00\s][^\x00]*)?$"
 
 
-def _int(lo: int, hi: int, description: str) -> Any:
-    return Annotated[int, msgspec.Meta(ge=lo, le=hi, description=description)]
-
-
 class _Shape(msgspec.Struct, forbid_unknown_fields=True, rename=None):
     """Base: unknown fields are refused."""
 
@@ -66,12 +62,15 @@ class Limit(_Shape):
     enabled: Annotated[
         bool, msgspec.Meta(description=f"Whether the limit applies. Default {_API['enabled']}.")
     ] = _API["enabled"]
-    requestsPerMinute: _int(
-        0,
-        1_000_000,
-        f"Requests per minute per client key without an RPM of its own; 0 = no limit. "
-        f"Default {_API['requestsPerMinute']}.",
-    ) = _API["requestsPerMinute"]
+    requestsPerMinute: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=1_000_000,
+            description="Requests per minute per client key without an RPM of its own; "
+            f"0 = no limit. Default {_API['requestsPerMinute']}.",
+        ),
+    ] = _API["requestsPerMinute"]
 
 
 class PortalLimit(_Shape):
@@ -80,19 +79,34 @@ class PortalLimit(_Shape):
     enabled: Annotated[
         bool, msgspec.Meta(description=f"Whether the limit applies. Default {_PORTAL['enabled']}.")
     ] = _PORTAL["enabled"]
-    requestsPerMinute: _int(
-        0,
-        1_000_000,
-        f"Requests per minute per client address on /api; 0 = no limit. "
-        f"Default {_PORTAL['requestsPerMinute']}.",
-    ) = _PORTAL["requestsPerMinute"]
+    requestsPerMinute: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=1_000_000,
+            description=f"Requests per minute per client address on /api; 0 = no limit. "
+            f"Default {_PORTAL['requestsPerMinute']}.",
+        ),
+    ] = _PORTAL["requestsPerMinute"]
 
 
 class Threshold(_Shape):
     """Block an address for a while once it reached a number of failed authentications."""
 
-    failures: _int(1, 1_000_000, "Failed authentications (since the last success) that trigger it.")
-    blockMinutes: _int(1, 525_600, "How long the address is then blocked, in minutes.")
+    failures: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=1_000_000,
+            description="Failed authentications (since the last success) that trigger it.",
+        ),
+    ]
+    blockMinutes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, le=525_600, description="How long the address is then blocked, in minutes."
+        ),
+    ]
 
 
 def _default_thresholds() -> list[Threshold]:
@@ -141,13 +155,28 @@ class DebugLog(_Shape):
     enabled: Annotated[
         bool, msgspec.Meta(description="Whether bodies are captured. Default false.")
     ] = False
-    retentionHours: _int(0, _HOURS, "Hours captured bodies are kept; 0 = default. Default 0.") = 0
-    fullRetentionHours: _int(0, _HOURS, "Hours full captures are kept. Default 24.") = 24
-    headerRetentionHours: _int(0, _HOURS, "Hours captured headers are kept. Default 168.") = 168
+    retentionHours: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0, le=_HOURS, description="Hours captured bodies are kept; 0 = default. Default 0."
+        ),
+    ] = 0
+    fullRetentionHours: Annotated[
+        int, msgspec.Meta(ge=0, le=_HOURS, description="Hours full captures are kept. Default 24.")
+    ] = 24
+    headerRetentionHours: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=_HOURS, description="Hours captured headers are kept. Default 168."),
+    ] = 168
     headerRetentionForever: Annotated[
         bool, msgspec.Meta(description="Keep captured headers forever. Default false.")
     ] = False
-    maxBodySize: _int(0, 100 << 20, "Largest body captured, in bytes. Default 1048576.") = 1_048_576
+    maxBodySize: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0, le=100 << 20, description="Largest body captured, in bytes. Default 1048576."
+        ),
+    ] = 1_048_576
 
 
 # ---- user agent ------------------------------------------------------------------------------
@@ -223,8 +252,12 @@ class FailoverStep(_Shape, omit_defaults=True):
         Literal["retry", "failover", "suspend", "none"],
         msgspec.Meta(description="What to do: retry, fail over, suspend the channel, nothing."),
     ]
-    waitSeconds: _int(0, 86_400, "Seconds to wait first. Default 0.") = 0
-    maxAttempts: _int(0, 1000, "Times this step runs; 0 = once. Default 0.") = 0
+    waitSeconds: Annotated[
+        int, msgspec.Meta(ge=0, le=86_400, description="Seconds to wait first. Default 0.")
+    ] = 0
+    maxAttempts: Annotated[
+        int, msgspec.Meta(ge=0, le=1000, description="Times this step runs; 0 = once. Default 0.")
+    ] = 0
 
 
 class FailoverRule(_Shape, omit_defaults=True):
@@ -247,8 +280,12 @@ class FailoverRule(_Shape, omit_defaults=True):
             max_length=50, pattern=NO_NUL, description="Legacy single action. Default ''."
         ),
     ] = ""
-    threshold: _int(0, 1000, "Legacy: errors before the action. Default 0.") = 0
-    waitSeconds: _int(0, 86_400, "Legacy: seconds to wait. Default 0.") = 0
+    threshold: Annotated[
+        int, msgspec.Meta(ge=0, le=1000, description="Legacy: errors before the action. Default 0.")
+    ] = 0
+    waitSeconds: Annotated[
+        int, msgspec.Meta(ge=0, le=86_400, description="Legacy: seconds to wait. Default 0.")
+    ] = 0
 
 
 def _default_rules() -> list[FailoverRule]:
@@ -267,15 +304,26 @@ class Failover(_Shape):
         Annotated[list[FailoverRule], msgspec.Meta(max_length=100)] | None,
         msgspec.Meta(description="Rules, first match wins; null = none. Default: built-in."),
     ] = msgspec.field(default_factory=_default_rules)
-    genericResourceWaitSeconds: _int(
-        1, 3600, "Seconds to wait on a generic resource-exhausted error. Default 20."
-    ) = 20
-    modelCooldownExtraSeconds: _int(
-        1, 3600, "Seconds added to an upstream model cooldown. Default 1."
-    ) = 1
-    modelCooldownMaxWaitSeconds: _int(
-        1, 3600, "Longest model cooldown waited for, in seconds. Default 60."
-    ) = 60
+    genericResourceWaitSeconds: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=3600,
+            description="Seconds to wait on a generic resource-exhausted error. Default 20.",
+        ),
+    ] = 20
+    modelCooldownExtraSeconds: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, le=3600, description="Seconds added to an upstream model cooldown. Default 1."
+        ),
+    ] = 1
+    modelCooldownMaxWaitSeconds: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, le=3600, description="Longest model cooldown waited for, in seconds. Default 60."
+        ),
+    ] = 60
 
 
 # settings key -> shape of its JSON object
@@ -386,7 +434,7 @@ UserAliases = Annotated[
 
 # ---- channel objects (config.json) -----------------------------------------------------------
 
-LoadBalance = Literal[tuple(sorted(LOAD_BALANCE_STRATEGIES))]
+LoadBalance = LoadBalanceStrategy
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 
 # Client key budgets (ccbridge/store/budgets.py: PERIODS).
@@ -427,10 +475,22 @@ def _d(kind: Any, description: str, **meta: Any) -> Any:
 class Multipliers(_Shape, omit_defaults=True):
     """Cost multipliers of one model (1 = list price)."""
 
-    inputMultiplier: _d(float, "Input tokens. Default 1.", ge=0, le=1000) = None
-    outputMultiplier: _d(float, "Output tokens. Default 1.", ge=0, le=1000) = None
-    cacheCreationMultiplier: _d(float, "Cache writes. Default 1.", ge=0, le=1000) = None
-    cacheReadMultiplier: _d(float, "Cache reads. Default 1.", ge=0, le=1000) = None
+    inputMultiplier: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=1000)] | None,
+        msgspec.Meta(description="Input tokens. Default 1."),
+    ] = None
+    outputMultiplier: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=1000)] | None,
+        msgspec.Meta(description="Output tokens. Default 1."),
+    ] = None
+    cacheCreationMultiplier: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=1000)] | None,
+        msgspec.Meta(description="Cache writes. Default 1."),
+    ] = None
+    cacheReadMultiplier: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=1000)] | None,
+        msgspec.Meta(description="Cache reads. Default 1."),
+    ] = None
 
 
 _Secret = Annotated[str, msgspec.Meta(max_length=20_000, pattern=NO_NUL)]
@@ -439,18 +499,21 @@ _Secret = Annotated[str, msgspec.Meta(max_length=20_000, pattern=NO_NUL)]
 class OAuthTokens(_Shape, omit_defaults=True):
     """OAuth tokens of an openai-oauth channel (never shown back)."""
 
-    access_token: _d(_Secret, "Access token.") = None
-    account_id: _d(_Secret, "Account id.") = None
-    id_token: _d(_Secret, "Id token.") = None
-    refresh_token: _d(_Secret, "Refresh token.") = None
-    last_refresh: _d(_Secret, "Last refresh time.") = None
+    access_token: Annotated[_Secret | None, msgspec.Meta(description="Access token.")] = None
+    account_id: Annotated[_Secret | None, msgspec.Meta(description="Account id.")] = None
+    id_token: Annotated[_Secret | None, msgspec.Meta(description="Id token.")] = None
+    refresh_token: Annotated[_Secret | None, msgspec.Meta(description="Refresh token.")] = None
+    last_refresh: Annotated[_Secret | None, msgspec.Meta(description="Last refresh time.")] = None
 
 
 class FailoverTarget(_Shape, omit_defaults=True):
     """A channel a composite mapping fails over to."""
 
-    pool: _d(Literal["messages", "responses", "gemini", "chat"], "Pool of the channel.") = None
-    channelId: _d(Text200, "Stable channel id.") = None
+    pool: Annotated[
+        Literal["messages", "responses", "gemini", "chat"] | None,
+        msgspec.Meta(description="Pool of the channel."),
+    ] = None
+    channelId: Annotated[Text200 | None, msgspec.Meta(description="Stable channel id.")] = None
 
 
 _Names50 = Annotated[list[Text200], msgspec.Meta(max_length=50)]
@@ -460,34 +523,59 @@ class CompositeMapping(_Shape, omit_defaults=True):
     """Routes models matching a pattern of a composite channel to another channel."""
 
     pattern: Annotated[Text200, msgspec.Meta(description="Model name pattern (`*` wildcard).")]
-    targetChannelId: _d(
-        str, "Stable id of the target channel; '' = none.", max_length=200, pattern=NO_NUL
-    ) = None
-    targetPool: _d(Literal["messages", "responses"], "Pool of the target. Default messages.") = None
-    failoverChain: _d(_Names50, "Channel ids tried next, in order.") = None
-    failoverTargets: _d(
-        Annotated[list[FailoverTarget], msgspec.Meta(max_length=50)], "Targets tried next."
-    ) = None
-    targetModel: _d(
-        str, "Model name sent to the target; '' = same.", max_length=200, pattern=NO_NUL
-    ) = None
-    targetChannel: _d(int, "Legacy: target channel index.", ge=0, le=100_000) = None
+    targetChannelId: Annotated[
+        Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)] | None,
+        msgspec.Meta(description="Stable id of the target channel; '' = none."),
+    ] = None
+    targetPool: Annotated[
+        Literal["messages", "responses"] | None,
+        msgspec.Meta(description="Pool of the target. Default messages."),
+    ] = None
+    failoverChain: Annotated[
+        _Names50 | None, msgspec.Meta(description="Channel ids tried next, in order.")
+    ] = None
+    failoverTargets: Annotated[
+        Annotated[list[FailoverTarget], msgspec.Meta(max_length=50)] | None,
+        msgspec.Meta(description="Targets tried next."),
+    ] = None
+    targetModel: Annotated[
+        Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)] | None,
+        msgspec.Meta(description="Model name sent to the target; '' = same."),
+    ] = None
+    targetChannel: Annotated[
+        Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None,
+        msgspec.Meta(description="Legacy: target channel index."),
+    ] = None
 
 
 class FilterRule(_Shape, omit_defaults=True):
     """Answer a request whose text holds a keyword with a status."""
 
     keyword: Annotated[Text200, msgspec.Meta(description="Keyword searched in the request.")]
-    statusCode: _d(int, "HTTP status answered. Default: the filter's.", ge=100, le=599) = None
+    statusCode: Annotated[
+        Annotated[int, msgspec.Meta(ge=100, le=599)] | None,
+        msgspec.Meta(description="HTTP status answered. Default: the filter's."),
+    ] = None
 
 
 class ContentFilter(_Shape, omit_defaults=True):
     """Refuse requests holding keywords."""
 
-    enabled: _d(bool, "Whether it applies. Default false.") = None
-    rules: _d(Annotated[list[FilterRule], msgspec.Meta(max_length=500)], "Keyword rules.") = None
-    keywords: _d(Annotated[list[Text200], msgspec.Meta(max_length=500)], "Legacy keywords.") = None
-    statusCode: _d(int, "HTTP status answered. Default 400.", ge=100, le=599) = None
+    enabled: Annotated[
+        bool | None, msgspec.Meta(description="Whether it applies. Default false.")
+    ] = None
+    rules: Annotated[
+        Annotated[list[FilterRule], msgspec.Meta(max_length=500)] | None,
+        msgspec.Meta(description="Keyword rules."),
+    ] = None
+    keywords: Annotated[
+        Annotated[list[Text200], msgspec.Meta(max_length=500)] | None,
+        msgspec.Meta(description="Legacy keywords."),
+    ] = None
+    statusCode: Annotated[
+        Annotated[int, msgspec.Meta(ge=100, le=599)] | None,
+        msgspec.Meta(description="HTTP status answered. Default 400."),
+    ] = None
 
 
 def _timestamp(description: str) -> Any:
@@ -616,7 +704,7 @@ _CHANNEL_FIELDS: Final[list[tuple[str, Any]]] = [
 
 
 def _channel_shape(name: str, pool: str, *, creating: bool) -> type[msgspec.Struct]:
-    services = Literal[POOL_SERVICE_TYPES[pool]]
+    services = cast(Any, Literal)[POOL_SERVICE_TYPES[pool]]  # a per-pool Literal, built here
     service_doc = "Upstream protocol (composite: messages pool; openai-oauth: messages, responses)."
     fields: list[Any] = []
     if creating:
@@ -657,6 +745,18 @@ CHANNEL_SHAPES: Final = {
 }
 
 
+if TYPE_CHECKING:  # built per pool at run time (above); to mypy, a Struct
+    MessagesChannel = msgspec.Struct
+    ResponsesChannel = msgspec.Struct
+    GeminiChannel = msgspec.Struct
+    ChatChannel = msgspec.Struct
+else:
+    MessagesChannel = CHANNEL_SHAPES["messages"][0]
+    ResponsesChannel = CHANNEL_SHAPES["responses"][0]
+    GeminiChannel = CHANNEL_SHAPES["gemini"][0]
+    ChatChannel = CHANNEL_SHAPES["chat"][0]
+
+
 # ---- backup document -------------------------------------------------------------------------
 
 _Names = Annotated[
@@ -665,34 +765,49 @@ _Names = Annotated[
 ]
 
 
-def _lb(pool: str) -> Any:
-    return Annotated[
-        LoadBalance | None,
-        msgspec.Meta(
-            description=f"How the {pool} pool picks a channel; null = keep. Default failover."
-        ),
-    ]
-
-
-def _channels(pool: str) -> Any:
-    shape = CHANNEL_SHAPES[pool][0]
-    return Annotated[
-        Annotated[list[shape], msgspec.Meta(max_length=10_000)] | None,
-        msgspec.Meta(description=f"Channel objects of the {pool} pool; missing = none."),
-    ]
-
-
 class BackupConfig(_Shape):
     """The config.json part of a backup: channels per pool and the settings sections."""
 
-    upstream: _channels("messages") = None
-    responsesUpstream: _channels("responses") = None
-    geminiUpstream: _channels("gemini") = None
-    chatUpstream: _channels("chat") = None
-    loadBalance: _lb("messages") = None
-    responsesLoadBalance: _lb("responses") = None
-    geminiLoadBalance: _lb("gemini") = None
-    chatLoadBalance: _lb("chat") = None
+    upstream: Annotated[
+        Annotated[list[MessagesChannel], msgspec.Meta(max_length=10_000)] | None,
+        msgspec.Meta(description="Channel objects of the messages pool; missing = none."),
+    ] = None
+    responsesUpstream: Annotated[
+        Annotated[list[ResponsesChannel], msgspec.Meta(max_length=10_000)] | None,
+        msgspec.Meta(description="Channel objects of the responses pool; missing = none."),
+    ] = None
+    geminiUpstream: Annotated[
+        Annotated[list[GeminiChannel], msgspec.Meta(max_length=10_000)] | None,
+        msgspec.Meta(description="Channel objects of the gemini pool; missing = none."),
+    ] = None
+    chatUpstream: Annotated[
+        Annotated[list[ChatChannel], msgspec.Meta(max_length=10_000)] | None,
+        msgspec.Meta(description="Channel objects of the chat pool; missing = none."),
+    ] = None
+    loadBalance: Annotated[
+        LoadBalance | None,
+        msgspec.Meta(
+            description="How the messages pool picks a channel; null = keep. Default failover."
+        ),
+    ] = None
+    responsesLoadBalance: Annotated[
+        LoadBalance | None,
+        msgspec.Meta(
+            description="How the responses pool picks a channel; null = keep. Default failover."
+        ),
+    ] = None
+    geminiLoadBalance: Annotated[
+        LoadBalance | None,
+        msgspec.Meta(
+            description="How the gemini pool picks a channel; null = keep. Default failover."
+        ),
+    ] = None
+    chatLoadBalance: Annotated[
+        LoadBalance | None,
+        msgspec.Meta(
+            description="How the chat pool picks a channel; null = keep. Default failover."
+        ),
+    ] = None
     debugLog: Annotated[
         DebugLog | None, msgspec.Meta(description="Debug-log capture; null = keep.")
     ] = None
@@ -809,3 +924,11 @@ class Backup(_Shape):
         Annotated[list[BackupKey], msgspec.Meta(max_length=100_000)] | None,
         msgspec.Meta(description="Client keys by hash; null = keep the current keys."),
     ] = None
+    allowEmptyPools: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Restore even if a pool that has channels would be left with none "
+            "(else 422 RESTORE_EMPTIES_POOL naming the pools). Not part of an export. "
+            "Default false."
+        ),
+    ] = False

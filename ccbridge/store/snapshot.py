@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final, TypeGuard
+from typing import Any, Final, Literal, TypeGuard, get_args
 
 __all__ = (
     "DEFAULT_RATELIMIT",
@@ -46,8 +46,11 @@ __all__ = (
 )
 
 POOLS: Final = ("messages", "responses", "gemini", "chat")
-LOAD_BALANCE_STRATEGIES: Final = frozenset({"failover", "round-robin", "random"})
-CHANNEL_STATUSES: Final = frozenset({"active", "suspended", "disabled"})
+# Literal types for the typed models (store/shapes.py), the sets for checks.
+LoadBalanceStrategy = Literal["failover", "random", "round-robin"]
+ChannelStatus = Literal["active", "disabled", "suspended"]
+LOAD_BALANCE_STRATEGIES: Final = frozenset(get_args(LoadBalanceStrategy))
+CHANNEL_STATUSES: Final = frozenset(get_args(ChannelStatus))
 EMPTY_MAPPING: Final[Mapping[Any, Any]] = MappingProxyType({})
 
 RATELIMIT_SETTING: Final = "ratelimit"

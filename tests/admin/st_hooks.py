@@ -1,10 +1,12 @@
 """Schemathesis hooks for the property run of test_openapi.py (loaded by the CLI).
 
-Generated writes to /api/ratelimit (and restores and rollbacks, which bring
-back an older ratelimit setting) can switch the /api limit or the
-auth-failure guard on, which would mask every later case behind 429s. After
-any such call the limits are switched off again, from a loopback address of
-its own (the limit and the guard count per client address).
+Generated writes to /api/ratelimit (and its reset), restores (a backup holds
+the `ratelimit` setting), rollbacks to an earlier revision and any other
+write that brings back older settings can switch the /api limit or the
+auth-failure guard on, which would mask every later case behind 429s. So
+after every write that succeeded (a refused one changes nothing) the limits
+are switched off again, from a loopback address of its own (the limit and
+the guard count per client address).
 """
 
 from __future__ import annotations
@@ -73,14 +75,14 @@ def limits_off(url: str, key: str) -> None:
         conn.close()
 
 
-# Writes that can set the limits: /api/ratelimit, and restores and rollbacks, which
-# bring back the ratelimit setting of a backup or an earlier revision.
-_SETS_LIMITS = ("/api/ratelimit", "/api/config/restore", "/api/config/rollback")
+def _wrote(case: Any, response: Any) -> bool:
+    """Whether the call was a write that succeeded (and so may have set the limits)."""
+    return case.method.upper() != "GET" and 200 <= response.status_code < 300
 
 
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
-    if case.path.startswith(_SETS_LIMITS) and case.method.upper() != "GET":
+    if _wrote(case, response):
         limits_off(os.environ["CCBRIDGE_ST_URL"], os.environ["CCBRIDGE_ST_KEY"])
 
 

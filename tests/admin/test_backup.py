@@ -161,19 +161,36 @@ async def test_restore_that_empties_a_pool_needs_the_flag(
     good = (await api.get("/api/config/backup")).json()
     before = await db_state(gateway)
     no_codex = {**good, "config": {**good["config"], "responsesUpstream": []}}
-    resp = await api.post("/api/config/restore", json=no_codex)
-    assert resp.status_code == 422
-    problem = resp.json()
-    assert problem["code"] == "RESTORE_EMPTIES_POOL"
-    assert problem["pools"] == ["responses"]
-    assert problem["field"] == "config.responsesUpstream"
-    assert await db_state(gateway) == before
+    preview = await api.post("/api/config/restore/preview", json=no_codex)
+    assert preview.json()["emptiedPools"] == ["responses"]
+    for refused in (no_codex, {**no_codex, "allowEmptyPools": False}):
+        resp = await api.post("/api/config/restore", json=refused)
+        assert resp.status_code == 422
+        problem = resp.json()
+        assert problem["code"] == "RESTORE_EMPTIES_POOL"
+        assert problem["pools"] == ["responses"]
+        assert "responses pool" in problem["detail"]
+        assert problem["field"] == "config.responsesUpstream"
+        assert await db_state(gateway) == before  # refused whole: nothing changed
 
     # An empty pool that was empty before is no reason to refuse.
     assert (await api.post("/api/config/restore", json=good)).status_code == 200
+    assert (await api.post("/api/config/restore/preview", json=good)).json()["emptiedPools"] == []
 
-    resp = await api.post("/api/config/restore?allowEmptyPools=true", json=no_codex)
+    resp = await api.post("/api/config/restore", json={**no_codex, "allowEmptyPools": True})
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"success": True, "message": "Configuration restored", "channels": 1}
+    pools = {r.channel_type for r in await gateway.db.daos.channels.list()}
+    assert pools == {"messages"}
+
+
+async def test_the_query_flag_also_allows_emptying_a_pool(
+    api: httpx.AsyncClient, gateway: Running
+) -> None:
+    await _seed(api)
+    good = (await api.get("/api/config/backup")).json()
+    no_codex = {**good, "config": {**good["config"], "responsesUpstream": []}}
+    resp = await api.post("/api/config/restore?allowEmptyPools=true", json=no_codex)
+    assert resp.status_code == 200, resp.text
     pools = {r.channel_type for r in await gateway.db.daos.channels.list()}
     assert pools == {"messages"}

@@ -218,6 +218,36 @@ async def test_restore_shows_a_preview_before_it_changes_anything(
     assert sorted(names) == ["fresh", "keep"]
 
 
+async def test_a_restore_that_empties_a_pool_says_so_and_needs_consent(
+    page: Page, gateway: Running, tmp_path: Path, console: Console
+) -> None:
+    await gateway.add_channel("messages", "keep", "http://127.0.0.1:9", ["sk-ant-0123456789abc"])
+    await gateway.add_channel("responses", "codex", "http://127.0.0.1:9", ["sk-0123456789abcd"])
+    backup = (await _api(gateway, "GET", "/api/config/backup")).json()
+    backup["config"]["responsesUpstream"] = []
+    path = tmp_path / "backup.json"
+    path.write_text(json.dumps(backup))
+
+    console.expect_status(422, "/api/config/restore")
+    await sign_in(page, gateway)
+    await page.get_by_role("link", name="Backup").click()
+    await page.get_by_label("Backup file (JSON)").set_input_files(str(path))
+    preview = page.get_by_role("region", name="Restore preview")
+    await expect(preview.get_by_role("alert")).to_contain_text("responses pool(s)")
+    await page.get_by_role("button", name="Restore this backup").click()
+    await expect(page.get_by_text("without any channel").last).to_be_visible()
+    pools = {r.channel_type for r in await gateway.db.daos.channels.list()}
+    assert pools == {"messages", "responses"}  # refused: nothing changed
+
+    await page.get_by_label("Leave those pools without channels").check()
+    await page.get_by_role("button", name="Restore this backup").click()
+    await expect(page.get_by_role("status").filter(has_text="Restored")).to_contain_text(
+        "1 channel(s)"
+    )
+    pools = {r.channel_type for r in await gateway.db.daos.channels.list()}
+    assert pools == {"messages"}
+
+
 async def test_a_failed_attempt_shows_its_failover_step(
     page: Page, gateway: Running, upstreams: UpstreamFactory
 ) -> None:
@@ -414,6 +444,7 @@ async def test_failover_rules_and_rate_limits_are_forms(
     messages = form.locator("fieldset.rows").filter(
         has=page.get_by_text("Messages models", exact=True)
     )
+    seeded = (await _api(gateway, "GET", "/api/model-aliases")).json()["messagesModels"]
     await messages.get_by_role("button", name="Add messages model").click()
     await messages.get_by_label("Value").last.fill("opus")
     await messages.get_by_label("Description").last.fill("the big one")

@@ -15,6 +15,7 @@ function Preview({ p }) {
     && !p.modelAliasesChanged && !p.userAliasesChanged && !p.clientKeys;
   return html`<section class="preview" aria-label="Restore preview">
     <h3>What the restore would change</h3>
+    ${(p.emptiedPools || []).length ? html`<p class="note warn" role="alert">The ${p.emptiedPools.join(", ")} pool(s) would be left without any channel.</p>` : null}
     ${nothing ? html`<p>Nothing: the backup matches the current configuration.</p>` : null}
     ${list("Channels added", ch.added.map(ref), "added")}
     ${list("Channels removed", ch.removed.map(ref), "removed")}
@@ -115,6 +116,8 @@ export function Backup() {
   const [preview, setPreview] = useState(null);
   const [error, setError] = useState(null);
   const [done, setDone] = useState("");
+  const [allowEmpty, setAllowEmpty] = useState(false);
+  const empties = preview && (preview.changes.emptiedPools || []).length > 0;
 
   const download = async () => {
     setError(null);
@@ -132,7 +135,7 @@ export function Backup() {
   };
   const choose = async (ev) => {
     const file = ev.target.files[0];
-    setPreview(null); setError(null); setDone(""); setDoc(null);
+    setPreview(null); setError(null); setDone(""); setDoc(null); setAllowEmpty(false);
     if (!file) return;
     setName(file.name);
     try {
@@ -145,7 +148,8 @@ export function Backup() {
   const restore = async () => {
     setError(null);
     try {
-      const res = await request("POST", "/api/config/restore", { body: doc, ifMatch: preview.revision });
+      const body = empties && allowEmpty ? { ...doc, allowEmptyPools: true } : doc;
+      const res = await request("POST", "/api/config/restore", { body, ifMatch: preview.revision });
       setDone(`Restored ${name}: ${res.data.channels} channel(s).`);
       setPreview(null); setDoc(null);
     } catch (ex) { setError(ex); }
@@ -168,6 +172,7 @@ export function Backup() {
         <input id="restore-file" type="file" accept="application/json,.json" onChange=${choose} /></div>
       <${ErrorNote} error=${error} onReload=${again} />
       ${preview ? html`<${Preview} p=${preview.changes} />
+        ${empties ? html`<label><input type="checkbox" checked=${allowEmpty} onChange=${(e) => setAllowEmpty(e.target.checked)} /> Leave those pools without channels</label>` : null}
         <div class="actions"><button type="button" class="danger" onClick=${restore}>Restore this backup</button>
         <button type="button" onClick=${() => { setPreview(null); setDoc(null); }}>Cancel</button></div>` : null}
       ${done ? html`<p class="note ok" role="status">${done}</p>` : null}
