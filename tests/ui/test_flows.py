@@ -444,7 +444,6 @@ async def test_failover_rules_and_rate_limits_are_forms(
     messages = form.locator("fieldset.rows").filter(
         has=page.get_by_text("Messages models", exact=True)
     )
-    seeded = (await _api(gateway, "GET", "/api/model-aliases")).json()["messagesModels"]
     await messages.get_by_role("button", name="Add messages model").click()
     await messages.get_by_label("Value").last.fill("opus")
     await messages.get_by_label("Description").last.fill("the big one")
