@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ccbridge.access.limiter import RateDecision, RateLimiter
-from ccbridge.access.standing import Refusal, check_budget, check_expiry
+from ccbridge.access.permissions import Denial
+from ccbridge.access.standing import check_budget, check_expiry
 from ccbridge.store.budgets import BudgetBook
 from ccbridge.store.live import LiveConfig
 from ccbridge.store.snapshot import ClientKey, Snapshot
@@ -90,10 +91,10 @@ class ClientAuth:
             return None
         return self.limiter.hit(key.id, limit)  # the limiter counts client keys only
 
-    def expired(self, key: ClientKey) -> Refusal | None:
+    def expired(self, key: ClientKey) -> Denial | None:
         """Return a refusal when the key has expired."""
         return None if key.expires_at is None else check_expiry(key, datetime.now(UTC))
 
-    def spent(self, key: ClientKey) -> Refusal | None:
+    def spent(self, key: ClientKey) -> Denial | None:
         """Return a refusal when the key has spent a budget (this instance's view)."""
         return check_budget(key, self.budgets, self.budgets.clock()) if key.has_budget else None

@@ -36,10 +36,11 @@ _ENDPOINT_PATHS: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Denial:
-    """A 403 answer: machine code plus human message."""
+    """A refusal of a key: machine code, human message, HTTP status."""
 
     code: str
     message: str
+    status: int = 403
 
 
 def check_endpoint(key: ClientKey, endpoint: str) -> Denial | None:

@@ -7,36 +7,27 @@ status of payment required; LiteLLM uses type ``budget_exceeded`` too).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from ccbridge.access.permissions import Denial
 from ccbridge.store.budgets import USD, BudgetBook, next_reset
 from ccbridge.store.snapshot import ClientKey
 
-__all__ = ("BUDGET_EXCEEDED", "KEY_EXPIRED", "Refusal", "check_budget", "check_expiry")
+__all__ = ("BUDGET_EXCEEDED", "KEY_EXPIRED", "check_budget", "check_expiry")
 
 KEY_EXPIRED: Final = "key_expired"
 BUDGET_EXCEEDED: Final = "budget_exceeded"
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A key that may not spend: HTTP status, machine code, message."""
-
-    status: int
-    code: str
-    message: str
-
-
-def check_expiry(key: ClientKey, now: datetime) -> Refusal | None:
+def check_expiry(key: ClientKey, now: datetime) -> Denial | None:
     """Return a refusal when the key has expired."""
     if key.expires_at is None or now < key.expires_at:
         return None
-    return Refusal(403, KEY_EXPIRED, f"this API key expired at {_stamp(key.expires_at)}")
+    return Denial(KEY_EXPIRED, f"this API key expired at {_stamp(key.expires_at)}")
 
 
-def check_budget(key: ClientKey, budgets: BudgetBook, now: datetime) -> Refusal | None:
+def check_budget(key: ClientKey, budgets: BudgetBook, now: datetime) -> Denial | None:
     """Return a refusal when the key has spent a budget of its period."""
     if not key.has_budget:
         return None
@@ -49,7 +40,7 @@ def check_budget(key: ClientKey, budgets: BudgetBook, now: datetime) -> Refusal 
         period, what = key.token_budget_period, f"token budget of {key.token_budget}"
     reset = next_reset(period, now)
     when = f"; it resets at {_stamp(reset)}" if reset is not None else ""
-    return Refusal(402, BUDGET_EXCEEDED, f"this API key has spent its {period} {what}{when}")
+    return Denial(BUDGET_EXCEEDED, f"this API key has spent its {period} {what}{when}", 402)
 
 
 def _stamp(at: datetime) -> str:
